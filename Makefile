@@ -1,0 +1,35 @@
+# The README's two commands: `make run` and `make test`.
+GO ?= go
+
+.PHONY: run build test check fuzz bench
+
+run:
+	$(GO) run ./cmd/securechatd
+
+build:
+	$(GO) build -o bin/ ./cmd/...
+
+# test installs what the suite needs (redis-server, weechat-headless,
+# prometheus) when missing, checks formatting and vet, then runs every test
+# with the race detector and a short run of each fuzz target.
+test:
+	./.ci/install-deps
+	$(MAKE) check
+	$(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) fuzz
+
+check:
+	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+FUZZTIME ?= 10s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...

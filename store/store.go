@@ -1,0 +1,91 @@
+// Package store keeps securechat's history and persistent state as opaque
+// bytes. It knows nothing of IRC or encryption: callers pass opaque keys
+// (keyed hashes of target names) and sealed payloads, so a copy of the
+// backing database reveals neither names nor text.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned when a requested singleton (such as the keyring)
+// has never been written.
+var ErrNotFound = errors.New("store: not found")
+
+// Record is one history entry. ID (the IRC msgid) and Time are stored in
+// the clear because they order and index the history; Data is sealed by the
+// caller and bound to ID, Time and the target key.
+type Record struct {
+	ID   string
+	Time time.Time
+	Data []byte
+}
+
+// Ref names a position in a target's history: a time (millisecond
+// precision), optionally refined by the msgid of a record at that time.
+type Ref struct {
+	Time time.Time
+	ID   string
+}
+
+// Query selects records of one target. Results are always returned in
+// ascending (oldest first) order.
+//
+// After and Before are exclusive bounds; nil means unbounded. When a bound
+// carries an ID, records at the same millisecond are ordered by their append
+// order and the record with that ID itself is excluded. FromNewest picks the
+// Limit records closest to Before (or the newest ones) instead of those
+// closest to After. Limit <= 0 means no records.
+type Query struct {
+	After      *Ref
+	Before     *Ref
+	Limit      int
+	FromNewest bool
+}
+
+// TargetActivity reports that a target key has records, and the time of its
+// newest one.
+type TargetActivity struct {
+	Key    string
+	Latest time.Time
+}
+
+// History is an append-only, per-target log of sealed records.
+type History interface {
+	// Append adds rec at the end of key's log.
+	Append(ctx context.Context, key string, rec Record) error
+	// Query returns records of key selected by q, oldest first.
+	Query(ctx context.Context, key string, q Query) ([]Record, error)
+	// Targets lists keys whose newest record lies in (after, before),
+	// newest first, at most limit of them.
+	Targets(ctx context.Context, after, before time.Time, limit int) ([]TargetActivity, error)
+	// TrimBefore deletes every record older than t, across all keys.
+	TrimBefore(ctx context.Context, t time.Time) error
+}
+
+// State holds small named blobs that outlive a restart: the keyring and
+// the sealed state of each channel.
+type State interface {
+	// Keyring returns the stored keyring, or ErrNotFound.
+	Keyring(ctx context.Context) ([]byte, error)
+	// SaveKeyring replaces the stored keyring.
+	SaveKeyring(ctx context.Context, data []byte) error
+	// ChannelStates returns every stored channel state, by key.
+	ChannelStates(ctx context.Context) (map[string][]byte, error)
+	// SaveChannelState replaces one channel's state.
+	SaveChannelState(ctx context.Context, key string, data []byte) error
+	// DeleteChannelState removes one channel's state; absent keys are fine.
+	DeleteChannelState(ctx context.Context, key string) error
+}
+
+// Store is everything securechat persists.
+type Store interface {
+	History
+	State
+	// Ping reports whether the backend is reachable.
+	Ping(ctx context.Context) error
+	// Close releases the backend's resources.
+	Close() error
+}
