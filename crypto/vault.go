@@ -1,0 +1,233 @@
+package crypto
+
+import (
+	"cmp"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Vault holds a keyring's unwrapped keys in memory and seals and opens
+// records with them. It is safe for concurrent use by many goroutines: mu
+// guards the key set, the persisted keyring, the key-encryption key and the
+// password MAC; the other fields are fixed when the Vault is made.
+type Vault struct {
+	epoch   time.Duration
+	now     func() time.Time // wall clock for ExpireBefore's guard; tests replace it
+	nameKey []byte
+	pwKey   []byte // random per process, so pwMAC is useless outside it
+
+	mu      sync.RWMutex
+	ring    Keyring
+	kek     []byte
+	pwMAC   []byte
+	keys    []*dataKey          // ascending id, in step with ring.DataKeys
+	byID    map[uint32]*dataKey // for Open
+	byEpoch map[int64]*dataKey  // newest key per epoch start, for Seal
+}
+
+// dataKey is one unwrapped data key; start is its epoch start in Unix
+// nanoseconds.
+type dataKey struct {
+	id    uint32
+	start int64
+	key   []byte
+}
+
+func newVault(ring Keyring, kek, nameKey, password []byte, epoch time.Duration, keys []*dataKey) *Vault {
+	v := &Vault{
+		epoch:   epoch,
+		now:     time.Now,
+		nameKey: nameKey,
+		pwKey:   randomBytes(keyLen),
+		ring:    ring,
+		kek:     kek,
+		keys:    keys,
+	}
+	v.pwMAC = v.passwordMAC(password)
+	slices.SortFunc(v.keys, func(a, b *dataKey) int { return cmp.Compare(a.id, b.id) })
+	v.reindexLocked()
+	return v
+}
+
+// Keyring returns a copy of the current persisted form. Store it whenever
+// NewKeyring, ChangePassword, Rotate, EnsureEpochKeys or ExpireBefore
+// reports a change.
+func (v *Vault) Keyring() *Keyring {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	k := v.ring.clone()
+	return &k
+}
+
+// CheckPassword reports whether pw is the room password, in constant time
+// and without an Argon2 run, so logins are cheap and cannot exhaust the CPU.
+func (v *Vault) CheckPassword(pw []byte) bool {
+	mac := v.passwordMAC(pw)
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return subtle.ConstantTimeCompare(mac, v.pwMAC) == 1
+}
+
+func (v *Vault) passwordMAC(pw []byte) []byte {
+	h := hmac.New(sha256.New, v.pwKey)
+	h.Write(pw)
+	return h.Sum(nil)
+}
+
+// TargetKey returns the opaque store key for a casefolded channel or nick: a
+// keyed hash, so names never reach the store. It is stable across password
+// changes and key rotation because the name key never changes.
+func (v *Vault) TargetKey(casefolded string) string {
+	h := hmac.New(sha256.New, v.nameKey)
+	h.Write([]byte(casefolded))
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// ChangePassword re-wraps every key under a key derived from newPassword
+// with a new salt and returns the keyring to persist. Records stay readable;
+// from now on CheckPassword accepts only newPassword.
+func (v *Vault) ChangePassword(newPassword []byte, p KDFParams) (*Keyring, error) {
+	if err := p.validate(); err != nil {
+		return nil, err
+	}
+	salt := randomBytes(saltLen)
+	kek := p.deriveKey(newPassword, salt) // outside the lock: it takes a while
+	mac := v.passwordMAC(newPassword)
+
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	ring := Keyring{
+		Version: keyringVersion,
+		KDF:     p,
+		Salt:    salt,
+		NameKey: wrapKey(kek, v.nameKey, nameKeyAAD()),
+		NextID:  v.ring.NextID,
+	}
+	for _, k := range v.keys {
+		ring.DataKeys = append(ring.DataKeys, wrapData(kek, k))
+	}
+	v.ring, v.kek, v.pwMAC = ring, kek, mac
+	out := ring.clone()
+	return &out, nil
+}
+
+// Rotate adds a fresh data key for the epoch containing now, which Seal uses
+// for new records from now on; old keys stay so old records remain readable.
+// Keys already pre-created for later epochs are replaced by fresh ones too,
+// since whatever exposed the current key exposed them as well.
+func (v *Vault) Rotate(now time.Time) (*Keyring, error) {
+	cur := epochStart(now, v.epoch)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	starts := []int64{cur}
+	for s := range v.byEpoch {
+		if s > cur {
+			starts = append(starts, s)
+		}
+	}
+	slices.Sort(starts)
+	for _, s := range starts {
+		if err := v.addKeyLocked(s); err != nil {
+			return nil, err
+		}
+	}
+	out := v.ring.clone()
+	return &out, nil
+}
+
+// EnsureEpochKeys makes sure keys exist for the epoch containing now and the
+// next one, so crossing an epoch boundary never waits for a keyring write.
+// Call it periodically and persist Keyring() when it reports a change.
+func (v *Vault) EnsureEpochKeys(now time.Time) (changed bool) {
+	cur := epochStart(now, v.epoch)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, s := range []int64{cur, cur + int64(v.epoch)} {
+		if v.byEpoch[s] != nil {
+			continue
+		}
+		if v.addKeyLocked(s) == nil {
+			changed = true
+		}
+	}
+	return changed
+}
+
+// ExpireBefore destroys every data key whose epoch ended at or before t,
+// removing it from memory and from the keyring: records sealed under it can
+// never be opened again, which is how retention is enforced. It never
+// removes a key whose epoch has not ended by the wall clock, nor the newest
+// key, so Seal always has a key. Persist Keyring() when removed > 0.
+func (v *Vault) ExpireBefore(t time.Time) (removed int) {
+	cutoff := min(t.UnixNano(), epochStart(v.now(), v.epoch))
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	newest := v.keys[len(v.keys)-1]
+	gone := make(map[uint32]bool)
+	for _, k := range v.keys {
+		if k != newest && k.start+int64(v.epoch) <= cutoff {
+			gone[k.id] = true
+			clear(k.key) // best effort: drop the bytes, not just the reference
+		}
+	}
+	if len(gone) == 0 {
+		return 0
+	}
+	v.keys = slices.DeleteFunc(v.keys, func(k *dataKey) bool { return gone[k.id] })
+	v.ring.DataKeys = slices.DeleteFunc(v.ring.DataKeys, func(w WrappedKey) bool { return gone[w.ID] })
+	v.reindexLocked()
+	return len(gone)
+}
+
+// addKeyLocked creates, wraps and records a data key for the epoch starting
+// at start. The caller holds mu for writing.
+func (v *Vault) addKeyLocked(start int64) error {
+	if v.ring.NextID == math.MaxUint32 {
+		return fmt.Errorf("crypto: data key ids exhausted")
+	}
+	k := &dataKey{id: v.ring.NextID, start: start, key: randomBytes(keyLen)}
+	v.ring.NextID++
+	v.ring.DataKeys = append(v.ring.DataKeys, wrapData(v.kek, k))
+	v.keys = append(v.keys, k)
+	v.reindexLocked()
+	return nil
+}
+
+// reindexLocked rebuilds the lookup maps; key sets are small and change
+// rarely, so rebuilding beats keeping three structures in step by hand.
+func (v *Vault) reindexLocked() {
+	v.byID = make(map[uint32]*dataKey, len(v.keys))
+	v.byEpoch = make(map[int64]*dataKey, len(v.keys))
+	for _, k := range v.keys {
+		v.byID[k.id] = k
+		if old := v.byEpoch[k.start]; old == nil || k.id > old.id {
+			v.byEpoch[k.start] = k
+		}
+	}
+}
+
+func wrapData(kek []byte, k *dataKey) WrappedKey {
+	return WrappedKey{
+		ID:         k.id,
+		EpochStart: time.Unix(0, k.start).UTC(),
+		Wrapped:    wrapKey(kek, k.key, dataKeyAAD(k.id, k.start)),
+	}
+}
+
+// epochStart returns the start, in Unix nanoseconds, of the fixed window of
+// length epoch (aligned to the Unix epoch) that contains t.
+func epochStart(t time.Time, epoch time.Duration) int64 {
+	n, d := t.UnixNano(), int64(epoch)
+	s := n - n%d
+	if n%d < 0 {
+		s -= d // floor, not truncation, for times before 1970
+	}
+	return s
+}
