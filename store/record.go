@@ -1,0 +1,53 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+)
+
+// errBeforeEpoch is returned for records that cannot be positioned, since
+// both backends order history by non-negative Unix milliseconds.
+var errBeforeEpoch = errors.New("store: record time before 1970")
+
+// recordMs returns rec's time in Unix milliseconds, the precision at which
+// every store keeps it.
+func recordMs(rec Record) (int64, error) {
+	ms := rec.Time.UnixMilli()
+	if ms < 0 {
+		return 0, fmt.Errorf("append %q: %w", rec.ID, errBeforeEpoch)
+	}
+	return ms, nil
+}
+
+// cloneRecord copies rec's data and truncates its time to the precision
+// that is stored, so callers never share buffers with the store.
+func cloneRecord(rec Record) Record {
+	rec.Time = msTime(rec.Time.UnixMilli())
+	rec.Data = slices.Clone(rec.Data)
+	return rec
+}
+
+func cloneRecords(recs []Record) []Record {
+	out := make([]Record, len(recs))
+	for i, r := range recs {
+		out[i] = r
+		out[i].Data = slices.Clone(r.Data)
+	}
+	return out
+}
+
+// targetBounds turns Targets' bounds into exclusive milliseconds, zero
+// times meaning unbounded.
+func targetBounds(after, before time.Time) (lo, hi int64) {
+	lo, hi = math.MinInt64, math.MaxInt64
+	if !after.IsZero() {
+		lo = after.UnixMilli()
+	}
+	if !before.IsZero() {
+		hi = before.UnixMilli()
+	}
+	return lo, hi
+}

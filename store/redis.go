@@ -1,0 +1,373 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+var _ Store = (*Redis)(nil)
+
+// Redis stores history in one Redis Stream per target key, named
+// <prefix>h:<key>, whose entry IDs are the records' millisecond times, so
+// time queries become XRANGE bounds. A sorted set <prefix>targets maps each
+// key to its newest record time for Targets. The keyring is the string
+// <prefix>keyring and channel states the hash <prefix>channels. Every name
+// is built from the prefix and the caller's opaque key only.
+//
+// Redis is safe for concurrent use; the go-redis client pools connections.
+type Redis struct {
+	client  *redis.Client
+	prefix  string
+	maxLen  int
+	observe func(op string, d time.Duration)
+}
+
+// Field names inside a stream entry. "t" is only present when the entry ID
+// could not carry the record's own time (see Append).
+const (
+	fieldID   = "id"
+	fieldData = "d"
+	fieldTime = "t"
+)
+
+// pageMax bounds how many entries one XRANGE asks for, so a query that must
+// skip many same-millisecond entries still moves in bounded replies.
+const pageMax = 1024
+
+// trimScript trims one stream and, if that empties it, deletes it and
+// drops it from the targets set in the same atomic step, so a concurrent
+// Append cannot be left out of the set.
+const trimScript = `
+redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1])
+if redis.call('XLEN', KEYS[1]) == 0 then
+	redis.call('DEL', KEYS[1])
+	redis.call('ZREM', KEYS[2], ARGV[2])
+end
+return 0`
+
+// OpenRedis connects to the Redis server at rawURL (redis:// or rediss://)
+// and checks that it answers, so a wrong address or password fails at
+// startup. opts.Password, if set, replaces the URL's password. Errors never
+// contain the URL, which may hold a password.
+func OpenRedis(ctx context.Context, rawURL string, opts Options) (*Redis, error) {
+	o, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("store: parse redis URL: %w", redactURLError(err))
+	}
+	if opts.Password != "" {
+		o.Password = opts.Password
+	}
+	// Single-node Redis has no maintenance notifications; asking for them
+	// costs a round trip per connection.
+	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	r := newRedis(redis.NewClient(o), opts)
+	if err := r.Ping(ctx); err != nil {
+		_ = r.client.Close()
+		return nil, fmt.Errorf("store: open redis: %w", err)
+	}
+	return r, nil
+}
+
+func newRedis(c *redis.Client, opts Options) *Redis {
+	prefix := opts.Prefix
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	return &Redis{client: c, prefix: prefix, maxLen: opts.MaxLen, observe: opts.ObserveLatency}
+}
+
+// redactURLError drops the URL that net/url puts in its parse errors.
+func redactURLError(err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return ue.Err
+	}
+	return err
+}
+
+func (r *Redis) streamKey(key string) string { return r.prefix + "h:" + key }
+func (r *Redis) targetsKey() string          { return r.prefix + "targets" }
+func (r *Redis) keyringKey() string          { return r.prefix + "keyring" }
+func (r *Redis) channelsKey() string         { return r.prefix + "channels" }
+
+// timed reports one round trip that began at start to ObserveLatency.
+func (r *Redis) timed(op string, start time.Time) {
+	if r.observe != nil {
+		r.observe(op, time.Since(start))
+	}
+}
+
+// Append adds rec at the end of key's stream, with the entry ID
+// <ms>-<seq> taken from rec.Time. If the clock went back and Redis refuses
+// an ID below the stream's top, the entry gets a Redis-assigned ID instead
+// and rec.Time is kept in a field, so the record still reads back as
+// written but is positioned (for Query bounds and TrimBefore) at that ID.
+func (r *Redis) Append(ctx context.Context, key string, rec Record) error {
+	ms, err := recordMs(rec)
+	if err != nil {
+		return err
+	}
+	stream := r.streamKey(key)
+	values := []any{fieldID, rec.ID, fieldData, rec.Data}
+	var xadd *redis.StringCmd
+	var zadd *redis.IntCmd
+	start := time.Now()
+	_, _ = r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		xadd = p.XAdd(ctx, r.xaddArgs(stream, strconv.FormatInt(ms, 10)+"-*", values))
+		zadd = p.ZAddGT(ctx, r.targetsKey(), redis.Z{Score: float64(ms), Member: key})
+		return nil
+	})
+	r.timed("append", start)
+	if err := zadd.Err(); err != nil {
+		return fmt.Errorf("store: append: %w", err)
+	}
+	if err := xadd.Err(); !isStaleID(err) {
+		return wrapErr("append", err)
+	}
+	values = append(values, fieldTime, ms)
+	start = time.Now()
+	err = r.client.XAdd(ctx, r.xaddArgs(stream, "*", values)).Err()
+	r.timed("append", start)
+	return wrapErr("append", err)
+}
+
+func (r *Redis) xaddArgs(stream, id string, values []any) *redis.XAddArgs {
+	a := &redis.XAddArgs{Stream: stream, ID: id, Values: values}
+	if r.maxLen > 0 {
+		a.MaxLen, a.Approx = int64(r.maxLen), true
+	}
+	return a
+}
+
+// isStaleID reports whether XADD failed because the ID was not above the
+// stream's top entry.
+func isStaleID(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "equal or smaller than the target stream top")
+}
+
+// wrapErr wraps err with the operation's name, leaving nil alone.
+func wrapErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("store: %s: %w", op, err)
+}
+
+// Query returns records of key selected by q, oldest first. It reads pages
+// with XRANGE (or XREVRANGE for FromNewest) that start at Limit plus a few
+// entries, to cover same-millisecond entries an ID bound must skip, and
+// grow while more are needed.
+func (r *Redis) Query(ctx context.Context, key string, q Query) ([]Record, error) {
+	lo, hi, ok := msRange(q)
+	if !ok || q.Limit <= 0 {
+		return nil, nil
+	}
+	near, far := streamID(lo, 0, "-"), streamID(hi, math.MaxUint64, "+")
+	if q.FromNewest {
+		near, far = far, near
+	}
+	w := newWindow(q)
+	count := min(q.Limit+8, pageMax)
+	for {
+		msgs, err := r.page(ctx, r.streamKey(key), near, far, count, q.FromNewest)
+		if err != nil {
+			return nil, err
+		}
+		if !feed(w, msgs) || len(msgs) < count {
+			return w.result(q.FromNewest), nil
+		}
+		near, count = "("+msgs[len(msgs)-1].ID, min(count*2, pageMax)
+	}
+}
+
+// streamID renders a bound at millisecond ms, or open when ms is the end of
+// the range's domain.
+func streamID(ms int64, seq uint64, open string) string {
+	if (open == "-" && ms <= 0) || (open == "+" && ms == math.MaxInt64) {
+		return open
+	}
+	return strconv.FormatInt(ms, 10) + "-" + strconv.FormatUint(seq, 10)
+}
+
+// page reads up to count entries from near towards far.
+func (r *Redis) page(ctx context.Context, stream, near, far string, count int, desc bool) ([]redis.XMessage, error) {
+	start := time.Now()
+	var msgs []redis.XMessage
+	var err error
+	if desc {
+		msgs, err = r.client.XRevRangeN(ctx, stream, near, far, int64(count)).Result()
+	} else {
+		msgs, err = r.client.XRangeN(ctx, stream, near, far, int64(count)).Result()
+	}
+	r.timed("query", start)
+	return msgs, wrapErr("query", err)
+}
+
+// feed offers msgs to w in order and reports whether the scan should go on.
+func feed(w *window, msgs []redis.XMessage) bool {
+	for _, m := range msgs {
+		if !w.add(parseEntry(m)) {
+			return false
+		}
+	}
+	return !w.done()
+}
+
+// parseEntry turns a stream entry back into a record. Malformed fields read
+// as empty rather than failing the whole query: they can only come from
+// outside writers, and the caller's seal check rejects them.
+func parseEntry(m redis.XMessage) entry {
+	msPart, _, _ := strings.Cut(m.ID, "-")
+	ms, _ := strconv.ParseInt(msPart, 10, 64)
+	e := entry{ms: ms, rec: Record{Time: msTime(ms)}}
+	e.rec.ID, _ = m.Values[fieldID].(string)
+	data, _ := m.Values[fieldData].(string)
+	e.rec.Data = []byte(data)
+	if t, ok := m.Values[fieldTime].(string); ok {
+		if own, err := strconv.ParseInt(t, 10, 64); err == nil {
+			e.rec.Time = msTime(own)
+		}
+	}
+	return e
+}
+
+// Targets lists keys whose newest record lies in (after, before), newest
+// first, at most limit of them. A zero after or before is unbounded.
+func (r *Redis) Targets(ctx context.Context, after, before time.Time, limit int) ([]TargetActivity, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	lo, hi := targetBounds(after, before)
+	by := &redis.ZRangeBy{Min: scoreBound(lo, "-inf"), Max: scoreBound(hi, "+inf"), Count: int64(limit)}
+	start := time.Now()
+	zs, err := r.client.ZRevRangeByScoreWithScores(ctx, r.targetsKey(), by).Result()
+	r.timed("targets", start)
+	if err != nil {
+		return nil, fmt.Errorf("store: targets: %w", err)
+	}
+	out := make([]TargetActivity, 0, len(zs))
+	for _, z := range zs {
+		key, _ := z.Member.(string)
+		out = append(out, TargetActivity{Key: key, Latest: msTime(int64(z.Score))})
+	}
+	return out, nil
+}
+
+// scoreBound renders an exclusive score bound, or inf for an open one.
+func scoreBound(ms int64, inf string) string {
+	if ms == math.MinInt64 || ms == math.MaxInt64 {
+		return inf
+	}
+	return "(" + strconv.FormatInt(ms, 10)
+}
+
+// TrimBefore deletes every record positioned before t with XTRIM MINID on
+// each stream in the targets set, and drops streams left empty from it.
+// It walks the set with ZSCAN, a batch of streams per round trip.
+func (r *Redis) TrimBefore(ctx context.Context, t time.Time) error {
+	minID := strconv.FormatInt(max(t.UnixMilli(), 0), 10)
+	var cursor uint64
+	for {
+		start := time.Now()
+		pairs, next, err := r.client.ZScan(ctx, r.targetsKey(), cursor, "", 500).Result()
+		r.timed("trim", start)
+		if err != nil {
+			return fmt.Errorf("store: trim: %w", err)
+		}
+		if err := r.trimBatch(ctx, minID, pairs); err != nil {
+			return err
+		}
+		if cursor = next; cursor == 0 {
+			return nil
+		}
+	}
+}
+
+// trimBatch trims the streams of pairs, ZSCAN's alternating members and
+// scores.
+func (r *Redis) trimBatch(ctx context.Context, minID string, pairs []string) error {
+	if len(pairs) == 0 {
+		return nil
+	}
+	start := time.Now()
+	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i := 0; i < len(pairs); i += 2 {
+			keys := []string{r.streamKey(pairs[i]), r.targetsKey()}
+			p.Eval(ctx, trimScript, keys, minID, pairs[i])
+		}
+		return nil
+	})
+	r.timed("trim", start)
+	return wrapErr("trim", err)
+}
+
+// Keyring returns the stored keyring, or ErrNotFound.
+func (r *Redis) Keyring(ctx context.Context) ([]byte, error) {
+	start := time.Now()
+	data, err := r.client.Get(ctx, r.keyringKey()).Bytes()
+	r.timed("keyring", start)
+	if errors.Is(err, redis.Nil) {
+		return nil, ErrNotFound
+	}
+	return data, wrapErr("keyring", err)
+}
+
+// SaveKeyring replaces the stored keyring.
+func (r *Redis) SaveKeyring(ctx context.Context, data []byte) error {
+	start := time.Now()
+	err := r.client.Set(ctx, r.keyringKey(), data, 0).Err()
+	r.timed("keyring", start)
+	return wrapErr("save keyring", err)
+}
+
+// ChannelStates returns every stored channel state, by key.
+func (r *Redis) ChannelStates(ctx context.Context) (map[string][]byte, error) {
+	start := time.Now()
+	m, err := r.client.HGetAll(ctx, r.channelsKey()).Result()
+	r.timed("channel_state", start)
+	if err != nil {
+		return nil, fmt.Errorf("store: channel states: %w", err)
+	}
+	out := make(map[string][]byte, len(m))
+	for k, v := range m {
+		out[k] = []byte(v)
+	}
+	return out, nil
+}
+
+// SaveChannelState replaces one channel's state.
+func (r *Redis) SaveChannelState(ctx context.Context, key string, data []byte) error {
+	start := time.Now()
+	err := r.client.HSet(ctx, r.channelsKey(), key, data).Err()
+	r.timed("channel_state", start)
+	return wrapErr("save channel state", err)
+}
+
+// DeleteChannelState removes one channel's state; absent keys are fine.
+func (r *Redis) DeleteChannelState(ctx context.Context, key string) error {
+	start := time.Now()
+	err := r.client.HDel(ctx, r.channelsKey(), key).Err()
+	r.timed("channel_state", start)
+	return wrapErr("delete channel state", err)
+}
+
+// Ping reports whether Redis answers; use it for readiness.
+func (r *Redis) Ping(ctx context.Context) error {
+	start := time.Now()
+	err := r.client.Ping(ctx).Err()
+	r.timed("ping", start)
+	return wrapErr("ping", err)
+}
+
+// Close closes the connection pool.
+func (r *Redis) Close() error {
+	return wrapErr("close", r.client.Close())
+}
