@@ -1,0 +1,249 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// ErrQueueClosed is returned by Flush after Close has stopped the queue
+// with records still unwritten.
+var ErrQueueClosed = errors.New("store: queue closed")
+
+// QueueOptions configures a Queue. Hooks may be nil; they run on the
+// writer goroutine (OnDrop on the caller's) and must not block.
+type QueueOptions struct {
+	// Size is how many records may wait; Append drops beyond it. Zero or
+	// less means 4096.
+	Size int
+	// OnDrop is called each time Append refuses a record.
+	OnDrop func()
+	// OnError is called each time a write fails and will be retried.
+	OnError func(error)
+	// OnWritten is called with the number of records just written.
+	OnWritten func(n int)
+	// MinBackoff and MaxBackoff bound the wait between retries of a failed
+	// write, which doubles from the first to the second. Zero means 50ms
+	// and 2s.
+	MinBackoff, MaxBackoff time.Duration
+	// WriteTimeout bounds one write attempt. Zero means 5s.
+	WriteTimeout time.Duration
+}
+
+// queued is one record waiting to be written.
+type queued struct {
+	key string
+	rec Record
+}
+
+// Queue is a bounded write-behind buffer in front of a History, so a slow
+// or absent backend never stalls live chat: Append never blocks, and one
+// writer goroutine writes records in order, retrying the oldest with
+// backoff while the backend fails. Writes are at least once: a write whose
+// reply was lost is retried and may be stored twice.
+//
+// Queue is safe for concurrent use; mu guards the ring and counters.
+type Queue struct {
+	h    History
+	opts QueueOptions
+
+	mu       sync.Mutex
+	ring     []queued
+	head, n  int
+	accepted uint64        // records ever accepted
+	written  uint64        // records ever written
+	progress chan struct{} // closed and replaced when written grows
+	closed   bool          // Append refuses; set by Close
+
+	wake    chan struct{} // capacity 1: work may be waiting
+	stop    chan struct{} // closed to end the writer
+	stopped chan struct{} // closed when the writer has returned
+	ctx     context.Context
+	cancel  context.CancelFunc
+	once    sync.Once
+}
+
+// NewQueue starts a queue writing to h. Call Close to stop it.
+func NewQueue(h History, opts QueueOptions) *Queue {
+	opts = queueDefaults(opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	q := &Queue{
+		h:        h,
+		opts:     opts,
+		ring:     make([]queued, opts.Size),
+		progress: make(chan struct{}),
+		wake:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		stopped:  make(chan struct{}),
+		ctx:      ctx,
+		cancel:   cancel,
+	}
+	go q.run()
+	return q
+}
+
+func queueDefaults(o QueueOptions) QueueOptions {
+	if o.Size <= 0 {
+		o.Size = 4096
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 50 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 2 * time.Second
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 5 * time.Second
+	}
+	return o
+}
+
+// Append queues rec for key without blocking. It returns false, and calls
+// OnDrop, when the queue is full or closed. rec.Data must not be modified
+// afterwards.
+func (q *Queue) Append(key string, rec Record) bool {
+	q.mu.Lock()
+	ok := !q.closed && q.n < len(q.ring)
+	if ok {
+		q.ring[(q.head+q.n)%len(q.ring)] = queued{key: key, rec: rec}
+		q.n++
+		q.accepted++
+	}
+	q.mu.Unlock()
+	if !ok {
+		if q.opts.OnDrop != nil {
+			q.opts.OnDrop()
+		}
+		return false
+	}
+	select {
+	case q.wake <- struct{}{}:
+	default: // the writer is already due to look
+	}
+	return true
+}
+
+// Depth returns how many records wait, including one being written.
+func (q *Queue) Depth() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.n
+}
+
+// Flush waits until every record accepted before the call is written, or
+// ctx ends, or the queue is stopped with records unwritten.
+func (q *Queue) Flush(ctx context.Context) error {
+	q.mu.Lock()
+	target := q.accepted
+	q.mu.Unlock()
+	for {
+		q.mu.Lock()
+		done, progress := q.written >= target, q.progress
+		q.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-progress:
+		case <-q.stopped:
+			return ErrQueueClosed
+		case <-ctx.Done():
+			return fmt.Errorf("store: flush: %w", ctx.Err())
+		}
+	}
+}
+
+// Close refuses further records, flushes what is queued (until ctx ends),
+// then stops the writer and waits for it. Records still queued when ctx
+// ends are lost. Close may be called more than once.
+func (q *Queue) Close(ctx context.Context) error {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	err := q.Flush(ctx)
+	q.once.Do(func() {
+		close(q.stop)
+		q.cancel() // abandon a write in progress
+	})
+	<-q.stopped
+	if errors.Is(err, ErrQueueClosed) {
+		return nil // a concurrent Close already flushed
+	}
+	return err
+}
+
+// run is the writer goroutine: it writes the oldest record until the
+// queue is empty, then sleeps until Append wakes it.
+func (q *Queue) run() {
+	defer close(q.stopped)
+	for {
+		item, ok := q.peek()
+		if !ok {
+			select {
+			case <-q.wake:
+				continue
+			case <-q.stop:
+				return
+			}
+		}
+		if !q.writeWithRetry(item) {
+			return
+		}
+		q.pop()
+	}
+}
+
+// writeWithRetry writes item, retrying with backoff until it succeeds
+// (true) or the queue is stopped (false).
+func (q *Queue) writeWithRetry(item queued) bool {
+	backoff := q.opts.MinBackoff
+	for {
+		err := q.write(item)
+		if err == nil {
+			return true
+		}
+		if q.opts.OnError != nil {
+			q.opts.OnError(err)
+		}
+		select {
+		case <-time.After(backoff):
+			backoff = min(backoff*2, q.opts.MaxBackoff)
+		case <-q.stop:
+			return false
+		}
+	}
+}
+
+func (q *Queue) write(item queued) error {
+	ctx, cancel := context.WithTimeout(q.ctx, q.opts.WriteTimeout)
+	defer cancel()
+	return q.h.Append(ctx, item.key, item.rec)
+}
+
+// peek returns the oldest record without removing it, so Depth and a
+// crash-free Close still count it while it is written.
+func (q *Queue) peek() (queued, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.n == 0 {
+		return queued{}, false
+	}
+	return q.ring[q.head], true
+}
+
+// pop removes the record just written and tells Flush waiters.
+func (q *Queue) pop() {
+	q.mu.Lock()
+	q.ring[q.head] = queued{} // let the data be collected
+	q.head = (q.head + 1) % len(q.ring)
+	q.n--
+	q.written++
+	close(q.progress)
+	q.progress = make(chan struct{})
+	q.mu.Unlock()
+	if q.opts.OnWritten != nil {
+		q.opts.OnWritten(1)
+	}
+}
