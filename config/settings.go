@@ -82,7 +82,7 @@ func str(name, usage string, field func(*Config) *string) setting {
 // boolean builds a row for a bool field.
 func boolean(name, usage string, field func(*Config) *bool) setting {
 	return setting{name: name, usage: usage, isBool: true,
-		set: func(c *Config, v string) (err error) { *field(c), err = strconv.ParseBool(v); return err },
+		set: func(c *Config, v string) error { b, err := strconv.ParseBool(v); return assign(field(c), b, err) },
 		get: func(c *Config) string { return strconv.FormatBool(*field(c)) },
 	}
 }
@@ -90,7 +90,7 @@ func boolean(name, usage string, field func(*Config) *bool) setting {
 // integer builds a row for an int field.
 func integer(name, usage string, field func(*Config) *int) setting {
 	return setting{name: name, usage: usage,
-		set: func(c *Config, v string) (err error) { *field(c), err = strconv.Atoi(v); return err },
+		set: func(c *Config, v string) error { n, err := strconv.Atoi(v); return assign(field(c), n, err) },
 		get: func(c *Config) string { return strconv.Itoa(*field(c)) },
 	}
 }
@@ -98,7 +98,7 @@ func integer(name, usage string, field func(*Config) *int) setting {
 // float builds a row for a float64 field.
 func float(name, usage string, field func(*Config) *float64) setting {
 	return setting{name: name, usage: usage,
-		set: func(c *Config, v string) (err error) { *field(c), err = strconv.ParseFloat(v, 64); return err },
+		set: func(c *Config, v string) error { f, err := strconv.ParseFloat(v, 64); return assign(field(c), f, err) },
 		get: func(c *Config) string { return strconv.FormatFloat(*field(c), 'g', -1, 64) },
 	}
 }
@@ -106,7 +106,7 @@ func float(name, usage string, field func(*Config) *float64) setting {
 // duration builds a row for a time.Duration field.
 func duration(name, usage string, field func(*Config) *time.Duration) setting {
 	return setting{name: name, usage: usage,
-		set: func(c *Config, v string) (err error) { *field(c), err = parseDuration(v); return err },
+		set: func(c *Config, v string) error { d, err := parseDuration(v); return assign(field(c), d, err) },
 		get: func(c *Config) string { return formatDuration(*field(c)) },
 	}
 }
@@ -114,7 +114,7 @@ func duration(name, usage string, field func(*Config) *time.Duration) setting {
 // byteSize builds a row for a byte count stored in an int field.
 func byteSize(name, usage string, field func(*Config) *int) setting {
 	return setting{name: name, usage: usage,
-		set: func(c *Config, v string) (err error) { *field(c), err = parseBytes(v); return err },
+		set: func(c *Config, v string) error { n, err := parseBytes(v); return assign(field(c), n, err) },
 		get: func(c *Config) string { return formatBytes(*field(c)) },
 	}
 }
@@ -122,9 +122,19 @@ func byteSize(name, usage string, field func(*Config) *int) setting {
 // prefixes builds a row for a comma-separated list of CIDRs.
 func prefixes(name, usage string, field func(*Config) *[]netip.Prefix) setting {
 	return setting{name: name, usage: usage,
-		set: func(c *Config, v string) (err error) { *field(c), err = parsePrefixes(v); return err },
+		set: func(c *Config, v string) error { p, err := parsePrefixes(v); return assign(field(c), p, err) },
 		get: func(c *Config) string { return formatPrefixes(*field(c)) },
 	}
+}
+
+// assign stores v in dst only when parsing succeeded, so a bad value
+// leaves the lower layer's value and is reported once, not again by
+// validation as a zero.
+func assign[T any](dst *T, v T, err error) error {
+	if err == nil {
+		*dst = v
+	}
+	return err
 }
 
 // parseDuration accepts time.ParseDuration syntax plus a whole number of
