@@ -1,0 +1,149 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"securechat/store/redistest"
+)
+
+// fastRetry keeps retry waits short so tests notice recovery quickly.
+func fastRetry(o QueueOptions) QueueOptions {
+	o.MinBackoff, o.MaxBackoff, o.WriteTimeout = 10*time.Millisecond, 100*time.Millisecond, time.Second
+	return o
+}
+
+func closeQueue(t *testing.T, q *Queue) {
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = q.Close(ctx)
+	})
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestQueueSurvivesRedisRestart appends while redis-server is down and
+// expects every record, in order, once it is back on the same port.
+func TestQueueSurvivesRedisRestart(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := openRedis(t, srv, Options{})
+	var errs atomic.Int64
+	q := NewQueue(s, fastRetry(QueueOptions{OnError: func(error) { errs.Add(1) }}))
+	closeQueue(t, q)
+
+	srv.Stop()
+	const n = 20
+	for i := range n {
+		if !q.Append("k", Record{ID: strconv.Itoa(i), Time: at(i), Data: []byte("x")}) {
+			t.Fatalf("Append %d refused", i)
+		}
+	}
+	waitFor(t, "a failed write", func() bool { return errs.Load() > 0 })
+	if d := q.Depth(); d != n {
+		t.Errorf("Depth while Redis is down = %d, want %d", d, n)
+	}
+	srv.Restart()
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	if err := q.Flush(ctx); err != nil {
+		t.Fatalf("Flush after restart: %v", err)
+	}
+	got := ids(mustQuery(t, s, "k", Query{Limit: 100}))
+	if len(got) != n || got[0] != "0" || got[n-1] != strconv.Itoa(n-1) {
+		t.Errorf("stored %v, want 0..%d in order", got, n-1)
+	}
+	if d := q.Depth(); d != 0 {
+		t.Errorf("Depth after flush = %d, want 0", d)
+	}
+}
+
+func TestQueueOverflow(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := openRedis(t, srv, Options{})
+	srv.Stop()
+	var drops atomic.Int64
+	q := NewQueue(s, fastRetry(QueueOptions{Size: 4, OnDrop: func() { drops.Add(1) }}))
+	accepted := 0
+	for i := range 10 {
+		if q.Append("k", Record{ID: strconv.Itoa(i), Time: at(i)}) {
+			accepted++
+		}
+	}
+	if accepted != 4 || drops.Load() != 6 || q.Depth() != 4 {
+		t.Errorf("accepted %d, dropped %d, depth %d; want 4, 6, 4", accepted, drops.Load(), q.Depth())
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	if err := q.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Close with Redis down = %v, want deadline exceeded", err)
+	}
+	if q.Append("k", Record{ID: "late", Time: at(99)}) || drops.Load() != 7 {
+		t.Errorf("Append after Close accepted or not counted as a drop")
+	}
+}
+
+func TestQueueFlushAndClose(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		store func(t *testing.T) Store
+	}{
+		{"redis", func(t *testing.T) Store { return openRedis(t, redistest.Start(t), Options{}) }},
+		{"memory", func(t *testing.T) Store { return NewMemory(Options{}) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := tt.store(t)
+			var written atomic.Int64
+			q := NewQueue(s, QueueOptions{OnWritten: func(n int) { written.Add(int64(n)) }})
+			const n = 200
+			var wg sync.WaitGroup
+			for w := range 4 { // concurrent producers, each on its own key
+				wg.Go(func() {
+					for i := range n / 4 {
+						q.Append("k"+strconv.Itoa(w), Record{ID: strconv.Itoa(i), Time: at(i)})
+					}
+				})
+			}
+			wg.Wait()
+			if err := q.Flush(t.Context()); err != nil {
+				t.Fatalf("Flush: %v", err)
+			}
+			if written.Load() != n {
+				t.Errorf("OnWritten total after Flush = %d, want %d", written.Load(), n)
+			}
+			q.Append("k0", Record{ID: "last", Time: at(1000)})
+			if err := q.Close(t.Context()); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			if err := q.Close(t.Context()); err != nil {
+				t.Errorf("second Close: %v", err)
+			}
+			got := ids(mustQuery(t, s, "k0", Query{Limit: 1, FromNewest: true}))
+			if len(got) != 1 || got[0] != "last" {
+				t.Errorf("newest of k0 = %v, want [last]: Close must flush", got)
+			}
+			if q.Append("k0", Record{ID: "after", Time: at(1001)}) {
+				t.Error("Append after Close accepted")
+			}
+		})
+	}
+}
