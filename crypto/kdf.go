@@ -2,6 +2,13 @@
 // KDF, the keyring of wrapped data keys, record sealing and opening, and the
 // Argon2id hashes used for oper passwords in the config file.
 //
+// Start-up: ParseKeyring then Unlock (or NewKeyring on a first run, then
+// persist Keyring()). Unlock runs Argon2id once; after that, logins use
+// Vault.CheckPassword, which costs one HMAC. Records are sealed per
+// (TargetKey(casefolded name), msgid, time); data keys belong to fixed time
+// epochs, so retention is enforced by ExpireBefore destroying old keys. Every
+// method that changes keys tells the caller to persist Keyring().
+//
 // The package imports nothing from the rest of securechat and keeps no
 // package-level mutable state; everything lives on a Vault.
 package crypto

@@ -37,11 +37,14 @@ type Keyring struct {
 	DataKeys []WrappedKey `json:"data_keys"`
 }
 
-// WrappedKey is one data key as stored: its id, the start of the epoch it
-// seals, and the key sealed under the key-encryption key.
+// WrappedKey is one data key as stored: its id, the epoch [EpochStart,
+// EpochEnd) it seals, and the key sealed under the key-encryption key. The
+// end is stored rather than recomputed so that changing the configured epoch
+// length never shortens the life of existing keys.
 type WrappedKey struct {
 	ID         uint32    `json:"id"`
 	EpochStart time.Time `json:"epoch_start"`
+	EpochEnd   time.Time `json:"epoch_end"`
 	Wrapped    []byte    `json:"wrapped"`
 }
 
@@ -111,12 +114,11 @@ func (k *Keyring) Unlock(password []byte, epoch time.Duration) (*Vault, error) {
 	}
 	keys := make([]*dataKey, 0, len(k.DataKeys))
 	for _, w := range k.DataKeys {
-		start := w.EpochStart.UnixNano()
-		key, err := unwrapKey(kek, w.Wrapped, dataKeyAAD(w.ID, start))
-		if err != nil {
+		dk := &dataKey{id: w.ID, start: w.EpochStart.UnixNano(), end: w.EpochEnd.UnixNano()}
+		if dk.key, err = unwrapKey(kek, w.Wrapped, dk.aad()); err != nil {
 			return nil, fmt.Errorf("%w: data key %d: %w", ErrKeyringInvalid, w.ID, err)
 		}
-		keys = append(keys, &dataKey{id: w.ID, start: start, key: key})
+		keys = append(keys, dk)
 	}
 	return newVault(k.clone(), kek, nameKey, password, epoch, keys), nil
 }
@@ -139,7 +141,7 @@ func (k *Keyring) validate() error {
 	}
 	seen := make(map[uint32]bool, len(k.DataKeys))
 	for _, w := range k.DataKeys {
-		if w.ID == 0 || w.ID >= k.NextID || seen[w.ID] {
+		if w.ID == 0 || w.ID >= k.NextID || seen[w.ID] || !w.EpochEnd.After(w.EpochStart) {
 			return fmt.Errorf("%w: bad or duplicate data key id %d", ErrKeyringInvalid, w.ID)
 		}
 		seen[w.ID] = true
@@ -160,16 +162,17 @@ func (k *Keyring) clone() Keyring {
 	return c
 }
 
-// nameKeyAAD and dataKeyAAD bind each wrapped key to its purpose, id and
+// nameKeyAAD and dataKey.aad bind each wrapped key to its purpose, id and
 // epoch, so wrapped keys cannot be swapped or re-dated in the file.
 func nameKeyAAD() []byte {
 	return []byte("securechat keyring v1 name key")
 }
 
-func dataKeyAAD(id uint32, epochStart int64) []byte {
+func (k *dataKey) aad() []byte {
 	aad := []byte("securechat keyring v1 data key")
-	aad = binary.BigEndian.AppendUint32(aad, id)
-	return binary.BigEndian.AppendUint64(aad, uint64(epochStart))
+	aad = binary.BigEndian.AppendUint32(aad, k.id)
+	aad = binary.BigEndian.AppendUint64(aad, uint64(k.start))
+	return binary.BigEndian.AppendUint64(aad, uint64(k.end))
 }
 
 // wrapKey seals key under kek as nonce | ciphertext.

@@ -29,15 +29,15 @@ type Vault struct {
 	pwMAC   []byte
 	keys    []*dataKey          // ascending id, in step with ring.DataKeys
 	byID    map[uint32]*dataKey // for Open
-	byEpoch map[int64]*dataKey  // newest key per epoch start, for Seal
+	byEpoch map[int64]*dataKey  // newest key per epoch start of the current length, for Seal
 }
 
-// dataKey is one unwrapped data key; start is its epoch start in Unix
+// dataKey is one unwrapped data key; [start, end) is its epoch in Unix
 // nanoseconds.
 type dataKey struct {
-	id    uint32
-	start int64
-	key   []byte
+	id         uint32
+	start, end int64
+	key        []byte
 }
 
 func newVault(ring Keyring, kek, nameKey, password []byte, epoch time.Duration, keys []*dataKey) *Vault {
@@ -172,7 +172,7 @@ func (v *Vault) ExpireBefore(t time.Time) (removed int) {
 	newest := v.keys[len(v.keys)-1]
 	gone := make(map[uint32]bool)
 	for _, k := range v.keys {
-		if k != newest && k.start+int64(v.epoch) <= cutoff {
+		if k != newest && k.end <= cutoff {
 			gone[k.id] = true
 			clear(k.key) // best effort: drop the bytes, not just the reference
 		}
@@ -192,7 +192,7 @@ func (v *Vault) addKeyLocked(start int64) error {
 	if v.ring.NextID == math.MaxUint32 {
 		return fmt.Errorf("crypto: data key ids exhausted")
 	}
-	k := &dataKey{id: v.ring.NextID, start: start, key: randomBytes(keyLen)}
+	k := &dataKey{id: v.ring.NextID, start: start, end: start + int64(v.epoch), key: randomBytes(keyLen)}
 	v.ring.NextID++
 	v.ring.DataKeys = append(v.ring.DataKeys, wrapData(v.kek, k))
 	v.keys = append(v.keys, k)
@@ -201,12 +201,16 @@ func (v *Vault) addKeyLocked(start int64) error {
 }
 
 // reindexLocked rebuilds the lookup maps; key sets are small and change
-// rarely, so rebuilding beats keeping three structures in step by hand.
+// rarely, so rebuilding beats keeping three structures in step by hand. Keys
+// made under another epoch length stay openable but are not chosen by Seal.
 func (v *Vault) reindexLocked() {
 	v.byID = make(map[uint32]*dataKey, len(v.keys))
 	v.byEpoch = make(map[int64]*dataKey, len(v.keys))
 	for _, k := range v.keys {
 		v.byID[k.id] = k
+		if k.end-k.start != int64(v.epoch) {
+			continue
+		}
 		if old := v.byEpoch[k.start]; old == nil || k.id > old.id {
 			v.byEpoch[k.start] = k
 		}
@@ -217,7 +221,8 @@ func wrapData(kek []byte, k *dataKey) WrappedKey {
 	return WrappedKey{
 		ID:         k.id,
 		EpochStart: time.Unix(0, k.start).UTC(),
-		Wrapped:    wrapKey(kek, k.key, dataKeyAAD(k.id, k.start)),
+		EpochEnd:   time.Unix(0, k.end).UTC(),
+		Wrapped:    wrapKey(kek, k.key, k.aad()),
 	}
 }
 

@@ -170,6 +170,7 @@ func TestParseKeyringRejects(t *testing.T) {
 		{"duplicate id", func(k *Keyring) { k.DataKeys[1].ID = k.DataKeys[0].ID }},
 		{"id not below next id", func(k *Keyring) { k.NextID = k.DataKeys[0].ID }},
 		{"zero id", func(k *Keyring) { k.DataKeys[0].ID = 0 }},
+		{"epoch ends at start", func(k *Keyring) { k.DataKeys[0].EpochEnd = k.DataKeys[0].EpochStart }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -201,7 +202,8 @@ func TestUnlockRejectsDamagedDataKey(t *testing.T) {
 		mutate func(k *Keyring)
 	}{
 		{"flipped wrapped byte", func(k *Keyring) { k.DataKeys[0].Wrapped[30] ^= 1 }},
-		{"moved epoch", func(k *Keyring) { k.DataKeys[0].EpochStart = k.DataKeys[0].EpochStart.Add(testEpoch) }},
+		{"moved epoch start", func(k *Keyring) { k.DataKeys[0].EpochStart = k.DataKeys[0].EpochStart.Add(-testEpoch) }},
+		{"extended epoch end", func(k *Keyring) { k.DataKeys[0].EpochEnd = k.DataKeys[0].EpochEnd.Add(testEpoch) }},
 		{"swapped ids", func(k *Keyring) { k.DataKeys[0].ID, k.DataKeys[1].ID = k.DataKeys[1].ID, k.DataKeys[0].ID }},
 		{"truncated", func(k *Keyring) { k.DataKeys[0].Wrapped = k.DataKeys[0].Wrapped[:10] }},
 		{"name key as data key", func(k *Keyring) { k.DataKeys[0].Wrapped = k.NameKey }},
@@ -275,6 +277,28 @@ func TestExpireBeforeKeepsCurrentKeys(t *testing.T) {
 	}
 	rec = mustSeal(t, v, "t", "m", testBase.Add(100*testEpoch), "later")
 	mustOpen(t, v, "t", "m", testBase.Add(100*testEpoch), rec)
+}
+
+func TestEpochLengthChange(t *testing.T) {
+	t.Parallel()
+	v := newTestVault(t, "pw") // daily keys
+	daily := mustSeal(t, v, "t", "m", testBase, "daily")
+	hourly, err := v.Keyring().Unlock([]byte("pw"), time.Hour)
+	if err != nil {
+		t.Fatalf("Unlock: %v", err)
+	}
+	if !hourly.EnsureEpochKeys(testBase) {
+		t.Fatal("EnsureEpochKeys made no hourly keys")
+	}
+	rec := mustSeal(t, hourly, "t", "m", testBase, "hourly")
+	if keyID(rec) == keyID(daily) {
+		t.Error("Seal kept using a daily key after the epoch became an hour")
+	}
+	// Two hours on, the daily key's own epoch has not ended: keep it.
+	hourly.ExpireBefore(testBase.Add(2 * time.Hour))
+	if got := mustOpen(t, hourly, "t", "m", testBase, daily); got != "daily" {
+		t.Errorf("Open = %q", got)
+	}
 }
 
 func TestTargetKey(t *testing.T) {
