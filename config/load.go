@@ -21,8 +21,9 @@ type assignment struct {
 // or SECURECHAT_CONFIG. Flags win over the environment, the environment over
 // the file, the file over Defaults. It returns one error listing every
 // problem, one per line, or flag.ErrHelp for -h/--help. Call it again on
-// SIGHUP to reload. Environment variables that are not settings are ignored
-// (SECURECHAT_PASSWORD is read by Password, not here).
+// SIGHUP to reload. Relative paths, in the file too, are relative to the
+// working directory. Environment variables that are not settings are
+// ignored (SECURECHAT_PASSWORD is read by Password, not here).
 func Load(args []string, env []string) (*Config, error) {
 	table := settings()
 	flags, err := parseFlags(table, args)

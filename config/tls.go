@@ -48,7 +48,8 @@ type loadedPair struct {
 
 // NewCertificates loads cfg.TLSCert and cfg.TLSKey, or, when both are
 // empty, the self-signed pair in cfg.DataDir, generating it on first start
-// and reusing it afterwards so its fingerprint stays pinned.
+// and reusing it afterwards so its fingerprint stays pinned. A later change
+// of ServerName does not regenerate it; delete the two files to rotate.
 func NewCertificates(cfg *Config) (*Certificates, error) {
 	c := &Certificates{}
 	if err := c.ReloadWith(cfg); err != nil {
