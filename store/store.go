@@ -17,6 +17,10 @@ var ErrNotFound = errors.New("store: not found")
 // Record is one history entry. ID (the IRC msgid) and Time are stored in
 // the clear because they order and index the history; Data is sealed by the
 // caller and bound to ID, Time and the target key.
+//
+// Stores keep Time at millisecond precision and return it in UTC, so a
+// caller that binds Time into the seal must truncate it first
+// (rec.Time.Truncate(time.Millisecond)). Times before 1970 are refused.
 type Record struct {
 	ID   string
 	Time time.Time
@@ -54,14 +58,18 @@ type TargetActivity struct {
 
 // History is an append-only, per-target log of sealed records.
 type History interface {
-	// Append adds rec at the end of key's log.
+	// Append adds rec at the end of key's log. Records are ordered by
+	// append order; a record older than the newest (the clock went back)
+	// keeps its Time but is positioned at the newest one's millisecond.
 	Append(ctx context.Context, key string, rec Record) error
 	// Query returns records of key selected by q, oldest first.
 	Query(ctx context.Context, key string, q Query) ([]Record, error)
 	// Targets lists keys whose newest record lies in (after, before),
-	// newest first, at most limit of them.
+	// newest first, at most limit of them. A zero after or before is
+	// unbounded.
 	Targets(ctx context.Context, after, before time.Time, limit int) ([]TargetActivity, error)
-	// TrimBefore deletes every record older than t, across all keys.
+	// TrimBefore deletes every record positioned before t, across all
+	// keys, and drops keys left empty from Targets.
 	TrimBefore(ctx context.Context, t time.Time) error
 }
 
