@@ -60,7 +60,8 @@ type TargetActivity struct {
 type History interface {
 	// Append adds rec at the end of key's log. Records are ordered by
 	// append order; a record older than the newest (the clock went back)
-	// keeps its Time but is positioned at the newest one's millisecond.
+	// keeps its Time but is positioned after the newest one (at its
+	// millisecond, or for Redis at the server clock if that is later).
 	Append(ctx context.Context, key string, rec Record) error
 	// Query returns records of key selected by q, oldest first.
 	Query(ctx context.Context, key string, q Query) ([]Record, error)
