@@ -1,0 +1,139 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Main is the whole securechat-load program: it parses args, runs the
+// scenario and prints the summary and the JSON line to stdout. It returns
+// the process exit code: 0 on success, 1 when the run failed or errors
+// occurred, 2 for bad usage.
+func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := ParseArgs(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "securechat-load: %v\n", err)
+		return 2
+	}
+	var progress io.Writer
+	if !cfg.JSONOnly {
+		progress = stderr
+	}
+	res, runErr := Run(ctx, cfg, progress, isTerminal(stderr))
+	if !cfg.JSONOnly {
+		WriteSummary(stdout, res)
+	}
+	if err := WriteJSON(stdout, res); err != nil {
+		fmt.Fprintf(stderr, "securechat-load: %v\n", err)
+		return 1
+	}
+	if runErr != nil {
+		fmt.Fprintf(stderr, "securechat-load: %v\n", runErr)
+		return 1
+	}
+	return 0
+}
+
+// isTerminal reports whether w is a character device, where a progress
+// line can be rewritten in place.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// WriteSummary prints the human-readable report.
+func WriteSummary(w io.Writer, res *Result) {
+	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
+	p("securechat-load %s run %s against %s (tls=%v, auth=%s): %d users, %d channels, %d senders, rate %s",
+		res.Scenario, res.RunID, res.Addr, res.TLS, res.Auth, res.Users, res.Channels, res.Senders, rateText(res.Rate))
+	c := res.Connect
+	p("connect   %d/%d ok in %.2fs (%.0f registrations/s); register %s; join %s",
+		c.OK, c.Attempted, c.Seconds, c.PerSecond, distText(c.RegisterMS, "ms"), distText(c.JoinMS, "ms"))
+	if m := res.Messages; m != nil {
+		p("traffic   %.1fs measured: %.0f msg/s sent, %.0f deliveries/s; drain %.2fs",
+			res.MeasuredSeconds, res.SendRate, res.DeliveryRate, res.DrainSeconds)
+		p("delivery  expected %d received %d lost %d (%.4f%%) duplicates %d reordered %d (stale %d, late %d, foreign %d)",
+			m.Expected, m.Received, m.Lost, pct(m.Lost, m.Expected), m.Duplicates, m.Reordered, m.Stale, m.Late, m.Foreign)
+	}
+	if l := res.LatencyMS; l != nil {
+		p("latency   end to end %s", distText(*l, "ms"))
+	}
+	if res.Stalls > 0 {
+		p("stalls    %d send windows did not move for 1s", res.Stalls)
+	}
+	writeSections(p, res)
+}
+
+// writeSections prints the optional parts of the summary.
+func writeSections(p func(string, ...any), res *Result) {
+	if ch := res.Churn; ch != nil {
+		p("churn     %d rejoins; replay lines %s; replay complete %s", ch.Rejoins, distText(ch.ReplayLines, ""), distText(ch.ReplayMS, "ms"))
+	}
+	if h := res.History; h != nil {
+		p("history   %d requests, %d failed; latency %s; lines %s", h.Requests, h.Failed, distText(h.LatencyMS, "ms"), distText(h.Lines, ""))
+	}
+	if m := res.Memory; m != nil {
+		p("memory    server RSS %d kB -> %d kB over %d conns: %.1f kB/conn %s", m.RSSBeforeKB, m.RSSAfterKB, m.Conns, m.PerConnKB, m.Error)
+	}
+	if s := res.Server; s != nil {
+		writeServer(p, s)
+	}
+	e := res.Errors
+	p("errors    %d %v", e.Total, e.ByKind)
+	for _, f := range e.First {
+		p("          %s", f)
+	}
+}
+
+func writeServer(p func(string, ...any), s *ServerResult) {
+	if s.Error != "" {
+		p("server    metrics: %s", s.Error)
+		return
+	}
+	p("server    over %.1fs: CPU %.1f%%, %.2f µs CPU per delivery (%s count)", s.Seconds, s.CPUPercent, s.CPUUsPerDelivery, s.DeliveriesCounted)
+	names := make([]string, 0, len(s.Deltas))
+	for n := range s.Deltas {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		p("          %-50s %+.0f", n, s.Deltas[n])
+	}
+}
+
+func rateText(r float64) string {
+	if r == 0 {
+		return "max"
+	}
+	return fmt.Sprintf("%g/s", r)
+}
+
+func pct(a, b int64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return 100 * float64(a) / float64(b)
+}
+
+// distText renders a distribution as "p50 1.2 p90 … max …unit (n=…)".
+func distText(d Dist, unit string) string {
+	if d.Count == 0 {
+		return "(none)"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "p50 %.3g%s p90 %.3g%s p99 %.3g%s max %.3g%s (n=%d)", d.P50, unit, d.P90, unit, d.P99, unit, d.Max, unit, d.Count)
+	return b.String()
+}

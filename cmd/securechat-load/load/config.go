@@ -1,0 +1,294 @@
+// Package load is the logic of securechat-load, the project's load
+// generator: simulated IRC users over TLS that register with SASL PLAIN or
+// PASS, join channels, send sequence-numbered messages and account for
+// every delivery (loss, duplicates, reordering, end-to-end latency).
+package load
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Scenario names accepted by --scenario.
+const (
+	ScenarioConnectStorm = "connect-storm"
+	ScenarioSteady       = "steady"
+	ScenarioMaxRate      = "maxrate"
+	ScenarioChurn        = "churn"
+	ScenarioHistory      = "history"
+)
+
+// Config is one load run's settings, built by ParseArgs.
+type Config struct {
+	Addr          string
+	TLS           bool
+	SkipVerify    bool
+	Fingerprint   []byte // SHA-256 of the server's leaf certificate; nil: no pin
+	Password      string
+	Auth          string // "sasl" or "pass"
+	Scenario      string
+	Users         int
+	Channels      int
+	Senders       int
+	Rate          float64 // total messages per second; 0: as fast as delivery allows
+	Window        int     // maxrate: messages in flight per sender
+	Duration      time.Duration
+	Warmup        time.Duration
+	Drain         time.Duration
+	ConnectTO     time.Duration
+	NickPrefix    string
+	MetricsURL    string
+	MetricsToken  string
+	JSONOnly      bool
+	OwnServer     bool
+	ServerPID     int
+	ChurnFraction float64
+	ChurnOnline   time.Duration
+	ChurnOffline  time.Duration
+	HistoryRate   float64 // total CHATHISTORY requests per second; 0: closed loop
+	HistoryLimit  int
+	Preload       int // history: messages per channel sent before measuring
+}
+
+// usageHeader is printed above the flag list by -h.
+const usageHeader = `securechat-load: load generator for securechatd.
+
+Simulated users connect over TLS, register with SASL PLAIN or PASS, join
+--channels channels and exchange sequence-numbered messages; receivers count
+loss, duplicates and reordering and measure end-to-end latency.
+
+Scenarios:
+  connect-storm  --users register at once; registrations/s and latency
+  steady         senders at --rate msg/s total, everyone receives (fan-out)
+  maxrate        senders as fast as delivery allows (--window in flight)
+  churn          a --churn-fraction of users leave and come back; replay
+                 size and time to replay complete on each rejoin
+  history        steady traffic plus CHATHISTORY LATEST/BEFORE requests
+
+Run the server with --flood-exempt 127.0.0.0/8,::1/128 (loopback exempt from
+flood control and per-address connection limits), or the server will
+throttle the simulated users and the numbers measure the throttle.
+Only loopback targets are allowed unless --i-own-this-server is given.
+
+Flags:
+`
+
+// ParseArgs builds a Config from command-line arguments; getenv supplies
+// SECURECHAT_PASSWORD. Usage and errors go to out.
+func ParseArgs(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	var c Config
+	var pwFile, fp, tokFile string
+	fs := flag.NewFlagSet("securechat-load", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() { fmt.Fprint(out, usageHeader); fs.PrintDefaults() }
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:6697", "server `host:port`")
+	fs.BoolVar(&c.TLS, "tls", true, "connect with TLS")
+	fs.BoolVar(&c.SkipVerify, "insecure-skip-verify", true, "accept any certificate (the server's self-signed one); see --tls-fingerprint")
+	fs.StringVar(&fp, "tls-fingerprint", "", "pin the server certificate by its SHA-256 `hex` fingerprint")
+	fs.StringVar(&c.Password, "password", "", "room password (visible in ps; prefer --password-file or SECURECHAT_PASSWORD)")
+	fs.StringVar(&pwFile, "password-file", "", "read the room password from `file`")
+	fs.StringVar(&c.Auth, "auth", "sasl", "authentication: sasl (SASL PLAIN) or pass (PASS)")
+	fs.StringVar(&c.Scenario, "scenario", ScenarioSteady, "connect-storm, steady, maxrate, churn or history")
+	fs.IntVar(&c.Users, "users", 0, "simulated users (default depends on the scenario)")
+	fs.IntVar(&c.Channels, "channels", 0, "channels the users are spread over (default depends on the scenario)")
+	fs.IntVar(&c.Senders, "senders", 0, "users that also send (default depends on the scenario)")
+	fs.Float64Var(&c.Rate, "rate", -1, "total messages per second over all senders; 0: as fast as possible (default depends on the scenario)")
+	fs.IntVar(&c.Window, "window", 32, "maxrate: messages a sender may have undelivered at once")
+	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "measured sending time")
+	fs.DurationVar(&c.Warmup, "warmup", time.Second, "sending time before measuring starts (loss is counted throughout)")
+	fs.DurationVar(&c.Drain, "drain", 5*time.Second, "how long to wait for outstanding deliveries after sending stops")
+	fs.DurationVar(&c.ConnectTO, "connect-timeout", 30*time.Second, "time allowed for all users to connect, register and join")
+	fs.StringVar(&c.NickPrefix, "nick-prefix", "lt", "nick prefix; nicks are PREFIX-RUNID-N")
+	fs.StringVar(&c.MetricsURL, "metrics-url", "", "server /metrics `URL` to scrape before and after (e.g. http://127.0.0.1:9100/metrics)")
+	fs.StringVar(&tokFile, "metrics-token-file", "", "bearer token `file` for --metrics-url")
+	fs.BoolVar(&c.JSONOnly, "json-only", false, "print only the JSON result line")
+	fs.BoolVar(&c.OwnServer, "i-own-this-server", false, "allow a non-loopback target")
+	fs.IntVar(&c.ServerPID, "server-pid", 0, "server `pid` (same host): report idle memory per connection from /proc/PID/status VmRSS")
+	fs.Float64Var(&c.ChurnFraction, "churn-fraction", 0.5, "churn: share of non-sending users that come and go")
+	fs.DurationVar(&c.ChurnOnline, "churn-online", 3*time.Second, "churn: mean time a churning user stays connected")
+	fs.DurationVar(&c.ChurnOffline, "churn-offline", time.Second, "churn: mean time a churning user stays away")
+	fs.Float64Var(&c.HistoryRate, "history-rate", 100, "history: total CHATHISTORY requests per second; 0: back to back")
+	fs.IntVar(&c.HistoryLimit, "history-limit", 50, "history: messages asked for per CHATHISTORY request")
+	fs.IntVar(&c.Preload, "preload", 200, "history: messages per channel sent before measuring")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	applyScenarioDefaults(&c)
+	return c, finishConfig(&c, pwFile, fp, tokFile, getenv)
+}
+
+// finishConfig resolves secrets and validates c, reporting every problem.
+func finishConfig(c *Config, pwFile, fp, tokFile string, getenv func(string) string) error {
+	var errs []error
+	if err := resolvePassword(c, pwFile, getenv); err != nil {
+		errs = append(errs, err)
+	}
+	if fp != "" {
+		b, err := hex.DecodeString(strings.ReplaceAll(strings.ToLower(fp), ":", ""))
+		if err != nil || len(b) != sha256.Size {
+			errs = append(errs, fmt.Errorf("--tls-fingerprint: want 64 hex digits (colons allowed)"))
+		}
+		c.Fingerprint = b
+	}
+	if tokFile != "" {
+		b, err := os.ReadFile(tokFile)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--metrics-token-file: %w", err))
+		}
+		c.MetricsToken = strings.TrimSpace(string(b))
+	}
+	errs = append(errs, validate(c)...)
+	return errors.Join(errs...)
+}
+
+// resolvePassword takes the password from the flag, the file or the
+// environment, in that order.
+func resolvePassword(c *Config, pwFile string, getenv func(string) string) error {
+	switch {
+	case c.Password != "":
+	case pwFile != "":
+		b, err := os.ReadFile(pwFile)
+		if err != nil {
+			return fmt.Errorf("--password-file: %w", err)
+		}
+		c.Password = strings.TrimRight(string(b), "\r\n")
+	default:
+		c.Password = getenv("SECURECHAT_PASSWORD")
+	}
+	if c.Password == "" {
+		return errors.New("no password: use --password-file, SECURECHAT_PASSWORD or --password")
+	}
+	return nil
+}
+
+// applyScenarioDefaults fills the flags left at their zero value with the
+// preset's numbers.
+func applyScenarioDefaults(c *Config) {
+	type preset struct {
+		users, channels, senders int
+		rate                     float64
+	}
+	p := map[string]preset{
+		ScenarioConnectStorm: {500, 10, 0, 0},
+		ScenarioSteady:       {1000, 10, 20, 500},
+		ScenarioMaxRate:      {50, 1, 5, 0},
+		ScenarioChurn:        {200, 5, 10, 100},
+		ScenarioHistory:      {100, 5, 5, 50},
+	}[c.Scenario]
+	if c.Users == 0 {
+		c.Users = p.users
+	}
+	if c.Channels == 0 {
+		c.Channels = p.channels
+	}
+	if c.Senders == 0 {
+		c.Senders = p.senders
+	}
+	if c.Rate < 0 {
+		c.Rate = p.rate
+	}
+}
+
+// validate lists every problem with c.
+func validate(c *Config) []error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	switch c.Scenario {
+	case ScenarioConnectStorm, ScenarioSteady, ScenarioMaxRate, ScenarioChurn, ScenarioHistory:
+	default:
+		bad("--scenario %q: want connect-storm, steady, maxrate, churn or history", c.Scenario)
+	}
+	if c.Auth != "sasl" && c.Auth != "pass" {
+		bad("--auth %q: want sasl or pass", c.Auth)
+	}
+	if c.Users < 1 || c.Channels < 1 || c.Senders < 0 || c.Senders > c.Users {
+		bad("need --users >= 1, --channels >= 1 and 0 <= --senders <= --users")
+	}
+	if c.Rate < 0 || c.Window < 1 || c.Duration <= 0 || c.Warmup < 0 || c.Drain < 0 {
+		bad("--rate, --warmup and --drain must not be negative; --duration and --window must be positive")
+	}
+	if c.ChurnFraction < 0 || c.ChurnFraction > 1 || c.ChurnOnline <= 0 || c.ChurnOffline < 0 {
+		bad("--churn-fraction must be in [0,1], --churn-online positive")
+	}
+	if err := CheckTarget(c.Addr, c.OwnServer); err != nil {
+		errs = append(errs, err)
+	}
+	if c.MetricsURL != "" {
+		if err := checkMetricsURL(c.MetricsURL, c.OwnServer); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// CheckTarget refuses an address whose host is not loopback unless the
+// operator says the server is theirs: a load generator pointed at someone
+// else's server is a denial-of-service tool. Host names other than
+// "localhost" are refused without resolving them.
+func CheckTarget(addr string, ownServer bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: %w", addr, err)
+	}
+	if ownServer || isLoopbackHost(host) {
+		return nil
+	}
+	return fmt.Errorf("refusing non-loopback target %q: pass --i-own-this-server if you operate it", addr)
+}
+
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
+}
+
+func checkMetricsURL(raw string, ownServer bool) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--metrics-url %q: want http(s)://host:port/metrics", raw)
+	}
+	if ownServer || isLoopbackHost(u.Hostname()) {
+		return nil
+	}
+	return fmt.Errorf("refusing non-loopback --metrics-url %q: pass --i-own-this-server if you operate it", raw)
+}
+
+// tlsConfig returns the client TLS settings: no verification, a pinned
+// fingerprint, or ordinary verification against the system roots.
+func (c *Config) tlsConfig() *tls.Config {
+	host, _, _ := net.SplitHostPort(c.Addr)
+	tc := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	if c.Fingerprint == nil {
+		tc.InsecureSkipVerify = c.SkipVerify
+		return tc
+	}
+	want := c.Fingerprint
+	tc.InsecureSkipVerify = true // replaced by the pin check below
+	tc.VerifyConnection = func(cs tls.ConnectionState) error {
+		if len(cs.PeerCertificates) == 0 {
+			return errors.New("server sent no certificate")
+		}
+		got := sha256.Sum256(cs.PeerCertificates[0].Raw)
+		if string(got[:]) != string(want) {
+			return fmt.Errorf("certificate fingerprint %x does not match --tls-fingerprint", got)
+		}
+		return nil
+	}
+	return tc
+}

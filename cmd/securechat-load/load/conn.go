@@ -1,0 +1,378 @@
+package load
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+)
+
+// errServerError is wrapped by errors the server reported itself (ERROR,
+// a failing numeric), as opposed to network errors.
+var errServerError = errors.New("server refused")
+
+// errHistoryTimeout is a CHATHISTORY request whose batch never ended.
+var errHistoryTimeout = errors.New("chathistory: no complete batch within 5s")
+
+// batchResult describes one finished chathistory batch (JOIN replay or a
+// CHATHISTORY response).
+type batchResult struct {
+	lines int
+	err   error
+}
+
+// conn is one simulated user's connection. Reading (and with it all
+// accounting of received lines) happens on one goroutine at a time: the
+// handshake methods run on the user goroutine, then readLoop takes over.
+// Writes may come from any goroutine and are serialised by wmu.
+type conn struct {
+	nc     net.Conn
+	br     *bufio.Reader
+	nick   string
+	marker []byte    // " :LT <runid> ": a live load message
+	rx     *receiver // nil: received messages are not accounted
+
+	wmu sync.Mutex
+
+	caps       map[string]bool
+	batchID    string // open chathistory batch, "" when none
+	batchLines int
+	batchDone  chan batchResult // told (without blocking) when a batch ends
+}
+
+// dialConn opens a TCP (and TLS) connection to cfg.Addr.
+func dialConn(ctx context.Context, cfg *Config, tc *tls.Config, nick, runID string) (*conn, error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("dial: %w", err)
+	}
+	if cfg.TLS {
+		tlc := tls.Client(nc, tc)
+		if err := tlc.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("tls handshake: %w", err)
+		}
+		nc = tlc
+	}
+	return &conn{
+		nc:     nc,
+		br:     bufio.NewReaderSize(nc, 64<<10),
+		nick:   nick,
+		marker: []byte(" :LT " + runID + " "),
+		caps:      map[string]bool{},
+		batchDone: make(chan batchResult, 1),
+	}, nil
+}
+
+// send writes lines, each terminated with CR LF, in one write. It is safe
+// to call from any goroutine.
+func (c *conn) send(lines ...string) error {
+	var b []byte
+	for _, l := range lines {
+		b = append(append(b, l...), '\r', '\n')
+	}
+	return c.write(b)
+}
+
+// write sends raw bytes. It is safe to call from any goroutine.
+func (c *conn) write(b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if _, err := c.nc.Write(b); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}
+
+// close shuts the connection down, politely if it can.
+func (c *conn) close() {
+	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	_ = c.send("QUIT :load test done")
+	c.nc.Close()
+}
+
+// readLine returns the next line without CR LF. The slice is only valid
+// until the next call. Over-long lines are skipped.
+func (c *conn) readLine() ([]byte, error) {
+	for {
+		line, err := c.br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = c.br.ReadSlice('\n')
+			}
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read: %w", err)
+		}
+		return bytes.TrimRight(line, "\r\n"), nil
+	}
+}
+
+// step reads and handles one line. Load messages, PING and batch framing
+// are dealt with here; anything else is parsed and returned (nil if the
+// line was consumed).
+func (c *conn) step() (*message, error) {
+	line, err := c.readLine()
+	if err != nil {
+		return nil, err
+	}
+	if i := bytes.Index(line, c.marker); i >= 0 {
+		c.handleLoad(line, line[i+len(c.marker):])
+		return nil, nil
+	}
+	m := parseMessage(line)
+	if c.batchID != "" && hasBatchTag(line) {
+		c.batchLines++
+		return nil, nil
+	}
+	return c.handleControl(&m)
+}
+
+// handleLoad accounts one load message: replayed or CHATHISTORY copies only
+// count towards their batch, live ones go to the receiver.
+func (c *conn) handleLoad(line, payload []byte) {
+	if hasBatchTag(line) {
+		c.batchLines++
+		return
+	}
+	if c.rx == nil {
+		return
+	}
+	if sender, seq, nanos, ok := parsePayload(payload); ok {
+		c.rx.observe(sender, seq, nanos)
+	}
+}
+
+// handleControl answers PING, tracks chathistory batches and turns ERROR
+// into an error. Other messages, BATCH included (so a waiting caller sees a
+// batch end), are returned to the caller.
+func (c *conn) handleControl(m *message) (*message, error) {
+	switch m.command {
+	case "PING":
+		return nil, c.send("PONG :" + m.param(0))
+	case "ERROR":
+		return nil, fmt.Errorf("%w: ERROR %s", errServerError, m.param(0))
+	case "BATCH":
+		c.handleBatch(m)
+		return m, nil
+	case "FAIL":
+		if m.param(0) == "CHATHISTORY" {
+			c.notifyBatch(batchResult{err: fmt.Errorf("%w: FAIL %s", errServerError, strings.Join(m.params, " "))})
+			return nil, nil
+		}
+	}
+	return m, nil
+}
+
+func (c *conn) handleBatch(m *message) {
+	ref := m.param(0)
+	switch {
+	case strings.HasPrefix(ref, "+") && m.param(1) == "chathistory":
+		c.batchID, c.batchLines = ref[1:], 0
+	case strings.HasPrefix(ref, "-") && ref[1:] == c.batchID && c.batchID != "":
+		c.batchID = ""
+		c.notifyBatch(batchResult{lines: c.batchLines})
+	}
+}
+
+func (c *conn) notifyBatch(r batchResult) {
+	select {
+	case c.batchDone <- r:
+	default:
+	}
+}
+
+// until reads lines until fn, called on each returned message, reports
+// done or an error.
+func (c *conn) until(fn func(m *message) (bool, error)) error {
+	for {
+		m, err := c.step()
+		if err != nil {
+			return err
+		}
+		if m == nil {
+			continue
+		}
+		if done, err := fn(m); done || err != nil {
+			return err
+		}
+	}
+}
+
+// readLoop handles lines until the connection fails or closes.
+func (c *conn) readLoop() error {
+	for {
+		if _, err := c.step(); err != nil {
+			return err
+		}
+	}
+}
+
+// wantedCaps are requested when offered; sasl is added for --auth sasl.
+// echo-message is deliberately absent: senders must not receive their own
+// messages, so expected deliveries per message are members minus one.
+var wantedCaps = []string{"server-time", "message-tags", "batch", "draft/chathistory"}
+
+// register performs CAP negotiation, SASL PLAIN or PASS, NICK/USER, and
+// waits for the end of the MOTD.
+func (c *conn) register(cfg *Config) error {
+	var first []string
+	if cfg.Auth == "pass" {
+		first = append(first, "PASS :"+cfg.Password)
+	}
+	if err := c.send(append(first, "CAP LS 302")...); err != nil {
+		return err
+	}
+	offered, err := c.capLS()
+	if err != nil {
+		return err
+	}
+	if err := c.capReq(cfg, offered); err != nil {
+		return err
+	}
+	if cfg.Auth == "sasl" {
+		if err := c.authenticate(cfg.Password); err != nil {
+			return err
+		}
+	}
+	if err := c.send("CAP END", "NICK "+c.nick, "USER u 0 * :r"); err != nil {
+		return err
+	}
+	return c.until(func(m *message) (bool, error) {
+		switch m.command {
+		case "376", "422":
+			return true, nil
+		case "432", "433", "436", "464", "465":
+			return false, fmt.Errorf("%w: %s %s", errServerError, m.command, m.param(len(m.params)-1))
+		}
+		return false, nil
+	})
+}
+
+// capLS collects the (possibly multi-line) CAP LS reply.
+func (c *conn) capLS() (map[string]bool, error) {
+	offered := map[string]bool{}
+	err := c.until(func(m *message) (bool, error) {
+		if m.command != "CAP" || m.param(1) != "LS" {
+			return false, nil
+		}
+		more := m.param(2) == "*"
+		for f := range strings.FieldsSeq(m.param(len(m.params) - 1)) {
+			name, _, _ := strings.Cut(f, "=")
+			offered[name] = true
+		}
+		return !more, nil
+	})
+	return offered, err
+}
+
+// capReq requests the wanted capabilities the server offers.
+func (c *conn) capReq(cfg *Config, offered map[string]bool) error {
+	var req []string
+	if cfg.Auth == "sasl" {
+		if !offered["sasl"] {
+			return fmt.Errorf("%w: server does not offer sasl; try --auth pass", errServerError)
+		}
+		req = append(req, "sasl")
+	}
+	for _, name := range wantedCaps {
+		if offered[name] {
+			req = append(req, name)
+		}
+	}
+	if len(req) == 0 {
+		return nil
+	}
+	if err := c.send("CAP REQ :" + strings.Join(req, " ")); err != nil {
+		return err
+	}
+	return c.until(func(m *message) (bool, error) {
+		if m.command != "CAP" {
+			return false, nil
+		}
+		switch m.param(1) {
+		case "ACK":
+			for _, name := range strings.Fields(m.param(len(m.params) - 1)) {
+				c.caps[name] = true
+			}
+			return true, nil
+		case "NAK":
+			return false, fmt.Errorf("%w: CAP NAK %s", errServerError, m.param(2))
+		}
+		return false, nil
+	})
+}
+
+// authenticate runs SASL PLAIN with an empty authorization identity and
+// the nick as authentication identity.
+func (c *conn) authenticate(password string) error {
+	if err := c.send("AUTHENTICATE PLAIN"); err != nil {
+		return err
+	}
+	payload := base64.StdEncoding.EncodeToString([]byte("\x00" + c.nick + "\x00" + password))
+	return c.until(func(m *message) (bool, error) {
+		switch m.command {
+		case "AUTHENTICATE":
+			return false, c.send(saslChunks(payload)...)
+		case "903":
+			return true, nil
+		case "902", "904", "905", "906", "908":
+			return false, fmt.Errorf("%w: SASL %s %s", errServerError, m.command, m.param(len(m.params)-1))
+		}
+		return false, nil
+	})
+}
+
+// saslChunks splits a base64 payload into AUTHENTICATE lines of at most
+// 400 bytes, ending with "+" when the last chunk is exactly 400 long.
+func saslChunks(payload string) []string {
+	var out []string
+	for len(payload) >= 400 {
+		out = append(out, "AUTHENTICATE "+payload[:400])
+		payload = payload[400:]
+	}
+	if payload == "" {
+		payload = "+"
+	}
+	return append(out, "AUTHENTICATE "+payload)
+}
+
+// join joins channel. onJoined runs when the server echoes our JOIN, the
+// moment from which we are a member and live messages must arrive. join
+// returns after the end of NAMES and of any replay batch, with the number
+// of replayed lines.
+func (c *conn) join(channel string, onJoined func()) (int, error) {
+	if err := c.send("JOIN " + channel); err != nil {
+		return 0, err
+	}
+	names, replay := false, 0
+	return replay, c.until(func(m *message) (bool, error) {
+		switch m.command {
+		case "JOIN":
+			if m.nick() == c.nick && strings.EqualFold(m.param(0), channel) {
+				onJoined()
+			}
+		case "366":
+			names = true
+		case "403", "405", "471", "473", "474", "475", "476", "477", "448":
+			return false, fmt.Errorf("%w: JOIN %s: %s %s", errServerError, channel, m.command, m.param(len(m.params)-1))
+		}
+		select {
+		case r := <-c.batchDone:
+			replay = r.lines
+		default:
+		}
+		// A replay batch still open at the end of NAMES is waited for;
+		// one the server sends later is not part of the join.
+		return names && c.batchID == "", nil
+	})
+}

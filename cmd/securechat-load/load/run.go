@@ -1,0 +1,258 @@
+package load
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// runner holds the state of one load run. Its fields are set up before any
+// user goroutine starts; afterwards only the atomics, the Samples and the
+// closed channels are shared.
+type runner struct {
+	cfg      *Config
+	tc       *tls.Config
+	runID    string
+	channels []string
+	users    []*user
+	hard     time.Time // every connection's deadline: the run ends by then
+
+	seq     []counter // next sequence number per sender
+	acked   []counter // fresh deliveries per sender (maxrate flow control)
+	measure atomic.Bool
+
+	startSend    chan struct{} // closed: senders and churners start
+	startMeasure chan struct{} // closed: warmup over; history clients start
+	stopSend     chan struct{} // closed: senders, churners, history stop
+	runDone      chan struct{} // closed: users disconnect
+	preloaded    sync.WaitGroup // history: senders done with the preload
+	senders      sync.WaitGroup // sending goroutines still running
+
+	connected               atomic.Int64
+	connectLat, joinLat     Samples
+	rejoins                 atomic.Int64
+	replayLines, replayTime Samples
+	histLat, histLines      Samples
+	histFailed              atomic.Int64
+	stalls                  atomic.Int64 // maxrate: window waits that timed out
+
+	errMu     sync.Mutex
+	errCount  map[string]int // error kind -> count
+	firstErrs []string
+}
+
+// newRunner lays out users, channels and senders for cfg.
+func newRunner(cfg *Config, now time.Time) *runner {
+	id := make([]byte, 3)
+	_, _ = rand.Read(id)
+	r := &runner{
+		cfg: cfg, tc: cfg.tlsConfig(), runID: hex.EncodeToString(id),
+		seq: make([]counter, cfg.Senders), acked: make([]counter, cfg.Senders),
+		startSend: make(chan struct{}), startMeasure: make(chan struct{}),
+		stopSend: make(chan struct{}), runDone: make(chan struct{}),
+		errCount: map[string]int{},
+	}
+	r.hard = now.Add(cfg.ConnectTO + cfg.Warmup + cfg.Duration + cfg.Drain + 30*time.Second)
+	for k := range cfg.Channels {
+		r.channels = append(r.channels, fmt.Sprintf("#load-%s-%d", r.runID, k))
+	}
+	for i := range cfg.Users {
+		r.users = append(r.users, r.newUser(i))
+	}
+	return r
+}
+
+// newUser places user i: channel i mod K; users below --senders send;
+// churners are taken from the highest indices.
+func (r *runner) newUser(i int) *user {
+	k := i % r.cfg.Channels
+	var senders []int
+	for s := k; s < r.cfg.Senders; s += r.cfg.Channels {
+		if s != i {
+			senders = append(senders, s)
+		}
+	}
+	nonSenders := r.cfg.Users - r.cfg.Senders
+	churners := 0
+	if r.cfg.Scenario == ScenarioChurn {
+		churners = int(float64(nonSenders) * r.cfg.ChurnFraction)
+	}
+	return &user{
+		run: r, idx: i, channel: r.channels[k],
+		nick:    fmt.Sprintf("%s-%s-%d", r.cfg.NickPrefix, r.runID, i),
+		sender:  i < r.cfg.Senders,
+		churner: i >= r.cfg.Users-churners,
+		rx: &receiver{
+			tr: NewTracker(r.cfg.Senders, senders), senders: senders,
+			seq: r.seq, acked: r.acked, flow: r.cfg.Rate == 0, measure: &r.measure,
+		},
+	}
+}
+
+// members returns how many users are in channel k.
+func (r *runner) members(k int) int {
+	n := r.cfg.Users / r.cfg.Channels
+	if k < r.cfg.Users%r.cfg.Channels {
+		n++
+	}
+	return n
+}
+
+// fail records an error by kind; the first few are kept verbatim.
+func (r *runner) fail(kind string, err error) {
+	r.errMu.Lock()
+	defer r.errMu.Unlock()
+	r.errCount[kind]++
+	if len(r.firstErrs) < 5 {
+		r.firstErrs = append(r.firstErrs, kind+": "+err.Error())
+	}
+}
+
+func (r *runner) errorCounts() (map[string]int, []string, int) {
+	r.errMu.Lock()
+	defer r.errMu.Unlock()
+	total := 0
+	for _, n := range r.errCount {
+		total += n
+	}
+	return maps.Clone(r.errCount), slices.Clone(r.firstErrs), total
+}
+
+// sent returns the number of messages senders have numbered so far.
+func (r *runner) sent() int64 {
+	var n int64
+	for i := range r.seq {
+		n += r.seq[i].Load()
+	}
+	return n
+}
+
+// delivered returns fresh deliveries counted by all receivers so far.
+func (r *runner) delivered() int64 {
+	var n int64
+	for _, u := range r.users {
+		n += u.rx.total.Load()
+	}
+	return n
+}
+
+// finalSeq returns sender s's next sequence number; after the senders have
+// stopped it is the end of every receiver's window.
+func (r *runner) finalSeq(s int) int64 { return r.seq[s].Load() }
+
+// sleep waits d or until ctx ends, reporting whether the full time passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Run executes one load run and returns its result. Progress lines go to
+// progress (nil: none); live rewrites a single terminal line. It returns
+// early, with what it has, when ctx ends, and by itself ends by the hard
+// deadline (connect timeout + warmup + duration + drain + 30 s) whatever
+// the server does.
+func Run(ctx context.Context, cfg Config, progress io.Writer, live bool) (*Result, error) {
+	start := time.Now()
+	r := newRunner(&cfg, start)
+	ctx, cancel := context.WithDeadline(ctx, r.hard)
+	defer cancel()
+	res := &Result{Scenario: cfg.Scenario, RunID: r.runID, Addr: cfg.Addr, Users: cfg.Users,
+		Channels: cfg.Channels, Senders: cfg.Senders, Rate: cfg.Rate, Auth: cfg.Auth, TLS: cfg.TLS}
+	stopProgress := r.startProgress(progress, live, start)
+	defer stopProgress()
+
+	mem := r.readRSS()
+	var usersWG sync.WaitGroup
+	connectDur := r.connectAll(ctx, &usersWG)
+	res.Connect = r.connectResult(connectDur)
+	if cfg.ServerPID > 0 {
+		sleep(ctx, time.Second) // let the server settle before reading RSS
+		res.Memory = r.memoryResult(mem, r.readRSS())
+	}
+	if r.connected.Load() == 0 {
+		close(r.runDone)
+		usersWG.Wait()
+		r.finish(res)
+		return res, errors.New("no user could connect")
+	}
+	if cfg.Scenario != ScenarioConnectStorm {
+		r.traffic(ctx, res)
+	}
+	close(r.runDone)
+	usersWG.Wait()
+	r.finish(res)
+	return res, nil
+}
+
+// traffic runs the sending phase: warmup, measurement, drain, with the
+// server's metrics scraped around it.
+func (r *runner) traffic(ctx context.Context, res *Result) {
+	before := r.scrape(ctx)
+	close(r.startSend)
+	if r.cfg.Scenario == ScenarioHistory {
+		r.waitPreload(ctx)
+	}
+	sleep(ctx, r.cfg.Warmup)
+	sent0, del0, t0 := r.sent(), r.delivered(), time.Now()
+	r.measure.Store(true)
+	close(r.startMeasure)
+	sleep(ctx, r.cfg.Duration)
+	r.measure.Store(false)
+	sent1, del1, t1 := r.sent(), r.delivered(), time.Now()
+	close(r.stopSend)
+	r.senders.Wait()
+	res.DrainSeconds = r.drain(ctx).Seconds()
+	after := r.scrape(ctx)
+	secs := t1.Sub(t0).Seconds()
+	res.MeasuredSeconds = secs
+	res.SendRate = float64(sent1-sent0) / secs
+	res.DeliveryRate = float64(del1-del0) / secs
+	res.Server = serverResult(before, after)
+}
+
+// waitPreload waits (bounded by ctx) until the senders have put the
+// history preload into every channel.
+func (r *runner) waitPreload(ctx context.Context) {
+	done := make(chan struct{})
+	go func() { r.preloaded.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// drain waits until every joined receiver has what was sent to it, or
+// --drain has passed, and returns how long it took.
+func (r *runner) drain(ctx context.Context) time.Duration {
+	start := time.Now()
+	deadline := start.Add(r.cfg.Drain)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		pending := false
+		for _, u := range r.users {
+			if u.rx.outstanding(r.finalSeq) > 0 {
+				pending = true
+				break
+			}
+		}
+		if !pending {
+			break
+		}
+		sleep(ctx, 20*time.Millisecond)
+	}
+	return time.Since(start)
+}
