@@ -102,7 +102,7 @@ func ParseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	fs.StringVar(&c.Scenario, "scenario", ScenarioSteady, "connect-storm, steady, maxrate, churn or history")
 	fs.IntVar(&c.Users, "users", 0, "simulated users (default depends on the scenario)")
 	fs.IntVar(&c.Channels, "channels", 0, "channels the users are spread over (default depends on the scenario)")
-	fs.IntVar(&c.Senders, "senders", 0, "users that also send (default depends on the scenario)")
+	fs.IntVar(&c.Senders, "senders", -1, "users that also send (default depends on the scenario)")
 	fs.Float64Var(&c.Rate, "rate", -1, "total messages per second over all senders; 0: as fast as possible (default depends on the scenario)")
 	fs.IntVar(&c.Window, "window", 32, "maxrate: messages a sender may have undelivered at once")
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "measured sending time")
@@ -195,8 +195,8 @@ func applyScenarioDefaults(c *Config) {
 	if c.Channels == 0 {
 		c.Channels = p.channels
 	}
-	if c.Senders == 0 {
-		c.Senders = p.senders
+	if c.Senders < 0 {
+		c.Senders = min(p.senders, c.Users) // a smaller --users keeps working
 	}
 	if c.Rate < 0 {
 		c.Rate = p.rate

@@ -91,13 +91,16 @@ func (h *Histogram) Mean() time.Duration {
 
 // Quantile returns the value at quantile q in [0,1] using the nearest-rank
 // method: the middle of the bucket holding the ceil(q*n)-th smallest sample,
-// never more than the exact maximum. It returns 0 when empty.
+// never more than the exact maximum, which is returned for the last rank. It returns 0 when empty.
 func (h *Histogram) Quantile(q float64) time.Duration {
 	if h.n == 0 {
 		return 0
 	}
 	rank := uint64(math.Ceil(q * float64(h.n)))
 	rank = min(max(rank, 1), h.n)
+	if rank == h.n {
+		return time.Duration(h.max) // the largest sample is known exactly
+	}
 	var seen uint64
 	for i, c := range h.counts {
 		seen += c

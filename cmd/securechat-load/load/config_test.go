@@ -1,0 +1,211 @@
+package load
+
+import (
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestCheckTarget(t *testing.T) {
+	tests := []struct {
+		name  string
+		addr  string
+		own   bool
+		allow bool
+	}{
+		{"ipv4 loopback", "127.0.0.1:6697", false, true},
+		{"other 127/8 address", "127.0.0.2:6697", false, true},
+		{"ipv6 loopback", "[::1]:6697", false, true},
+		{"localhost", "localhost:6697", false, true},
+		{"private address refused", "10.0.0.1:6697", false, false},
+		{"host name refused", "example.com:6697", false, false},
+		{"mapped ipv4 loopback", "[::ffff:127.0.0.1]:6697", false, true},
+		{"unspecified refused", "0.0.0.0:6697", false, false},
+		{"private address with flag", "10.0.0.1:6697", true, true},
+		{"host name with flag", "example.com:6697", true, true},
+		{"missing port", "127.0.0.1", false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckTarget(tc.addr, tc.own)
+			if (err == nil) != tc.allow {
+				t.Errorf("CheckTarget(%q, %v) = %v, want allowed=%v", tc.addr, tc.own, err, tc.allow)
+			}
+		})
+	}
+}
+
+func TestParseArgs(t *testing.T) {
+	env := func(pw string) func(string) string {
+		return func(k string) string {
+			if k == "SECURECHAT_PASSWORD" {
+				return pw
+			}
+			return ""
+		}
+	}
+	tests := []struct {
+		name    string
+		args    []string
+		env     string
+		wantErr string
+		check   func(t *testing.T, c Config)
+	}{
+		{name: "steady preset", args: []string{"--scenario", "steady"}, env: "pw", check: func(t *testing.T, c Config) {
+			if c.Users != 1000 || c.Channels != 10 || c.Senders != 20 || c.Rate != 500 || c.Password != "pw" {
+				t.Errorf("got %+v", c)
+			}
+		}},
+		{name: "maxrate preset", args: []string{"--scenario", "maxrate"}, env: "pw", check: func(t *testing.T, c Config) {
+			if c.Users != 50 || c.Channels != 1 || c.Senders != 5 || c.Rate != 0 {
+				t.Errorf("got %+v", c)
+			}
+		}},
+		{name: "explicit flags win", args: []string{"--users", "7", "--rate", "0", "--password", "x"}, check: func(t *testing.T, c Config) {
+			if c.Users != 7 || c.Rate != 0 || c.Password != "x" {
+				t.Errorf("got %+v", c)
+			}
+		}},
+		{name: "no password", args: nil, wantErr: "no password"},
+		{name: "remote target refused", args: []string{"--addr", "10.0.0.1:6697"}, env: "pw", wantErr: "refusing non-loopback"},
+		{name: "remote metrics refused", args: []string{"--metrics-url", "http://10.0.0.1:9100/metrics"}, env: "pw", wantErr: "refusing non-loopback"},
+		{name: "bad scenario", args: []string{"--scenario", "nope"}, env: "pw", wantErr: "--scenario"},
+		{name: "bad fingerprint", args: []string{"--tls-fingerprint", "abcd"}, env: "pw", wantErr: "fingerprint"},
+		{name: "senders above users", args: []string{"--users", "2", "--senders", "3"}, env: "pw", wantErr: "--senders"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ParseArgs(tc.args, env(tc.env), io.Discard)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want it to mention %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c)
+		})
+	}
+}
+
+func TestParseMetrics(t *testing.T) {
+	in := `# HELP securechat_fanout_deliveries_total Deliveries.
+# TYPE securechat_fanout_deliveries_total counter
+securechat_fanout_deliveries_total 1500
+securechat_sendq_drops_total{reason="slow"} 2
+securechat_sendq_drops_total{reason="a b}c"} 3
+process_cpu_seconds_total 1.25e+00
+go_gc_duration_seconds{quantile="0.5"} 0.001 1700000000000
+garbage line
+`
+	got, err := ParseMetrics(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{
+		"securechat_fanout_deliveries_total": 1500,
+		"securechat_sendq_drops_total":       5,
+		"process_cpu_seconds_total":          1.25,
+		"go_gc_duration_seconds":             0.001,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("got %d names, want %d: %v", len(got), len(want), got)
+	}
+}
+
+func TestServerResult(t *testing.T) {
+	before := &scrapeResult{values: map[string]float64{
+		"securechat_fanout_deliveries_total": 1000, "process_cpu_seconds_total": 1, "securechat_other_total": 5,
+	}}
+	after := &scrapeResult{values: map[string]float64{
+		"securechat_fanout_deliveries_total": 3000, "process_cpu_seconds_total": 1.5, "securechat_other_total": 5,
+		"securechat_new_total": 1,
+	}}
+	after.at = before.at.Add(2e9)
+	res := serverResult(before, after)
+	if res.CPUPercent != 25 || res.CPUUsPerDelivery != 250 || res.DeliveriesCounted != "server" {
+		t.Errorf("cpu %v%%, %v µs/delivery from %s", res.CPUPercent, res.CPUUsPerDelivery, res.DeliveriesCounted)
+	}
+	if _, ok := res.Deltas["securechat_other_total"]; ok {
+		t.Error("unchanged non-key counter reported")
+	}
+	if res.Deltas["securechat_new_total"] != 1 || res.Deltas["securechat_fanout_deliveries_total"] != 2000 {
+		t.Errorf("deltas = %v", res.Deltas)
+	}
+}
+
+func TestResultJSONShape(t *testing.T) {
+	res := &Result{Scenario: "steady", Messages: &Counts{Expected: 10, Received: 9, Lost: 1}, LatencyMS: &Dist{Count: 9, P99: 1.5},
+		Server: &ServerResult{Deltas: map[string]float64{"process_cpu_seconds_total": 1}}}
+	var b strings.Builder
+	if err := WriteJSON(&b, res); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(b.String(), "\n") != 1 {
+		t.Errorf("want exactly one line, got %q", b.String())
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(b.String()), &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"scenario", "run_id", "connect", "messages", "latency_ms", "server", "errors"} {
+		if _, ok := m[key]; !ok {
+			t.Errorf("missing key %q in %s", key, b.String())
+		}
+	}
+	for _, key := range []string{"churn", "history", "memory"} {
+		if _, ok := m[key]; ok {
+			t.Errorf("unexpected key %q", key)
+		}
+	}
+	msgs := m["messages"].(map[string]any)
+	for _, key := range []string{"expected", "received", "lost", "duplicates", "reordered"} {
+		if _, ok := msgs[key]; !ok {
+			t.Errorf("messages lacks %q", key)
+		}
+	}
+	lat := m["latency_ms"].(map[string]any)
+	for _, key := range []string{"p50", "p90", "p99", "max", "count"} {
+		if _, ok := lat[key]; !ok {
+			t.Errorf("latency_ms lacks %q", key)
+		}
+	}
+}
+
+func TestParsePayloadAndTags(t *testing.T) {
+	s, q, n, ok := parsePayload([]byte("3 17 1700000000123456789"))
+	if !ok || s != 3 || q != 17 || n != 1700000000123456789 {
+		t.Errorf("parsePayload = %d %d %d %v", s, q, n, ok)
+	}
+	if _, _, _, ok := parsePayload([]byte("3 x 1")); ok {
+		t.Error("malformed payload accepted")
+	}
+	for line, want := range map[string]bool{
+		"@batch=abc;time=x :a PRIVMSG #c :hi":  true,
+		"@time=x;batch=abc :a PRIVMSG #c :hi":  true,
+		"@time=x;msgid=y :a PRIVMSG #c :batch=": false,
+		":a PRIVMSG #c :hi":                    false,
+	} {
+		if hasBatchTag([]byte(line)) != want {
+			t.Errorf("hasBatchTag(%q) != %v", line, want)
+		}
+	}
+}
+
+func TestSASLChunks(t *testing.T) {
+	if got := saslChunks("abc"); len(got) != 1 || got[0] != "AUTHENTICATE abc" {
+		t.Errorf("short: %v", got)
+	}
+	got := saslChunks(strings.Repeat("a", 400))
+	if len(got) != 2 || got[1] != "AUTHENTICATE +" {
+		t.Errorf("exactly 400: %v", got[len(got)-1])
+	}
+}
