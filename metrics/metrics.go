@@ -112,7 +112,8 @@ type Metrics struct {
 	// ReplayLatency observes how long each replay took, in seconds.
 	ReplayLatency prometheus.Histogram
 	// RelayLatency observes, in seconds, the time from reading a PRIVMSG to
-	// queueing it for its last recipient.
+	// handing it to its last recipient (queued on that connection's send
+	// queue), so it covers parsing, fan-out and any store work on the path.
 	RelayLatency prometheus.Histogram
 }
 
@@ -149,7 +150,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		CryptoLatency:    f.histogramVec("crypto_latency_seconds", "Seal and open time by operation.", cryptoBuckets(), "op"),
 		ReplayMessages:   f.histogram("replay_messages", "Messages sent per history replay.", replaySizeBuckets()),
 		ReplayLatency:    f.histogram("replay_latency_seconds", "Time taken by each history replay.", replayBuckets()),
-		RelayLatency:     f.histogram("relay_latency_seconds", "Time from reading a PRIVMSG to queueing it for its last recipient.", relayBuckets()),
+		RelayLatency:     f.histogram("relay_latency_seconds", "Time from reading a PRIVMSG to handing it to its last recipient.", relayBuckets()),
 	}
 	m.initLabels()
 	return m
