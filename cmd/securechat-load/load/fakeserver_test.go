@@ -1,0 +1,270 @@
+package load
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"math/big"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeServer is a tiny in-process IRC server speaking just enough of
+// securechatd's protocol (CAP, SASL PLAIN, PASS, JOIN with a replay batch,
+// PRIVMSG fan-out, CHATHISTORY) to test the load generator end to end
+// without the daemon. drop, when set, decides which deliveries to lose.
+type fakeServer struct {
+	ln       net.Listener
+	password string
+	drop     func(to string, text string) bool
+
+	mu       sync.Mutex
+	channels map[string]map[*fakeClient]bool
+	history  map[string][]string
+}
+
+type fakeClient struct {
+	mu   sync.Mutex
+	conn net.Conn
+	nick string
+}
+
+func (c *fakeClient) send(format string, a ...any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fmt.Fprintf(c.conn, format+"\r\n", a...)
+}
+
+func newFakeServer(t *testing.T, password string) *fakeServer {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &fakeServer{ln: ln, password: password, channels: map[string]map[*fakeClient]bool{}, history: map[string][]string{}}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go s.serve(&fakeClient{conn: nc})
+		}
+	}()
+	return s
+}
+
+func (s *fakeServer) serve(c *fakeClient) {
+	defer c.conn.Close()
+	defer s.part(c)
+	sc := bufio.NewScanner(c.conn)
+	for sc.Scan() {
+		m := parseMessage([]byte(strings.TrimRight(sc.Text(), "\r")))
+		if !s.handle(c, &m) {
+			return
+		}
+	}
+}
+
+func (s *fakeServer) handle(c *fakeClient, m *message) bool {
+	switch m.command {
+	case "CAP":
+		s.handleCap(c, m)
+	case "AUTHENTICATE":
+		if m.param(0) == "PLAIN" {
+			c.send("AUTHENTICATE +")
+			break
+		}
+		b, _ := base64.StdEncoding.DecodeString(m.param(0))
+		if parts := strings.Split(string(b), "\x00"); len(parts) == 3 && parts[2] == s.password {
+			c.send(":srv 903 * :SASL authentication successful")
+		} else {
+			c.send(":srv 904 * :SASL authentication failed")
+		}
+	case "NICK":
+		c.nick = m.param(0)
+	case "USER":
+		c.send(":srv 001 %s :Welcome", c.nick)
+		c.send(":srv 422 %s :No MOTD", c.nick)
+	case "JOIN":
+		s.join(c, m.param(0))
+	case "PRIVMSG":
+		s.privmsg(c, m.param(0), m.param(1))
+	case "CHATHISTORY":
+		c.send("BATCH +h1 chathistory %s", m.param(1))
+		c.send("BATCH -h1")
+	case "QUIT":
+		return false
+	}
+	return true
+}
+
+func (s *fakeServer) handleCap(c *fakeClient, m *message) {
+	switch m.param(0) {
+	case "LS":
+		c.send(":srv CAP * LS * :sasl server-time message-tags")
+		c.send(":srv CAP * LS :batch echo-message draft/chathistory")
+	case "REQ":
+		c.send(":srv CAP * ACK :%s", m.param(1))
+	}
+}
+
+func (s *fakeServer) join(c *fakeClient, ch string) {
+	s.mu.Lock()
+	if s.channels[ch] == nil {
+		s.channels[ch] = map[*fakeClient]bool{}
+	}
+	s.channels[ch][c] = true
+	hist := append([]string(nil), s.history[ch]...)
+	s.mu.Unlock()
+	c.send(":%s!u@h JOIN %s", c.nick, ch)
+	c.send("BATCH +r1 chathistory %s", ch)
+	for _, line := range hist {
+		c.send("@batch=r1;time=2024-01-01T00:00:00.000Z %s", line)
+	}
+	c.send("BATCH -r1")
+	c.send(":srv 353 %s = %s :%s", c.nick, ch, c.nick)
+	c.send(":srv 366 %s %s :End of /NAMES list.", c.nick, ch)
+}
+
+func (s *fakeServer) privmsg(c *fakeClient, ch, text string) {
+	line := fmt.Sprintf(":%s!u@h PRIVMSG %s :%s", c.nick, ch, text)
+	s.mu.Lock()
+	s.history[ch] = append(s.history[ch], line)
+	if n := len(s.history[ch]); n > 20 {
+		s.history[ch] = s.history[ch][n-20:]
+	}
+	var to []*fakeClient
+	for m := range s.channels[ch] {
+		if m != c && (s.drop == nil || !s.drop(m.nick, text)) {
+			to = append(to, m)
+		}
+	}
+	s.mu.Unlock()
+	for _, m := range to {
+		m.send("@time=2024-01-01T00:00:00.000Z;msgid=x %s", line)
+	}
+}
+
+func (s *fakeServer) part(c *fakeClient) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, members := range s.channels {
+		delete(members, c)
+	}
+}
+
+func selfSigned(t *testing.T) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// fakeConfig returns a short run against s.
+func fakeConfig(t *testing.T, s *fakeServer, args ...string) Config {
+	t.Helper()
+	base := []string{"--addr", s.ln.Addr().String(), "--password", "pw", "--warmup", "200ms", "--duration", "1s", "--drain", "2s"}
+	cfg, err := ParseArgs(append(base, args...), func(string) string { return "" }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestRunAgainstFakeServer(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		check func(t *testing.T, res *Result)
+	}{
+		{"steady sasl", []string{"--scenario", "steady", "--users", "20", "--channels", "4", "--senders", "4", "--rate", "200"}, checkClean},
+		{"steady pass", []string{"--scenario", "steady", "--auth", "pass", "--users", "10", "--channels", "2", "--senders", "2", "--rate", "100"}, checkClean},
+		{"maxrate", []string{"--scenario", "maxrate", "--users", "10", "--senders", "2"}, checkClean},
+		{"connect storm", []string{"--scenario", "connect-storm", "--users", "30"}, func(t *testing.T, res *Result) {
+			if res.Connect.OK != 30 || res.Messages != nil || res.Connect.RegisterMS.Count != 30 {
+				t.Errorf("connect = %+v", res.Connect)
+			}
+		}},
+		{"churn", []string{"--scenario", "churn", "--users", "12", "--channels", "2", "--senders", "2", "--rate", "100",
+			"--churn-online", "300ms", "--churn-offline", "100ms", "--duration", "2s"}, func(t *testing.T, res *Result) {
+			checkClean(t, res)
+			if res.Churn == nil || res.Churn.Rejoins == 0 || res.Churn.ReplayLines.Max == 0 {
+				t.Errorf("churn = %+v", res.Churn)
+			}
+		}},
+		{"history", []string{"--scenario", "history", "--users", "8", "--channels", "2", "--senders", "2", "--rate", "50", "--preload", "20"}, func(t *testing.T, res *Result) {
+			checkClean(t, res)
+			if res.History == nil || res.History.Requests == 0 || res.History.Failed != 0 {
+				t.Errorf("history = %+v", res.History)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := newFakeServer(t, "pw")
+			res, err := Run(context.Background(), fakeConfig(t, s, tc.args...), nil, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			WriteSummary(&b, res)
+			t.Log("\n" + b.String())
+			tc.check(t, res)
+		})
+	}
+}
+
+func checkClean(t *testing.T, res *Result) {
+	t.Helper()
+	m := res.Messages
+	if m == nil || m.Received == 0 || res.DeliveryRate == 0 {
+		t.Fatalf("no deliveries: %+v", res)
+	}
+	if m.Lost != 0 || m.Duplicates != 0 || m.Reordered != 0 || m.Foreign != 0 || res.Errors.Total != 0 {
+		t.Errorf("messages %+v errors %+v", *m, res.Errors)
+	}
+	if res.LatencyMS == nil || res.LatencyMS.Count == 0 {
+		t.Errorf("no latency samples")
+	}
+}
+
+func TestRunCountsServerLoss(t *testing.T) {
+	s := newFakeServer(t, "pw")
+	// Lose every delivery of seq 5 of every sender to one receiver.
+	s.drop = func(to, text string) bool { return strings.HasSuffix(to, "-3") && strings.Fields(text)[3] == "5" }
+	res, err := Run(context.Background(), fakeConfig(t, s, "--users", "6", "--channels", "1", "--senders", "2", "--rate", "100"), nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Messages.Lost != 2 {
+		t.Errorf("lost = %d, want 2 (%+v)", res.Messages.Lost, *res.Messages)
+	}
+}
+
+func TestRunWrongPassword(t *testing.T) {
+	s := newFakeServer(t, "right")
+	res, err := Run(context.Background(), fakeConfig(t, s, "--scenario", "connect-storm", "--users", "3"), nil, false)
+	if err == nil || res.Connect.Failed != 3 || res.Errors.ByKind["register"] != 3 {
+		t.Errorf("err %v, connect %+v, errors %+v", err, res.Connect, res.Errors)
+	}
+}
