@@ -189,10 +189,10 @@ func TestParsePayloadAndTags(t *testing.T) {
 		t.Error("malformed payload accepted")
 	}
 	for line, want := range map[string]bool{
-		"@batch=abc;time=x :a PRIVMSG #c :hi":  true,
-		"@time=x;batch=abc :a PRIVMSG #c :hi":  true,
+		"@batch=abc;time=x :a PRIVMSG #c :hi":   true,
+		"@time=x;batch=abc :a PRIVMSG #c :hi":   true,
 		"@time=x;msgid=y :a PRIVMSG #c :batch=": false,
-		":a PRIVMSG #c :hi":                    false,
+		":a PRIVMSG #c :hi":                     false,
 	} {
 		if hasBatchTag([]byte(line)) != want {
 			t.Errorf("hasBatchTag(%q) != %v", line, want)

@@ -63,10 +63,10 @@ func dialConn(ctx context.Context, cfg *Config, tc *tls.Config, nick, runID stri
 		nc = tlc
 	}
 	return &conn{
-		nc:     nc,
-		br:     bufio.NewReaderSize(nc, 64<<10),
-		nick:   nick,
-		marker: []byte(" :LT " + runID + " "),
+		nc:        nc,
+		br:        bufio.NewReaderSize(nc, 64<<10),
+		nick:      nick,
+		marker:    []byte(" :LT " + runID + " "),
 		caps:      map[string]bool{},
 		batchDone: make(chan batchResult, 1),
 	}, nil

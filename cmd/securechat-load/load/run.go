@@ -30,10 +30,10 @@ type runner struct {
 	acked   []counter // fresh deliveries per sender (maxrate flow control)
 	measure atomic.Bool
 
-	startSend    chan struct{} // closed: senders and churners start
-	startMeasure chan struct{} // closed: warmup over; history clients start
-	stopSend     chan struct{} // closed: senders, churners, history stop
-	runDone      chan struct{} // closed: users disconnect
+	startSend    chan struct{}  // closed: senders and churners start
+	startMeasure chan struct{}  // closed: warmup over; history clients start
+	stopSend     chan struct{}  // closed: senders, churners, history stop
+	runDone      chan struct{}  // closed: users disconnect
 	preloaded    sync.WaitGroup // history: senders done with the preload
 	senders      sync.WaitGroup // sending goroutines still running
 
