@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"securechat/config"
+	"securechat/ircd"
+	"securechat/metrics"
+	"securechat/store"
+)
+
+// daemon runs the server until SIGTERM or SIGINT; SIGHUP reloads.
+func daemon(cfg *config.Config, args, env []string, log *slog.Logger, stdout io.Writer) error {
+	ctx := context.Background()
+	pw, generated, err := config.Password(cfg, env)
+	if err != nil {
+		return err
+	}
+	if generated {
+		fmt.Fprintf(stdout, "Generated the room password (kept in %s; shown only this once):\n\n    %s\n\n",
+			filepath.Join(cfg.DataDir, "room-password"), pw)
+	}
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg, version)
+	st, err := openStore(ctx, cfg, m)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	vault, err := ircd.OpenVault(ctx, st, pw, cfg.KeyEpoch)
+	if err != nil {
+		return err
+	}
+	certs, err := config.NewCertificates(cfg)
+	if err != nil {
+		return err
+	}
+	log.Info("TLS certificate", "sha256", certs.Fingerprint())
+	srv, err := ircd.NewServer(cfg, ircd.Deps{Vault: vault, Store: st, Metrics: m, Log: log, TLS: certs.TLSConfig(), Version: version})
+	if err != nil {
+		return err
+	}
+	if err := listen(srv, cfg); err != nil {
+		_ = srv.Shutdown(ctx)
+		return err
+	}
+	hs, err := serveMetrics(cfg, reg, srv, log)
+	if err != nil {
+		_ = srv.Shutdown(ctx)
+		return err
+	}
+	reload := func() error { return reloadConfig(args, env, certs, srv, log) }
+	srv.SetRehash(reload)
+	waitForSignals(reload, log)
+	return shutdown(srv, hs, log)
+}
+
+func openStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics) (store.Store, error) {
+	opts := store.Options{
+		MaxLen: cfg.HistoryMaxLen,
+		ObserveLatency: func(op string, d time.Duration) {
+			m.StoreLatency.WithLabelValues(op).Observe(d.Seconds())
+		},
+	}
+	if cfg.Redis == "" {
+		return store.NewMemory(opts), nil
+	}
+	if cfg.RedisPasswordFile != "" {
+		pw, err := config.ReadSecretFile(cfg.RedisPasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("redis-password-file: %w", err)
+		}
+		opts.Password = pw
+	}
+	return store.OpenRedis(ctx, cfg.Redis, opts)
+}
+
+func listen(srv *ircd.Server, cfg *config.Config) error {
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv.Start(ln, true)
+	if cfg.ListenPlain == "" {
+		return nil
+	}
+	pln, err := net.Listen("tcp", cfg.ListenPlain)
+	if err != nil {
+		return fmt.Errorf("listen-plain: %w", err)
+	}
+	srv.Start(pln, false)
+	return nil
+}
+
+// serveMetrics starts the separate metrics listener, if configured.
+func serveMetrics(cfg *config.Config, reg *prometheus.Registry, srv *ircd.Server, log *slog.Logger) (*http.Server, error) {
+	if cfg.MetricsListen == "" {
+		return nil, nil
+	}
+	var token string
+	if cfg.MetricsTokenFile != "" {
+		t, err := config.ReadSecretFile(cfg.MetricsTokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("metrics-token-file: %w", err)
+		}
+		token = t
+	}
+	ln, err := net.Listen("tcp", cfg.MetricsListen)
+	if err != nil {
+		return nil, fmt.Errorf("metrics-listen: %w", err)
+	}
+	ready := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return srv.Ready(ctx)
+	}
+	hs := &http.Server{
+		Handler:           metrics.Handler(reg, metrics.HandlerOptions{Token: token, Ready: ready, Logger: log}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	log.Info("metrics listening", "addr", ln.Addr().String())
+	go func() { _ = hs.Serve(ln) }()
+	return hs, nil
+}
+
+func reloadConfig(args, env []string, certs *config.Certificates, srv *ircd.Server, log *slog.Logger) error {
+	cfg, err := config.Load(args, env)
+	if err != nil {
+		log.Error("reload refused, keeping the running configuration", "err", err)
+		return err
+	}
+	if err := certs.ReloadWith(cfg); err != nil {
+		log.Error("reload refused, keeping the running certificate", "err", err)
+		return err
+	}
+	srv.Reload(cfg)
+	log.Info("configuration reloaded", "tls_sha256", certs.Fingerprint())
+	return nil
+}
+
+func waitForSignals(reload func() error, log *slog.Logger) {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	for sig := range sigs {
+		if sig != syscall.SIGHUP {
+			log.Info("shutting down", "signal", sig.String())
+			return
+		}
+		_ = reload()
+	}
+}
+
+func shutdown(srv *ircd.Server, hs *http.Server, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	err := srv.Shutdown(ctx)
+	if hs != nil {
+		_ = hs.Shutdown(ctx)
+	}
+	if err != nil {
+		log.Error("shutdown incomplete", "err", err)
+	}
+	return nil
+}

@@ -1,0 +1,156 @@
+package ircd
+
+import (
+	"strings"
+	"sync/atomic"
+
+	"gopkg.in/irc.v4"
+)
+
+// capability is one IRCv3 capability the server offers.
+type capability uint32
+
+const (
+	capSASL capability = 1 << iota
+	capServerTime
+	capMessageTags
+	capEchoMessage
+	capBatch
+	capLabeledResponse
+	capMultiPrefix
+	capUserhostInNames
+	capAwayNotify
+	capExtendedJoin
+	capCapNotify
+	capSetname
+	capInviteNotify
+	capStandardReplies
+	capChathistory
+	capAccountTag
+)
+
+// capNames lists the offered capabilities in the order CAP LS shows them.
+var capNames = []struct {
+	name string
+	cap  capability
+}{
+	{"sasl", capSASL},
+	{"server-time", capServerTime},
+	{"message-tags", capMessageTags},
+	{"echo-message", capEchoMessage},
+	{"batch", capBatch},
+	{"labeled-response", capLabeledResponse},
+	{"multi-prefix", capMultiPrefix},
+	{"userhost-in-names", capUserhostInNames},
+	{"away-notify", capAwayNotify},
+	{"extended-join", capExtendedJoin},
+	{"cap-notify", capCapNotify},
+	{"setname", capSetname},
+	{"invite-notify", capInviteNotify},
+	{"standard-replies", capStandardReplies},
+	{"draft/chathistory", capChathistory},
+}
+
+func lookupCap(name string) (capability, bool) {
+	for _, c := range capNames {
+		if c.name == name {
+			return c.cap, true
+		}
+	}
+	return 0, false
+}
+
+// capSet is the set of capabilities a client has enabled. The reader
+// goroutine writes it; fan-out on other goroutines reads it.
+type capSet struct{ bits atomic.Uint32 }
+
+func (s *capSet) has(c capability) bool { return capability(s.bits.Load())&c != 0 }
+func (s *capSet) set(add, remove capability) {
+	for {
+		old := s.bits.Load()
+		next := (old | uint32(add)) &^ uint32(remove)
+		if s.bits.CompareAndSwap(old, next) {
+			return
+		}
+	}
+}
+
+// capLS renders the CAP LS list; version 302 clients get values.
+func capLS(version int) string {
+	names := make([]string, 0, len(capNames))
+	for _, c := range capNames {
+		name := c.name
+		if version >= 302 && c.cap == capSASL {
+			name += "=PLAIN"
+		}
+		names = append(names, name)
+	}
+	return strings.Join(names, " ")
+}
+
+func handleCap(c *Client, m *irc.Message) error {
+	switch strings.ToUpper(m.Params[0]) {
+	case "LS":
+		return capListSupported(c, m)
+	case "LIST":
+		c.reply("CAP", c.nickOrStar(), "LIST", enabledCaps(c))
+	case "REQ":
+		capRequest(c, m)
+	case "END":
+		if c.reg.capNegotiating && !c.isRegistered() {
+			c.reg.capNegotiating = false
+			c.srv.tryRegister(c)
+		}
+	default:
+		return ircError{irc.ERR_INVALIDCAPCMD, []string{m.Params[0], "Invalid CAP subcommand"}}
+	}
+	return nil
+}
+
+func capListSupported(c *Client, m *irc.Message) error {
+	if !c.isRegistered() {
+		c.reg.capNegotiating = true
+	}
+	if m.Param(1) == "302" {
+		c.reg.capVersion = 302
+		// CAP LS 302 implies cap-notify (IRCv3 capability negotiation).
+		c.caps.set(capCapNotify, 0)
+	}
+	c.reply("CAP", c.nickOrStar(), "LS", capLS(c.reg.capVersion))
+	return nil
+}
+
+func enabledCaps(c *Client) string {
+	var names []string
+	for _, e := range capNames {
+		if c.caps.has(e.cap) {
+			names = append(names, e.name)
+		}
+	}
+	return strings.Join(names, " ")
+}
+
+// capRequest applies a CAP REQ atomically: every change is acknowledged or
+// the whole request is refused.
+func capRequest(c *Client, m *irc.Message) {
+	if !c.isRegistered() {
+		c.reg.capNegotiating = true
+	}
+	list := m.Param(1)
+	var add, remove capability
+	for _, tok := range strings.Fields(list) {
+		name, off := strings.CutPrefix(tok, "-")
+		cp, ok := lookupCap(name)
+		if !ok || (off && cp == capCapNotify && c.reg.capVersion >= 302) {
+			c.reply("CAP", c.nickOrStar(), "NAK", list)
+			return
+		}
+		if off {
+			remove |= cp
+		} else {
+			add |= cp
+		}
+	}
+	c.caps.set(add, remove)
+	c.reply("CAP", c.nickOrStar(), "ACK", list)
+}

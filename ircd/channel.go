@@ -1,0 +1,241 @@
+package ircd
+
+import (
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"gopkg.in/irc.v4"
+)
+
+// Member privileges, as bit flags.
+const (
+	privVoice uint8 = 1 << iota
+	privOp
+)
+
+// Channel is one channel. mu guards every field below it; members is
+// replaced, never mutated, so fan-out can range over a snapshot without
+// holding the lock.
+type Channel struct {
+	name    string
+	folded  string
+	created time.Time
+
+	mu       sync.Mutex
+	members  map[*Client]uint8
+	snapshot []*Client
+	topic    topicState
+	modes    chanModes
+	bans     []listEntry
+	invites  map[string]struct{} // casefolded nicks invited past +i
+	recent   []*entry            // replay ring, oldest first
+	loaded   bool                // recent holds the store's tail
+	dead     bool                // removed from the server map
+}
+
+type topicState struct {
+	text, setter string
+	at           time.Time
+}
+
+type chanModes struct {
+	moderated, topicLock, noExternal, inviteOnly, secret bool
+	key                                                  string
+	limit                                                int
+}
+
+type listEntry struct {
+	mask, setter string
+	at           time.Time
+}
+
+func newChannel(name string) *Channel {
+	return &Channel{
+		name:    name,
+		folded:  casefold(name),
+		created: time.Now(),
+		members: make(map[*Client]uint8),
+		modes:   chanModes{topicLock: true, noExternal: true},
+		invites: make(map[string]struct{}),
+	}
+}
+
+// Members returns the current member snapshot. It is safe to call from any
+// goroutine; the slice must not be modified.
+func (ch *Channel) Members() []*Client {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.snapshot
+}
+
+func (ch *Channel) rebuildSnapshot() {
+	snap := make([]*Client, 0, len(ch.members))
+	for m := range ch.members {
+		snap = append(snap, m)
+	}
+	ch.snapshot = snap
+}
+
+func (ch *Channel) privs(c *Client) (uint8, bool) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	p, ok := ch.members[c]
+	return p, ok
+}
+
+// isEmptyStateless reports whether nothing would be lost by dropping the
+// channel: no members, no persisted settings and no history cached.
+func (ch *Channel) isEmptyStateless() bool {
+	return len(ch.members) == 0 && ch.topic.text == "" && len(ch.bans) == 0 &&
+		ch.modes == (chanModes{topicLock: true, noExternal: true}) && len(ch.recent) == 0
+}
+
+// joinCheck returns the numeric refusing c entry, or "" to admit.
+func (ch *Channel) joinCheck(c *Client, key string) string {
+	_, invited := ch.invites[c.foldedNick()]
+	switch {
+	case ch.modes.key != "" && key != ch.modes.key && !c.isOper():
+		return irc.ERR_BADCHANNELKEY
+	case ch.modes.limit > 0 && len(ch.members) >= ch.modes.limit && !invited && !c.isOper():
+		return irc.ERR_CHANNELISFULL
+	case ch.modes.inviteOnly && !invited && !c.isOper():
+		return irc.ERR_INVITEONLYCHAN
+	case ch.bannedLocked(c) && !invited && !c.isOper():
+		return irc.ERR_BANNEDFROMCHAN
+	}
+	return ""
+}
+
+// bannedLocked matches c against the ban list; ch.mu is held.
+func (ch *Channel) bannedLocked(c *Client) bool {
+	if len(ch.bans) == 0 {
+		return false
+	}
+	mask := c.hostmask()
+	for _, b := range ch.bans {
+		if matchMask(b.mask, mask) {
+			return true
+		}
+	}
+	return false
+}
+
+// add makes c a member, first ones as operator, and returns the replay
+// entries it should see, so nothing live can slip between replay and join.
+func (ch *Channel) add(c *Client, key string) (numeric string, replay []*entry) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if _, already := ch.members[c]; already || ch.dead {
+		return "-", nil
+	}
+	if n := ch.joinCheck(c, key); n != "" {
+		return n, nil
+	}
+	var privs uint8
+	if len(ch.members) == 0 {
+		privs = privOp
+	}
+	ch.members[c] = privs
+	delete(ch.invites, c.foldedNick())
+	ch.rebuildSnapshot()
+	return "", append([]*entry(nil), ch.recent...)
+}
+
+// remove drops c and reports whether it was a member.
+func (ch *Channel) remove(c *Client) bool {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if _, ok := ch.members[c]; !ok {
+		return false
+	}
+	delete(ch.members, c)
+	ch.rebuildSnapshot()
+	return true
+}
+
+// remember appends a relayed message to the replay ring.
+func (ch *Channel) remember(e *entry, keep int) {
+	if keep <= 0 {
+		return
+	}
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	ch.recent = append(ch.recent, e)
+	if len(ch.recent) > keep {
+		ch.recent = append(ch.recent[:0:0], ch.recent[len(ch.recent)-keep:]...)
+	}
+}
+
+// namesList renders the NAMES entries as seen by a client with the given
+// capabilities.
+func (ch *Channel) namesList(multiPrefix, userhost bool) []string {
+	ch.mu.Lock()
+	type nm struct {
+		c     *Client
+		privs uint8
+	}
+	list := make([]nm, 0, len(ch.members))
+	for c, p := range ch.members {
+		list = append(list, nm{c, p})
+	}
+	ch.mu.Unlock()
+	out := make([]string, 0, len(list))
+	for _, m := range list {
+		name := m.c.Nick()
+		if userhost {
+			name = m.c.hostmask()
+		}
+		out = append(out, prefixFor(m.privs, multiPrefix)+name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// prefixFor renders membership prefixes: the highest one, or all of them
+// for multi-prefix clients.
+func prefixFor(p uint8, multi bool) string {
+	var b strings.Builder
+	if p&privOp != 0 {
+		b.WriteByte('@')
+		if !multi {
+			return b.String()
+		}
+	}
+	if p&privVoice != 0 {
+		b.WriteByte('+')
+	}
+	return b.String()
+}
+
+// modeString renders the channel modes for RPL_CHANNELMODEIS; the key is
+// shown only to members.
+func (ch *Channel) modeString(showKey bool) []string {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	m := ch.modes
+	flags := "+"
+	for _, f := range []struct {
+		on bool
+		c  byte
+	}{{m.inviteOnly, 'i'}, {m.moderated, 'm'}, {m.noExternal, 'n'}, {m.secret, 's'}, {m.topicLock, 't'}} {
+		if f.on {
+			flags += string(f.c)
+		}
+	}
+	var params []string
+	if m.key != "" {
+		flags += "k"
+		key := "*"
+		if showKey {
+			key = m.key
+		}
+		params = append(params, key)
+	}
+	if m.limit > 0 {
+		flags += "l"
+		params = append(params, itoa(m.limit))
+	}
+	return append([]string{flags}, params...)
+}

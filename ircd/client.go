@@ -1,0 +1,156 @@
+package ircd
+
+import (
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gopkg.in/irc.v4"
+
+	"securechat/metrics"
+)
+
+// Client is one connected user. Its reader goroutine owns the registration
+// fields (reg) and runs every handler for it; mu guards what other clients'
+// goroutines read or change (identity, away, modes, channel set).
+type Client struct {
+	srv        *Server
+	id         uint64
+	nc         net.Conn
+	ip         netip.Addr
+	tls        bool
+	listener   string
+	log        *slog.Logger
+	sendq      *sendQueue
+	caps       capSet // written only by the reader goroutine, read by others atomically
+	reg        registration
+	flood      floodBucket
+	lastMsg    atomic.Int64 // unix nanos of the last PRIVMSG/NOTICE, for WHOIS idle
+	signon     time.Time
+	quitOnce   sync.Once
+	quitReason atomic.Pointer[string]
+	label      *labelCollector // reply collector of the labeled command in progress
+
+	mu         sync.Mutex
+	nick       string
+	nickFolded string
+	user       string
+	host       string
+	realname   string
+	away       string
+	oper       bool
+	invisible  bool
+	registered bool
+	channels   map[*Channel]struct{}
+}
+
+// registration is the state of the connection handshake, touched only by
+// the client's reader goroutine.
+type registration struct {
+	capNegotiating bool
+	capVersion     int
+	authed         bool
+	passTried      bool
+	saslMech       string
+	saslBuf        strings.Builder
+	saslChunks     int
+	saslDone       bool
+}
+
+// Nick returns the client's current nickname. It is safe to call from any
+// goroutine.
+func (c *Client) Nick() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nick
+}
+
+func (c *Client) prefix() *irc.Prefix {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return &irc.Prefix{Name: c.nick, User: c.user, Host: c.host}
+}
+
+// hostmask returns nick!user@host.
+func (c *Client) hostmask() string {
+	return c.prefix().String()
+}
+
+// nickOrStar is the first parameter of numerics: the nick, or "*" before one
+// is chosen.
+func (c *Client) nickOrStar() string {
+	if n := c.Nick(); n != "" {
+		return n
+	}
+	return "*"
+}
+
+func (c *Client) isRegistered() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.registered
+}
+
+func (c *Client) channelList() []*Channel {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]*Channel, 0, len(c.channels))
+	for ch := range c.channels {
+		out = append(out, ch)
+	}
+	return out
+}
+
+// sendLine queues a serialized line. It is safe to call from any goroutine
+// and never blocks; a client whose queue overflows is disconnected.
+func (c *Client) sendLine(line []byte) {
+	if !c.sendq.push(line) && c.sendq.over {
+		c.srv.metrics.SendQDrops.Inc()
+	}
+}
+
+// send serializes and queues m for this client, routing it through the
+// labeled-response collector when a labeled command is being handled.
+func (c *Client) send(m *irc.Message) {
+	if c.label != nil {
+		c.label.add(m)
+		return
+	}
+	c.srv.metrics.MessagesOut.WithLabelValues(metrics.CommandLabel(m.Command)).Inc()
+	c.sendLine([]byte(m.String()))
+}
+
+// reply sends a numeric or command from the server to this client.
+func (c *Client) reply(command string, params ...string) {
+	c.send(&irc.Message{
+		Prefix:  &irc.Prefix{Name: c.srv.name()},
+		Command: command,
+		Params:  params,
+	})
+}
+
+// numeric sends a numeric reply with the client's nick as first parameter.
+func (c *Client) numeric(code string, params ...string) {
+	c.reply(code, append([]string{c.nickOrStar()}, params...)...)
+}
+
+// fail sends an IRCv3 standard reply FAIL.
+func (c *Client) fail(command, code string, context ...string) {
+	c.reply("FAIL", append(append([]string{command, code}, context[:len(context)-1]...), context[len(context)-1])...)
+}
+
+func (c *Client) foldedNick() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nickFolded
+}
+
+func (c *Client) isOper() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.oper
+}

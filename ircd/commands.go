@@ -1,0 +1,174 @@
+package ircd
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	"gopkg.in/irc.v4"
+)
+
+// ircError is a handler failure the client is told about as a numeric.
+type ircError struct {
+	numeric string
+	params  []string
+}
+
+func (e ircError) Error() string { return e.numeric + " " + strings.Join(e.params, " ") }
+
+// failError is a handler failure the client is told about as a FAIL reply.
+type failError struct {
+	code    string
+	context []string
+}
+
+func (e failError) Error() string { return "FAIL " + e.code }
+
+// command describes one IRC command: its handler and the checks dispatch
+// runs before it.
+type command struct {
+	handler   func(c *Client, m *irc.Message) error
+	minParams int
+	preReg    bool // allowed before registration completes
+	oper      bool // needs IRC operator status
+}
+
+// commands is the dispatch table, keyed by upper-case command.
+var commands map[string]command
+
+func init() {
+	commands = map[string]command{
+		"CAP":          {handler: handleCap, minParams: 1, preReg: true},
+		"AUTHENTICATE": {handler: handleAuthenticate, minParams: 1, preReg: true},
+		"PASS":         {handler: handlePass, minParams: 1, preReg: true},
+		"NICK":         {handler: handleNick, minParams: 1, preReg: true},
+		"USER":         {handler: handleUser, minParams: 4, preReg: true},
+		"PING":         {handler: handlePing, minParams: 1, preReg: true},
+		"PONG":         {handler: handlePong, preReg: true},
+		"QUIT":         {handler: handleQuit, preReg: true},
+		"JOIN":         {handler: handleJoin, minParams: 1},
+		"PART":         {handler: handlePart, minParams: 1},
+		"PRIVMSG":      {handler: handlePrivmsg, minParams: 2},
+		"NOTICE":       {handler: handleNotice, minParams: 2},
+		"TAGMSG":       {handler: handleTagmsg, minParams: 1},
+		"TOPIC":        {handler: handleTopic, minParams: 1},
+		"NAMES":        {handler: handleNames},
+		"LIST":         {handler: handleList},
+		"KICK":         {handler: handleKick, minParams: 2},
+		"INVITE":       {handler: handleInvite, minParams: 2},
+		"MODE":         {handler: handleMode, minParams: 1},
+		"WHO":          {handler: handleWho, minParams: 1},
+		"WHOIS":        {handler: handleWhois, minParams: 1},
+		"WHOWAS":       {handler: handleWhowas, minParams: 1},
+		"AWAY":         {handler: handleAway},
+		"MOTD":         {handler: handleMotd},
+		"LUSERS":       {handler: handleLusers},
+		"VERSION":      {handler: handleVersion},
+		"TIME":         {handler: handleTime},
+		"USERHOST":     {handler: handleUserhost, minParams: 1},
+		"ISON":         {handler: handleIson, minParams: 1},
+		"SETNAME":      {handler: handleSetname, minParams: 1},
+		"OPER":         {handler: handleOper, minParams: 2},
+		"KILL":         {handler: handleKill, minParams: 2, oper: true},
+		"REHASH":       {handler: handleRehash, oper: true},
+		"CHATHISTORY":  {handler: handleChathistory, minParams: 3},
+	}
+}
+
+// dispatch runs the shared checks, then the handler, and turns its error
+// into the reply the client sees.
+func (s *Server) dispatch(c *Client, m *irc.Message) {
+	cmd, ok := commands[m.Command]
+	registered := c.isRegistered()
+	switch {
+	case !ok && !registered:
+		c.numeric(irc.ERR_NOTREGISTERED, "You have not registered")
+		return
+	case !ok:
+		c.withLabel(m, func() { c.numeric(irc.ERR_UNKNOWNCOMMAND, m.Command, "Unknown command") })
+		return
+	case !cmd.preReg && !registered:
+		c.numeric(irc.ERR_NOTREGISTERED, "You have not registered")
+		return
+	}
+	c.withLabel(m, func() { s.run(c, cmd, m) })
+}
+
+func (s *Server) run(c *Client, cmd command, m *irc.Message) {
+	if len(m.Params) < cmd.minParams {
+		c.numeric(irc.ERR_NEEDMOREPARAMS, m.Command, "Not enough parameters")
+		return
+	}
+	if cmd.oper && !c.isOper() {
+		c.numeric(irc.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
+		return
+	}
+	err := cmd.handler(c, m)
+	var ie ircError
+	var fe failError
+	switch {
+	case err == nil:
+	case errors.As(err, &ie):
+		c.numeric(ie.numeric, ie.params...)
+	case errors.As(err, &fe):
+		c.fail(m.Command, fe.code, fe.context...)
+	default:
+		c.log.Error("command failed", "command", m.Command, "err", err)
+		c.fail(m.Command, "INTERNAL_ERROR", "Internal error")
+	}
+}
+
+// labelCollector gathers the replies to one labeled command so they can be
+// sent with the label: one line tagged, several in a batch, none as ACK.
+type labelCollector struct {
+	label string
+	msgs  []*irc.Message
+}
+
+func (l *labelCollector) add(m *irc.Message) { l.msgs = append(l.msgs, m) }
+
+// newBatchRef returns a batch reference unique within this server.
+func (s *Server) newBatchRef() string { return strconv.FormatUint(s.batchSeq.Add(1), 36) }
+
+// withLabel runs f; if m carries a label and the client negotiated
+// labeled-response, the replies f produces are sent labeled.
+func (c *Client) withLabel(m *irc.Message, f func()) {
+	label := m.Tags["label"]
+	if label == "" || !c.caps.has(capLabeledResponse) || len(label) > 64 {
+		f()
+		return
+	}
+	col := &labelCollector{label: label}
+	c.label = col
+	f()
+	c.label = nil
+	c.flushLabeled(col)
+}
+
+func (c *Client) flushLabeled(col *labelCollector) {
+	switch len(col.msgs) {
+	case 0:
+		c.send(&irc.Message{Tags: irc.Tags{"label": col.label}, Prefix: &irc.Prefix{Name: c.srv.name()}, Command: "ACK"})
+	case 1:
+		m := col.msgs[0]
+		m.Tags = withTag(m.Tags, "label", col.label)
+		c.send(m)
+	default:
+		ref := c.srv.newBatchRef()
+		c.send(&irc.Message{Tags: irc.Tags{"label": col.label}, Prefix: &irc.Prefix{Name: c.srv.name()}, Command: "BATCH", Params: []string{"+" + ref, "labeled-response"}})
+		for _, m := range col.msgs {
+			m.Tags = withTag(m.Tags, "batch", ref)
+			c.send(m)
+		}
+		c.send(&irc.Message{Prefix: &irc.Prefix{Name: c.srv.name()}, Command: "BATCH", Params: []string{"-" + ref}})
+	}
+}
+
+func withTag(t irc.Tags, k, v string) irc.Tags {
+	out := make(irc.Tags, len(t)+1)
+	for key, val := range t {
+		out[key] = val
+	}
+	out[k] = v
+	return out
+}

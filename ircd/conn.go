@@ -1,0 +1,171 @@
+package ircd
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+)
+
+// Line limits from the IRCv3 message-tags spec: the tag section may take
+// 8191 bytes (with its '@' and trailing space), the rest 512 with CRLF.
+const (
+	maxTagBytes  = 8191
+	maxBodyBytes = 512
+	readBufSize  = maxTagBytes + maxBodyBytes
+	writeTimeout = 30 * time.Second
+)
+
+var (
+	errLineTooLong = errors.New("line too long")
+	errSendQ       = errors.New("SendQ exceeded")
+)
+
+// sendQueue is a client's outgoing byte queue with a budget. Any goroutine
+// may push; only the client's writer goroutine takes. Lines queued while the
+// writer is busy are coalesced into one socket write.
+type sendQueue struct {
+	mu     sync.Mutex
+	buf    []byte
+	limit  int
+	closed bool
+	over   bool
+	wake   chan struct{}
+}
+
+func newSendQueue(limit int) *sendQueue {
+	return &sendQueue{limit: limit, wake: make(chan struct{}, 1)}
+}
+
+// push appends one line (without CRLF). It never blocks; it reports false
+// when the queue is closed or the budget is exceeded, in which case the
+// queue closes itself so nothing more is accepted.
+func (q *sendQueue) push(line []byte) bool {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return false
+	}
+	if len(q.buf)+len(line)+2 > q.limit {
+		q.closed, q.over = true, true
+		q.mu.Unlock()
+		q.signal()
+		return false
+	}
+	q.buf = append(q.buf, line...)
+	q.buf = append(q.buf, '\r', '\n')
+	q.mu.Unlock()
+	q.signal()
+	return true
+}
+
+func (q *sendQueue) signal() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take swaps out everything queued, handing the caller's spare buffer to
+// the queue so steady traffic allocates nothing.
+func (q *sendQueue) take(spare []byte) (out []byte, closed, over bool) {
+	q.mu.Lock()
+	out, q.buf = q.buf, spare[:0]
+	closed, over = q.closed, q.over
+	q.mu.Unlock()
+	return out, closed, over
+}
+
+// close stops accepting lines; what is queued is still written.
+func (q *sendQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	q.signal()
+}
+
+// writeLoop drains q into w until the queue is closed and empty. It runs on
+// the client's writer goroutine and is the only writer of the socket.
+func writeLoop(nc net.Conn, q *sendQueue) error {
+	var spare []byte
+	for range q.wake {
+		out, closed, over := q.take(spare)
+		if over {
+			return errSendQ
+		}
+		if len(out) > 0 {
+			_ = nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if _, err := nc.Write(out); err != nil {
+				return err
+			}
+		}
+		spare = out
+		if closed {
+			// Drain anything pushed between take and close.
+			if rest, _, _ := q.take(nil); len(rest) > 0 {
+				_, _ = nc.Write(rest)
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
+// lineReader splits a byte stream into IRC lines, enforcing the length
+// limits without ever buffering more than readBufSize bytes.
+type lineReader struct {
+	r *bufio.Reader
+}
+
+func newLineReader(r io.Reader) *lineReader {
+	return &lineReader{r: bufio.NewReaderSize(r, readBufSize)}
+}
+
+// next returns the next line without its CR LF. The slice is valid until the
+// following call. errLineTooLong means a line was discarded; reading may go on.
+func (lr *lineReader) next() ([]byte, error) {
+	line, err := lr.r.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		return nil, lr.discardRest()
+	}
+	if err != nil {
+		return nil, err
+	}
+	line = bytes.TrimRight(line, "\r\n")
+	if !withinLimits(line) {
+		return nil, errLineTooLong
+	}
+	return line, nil
+}
+
+func (lr *lineReader) discardRest() error {
+	for {
+		_, err := lr.r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		return errLineTooLong
+	}
+}
+
+// withinLimits applies the tag and body budgets to a line without CRLF.
+func withinLimits(line []byte) bool {
+	body := line
+	if len(line) > 0 && line[0] == '@' {
+		sp := bytes.IndexByte(line, ' ')
+		if sp < 0 {
+			return len(line) <= maxTagBytes
+		}
+		if sp+1 > maxTagBytes {
+			return false
+		}
+		body = line[sp+1:]
+	}
+	return len(body)+2 <= maxBodyBytes
+}

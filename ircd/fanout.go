@@ -1,0 +1,120 @@
+package ircd
+
+import (
+	"time"
+
+	"gopkg.in/irc.v4"
+
+	"securechat/metrics"
+)
+
+// outMsg is one message for many recipients. Each recipient gets one of a
+// few variants depending on its capabilities; each variant is serialized
+// once, on first use, by the goroutine doing the fan-out.
+type outMsg struct {
+	base     *irc.Message // without server tags
+	extended *irc.Message // extended-join form, if different
+	msgid    string
+	at       time.Time
+	tags     irc.Tags // client-only tags to forward with message-tags
+	batch    string   // batch reference, for replay
+	lines    [8][]byte
+}
+
+// variant indexes outMsg.lines by the capabilities that change the line.
+func variant(c *Client) int {
+	v := 0
+	if c.caps.has(capServerTime) {
+		v |= 1
+	}
+	if c.caps.has(capMessageTags) {
+		v |= 2
+	}
+	if c.caps.has(capExtendedJoin) {
+		v |= 4
+	}
+	return v
+}
+
+// lineFor returns the serialized line for c.
+func (o *outMsg) lineFor(c *Client) []byte {
+	v := variant(c)
+	if o.extended == nil {
+		v &^= 4
+	}
+	if o.lines[v] == nil {
+		o.lines[v] = o.render(v)
+	}
+	return o.lines[v]
+}
+
+func (o *outMsg) render(v int) []byte {
+	m := *o.base
+	if v&4 != 0 {
+		m = *o.extended
+	}
+	m.Tags = nil
+	if v&3 != 0 || o.batch != "" {
+		m.Tags = irc.Tags{}
+	}
+	if v&1 != 0 && !o.at.IsZero() {
+		m.Tags["time"] = o.at.UTC().Format("2006-01-02T15:04:05.000Z")
+	}
+	if v&2 != 0 {
+		if o.msgid != "" {
+			m.Tags["msgid"] = o.msgid
+		}
+		for k, val := range o.tags {
+			m.Tags[k] = val
+		}
+	}
+	if o.batch != "" {
+		m.Tags["batch"] = o.batch
+	}
+	return []byte(m.String())
+}
+
+// deliver queues o for every recipient accepted by want, returning how
+// many got it.
+func (s *Server) deliver(recipients []*Client, o *outMsg, want func(*Client) bool) int {
+	n := 0
+	for _, r := range recipients {
+		if want != nil && !want(r) {
+			continue
+		}
+		r.sendLine(o.lineFor(r))
+		n++
+	}
+	if n > 0 {
+		s.metrics.Deliveries.Add(float64(n))
+		s.metrics.MessagesOut.WithLabelValues(metrics.CommandLabel(o.base.Command)).Add(float64(n))
+	}
+	return n
+}
+
+// neighbours returns every client sharing a channel with c, without c.
+func (c *Client) neighbours() []*Client {
+	seen := make(map[*Client]struct{})
+	var out []*Client
+	for _, ch := range c.channelList() {
+		for _, m := range ch.Members() {
+			if _, dup := seen[m]; dup || m == c {
+				continue
+			}
+			seen[m] = struct{}{}
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// notifyNeighbours sends m to everyone sharing a channel with c (with cap,
+// when cap != 0), and to c itself when self is set.
+func (s *Server) notifyNeighbours(c *Client, m *irc.Message, cp capability, self bool) {
+	o := &outMsg{base: m, at: time.Now()}
+	recipients := c.neighbours()
+	if self {
+		recipients = append(recipients, c)
+	}
+	s.deliver(recipients, o, func(r *Client) bool { return cp == 0 || r.caps.has(cp) })
+}

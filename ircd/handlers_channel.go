@@ -1,0 +1,392 @@
+package ircd
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/irc.v4"
+)
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func handleJoin(c *Client, m *irc.Message) error {
+	if m.Params[0] == "0" {
+		for _, ch := range c.channelList() {
+			c.srv.part(c, ch, "")
+		}
+		return nil
+	}
+	keys := strings.Split(m.Param(1), ",")
+	for i, name := range splitList(m.Params[0]) {
+		key := ""
+		if i < len(keys) {
+			key = keys[i]
+		}
+		if err := c.srv.join(c, name, key); err != nil {
+			c.srv.replyError(c, m, err)
+		}
+	}
+	return nil
+}
+
+// replyError reports one failed item of a multi-target command and goes on
+// with the rest.
+func (s *Server) replyError(c *Client, m *irc.Message, err error) {
+	s.run(c, command{handler: func(*Client, *irc.Message) error { return err }}, m)
+}
+
+// join adds c to the channel, creating it if needed, and sends the join
+// burst: JOIN to every member, then topic, names and the replay.
+func (s *Server) join(c *Client, name, key string) error {
+	if !validChannel(name) {
+		return ircError{irc.ERR_NOSUCHCHANNEL, []string{name, "No such channel"}}
+	}
+	if len(c.channelList()) >= maxChannels {
+		return ircError{irc.ERR_TOOMANYCHANNELS, []string{name, "You have joined too many channels"}}
+	}
+	for attempt := 0; attempt < 3; attempt++ {
+		ch := s.channelFor(name)
+		numeric, replay := ch.add(c, key)
+		switch numeric {
+		case "":
+			s.joined(c, ch, replay)
+			return nil
+		case "-":
+			if _, member := ch.privs(c); member {
+				return nil
+			}
+			continue // the channel died under us; make a new one
+		default:
+			return ircError{numeric, []string{ch.name, joinRefusal[numeric]}}
+		}
+	}
+	return nil
+}
+
+var joinRefusal = map[string]string{
+	irc.ERR_BADCHANNELKEY:  "Cannot join channel (+k)",
+	irc.ERR_CHANNELISFULL:  "Cannot join channel (+l)",
+	irc.ERR_INVITEONLYCHAN: "Cannot join channel (+i)",
+	irc.ERR_BANNEDFROMCHAN: "Cannot join channel (+b)",
+}
+
+// channelFor returns the live channel named name, creating it.
+func (s *Server) channelFor(name string) *Channel {
+	folded := casefold(name)
+	s.mu.RLock()
+	ch := s.channels[folded]
+	s.mu.RUnlock()
+	if ch != nil {
+		return ch
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ch = s.channels[folded]; ch == nil {
+		ch = newChannel(name)
+		s.channels[folded] = ch
+		s.metrics.Channels.Inc()
+	}
+	return ch
+}
+
+func (s *Server) lookupChannel(name string) *Channel {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.channels[casefold(name)]
+}
+
+func (s *Server) joined(c *Client, ch *Channel, replay []*entry) {
+	c.mu.Lock()
+	c.channels[ch] = struct{}{}
+	realname := c.realname
+	c.mu.Unlock()
+	s.metrics.ChannelMembers.Inc()
+	p := c.prefix()
+	o := &outMsg{
+		base:     &irc.Message{Prefix: p, Command: "JOIN", Params: []string{ch.name}},
+		extended: &irc.Message{Prefix: p, Command: "JOIN", Params: []string{ch.name, p.Name, realname}},
+		at:       time.Now(),
+	}
+	members := ch.Members()
+	s.deliver(members, o, func(r *Client) bool { return r != c })
+	c.sendLine(o.lineFor(c))
+	if c.isAway() {
+		s.notifyAway(c, ch)
+	}
+	s.sendTopic(c, ch, false)
+	s.sendNames(c, ch)
+	replay = s.history.ensureLoaded(ch, replay)
+	s.replay(c, ch.name, replay)
+}
+
+func handlePart(c *Client, m *irc.Message) error {
+	for _, name := range splitList(m.Params[0]) {
+		ch := c.srv.lookupChannel(name)
+		if ch == nil {
+			c.numeric(irc.ERR_NOSUCHCHANNEL, name, "No such channel")
+			continue
+		}
+		if _, ok := ch.privs(c); !ok {
+			c.numeric(irc.ERR_NOTONCHANNEL, ch.name, "You're not on that channel")
+			continue
+		}
+		c.srv.part(c, ch, truncate(m.Param(1), topicLen))
+	}
+	return nil
+}
+
+// part tells the channel c leaves, then removes c.
+func (s *Server) part(c *Client, ch *Channel, reason string) {
+	params := []string{ch.name}
+	if reason != "" {
+		params = append(params, reason)
+	}
+	o := &outMsg{base: &irc.Message{Prefix: c.prefix(), Command: "PART", Params: params}, at: time.Now()}
+	s.deliver(ch.Members(), o, nil)
+	s.leave(c, ch)
+}
+
+// leave removes c from ch without telling anyone (QUIT, KICK do that).
+func (s *Server) leave(c *Client, ch *Channel) {
+	if !ch.remove(c) {
+		return
+	}
+	c.mu.Lock()
+	delete(c.channels, ch)
+	c.mu.Unlock()
+	s.metrics.ChannelMembers.Dec()
+	s.dropIfEmpty(ch)
+}
+
+// dropIfEmpty forgets a channel nobody is in and that holds nothing worth
+// keeping; channels with topic, modes or history stay so they come back.
+func (s *Server) dropIfEmpty(ch *Channel) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if !ch.isEmptyStateless() || ch.dead {
+		return
+	}
+	ch.dead = true
+	delete(s.channels, ch.folded)
+	s.metrics.Channels.Dec()
+}
+
+func handleTopic(c *Client, m *irc.Message) error {
+	ch := c.srv.lookupChannel(m.Params[0])
+	if ch == nil {
+		return ircError{irc.ERR_NOSUCHCHANNEL, []string{m.Params[0], "No such channel"}}
+	}
+	privs, member := ch.privs(c)
+	if len(m.Params) < 2 {
+		if !member && ch.isSecret() {
+			return ircError{irc.ERR_NOTONCHANNEL, []string{ch.name, "You're not on that channel"}}
+		}
+		c.srv.sendTopic(c, ch, true)
+		return nil
+	}
+	if !member && !c.isOper() {
+		return ircError{irc.ERR_NOTONCHANNEL, []string{ch.name, "You're not on that channel"}}
+	}
+	if ch.topicLocked() && privs&privOp == 0 && !c.isOper() {
+		return ircError{irc.ERR_CHANOPRIVSNEEDED, []string{ch.name, "You're not channel operator"}}
+	}
+	c.srv.setTopic(c, ch, truncate(m.Params[1], topicLen))
+	return nil
+}
+
+func (s *Server) setTopic(c *Client, ch *Channel, text string) {
+	now := storedTime(time.Now())
+	ch.mu.Lock()
+	ch.topic = topicState{text: text, setter: c.hostmask(), at: now}
+	ch.mu.Unlock()
+	s.history.saveChannel(ch)
+	o := &outMsg{base: &irc.Message{Prefix: c.prefix(), Command: "TOPIC", Params: []string{ch.name, text}}, at: now, msgid: s.newMsgID(now)}
+	s.deliver(ch.Members(), o, nil)
+}
+
+func (ch *Channel) topicLocked() bool {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.modes.topicLock
+}
+
+func (ch *Channel) isSecret() bool {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.modes.secret
+}
+
+// sendTopic sends 332/333, or 331 when asked explicitly and none is set.
+func (s *Server) sendTopic(c *Client, ch *Channel, explicit bool) {
+	ch.mu.Lock()
+	t := ch.topic
+	ch.mu.Unlock()
+	if t.text == "" {
+		if explicit {
+			c.numeric(irc.RPL_NOTOPIC, ch.name, "No topic is set")
+		}
+		return
+	}
+	c.numeric(irc.RPL_TOPIC, ch.name, t.text)
+	c.numeric(rplTopicWhoTime, ch.name, t.setter, itoa(int(t.at.Unix())))
+}
+
+func handleNames(c *Client, m *irc.Message) error {
+	if len(m.Params) == 0 {
+		c.numeric(irc.RPL_ENDOFNAMES, "*", "End of /NAMES list")
+		return nil
+	}
+	for _, name := range splitList(m.Params[0]) {
+		ch := c.srv.lookupChannel(name)
+		if ch == nil || !c.canSee(ch) {
+			c.numeric(irc.RPL_ENDOFNAMES, name, "End of /NAMES list")
+			continue
+		}
+		c.srv.sendNames(c, ch)
+	}
+	return nil
+}
+
+// canSee reports whether c may see ch's members and topic.
+func (c *Client) canSee(ch *Channel) bool {
+	if _, member := ch.privs(c); member {
+		return true
+	}
+	return !ch.isSecret() || c.isOper()
+}
+
+// sendNames sends 353 lines packed up to the line limit, then 366.
+func (s *Server) sendNames(c *Client, ch *Channel) {
+	names := ch.namesList(c.caps.has(capMultiPrefix), c.caps.has(capUserhostInNames))
+	symbol := "="
+	if ch.isSecret() {
+		symbol = "@"
+	}
+	const budget = 400 // leaves room for prefix, numeric, nick and channel
+	var line []string
+	size := 0
+	for _, n := range names {
+		if size+len(n)+1 > budget && len(line) > 0 {
+			c.numeric(irc.RPL_NAMREPLY, symbol, ch.name, strings.Join(line, " "))
+			line, size = nil, 0
+		}
+		line = append(line, n)
+		size += len(n) + 1
+	}
+	if len(line) > 0 {
+		c.numeric(irc.RPL_NAMREPLY, symbol, ch.name, strings.Join(line, " "))
+	}
+	c.numeric(irc.RPL_ENDOFNAMES, ch.name, "End of /NAMES list")
+}
+
+func handleList(c *Client, m *irc.Message) error {
+	var filter map[string]bool
+	if len(m.Params) > 0 && !strings.HasPrefix(m.Params[0], "<") && !strings.HasPrefix(m.Params[0], ">") {
+		filter = make(map[string]bool)
+		for _, n := range splitList(m.Params[0]) {
+			filter[casefold(n)] = true
+		}
+	}
+	c.numeric(irc.RPL_LISTSTART, "Channel", "Users  Name")
+	for _, ch := range c.srv.channelSnapshot() {
+		if filter != nil && !filter[ch.folded] {
+			continue
+		}
+		n := len(ch.Members())
+		if n == 0 || !c.canSee(ch) {
+			continue
+		}
+		ch.mu.Lock()
+		topic := ch.topic.text
+		ch.mu.Unlock()
+		c.numeric(irc.RPL_LIST, ch.name, itoa(n), topic)
+	}
+	c.numeric(irc.RPL_LISTEND, "End of /LIST")
+	return nil
+}
+
+func (s *Server) channelSnapshot() []*Channel {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*Channel, 0, len(s.channels))
+	for _, ch := range s.channels {
+		out = append(out, ch)
+	}
+	return out
+}
+
+func handleKick(c *Client, m *irc.Message) error {
+	ch := c.srv.lookupChannel(m.Params[0])
+	if ch == nil {
+		return ircError{irc.ERR_NOSUCHCHANNEL, []string{m.Params[0], "No such channel"}}
+	}
+	privs, member := ch.privs(c)
+	if !member && !c.isOper() {
+		return ircError{irc.ERR_NOTONCHANNEL, []string{ch.name, "You're not on that channel"}}
+	}
+	if privs&privOp == 0 && !c.isOper() {
+		return ircError{irc.ERR_CHANOPRIVSNEEDED, []string{ch.name, "You're not channel operator"}}
+	}
+	reason := truncate(m.Param(2), kickLen)
+	if reason == "" {
+		reason = c.Nick()
+	}
+	for _, nick := range splitList(m.Params[1]) {
+		target := c.srv.lookupClient(nick)
+		if target == nil {
+			c.numeric(irc.ERR_NOSUCHNICK, nick, "No such nick/channel")
+			continue
+		}
+		if _, in := ch.privs(target); !in {
+			c.numeric(irc.ERR_USERNOTINCHANNEL, target.Nick(), ch.name, "They aren't on that channel")
+			continue
+		}
+		o := &outMsg{base: &irc.Message{Prefix: c.prefix(), Command: "KICK", Params: []string{ch.name, target.Nick(), reason}}, at: time.Now()}
+		c.srv.deliver(ch.Members(), o, nil)
+		c.srv.leave(target, ch)
+	}
+	return nil
+}
+
+func handleInvite(c *Client, m *irc.Message) error {
+	target := c.srv.lookupClient(m.Params[0])
+	if target == nil {
+		return ircError{irc.ERR_NOSUCHNICK, []string{m.Params[0], "No such nick/channel"}}
+	}
+	ch := c.srv.lookupChannel(m.Params[1])
+	if ch == nil {
+		return ircError{irc.ERR_NOSUCHCHANNEL, []string{m.Params[1], "No such channel"}}
+	}
+	privs, member := ch.privs(c)
+	if !member && !c.isOper() {
+		return ircError{irc.ERR_NOTONCHANNEL, []string{ch.name, "You're not on that channel"}}
+	}
+	ch.mu.Lock()
+	inviteOnly := ch.modes.inviteOnly
+	ch.mu.Unlock()
+	if inviteOnly && privs&privOp == 0 && !c.isOper() {
+		return ircError{irc.ERR_CHANOPRIVSNEEDED, []string{ch.name, "You're not channel operator"}}
+	}
+	if _, in := ch.privs(target); in {
+		return ircError{irc.ERR_USERONCHANNEL, []string{target.Nick(), ch.name, "is already on channel"}}
+	}
+	ch.mu.Lock()
+	ch.invites[target.foldedNick()] = struct{}{}
+	ch.mu.Unlock()
+	c.numeric(irc.RPL_INVITING, target.Nick(), ch.name)
+	if away := target.awayMessage(); away != "" {
+		c.numeric(irc.RPL_AWAY, target.Nick(), away)
+	}
+	inv := &irc.Message{Prefix: c.prefix(), Command: "INVITE", Params: []string{target.Nick(), ch.name}}
+	o := &outMsg{base: inv, at: time.Now()}
+	c.srv.deliver([]*Client{target}, o, nil)
+	// invite-notify: other channel operators who asked for it hear of it too.
+	c.srv.deliver(ch.Members(), o, func(r *Client) bool {
+		p, _ := ch.privs(r)
+		return r != c && r != target && p&privOp != 0 && r.caps.has(capInviteNotify)
+	})
+	return nil
+}

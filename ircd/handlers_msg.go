@@ -1,0 +1,160 @@
+package ircd
+
+import (
+	"strings"
+	"time"
+
+	"gopkg.in/irc.v4"
+)
+
+func handlePrivmsg(c *Client, m *irc.Message) error { return c.srv.message(c, m) }
+func handleNotice(c *Client, m *irc.Message) error  { return c.srv.message(c, m) }
+
+func handleTagmsg(c *Client, m *irc.Message) error {
+	if !c.caps.has(capMessageTags) {
+		return nil
+	}
+	return c.srv.message(c, m)
+}
+
+// message relays PRIVMSG, NOTICE and TAGMSG to each target. NOTICE never
+// draws an error reply, as the IRC specifications require.
+func (s *Server) message(c *Client, m *irc.Message) error {
+	quiet := m.Command == "NOTICE"
+	targets := splitList(m.Params[0])
+	if len(targets) == 0 && !quiet {
+		return ircError{irc.ERR_NORECIPIENT, []string{"No recipient given (" + m.Command + ")"}}
+	}
+	if len(targets) > maxTargets {
+		if quiet {
+			return nil
+		}
+		return ircError{irc.ERR_TOOMANYTARGETS, []string{m.Params[0], "Too many targets"}}
+	}
+	text := m.Param(1)
+	if text == "" && m.Command != "TAGMSG" {
+		if quiet {
+			return nil
+		}
+		return ircError{irc.ERR_NOTEXTTOSEND, []string{"No text to send"}}
+	}
+	tags := clientTags(c, m)
+	if m.Command == "TAGMSG" && len(tags) == 0 {
+		return nil
+	}
+	c.lastMsg.Store(time.Now().UnixNano())
+	for _, t := range targets {
+		err := s.messageOne(c, m.Command, t, text, tags)
+		if err != nil && !quiet {
+			s.replyError(c, m, err)
+		}
+	}
+	return nil
+}
+
+// clientTags keeps the client-only (+) tags of m, which message-tags
+// clients may attach and other message-tags clients receive.
+func clientTags(c *Client, m *irc.Message) irc.Tags {
+	if !c.caps.has(capMessageTags) || len(m.Tags) == 0 {
+		return nil
+	}
+	var out irc.Tags
+	for k, v := range m.Tags {
+		if strings.HasPrefix(k, "+") && len(k) > 1 {
+			if out == nil {
+				out = irc.Tags{}
+			}
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func (s *Server) messageOne(c *Client, cmd, target, text string, tags irc.Tags) error {
+	start := time.Now()
+	at := storedTime(start)
+	o := &outMsg{at: at, msgid: s.newMsgID(at), tags: tags}
+	params := []string{target, text}
+	if cmd == "TAGMSG" {
+		params = params[:1]
+	}
+	if strings.HasPrefix(target, "#") {
+		ch := s.lookupChannel(target)
+		if ch == nil {
+			return ircError{irc.ERR_NOSUCHCHANNEL, []string{target, "No such channel"}}
+		}
+		if err := ch.canSend(c); err != nil {
+			return err
+		}
+		params[0] = ch.name
+		o.base = &irc.Message{Prefix: c.prefix(), Command: cmd, Params: params}
+		s.deliver(ch.Members(), o, wantMessage(c, cmd))
+		c.echo(o)
+		s.metrics.RelayLatency.Observe(time.Since(start).Seconds())
+		if cmd != "TAGMSG" {
+			s.history.recordChannel(ch, o)
+		}
+		return nil
+	}
+	return s.messageUser(c, o, cmd, params, start)
+}
+
+// wantMessage selects recipients: everyone but the sender, and for TAGMSG
+// only clients that understand tags.
+func wantMessage(sender *Client, cmd string) func(*Client) bool {
+	if cmd == "TAGMSG" {
+		return func(r *Client) bool { return r != sender && r.caps.has(capMessageTags) }
+	}
+	return func(r *Client) bool { return r != sender }
+}
+
+func (s *Server) messageUser(c *Client, o *outMsg, cmd string, params []string, start time.Time) error {
+	target := s.lookupClient(params[0])
+	if target == nil {
+		return ircError{irc.ERR_NOSUCHNICK, []string{params[0], "No such nick/channel"}}
+	}
+	params[0] = target.Nick()
+	o.base = &irc.Message{Prefix: c.prefix(), Command: cmd, Params: params}
+	if target != c {
+		s.deliver([]*Client{target}, o, wantMessage(c, cmd))
+	}
+	c.echo(o)
+	s.metrics.RelayLatency.Observe(time.Since(start).Seconds())
+	if away := target.awayMessage(); away != "" && cmd == "PRIVMSG" {
+		c.numeric(irc.RPL_AWAY, target.Nick(), away)
+	}
+	if cmd != "TAGMSG" {
+		s.history.recordDirect(c, target, o)
+	}
+	return nil
+}
+
+// echo sends the sender its own message when it asked for echo-message,
+// through send so a labeled command gets its label on the echo.
+func (c *Client) echo(o *outMsg) {
+	if !c.caps.has(capEchoMessage) {
+		return
+	}
+	if m, err := irc.ParseMessage(string(o.lineFor(c))); err == nil {
+		c.send(m)
+	}
+}
+
+// canSend applies +n, +m and bans to a message from c.
+func (ch *Channel) canSend(c *Client) error {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	privs, member := ch.members[c]
+	cannot := ircError{irc.ERR_CANNOTSENDTOCHAN, []string{ch.name, "Cannot send to channel"}}
+	switch {
+	case c.isOper():
+		return nil
+	case !member && ch.modes.noExternal:
+		return cannot
+	case ch.modes.moderated && privs == 0:
+		return cannot
+	case privs == 0 && ch.bannedLocked(c):
+		return cannot
+	}
+	return nil
+}

@@ -1,0 +1,198 @@
+package ircd
+
+import (
+	"bytes"
+	"encoding/base64"
+	"strings"
+	"time"
+
+	"gopkg.in/irc.v4"
+)
+
+// SASL limits: AUTHENTICATE carries base64 in chunks of 400 bytes; a PLAIN
+// payload never needs more than a handful of them.
+const (
+	saslChunk     = 400
+	saslMaxChunks = 10
+)
+
+func handlePass(c *Client, m *irc.Message) error {
+	if c.isRegistered() || c.reg.passTried {
+		return ircError{irc.ERR_ALREADYREGISTERED, []string{"You may not reregister"}}
+	}
+	c.reg.passTried = true
+	if c.srv.vault.CheckPassword([]byte(m.Params[0])) {
+		c.reg.authed = true
+	}
+	return nil
+}
+
+func handleUser(c *Client, m *irc.Message) error {
+	if c.isRegistered() {
+		return ircError{irc.ERR_ALREADYREGISTERED, []string{"You may not reregister"}}
+	}
+	user := m.Params[0]
+	if !validUser(user) {
+		return ircError{irc.ERR_NEEDMOREPARAMS, []string{"USER", "Invalid username"}}
+	}
+	c.mu.Lock()
+	c.user, c.realname = "~"+truncate(user, userLen), truncate(m.Params[3], realnameLen)
+	c.mu.Unlock()
+	c.srv.tryRegister(c)
+	return nil
+}
+
+func handlePing(c *Client, m *irc.Message) error {
+	c.reply("PONG", c.srv.name(), m.Params[0])
+	return nil
+}
+
+func handlePong(*Client, *irc.Message) error { return nil }
+
+func handleQuit(c *Client, m *irc.Message) error {
+	reason := "Client Quit"
+	if len(m.Params) > 0 {
+		reason = "Quit: " + truncate(m.Params[0], topicLen)
+	}
+	c.sendError(reason)
+	c.requestQuit(reason)
+	return nil
+}
+
+func handleAuthenticate(c *Client, m *irc.Message) error {
+	switch {
+	case c.isRegistered() || c.reg.saslDone:
+		return ircError{irc.ERR_SASLALREADY, []string{"You have already authenticated using SASL"}}
+	case !c.caps.has(capSASL):
+		return ircError{irc.ERR_SASLFAIL, []string{"SASL authentication failed: sasl capability not enabled"}}
+	case m.Params[0] == "*":
+		c.resetSASL()
+		return ircError{irc.ERR_SASLABORTED, []string{"SASL authentication aborted"}}
+	case c.reg.saslMech == "":
+		return startSASL(c, m.Params[0])
+	}
+	return saslChunkIn(c, m.Params[0])
+}
+
+func startSASL(c *Client, mech string) error {
+	if !strings.EqualFold(mech, "PLAIN") {
+		c.numeric(irc.RPL_SASLMECHS, "PLAIN", "are available SASL mechanisms")
+		return ircError{irc.ERR_SASLFAIL, []string{"SASL authentication failed"}}
+	}
+	c.reg.saslMech = "PLAIN"
+	c.send(&irc.Message{Command: "AUTHENTICATE", Params: []string{"+"}})
+	return nil
+}
+
+// saslChunkIn collects one AUTHENTICATE chunk; a chunk shorter than 400
+// bytes (or "+") ends the payload.
+func saslChunkIn(c *Client, chunk string) error {
+	if len(chunk) > saslChunk {
+		c.resetSASL()
+		return ircError{irc.ERR_SASLTOOLONG, []string{"SASL message too long"}}
+	}
+	c.reg.saslChunks++
+	if c.reg.saslChunks > saslMaxChunks {
+		c.resetSASL()
+		return ircError{irc.ERR_SASLTOOLONG, []string{"SASL message too long"}}
+	}
+	if chunk != "+" {
+		c.reg.saslBuf.WriteString(chunk)
+	}
+	if len(chunk) == saslChunk {
+		return nil
+	}
+	payload := c.reg.saslBuf.String()
+	c.resetSASL()
+	return finishSASLPlain(c, payload)
+}
+
+func (c *Client) resetSASL() {
+	c.reg.saslMech = ""
+	c.reg.saslBuf.Reset()
+	c.reg.saslChunks = 0
+}
+
+func finishSASLPlain(c *Client, payload string) error {
+	raw, err := base64.StdEncoding.DecodeString(payload)
+	parts := bytes.Split(raw, []byte{0})
+	if err != nil || len(parts) != 3 || !c.srv.vault.CheckPassword(parts[2]) {
+		c.authFailed("sasl_plain")
+		return ircError{irc.ERR_SASLFAIL, []string{"SASL authentication failed"}}
+	}
+	c.reg.authed, c.reg.saslDone = true, true
+	// Everyone shares the room password, so the SASL user name is no
+	// identity: the account reported is the nick.
+	c.numeric(irc.RPL_LOGGEDIN, c.hostmask(), c.nickOrStar(), "You are now logged in as "+c.nickOrStar())
+	c.numeric(irc.RPL_SASLSUCCESS, "SASL authentication successful")
+	return nil
+}
+
+// authFailed counts a failed login and holds this client's reply back, so
+// that guessing the password from one address is slow.
+func (c *Client) authFailed(mechanism string) {
+	c.srv.metrics.AuthFailures.WithLabelValues(mechanism).Inc()
+	c.log.Info("authentication failed", "mechanism", mechanism)
+	time.Sleep(c.srv.guard.authFailed(c.ip))
+}
+
+// tryRegister completes registration once NICK, USER and CAP negotiation
+// are done: the password is checked, the nick claimed, the welcome sent.
+func (s *Server) tryRegister(c *Client) {
+	c.mu.Lock()
+	ready := c.nick != "" && c.user != "" && !c.registered
+	c.mu.Unlock()
+	if !ready || c.reg.capNegotiating {
+		return
+	}
+	if !c.reg.authed {
+		mech := "none"
+		if c.reg.passTried {
+			mech = "pass"
+		}
+		c.authFailed(mech)
+		s.metrics.Registrations.WithLabelValues("bad_password").Inc()
+		c.numeric(irc.ERR_PASSWDMISMATCH, "Password incorrect")
+		c.sendError("Bad password")
+		c.requestQuit("Bad password")
+		return
+	}
+	if taken := s.claimNick(c); taken != "" {
+		c.numeric(irc.ERR_NICKNAMEINUSE, taken, "Nickname is already in use")
+		return
+	}
+	s.metrics.Registrations.WithLabelValues("ok").Inc()
+	c.log.Info("registered", "nick", c.Nick(), "tls", c.tls)
+	s.welcome(c)
+}
+
+// claimNick makes c a registered client under its chosen nick. If another
+// client took the nick first, it clears c's nick and returns the lost one.
+func (s *Server) claimNick(c *Client) (taken string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if other, ok := s.clients[c.nickFolded]; ok && other != c {
+		taken = c.nick
+		c.nick, c.nickFolded = "", ""
+		return taken
+	}
+	s.clients[c.nickFolded] = c
+	c.registered = true
+	return ""
+}
+
+func (s *Server) welcome(c *Client) {
+	cfg := s.config()
+	c.numeric(irc.RPL_WELCOME, "Welcome to the "+cfg.Network+" IRC network "+c.hostmask())
+	c.numeric(irc.RPL_YOURHOST, "Your host is "+s.name()+", running version "+s.version)
+	c.numeric(irc.RPL_CREATED, "This server was created "+s.created.UTC().Format(time.RFC1123))
+	c.numeric(irc.RPL_MYINFO, s.name(), s.version, userModes, channelModes, channelModesWithParam)
+	for _, line := range s.isupportLines() {
+		params := append(append([]string(nil), line...), "are supported by this server")
+		c.numeric(irc.RPL_ISUPPORT, params...)
+	}
+	s.sendLusers(c)
+	s.sendMOTD(c)
+}

@@ -1,0 +1,117 @@
+package ircd
+
+import (
+	"time"
+
+	"gopkg.in/irc.v4"
+)
+
+func (s *Server) lookupClient(nick string) *Client {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.clients[casefold(nick)]
+}
+
+func handleNick(c *Client, m *irc.Message) error {
+	nick := m.Params[0]
+	if !validNick(nick) {
+		return ircError{irc.ERR_ERRONEUSNICKNAME, []string{nick, "Erroneous nickname"}}
+	}
+	if !c.isRegistered() {
+		if other := c.srv.lookupClient(nick); other != nil {
+			return ircError{irc.ERR_NICKNAMEINUSE, []string{nick, "Nickname is already in use"}}
+		}
+		c.mu.Lock()
+		c.nick, c.nickFolded = nick, casefold(nick)
+		c.mu.Unlock()
+		c.srv.tryRegister(c)
+		return nil
+	}
+	return c.srv.changeNick(c, nick)
+}
+
+// changeNick renames a registered client and tells it and its neighbours.
+func (s *Server) changeNick(c *Client, nick string) error {
+	folded := casefold(nick)
+	old := c.prefix()
+	s.mu.Lock()
+	if other, taken := s.clients[folded]; taken && other != c {
+		s.mu.Unlock()
+		return ircError{irc.ERR_NICKNAMEINUSE, []string{nick, "Nickname is already in use"}}
+	}
+	if old.Name == nick {
+		s.mu.Unlock()
+		return nil
+	}
+	delete(s.clients, casefold(old.Name))
+	s.clients[folded] = c
+	c.mu.Lock()
+	c.nick, c.nickFolded = nick, folded
+	c.mu.Unlock()
+	s.mu.Unlock()
+	s.whowas.add(old, c)
+	s.notifyNeighbours(c, &irc.Message{Prefix: old, Command: "NICK", Params: []string{nick}}, 0, true)
+	return nil
+}
+
+// removeClient is the quit path of a registered client: it leaves every
+// channel, tells the neighbours and frees the nick.
+func (s *Server) removeClient(c *Client, reason string) {
+	s.notifyNeighbours(c, &irc.Message{Prefix: c.prefix(), Command: "QUIT", Params: []string{reason}}, 0, false)
+	for _, ch := range c.channelList() {
+		s.leave(c, ch)
+	}
+	s.mu.Lock()
+	folded := c.foldedNick()
+	if s.clients[folded] == c {
+		delete(s.clients, folded)
+	}
+	s.mu.Unlock()
+	s.whowas.add(c.prefix(), c)
+}
+
+func handleAway(c *Client, m *irc.Message) error {
+	text := truncate(m.Param(0), awayLen)
+	c.mu.Lock()
+	c.away = text
+	c.mu.Unlock()
+	if text == "" {
+		c.numeric(irc.RPL_UNAWAY, "You are no longer marked as being away")
+	} else {
+		c.numeric(irc.RPL_NOWAWAY, "You have been marked as being away")
+	}
+	params := []string{}
+	if text != "" {
+		params = append(params, text)
+	}
+	c.srv.notifyNeighbours(c, &irc.Message{Prefix: c.prefix(), Command: "AWAY", Params: params}, capAwayNotify, false)
+	return nil
+}
+
+// notifyAway tells ch's away-notify members that c, who just joined, is away.
+func (s *Server) notifyAway(c *Client, ch *Channel) {
+	m := &irc.Message{Prefix: c.prefix(), Command: "AWAY", Params: []string{c.awayMessage()}}
+	s.deliver(ch.Members(), &outMsg{base: m, at: time.Now()}, func(r *Client) bool {
+		return r != c && r.caps.has(capAwayNotify)
+	})
+}
+
+func (c *Client) awayMessage() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.away
+}
+
+func (c *Client) isAway() bool { return c.awayMessage() != "" }
+
+func handleSetname(c *Client, m *irc.Message) error {
+	name := m.Params[0]
+	if len(name) > realnameLen {
+		return failError{"INVALID_REALNAME", []string{"Realname is too long"}}
+	}
+	c.mu.Lock()
+	c.realname = name
+	c.mu.Unlock()
+	c.srv.notifyNeighbours(c, &irc.Message{Prefix: c.prefix(), Command: "SETNAME", Params: []string{name}}, capSetname, true)
+	return nil
+}

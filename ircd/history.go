@@ -1,0 +1,351 @@
+package ircd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gopkg.in/irc.v4"
+
+	"securechat/store"
+)
+
+// history is the one place where crypto and store meet: records are sealed
+// here before they are queued for the store, and opened here when read.
+// It is safe for concurrent use.
+type history struct {
+	srv   *Server
+	store store.Store
+	queue *store.Queue
+	// loadMu serializes first loads of channel tails, so two joins of a
+	// cold channel read the store once.
+	loadMu sync.Mutex
+	// lastDropLog rate-limits the warning about dropped records.
+	lastDropLog atomic.Int64
+}
+
+// logDrop warns about queue overflow at most every 10 seconds; the metric
+// counts every drop.
+func (h *history) logDrop() {
+	now := time.Now().UnixNano()
+	last := h.lastDropLog.Load()
+	if now-last > int64(10*time.Second) && h.lastDropLog.CompareAndSwap(last, now) {
+		h.srv.log.Warn("history write queue full, records are being dropped", "queued", h.queue.Depth())
+	}
+}
+
+// entry is one stored message in memory: its msgid, time and the message
+// as relayed, with client-only tags but no server tags.
+type entry struct {
+	msgid string
+	at    time.Time
+	msg   *irc.Message
+}
+
+const storeTimeout = 2 * time.Second
+
+func newHistory(s *Server, st store.Store) *history {
+	h := &history{srv: s, store: st}
+	m := s.metrics
+	h.queue = store.NewQueue(st, store.QueueOptions{
+		Size: s.config().WriteQueueSize,
+		OnDrop: func() {
+			m.WriteQueueDrops.Inc()
+			h.logDrop()
+		},
+		OnError: func(err error) {
+			m.HistoryErrors.WithLabelValues("append").Inc()
+			s.log.Warn("history write failed, will retry", "err", err)
+		},
+		OnWritten: func(n int) { m.HistoryAppends.Add(float64(n)) },
+	})
+	return h
+}
+
+// dmName is the history name of a private conversation: both casefolded
+// nicks, sorted, so either side finds it.
+func dmName(a, b string) string {
+	if a > b {
+		a, b = b, a
+	}
+	return "dm:" + a + " " + b
+}
+
+func (h *history) recordChannel(ch *Channel, o *outMsg) {
+	e := o.entry()
+	ch.remember(e, h.srv.config().Replay)
+	h.append(ch.folded, e)
+}
+
+func (h *history) recordDirect(from, to *Client, o *outMsg) {
+	if !h.srv.config().StoreDirect {
+		return
+	}
+	h.append(dmName(from.foldedNick(), to.foldedNick()), o.entry())
+}
+
+func (o *outMsg) entry() *entry {
+	m := *o.base
+	m.Tags = o.tags
+	return &entry{msgid: o.msgid, at: o.at, msg: &m}
+}
+
+// append seals e under the target's opaque key and queues it; it never
+// blocks on the store.
+func (h *history) append(name string, e *entry) {
+	v, m := h.srv.vault, h.srv.metrics
+	key := v.TargetKey(name)
+	start := time.Now()
+	sealed, err := v.Seal(key, e.msgid, e.at, []byte(e.msg.String()))
+	m.CryptoLatency.WithLabelValues("seal").Observe(time.Since(start).Seconds())
+	if err != nil {
+		m.HistoryErrors.WithLabelValues("seal").Inc()
+		h.srv.log.Error("sealing a record failed", "err", err)
+		return
+	}
+	h.queue.Append(key, store.Record{ID: e.msgid, Time: e.at, Data: sealed})
+	m.WriteQueueDepth.Set(float64(h.queue.Depth()))
+}
+
+// read queries name's history and opens each record; records that fail to
+// open are counted, logged and skipped, never fatal.
+func (h *history) read(ctx context.Context, name string, q store.Query) ([]*entry, error) {
+	key := h.srv.vault.TargetKey(name)
+	recs, err := h.store.Query(ctx, key, q)
+	h.srv.metrics.HistoryReads.Inc()
+	if err != nil {
+		h.srv.metrics.HistoryErrors.WithLabelValues("read").Inc()
+		return nil, fmt.Errorf("reading history: %w", err)
+	}
+	out := make([]*entry, 0, len(recs))
+	for i, r := range recs {
+		if i > 0 && r.ID == recs[i-1].ID {
+			continue // the write queue is at-least-once
+		}
+		if e := h.open(key, r); e != nil {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (h *history) open(key string, r store.Record) *entry {
+	m := h.srv.metrics
+	start := time.Now()
+	plain, err := h.srv.vault.Open(key, r.ID, r.Time, r.Data)
+	m.CryptoLatency.WithLabelValues("open").Observe(time.Since(start).Seconds())
+	if err == nil {
+		if msg, perr := irc.ParseMessage(string(plain)); perr == nil {
+			return &entry{msgid: r.ID, at: r.Time, msg: msg}
+		}
+	}
+	m.HistoryErrors.WithLabelValues("open").Inc()
+	h.srv.log.Warn("skipping a history record that does not open", "msgid", r.ID)
+	return nil
+}
+
+// ensureLoaded fills a cold channel's replay ring from the store once, and
+// returns the replay a joining client should get: the stored tail before
+// the entries it already saw in memory.
+func (h *history) ensureLoaded(ch *Channel, replay []*entry) []*entry {
+	limit := h.srv.config().Replay
+	if limit <= 0 {
+		return nil
+	}
+	h.loadMu.Lock()
+	defer h.loadMu.Unlock()
+	ch.mu.Lock()
+	loaded := ch.loaded
+	ch.mu.Unlock()
+	if loaded {
+		return replay
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	stored, err := h.read(ctx, ch.folded, store.Query{Limit: limit, FromNewest: true})
+	if err != nil {
+		h.srv.log.Warn("replay unavailable", "err", err)
+		return replay
+	}
+	ch.mu.Lock()
+	ch.recent = mergeEntries(stored, ch.recent, limit)
+	ch.loaded = true
+	ch.mu.Unlock()
+	return lastN(mergeEntries(stored, replay, limit), limit)
+}
+
+// mergeEntries puts the stored tail before the in-memory entries, dropping
+// stored ones that memory already has or that are newer than it.
+func mergeEntries(stored, mem []*entry, limit int) []*entry {
+	if len(mem) == 0 {
+		return lastN(stored, limit)
+	}
+	first := mem[0]
+	out := make([]*entry, 0, len(stored)+len(mem))
+	for _, e := range stored {
+		if e.msgid == first.msgid || e.at.After(first.at) {
+			break
+		}
+		out = append(out, e)
+	}
+	return lastN(append(out, mem...), limit)
+}
+
+func lastN(es []*entry, n int) []*entry {
+	if len(es) > n {
+		return es[len(es)-n:]
+	}
+	return es
+}
+
+// replay sends entries to c before live traffic: in a chathistory batch to
+// batch clients, otherwise as plain messages whose text starts with the
+// original time when the client lacks server-time.
+func (s *Server) replay(c *Client, target string, entries []*entry) {
+	if len(entries) == 0 {
+		return
+	}
+	start := time.Now()
+	ref := ""
+	if c.caps.has(capBatch) {
+		ref = s.newBatchRef()
+		c.send(&irc.Message{Prefix: &irc.Prefix{Name: s.name()}, Command: "BATCH", Params: []string{"+" + ref, "chathistory", target}})
+	}
+	for _, e := range entries {
+		c.send(s.replayLine(c, e, ref))
+	}
+	if ref != "" {
+		c.send(&irc.Message{Prefix: &irc.Prefix{Name: s.name()}, Command: "BATCH", Params: []string{"-" + ref}})
+	}
+	s.metrics.ReplayMessages.Observe(float64(len(entries)))
+	s.metrics.ReplayLatency.Observe(time.Since(start).Seconds())
+}
+
+func (s *Server) replayLine(c *Client, e *entry, batch string) *irc.Message {
+	m := *e.msg
+	m.Params = append([]string(nil), e.msg.Params...)
+	m.Tags = irc.Tags{}
+	if c.caps.has(capServerTime) {
+		m.Tags["time"] = e.at.UTC().Format("2006-01-02T15:04:05.000Z")
+	} else if n := len(m.Params); n > 1 {
+		m.Params[n-1] = withTimestamp(m.Params[n-1], e.at)
+	}
+	if c.caps.has(capMessageTags) {
+		m.Tags["msgid"] = e.msgid
+		for k, v := range e.msg.Tags {
+			m.Tags[k] = v
+		}
+	}
+	if batch != "" {
+		m.Tags["batch"] = batch
+	}
+	return &m
+}
+
+// withTimestamp prefixes text with its original time, keeping a CTCP
+// ACTION intact.
+func withTimestamp(text string, at time.Time) string {
+	stamp := "[" + at.UTC().Format("2006-01-02 15:04:05") + " UTC] "
+	if rest, ok := strings.CutPrefix(text, "\x01ACTION "); ok {
+		return "\x01ACTION " + stamp + rest
+	}
+	return stamp + text
+}
+
+// chanState is the persisted form of a channel, sealed before it is stored.
+type chanState struct {
+	Name        string      `json:"name"`
+	Created     time.Time   `json:"created"`
+	Topic       string      `json:"topic,omitempty"`
+	TopicSetter string      `json:"topic_setter,omitempty"`
+	TopicAt     time.Time   `json:"topic_at,omitzero"`
+	Modes       string      `json:"modes"`
+	Key         string      `json:"key,omitempty"`
+	Limit       int         `json:"limit,omitempty"`
+	Bans        []banRecord `json:"bans,omitempty"`
+}
+
+type banRecord struct {
+	Mask   string    `json:"mask"`
+	Setter string    `json:"setter"`
+	At     time.Time `json:"at"`
+}
+
+// stateMsgID is the msgid bound into sealed channel state, so a state blob
+// can never pass for a history record or the other way round.
+const stateMsgID = "channel-state"
+
+// saveChannel seals and stores ch's settings, or deletes them when the
+// channel is back to defaults. It waits for the store (bounded), since
+// settings are rare and must not be silently lost.
+func (h *history) saveChannel(ch *Channel) {
+	st, keep := ch.state()
+	key := h.srv.vault.TargetKey(ch.folded)
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	var err error
+	if !keep {
+		err = h.store.DeleteChannelState(ctx, key)
+	} else {
+		err = h.sealState(ctx, key, st)
+	}
+	if err != nil {
+		h.srv.metrics.HistoryErrors.WithLabelValues("append").Inc()
+		h.srv.log.Error("saving channel state failed", "err", err)
+	}
+}
+
+func (h *history) sealState(ctx context.Context, key string, st chanState) error {
+	plain, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	sealed, err := h.srv.vault.Seal(key, stateMsgID, time.Unix(0, 0), plain)
+	if err != nil {
+		return err
+	}
+	return h.store.SaveChannelState(ctx, key, sealed)
+}
+
+// loadChannels restores persisted channels at start-up.
+func (s *Server) loadChannels() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	states, err := s.history.store.ChannelStates(ctx)
+	if err != nil {
+		return fmt.Errorf("loading channel state: %w", err)
+	}
+	for key, sealed := range states {
+		plain, err := s.vault.Open(key, stateMsgID, time.Unix(0, 0), sealed)
+		var st chanState
+		if err == nil {
+			err = json.Unmarshal(plain, &st)
+		}
+		if err != nil || !validChannel(st.Name) || s.vault.TargetKey(casefold(st.Name)) != key {
+			s.metrics.HistoryErrors.WithLabelValues("open").Inc()
+			s.log.Warn("skipping channel state that does not open")
+			continue
+		}
+		ch := newChannel(st.Name)
+		ch.restore(st)
+		s.channels[ch.folded] = ch
+		s.metrics.Channels.Inc()
+	}
+	return nil
+}
+
+func (h *history) ping(ctx context.Context) error { return h.store.Ping(ctx) }
+
+// close flushes the write queue and stops it.
+func (h *history) close(ctx context.Context) error {
+	err := h.queue.Close(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		h.srv.log.Error("history queue not flushed before shutdown deadline", "waiting", h.queue.Depth())
+	}
+	return err
+}

@@ -1,0 +1,50 @@
+package ircd
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Modes as shown in RPL_MYINFO and CHANMODES.
+const (
+	userModes             = "iow"
+	channelModes          = "biklmnostv"
+	channelModesWithParam = "bklov"
+)
+
+// isupportLines renders RPL_ISUPPORT tokens, at most 12 per line so each
+// line stays well under 512 bytes.
+func (s *Server) isupportLines() [][]string {
+	cfg := s.config()
+	tokens := []string{
+		"AWAYLEN=" + strconv.Itoa(awayLen),
+		"CASEMAPPING=ascii",
+		"CHANLIMIT=#:" + strconv.Itoa(maxChannels),
+		"CHANMODES=b,k,l,imnst",
+		"CHANNELLEN=" + strconv.Itoa(channelLen),
+		"CHANTYPES=#",
+		"CHATHISTORY=" + strconv.Itoa(chathistoryMax),
+		"ELIST=U",
+		"HOSTLEN=64",
+		"KICKLEN=" + strconv.Itoa(kickLen),
+		"MAXLIST=b:" + strconv.Itoa(maxBans),
+		"MAXTARGETS=" + strconv.Itoa(maxTargets),
+		"MODES=" + strconv.Itoa(maxModes),
+		"MSGREFTYPES=msgid,timestamp",
+		"NETWORK=" + cfg.Network,
+		"NICKLEN=" + strconv.Itoa(nickLen),
+		"PREFIX=(ov)@+",
+		fmt.Sprintf("TARGMAX=JOIN:,KICK:1,LIST:,NAMES:1,NOTICE:%d,PART:,PRIVMSG:%d,TAGMSG:%d,WHOIS:1", maxTargets, maxTargets, maxTargets),
+		"TOPICLEN=" + strconv.Itoa(topicLen),
+		"USERLEN=" + strconv.Itoa(userLen),
+		"UTF8ONLY",
+		"WHOX",
+	}
+	var lines [][]string
+	for len(tokens) > 0 {
+		n := min(12, len(tokens))
+		lines = append(lines, tokens[:n])
+		tokens = tokens[n:]
+	}
+	return lines
+}

@@ -1,0 +1,82 @@
+package ircd
+
+import (
+	"os"
+	"strconv"
+	"strings"
+
+	"gopkg.in/irc.v4"
+
+	"securechat/config"
+)
+
+// loadMOTD reads the message of the day once per (re)load, so MOTD never
+// touches the disk on a client's behalf.
+func (s *Server) loadMOTD(cfg *config.Config) {
+	var lines []string
+	if cfg.MOTDFile != "" {
+		data, err := os.ReadFile(cfg.MOTDFile)
+		if err != nil {
+			s.log.Warn("motd unreadable", "err", err)
+		}
+		for _, l := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
+			lines = append(lines, truncate(strings.TrimRight(l, "\r"), 400))
+		}
+	}
+	s.motd.Store(&lines)
+}
+
+func (s *Server) sendMOTD(c *Client) {
+	lines := *s.motd.Load()
+	if len(lines) == 0 {
+		c.numeric(irc.ERR_NOMOTD, "MOTD File is missing")
+		return
+	}
+	c.numeric(irc.RPL_MOTDSTART, "- "+s.name()+" Message of the day - ")
+	for _, l := range lines {
+		c.numeric(irc.RPL_MOTD, "- "+l)
+	}
+	c.numeric(irc.RPL_ENDOFMOTD, "End of /MOTD command.")
+}
+
+func handleMotd(c *Client, _ *irc.Message) error {
+	c.srv.sendMOTD(c)
+	return nil
+}
+
+func handleLusers(c *Client, _ *irc.Message) error {
+	c.srv.sendLusers(c)
+	return nil
+}
+
+// sendLusers sends the LUSERS numerics 251-255, 265 and 266.
+func (s *Server) sendLusers(c *Client) {
+	s.mu.RLock()
+	users, unknown := len(s.clients), len(s.conns)-len(s.clients)
+	channels := 0
+	for _, ch := range s.channels {
+		if len(ch.Members()) > 0 {
+			channels++
+		}
+	}
+	opers, invisible := 0, 0
+	for _, cl := range s.clients {
+		cl.mu.Lock()
+		if cl.oper {
+			opers++
+		}
+		if cl.invisible {
+			invisible++
+		}
+		cl.mu.Unlock()
+	}
+	s.mu.RUnlock()
+	n := strconv.Itoa
+	c.numeric(irc.RPL_LUSERCLIENT, "There are "+n(users-invisible)+" users and "+n(invisible)+" invisible on 1 servers")
+	c.numeric(irc.RPL_LUSEROP, n(opers), "operator(s) online")
+	c.numeric(irc.RPL_LUSERUNKNOWN, n(max(unknown, 0)), "unknown connection(s)")
+	c.numeric(irc.RPL_LUSERCHANNELS, n(channels), "channels formed")
+	c.numeric(irc.RPL_LUSERME, "I have "+n(users)+" clients and 0 servers")
+	c.numeric(rplLocalUsers, n(users), n(users), "Current local users "+n(users)+", max "+n(users))
+	c.numeric(rplGlobalUsers, n(users), n(users), "Current global users "+n(users)+", max "+n(users))
+}

@@ -1,0 +1,99 @@
+package ircd
+
+import "strings"
+
+// Limits advertised in ISUPPORT and enforced by the handlers.
+const (
+	nickLen     = 30
+	userLen     = 16
+	realnameLen = 128
+	channelLen  = 64
+	topicLen    = 390
+	kickLen     = 255
+	awayLen     = 255
+	maxTargets  = 4
+	maxChannels = 100 // channels one client may be in
+	maxBans     = 100
+	maxModes    = 6 // parameterised mode changes per MODE command
+)
+
+// casefold maps a nick or channel name to its canonical form under
+// CASEMAPPING=ascii.
+func casefold(name string) string {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(name)
+		}
+	}
+	return name
+}
+
+// validNick follows the modern IRC rules: no spaces, commas, '*', '?',
+// '!', '@', and no leading '#', '&', ':', '$', '+', '-' or digit.
+func validNick(nick string) bool {
+	if nick == "" || len(nick) > nickLen {
+		return false
+	}
+	if strings.ContainsAny(nick[:1], "#&:$+-0123456789~%") {
+		return false
+	}
+	for i := 0; i < len(nick); i++ {
+		c := nick[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+			strings.IndexByte("[]\\`_^{|}-", c) >= 0
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// validChannel accepts '#' names without spaces, commas, BELL or control
+// characters, up to channelLen bytes.
+func validChannel(name string) bool {
+	if len(name) < 2 || len(name) > channelLen || name[0] != '#' {
+		return false
+	}
+	for i := 1; i < len(name); i++ {
+		if c := name[i]; c <= ' ' || c == ',' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func validUser(user string) bool {
+	if user == "" {
+		return false
+	}
+	for i := 0; i < len(user); i++ {
+		if c := user[i]; c <= ' ' || c == '@' || c == '!' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// truncate shortens s to at most n bytes without splitting a UTF-8
+// sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
+
+// splitList splits a comma-separated parameter, dropping empty items.
+func splitList(s string) []string {
+	parts := strings.Split(s, ",")
+	out := parts[:0]
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,333 @@
+// Package ircd is securechat's IRC protocol server: listeners, client
+// lifecycle, registration, command handlers, channels, fan-out and history
+// replay. See README.md "How it works" for the goroutine model.
+package ircd
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"securechat/config"
+	"securechat/crypto"
+	"securechat/metrics"
+	"securechat/store"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("ircd: server closed")
+
+// Deps are the parts the server is built from; cmd/securechatd wires them.
+type Deps struct {
+	Vault   *crypto.Vault
+	Store   store.Store
+	Metrics *metrics.Metrics
+	Log     *slog.Logger
+	TLS     *tls.Config // used by listeners started with tls=true
+	Version string
+}
+
+// Server is the IRC server. Its exported methods are safe to call from any
+// goroutine. mu guards the nick and channel maps; each Channel and Client
+// has its own mutex. Lock order: Server.mu, then Channel.mu, then Client.mu.
+type Server struct {
+	cfg     atomic.Pointer[config.Config]
+	vault   *crypto.Vault
+	history *history
+	metrics *metrics.Metrics
+	log     *slog.Logger
+	tls     *tls.Config
+	version string
+	created time.Time
+	guard   *addrGuard
+	motd    atomic.Pointer[[]string]
+
+	mu        sync.RWMutex
+	clients   map[string]*Client  // registered clients by casefolded nick
+	channels  map[string]*Channel // by casefolded name
+	whowas    *whowasRing
+	listeners map[net.Listener]struct{}
+	conns     map[*Client]struct{} // every connection, registered or not
+	closing   bool
+
+	stop      chan struct{}  // closed by Shutdown
+	bg        sync.WaitGroup // maintenance and listener goroutines
+	nextID    atomic.Uint64
+	msgidSeq  atomic.Uint64
+	msgidNode uint32
+	batchSeq  atomic.Uint64
+	wg        sync.WaitGroup
+	rehashF   func() error // set by the daemon so REHASH does what SIGHUP does
+}
+
+// NewServer builds a server from cfg and deps. It loads persisted channel
+// state and starts the history writer; call Serve to accept clients.
+func NewServer(cfg *config.Config, deps Deps) (*Server, error) {
+	s := &Server{
+		vault:     deps.Vault,
+		metrics:   deps.Metrics,
+		log:       deps.Log,
+		tls:       deps.TLS,
+		version:   deps.Version,
+		created:   time.Now(),
+		clients:   make(map[string]*Client),
+		channels:  make(map[string]*Channel),
+		whowas:    newWhowasRing(1000),
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*Client]struct{}),
+		msgidNode: randomUint32(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.cfg.Store(cfg)
+	s.guard = newAddrGuard(s.config)
+	s.loadMOTD(cfg)
+	s.history = newHistory(s, deps.Store)
+	if err := s.loadChannels(); err != nil {
+		return nil, err
+	}
+	s.stop = make(chan struct{})
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.maintainLoop()
+	}()
+	return s, nil
+}
+
+// maintainLoop runs Maintain periodically until Shutdown.
+func (s *Server) maintainLoop() {
+	t := time.NewTicker(maintenanceInterval(s.config().KeyEpoch))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if err := s.Maintain(ctx); err != nil {
+				s.log.Warn("maintenance failed, will retry", "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// Start serves ln in a new goroutine; Serve's error, other than
+// ErrServerClosed, is logged.
+func (s *Server) Start(ln net.Listener, useTLS bool) {
+	s.log.Info("listening", "addr", ln.Addr().String(), "tls", useTLS)
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		if err := s.Serve(ln, useTLS); err != nil && !errors.Is(err, ErrServerClosed) {
+			s.log.Error("listener failed", "addr", ln.Addr().String(), "err", err)
+		}
+	}()
+}
+
+func (s *Server) config() *config.Config { return s.cfg.Load() }
+func (s *Server) name() string           { return s.config().ServerName }
+
+// SetRehash installs the function REHASH calls; the daemon passes the same
+// reload it runs on SIGHUP.
+func (s *Server) SetRehash(f func() error) { s.rehashF = f }
+
+// Reload swaps in a new configuration. Existing clients keep their
+// connections; new limits apply from their next check.
+func (s *Server) Reload(cfg *config.Config) {
+	s.cfg.Store(cfg)
+	s.loadMOTD(cfg)
+}
+
+// Serve accepts connections on ln until Shutdown. With useTLS each
+// connection is wrapped with the server's TLS config.
+func (s *Server) Serve(ln net.Listener, useTLS bool) error {
+	if !s.trackListener(ln, true) {
+		return ErrServerClosed
+	}
+	defer s.trackListener(ln, false)
+	kind := "plain"
+	if useTLS {
+		kind = "tls"
+	}
+	var tempDelay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.isClosing() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				tempDelay = min(max(2*tempDelay, 5*time.Millisecond), time.Second)
+				time.Sleep(tempDelay)
+				continue
+			}
+			return err
+		}
+		tempDelay = 0
+		s.accept(nc, useTLS, kind)
+	}
+}
+
+func (s *Server) trackListener(ln net.Listener, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.closing {
+			return false
+		}
+		s.listeners[ln] = struct{}{}
+	} else {
+		delete(s.listeners, ln)
+	}
+	return true
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.closing
+}
+
+// accept admits or refuses one new connection and starts its goroutines.
+func (s *Server) accept(nc net.Conn, useTLS bool, kind string) {
+	ip := remoteIP(nc)
+	if reason := s.guard.admit(ip); reason != "" {
+		s.metrics.Refused.WithLabelValues(reason).Inc()
+		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = nc.Write([]byte("ERROR :Closing link: " + refusalText[reason] + "\r\n"))
+		_ = nc.Close()
+		return
+	}
+	if useTLS {
+		nc = tls.Server(nc, s.tls)
+	}
+	c := s.newClient(nc, ip, useTLS, kind)
+	if !s.trackConn(c, true) {
+		s.guard.release(ip)
+		_ = nc.Close()
+		return
+	}
+	s.metrics.ClientsConnected.WithLabelValues(kind).Inc()
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		s.writeClient(c)
+	}()
+	go func() {
+		defer s.wg.Done()
+		c.serve()
+	}()
+}
+
+func (s *Server) writeClient(c *Client) {
+	err := writeLoop(c.nc, c.sendq)
+	if errors.Is(err, errSendQ) {
+		s.metrics.Refused.WithLabelValues("sendq").Inc()
+		c.log.Info("disconnecting slow client", "reason", "sendq")
+		_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = c.nc.Write([]byte("ERROR :Closing link: SendQ exceeded\r\n"))
+	}
+	// Closing the socket ends the reader too, which runs the quit path.
+	_ = c.nc.Close()
+	if err != nil {
+		c.quit(quitReasonFor(err))
+	}
+}
+
+func (s *Server) newClient(nc net.Conn, ip netip.Addr, useTLS bool, kind string) *Client {
+	id := s.nextID.Add(1)
+	cfg := s.config()
+	c := &Client{
+		srv:      s,
+		id:       id,
+		nc:       nc,
+		ip:       ip,
+		tls:      useTLS,
+		listener: kind,
+		log:      s.log.With("conn", id, "remote", ip.String()),
+		sendq:    newSendQueue(cfg.SendQ),
+		signon:   time.Now(),
+		host:     ip.String(),
+		channels: make(map[*Channel]struct{}),
+	}
+	if ip.Is6() && !ip.Is4In6() {
+		// A host starting with ':' would break the line's prefix.
+		c.host = "[" + c.host + "]"
+	}
+	c.flood.init(cfg, s.guard.exempt(ip))
+	return c
+}
+
+func (s *Server) trackConn(c *Client, add bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		if s.closing {
+			return false
+		}
+		s.conns[c] = struct{}{}
+	} else {
+		delete(s.conns, c)
+	}
+	return true
+}
+
+// Shutdown stops accepting, tells every client the server is going away,
+// waits for their goroutines (or ctx) and flushes the history queue.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.closing {
+		close(s.stop)
+	}
+	s.closing = true
+	for ln := range s.listeners {
+		_ = ln.Close()
+	}
+	conns := make([]*Client, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.disconnect("Server shutting down")
+	}
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		s.bg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	return s.history.close(ctx)
+}
+
+// Ready reports whether the server is accepting and its store answers.
+func (s *Server) Ready(ctx context.Context) error {
+	s.mu.RLock()
+	n, closing := len(s.listeners), s.closing
+	s.mu.RUnlock()
+	if closing || n == 0 {
+		return errors.New("no listener accepting")
+	}
+	return s.history.ping(ctx)
+}
+
+func remoteIP(nc net.Conn) netip.Addr {
+	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.IPv6Unspecified()
+}
