@@ -27,15 +27,28 @@ const deployDir = "../deploy"
 // silently stop running on a machine without it.
 func promtool(t *testing.T, args ...string) {
 	t.Helper()
-	path, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Fatal("promtool not found: run .ci/install-deps (installs Debian's prometheus package)")
-	}
-	cmd := exec.Command(path, args...)
+	promtoolStdin(t, "", args...)
+}
+
+// promtoolStdin is promtool with stdin as the command's standard input.
+func promtoolStdin(t *testing.T, stdin string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(lookPrometheusTool(t, "promtool"), args...)
 	cmd.Dir = deployDir
+	cmd.Stdin = strings.NewReader(stdin)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
+}
+
+// lookPrometheusTool returns the path of promtool or prometheus.
+func lookPrometheusTool(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s not found: run .ci/install-deps (installs Debian's prometheus package)", name)
+	}
+	return path
 }
 
 func TestPrometheusConfigValid(t *testing.T) {

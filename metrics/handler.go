@@ -35,6 +35,9 @@ func Handler(g prometheus.Gatherer, opts HandlerOptions) http.Handler {
 		ErrorLog: errorLog{opts.Logger},
 		// A collector that fails should not blank the whole scrape.
 		ErrorHandling: promhttp.ContinueOnError,
+		// Gathering walks every collector; cap concurrent scrapes so a
+		// misbehaving scraper cannot pile them up.
+		MaxRequestsInFlight: 4,
 	})
 	if opts.Token != "" {
 		metrics = requireToken(opts.Token, metrics)

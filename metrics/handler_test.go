@@ -131,3 +131,14 @@ func TestHandlerRoutes(t *testing.T) {
 		}
 	}
 }
+
+// TestScrapePassesPromtoolLint runs a full scrape through `promtool check
+// metrics`, which enforces Prometheus naming conventions (units, _total on
+// counters, help text).
+func TestScrapePassesPromtoolLint(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	touchAll(New(reg, "test"))
+	_, body := get(t, Handler(reg, HandlerOptions{}), "GET", "/metrics", "")
+	promtoolStdin(t, body, "check", "metrics")
+}
