@@ -110,7 +110,7 @@ func writeServer(p func(string, ...any), s *ServerResult) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		p("          %-50s %+.0f", n, s.Deltas[n])
+		p("          %-50s %+.6g", n, s.Deltas[n])
 	}
 }
 

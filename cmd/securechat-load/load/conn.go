@@ -223,7 +223,7 @@ func (c *conn) readLoop() error {
 var wantedCaps = []string{"server-time", "message-tags", "batch", "draft/chathistory"}
 
 // register performs CAP negotiation, SASL PLAIN or PASS, NICK/USER, and
-// waits for the end of the MOTD.
+// waits for the end of the welcome burst.
 func (c *conn) register(cfg *Config) error {
 	var first []string
 	if cfg.Auth == "pass" {
@@ -247,10 +247,18 @@ func (c *conn) register(cfg *Config) error {
 	if err := c.send("CAP END", "NICK "+c.nick, "USER u 0 * :r"); err != nil {
 		return err
 	}
+	// Registration ends with the MOTD (376) or its absence (422). A server
+	// that sends neither is caught by a PING sent after 001: its PONG
+	// follows the whole welcome burst.
+	token := "reg-" + c.nick
 	return c.until(func(m *message) (bool, error) {
 		switch m.command {
+		case "001":
+			return false, c.send("PING :" + token)
 		case "376", "422":
 			return true, nil
+		case "PONG":
+			return m.param(len(m.params)-1) == token, nil
 		case "432", "433", "436", "464", "465":
 			return false, fmt.Errorf("%w: %s %s", errServerError, m.command, m.param(len(m.params)-1))
 		}
