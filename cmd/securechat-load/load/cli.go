@@ -134,6 +134,6 @@ func distText(d Dist, unit string) string {
 		return "(none)"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "p50 %.3g%s p90 %.3g%s p99 %.3g%s max %.3g%s (n=%d)", d.P50, unit, d.P90, unit, d.P99, unit, d.Max, unit, d.Count)
+	fmt.Fprintf(&b, "p50 %.2f%s p90 %.2f%s p99 %.2f%s max %.2f%s (n=%d)", d.P50, unit, d.P90, unit, d.P99, unit, d.Max, unit, d.Count)
 	return b.String()
 }

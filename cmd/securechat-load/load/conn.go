@@ -356,21 +356,25 @@ func saslChunks(payload string) []string {
 
 // join joins channel. onJoined runs when the server echoes our JOIN, the
 // moment from which we are a member and live messages must arrive. join
-// returns after the end of NAMES and of any replay batch, with the number
-// of replayed lines.
+// returns after the end of NAMES and of the replay batch, with the number
+// of replayed lines. Servers may send the replay after NAMES, so a PING
+// follows 366 and its PONG marks the end of the join burst.
 func (c *conn) join(channel string, onJoined func()) (int, error) {
 	if err := c.send("JOIN " + channel); err != nil {
 		return 0, err
 	}
+	token := "join-" + channel
 	names, replay := false, 0
-	return replay, c.until(func(m *message) (bool, error) {
+	err := c.until(func(m *message) (bool, error) {
 		switch m.command {
 		case "JOIN":
 			if m.nick() == c.nick && strings.EqualFold(m.param(0), channel) {
 				onJoined()
 			}
 		case "366":
-			names = true
+			return false, c.send("PING :" + token)
+		case "PONG":
+			names = names || m.param(len(m.params)-1) == token
 		case "403", "405", "471", "473", "474", "475", "476", "477", "448":
 			return false, fmt.Errorf("%w: JOIN %s: %s %s", errServerError, channel, m.command, m.param(len(m.params)-1))
 		}
@@ -379,8 +383,7 @@ func (c *conn) join(channel string, onJoined func()) (int, error) {
 			replay = r.lines
 		default:
 		}
-		// A replay batch still open at the end of NAMES is waited for;
-		// one the server sends later is not part of the join.
 		return names && c.batchID == "", nil
 	})
+	return replay, err
 }

@@ -94,8 +94,8 @@ func (s *fakeServer) handle(c *fakeClient, m *message) bool {
 	case "NICK":
 		c.nick = m.param(0)
 	case "USER":
+		// No 376/422, like securechatd without a MOTD file.
 		c.send(":srv 001 %s :Welcome", c.nick)
-		c.send(":srv 422 %s :No MOTD", c.nick)
 	case "JOIN":
 		s.join(c, m.param(0))
 	case "PRIVMSG":
@@ -103,6 +103,8 @@ func (s *fakeServer) handle(c *fakeClient, m *message) bool {
 	case "CHATHISTORY":
 		c.send("BATCH +h1 chathistory %s", m.param(1))
 		c.send("BATCH -h1")
+	case "PING":
+		c.send(":srv PONG srv :%s", m.param(0))
 	case "QUIT":
 		return false
 	}
@@ -128,13 +130,14 @@ func (s *fakeServer) join(c *fakeClient, ch string) {
 	hist := append([]string(nil), s.history[ch]...)
 	s.mu.Unlock()
 	c.send(":%s!u@h JOIN %s", c.nick, ch)
+	c.send(":srv 353 %s = %s :%s", c.nick, ch, c.nick)
+	c.send(":srv 366 %s %s :End of /NAMES list.", c.nick, ch)
+	// Like securechatd, the replay follows NAMES.
 	c.send("BATCH +r1 chathistory %s", ch)
 	for _, line := range hist {
 		c.send("@batch=r1;time=2024-01-01T00:00:00.000Z %s", line)
 	}
 	c.send("BATCH -r1")
-	c.send(":srv 353 %s = %s :%s", c.nick, ch, c.nick)
-	c.send(":srv 366 %s %s :End of /NAMES list.", c.nick, ch)
 }
 
 func (s *fakeServer) privmsg(c *fakeClient, ch, text string) {
