@@ -174,13 +174,18 @@ func (q *Queue) Close(ctx context.Context) error {
 	return err
 }
 
-// run is the writer goroutine: it writes the oldest record until the
-// queue is empty, then sleeps until Append wakes it.
+// maxBatch bounds how many records one write carries, so a long backlog
+// is written in round trips of a reasonable size.
+const maxBatch = 256
+
+// run is the writer goroutine: it writes the oldest records, a batch at a
+// time, until the queue is empty, then sleeps until Append wakes it.
 func (q *Queue) run() {
 	defer close(q.stopped)
+	var batch []KeyedRecord
 	for {
-		item, ok := q.peek()
-		if !ok {
+		batch = q.peek(batch[:0])
+		if len(batch) == 0 {
 			select {
 			case <-q.wake:
 				continue
@@ -188,19 +193,19 @@ func (q *Queue) run() {
 				return
 			}
 		}
-		if !q.writeWithRetry(item) {
+		if !q.writeWithRetry(batch) {
 			return
 		}
-		q.pop()
+		q.pop(len(batch))
 	}
 }
 
-// writeWithRetry writes item, retrying with backoff until it succeeds
+// writeWithRetry writes batch, retrying with backoff until it succeeds
 // (true) or the queue is stopped (false).
-func (q *Queue) writeWithRetry(item queued) bool {
+func (q *Queue) writeWithRetry(batch []KeyedRecord) bool {
 	backoff := q.opts.MinBackoff
 	for {
-		err := q.write(item)
+		err := q.write(batch)
 		if err == nil {
 			return true
 		}
@@ -216,34 +221,46 @@ func (q *Queue) writeWithRetry(item queued) bool {
 	}
 }
 
-func (q *Queue) write(item queued) error {
+func (q *Queue) write(batch []KeyedRecord) error {
 	ctx, cancel := context.WithTimeout(q.ctx, q.opts.WriteTimeout)
 	defer cancel()
-	return q.h.Append(ctx, item.key, item.rec)
+	if b, ok := q.h.(BatchAppender); ok {
+		return b.AppendBatch(ctx, batch)
+	}
+	for _, kr := range batch {
+		if err := q.h.Append(ctx, kr.Key, kr.Record); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// peek returns the oldest record without removing it, so Depth and a
-// crash-free Close still count it while it is written.
-func (q *Queue) peek() (queued, bool) {
+// peek appends up to maxBatch of the oldest records to buf without
+// removing them, so Depth and Close still count them while they are
+// written.
+func (q *Queue) peek(buf []KeyedRecord) []KeyedRecord {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.n == 0 {
-		return queued{}, false
+	for i := 0; i < q.n && i < maxBatch; i++ {
+		it := q.ring[(q.head+i)%len(q.ring)]
+		buf = append(buf, KeyedRecord{Key: it.key, Record: it.rec})
 	}
-	return q.ring[q.head], true
+	return buf
 }
 
-// pop removes the record just written and tells Flush waiters.
-func (q *Queue) pop() {
+// pop removes the n records just written and tells Flush waiters.
+func (q *Queue) pop(n int) {
 	q.mu.Lock()
-	q.ring[q.head] = queued{} // let the data be collected
-	q.head = (q.head + 1) % len(q.ring)
-	q.n--
-	q.written++
+	for i := 0; i < n; i++ {
+		q.ring[q.head] = queued{} // let the data be collected
+		q.head = (q.head + 1) % len(q.ring)
+	}
+	q.n -= n
+	q.written += uint64(n)
 	close(q.progress)
 	q.progress = make(chan struct{})
 	q.mu.Unlock()
 	if q.opts.OnWritten != nil {
-		q.opts.OnWritten(1)
+		q.opts.OnWritten(n)
 	}
 }

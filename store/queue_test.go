@@ -147,3 +147,37 @@ func TestQueueFlushAndClose(t *testing.T) {
 		})
 	}
 }
+
+// TestQueueBatchesKeepOrder pushes more records than one batch holds,
+// spread over several keys, and expects each key's log complete and in
+// order: batching must not reorder or lose anything.
+func TestQueueBatchesKeepOrder(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := openRedis(t, srv, Options{})
+	var written atomic.Int64
+	q := NewQueue(s, fastRetry(QueueOptions{Size: 5000, OnWritten: func(n int) { written.Add(int64(n)) }}))
+	closeQueue(t, q)
+	const n = 3 * maxBatch
+	keys := []string{"a", "b", "c"}
+	for i := range n {
+		q.Append(keys[i%3], Record{ID: strconv.Itoa(i), Time: at(i), Data: []byte("x")})
+	}
+	if err := q.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if written.Load() != n {
+		t.Fatalf("OnWritten counted %d, want %d", written.Load(), n)
+	}
+	for k, key := range keys {
+		got := ids(mustQuery(t, s, key, Query{Limit: n}))
+		if len(got) != n/3 {
+			t.Fatalf("key %s holds %d records, want %d", key, len(got), n/3)
+		}
+		for j, id := range got {
+			if id != strconv.Itoa(j*3+k) {
+				t.Fatalf("key %s record %d is %s, want %d", key, j, id, j*3+k)
+			}
+		}
+	}
+}

@@ -14,7 +14,10 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
-var _ Store = (*Redis)(nil)
+var (
+	_ Store         = (*Redis)(nil)
+	_ BatchAppender = (*Redis)(nil)
+)
 
 // Redis stores history in one Redis Stream per target key, named
 // <prefix>h:<key>, whose entry IDs are the records' millisecond times, so
@@ -137,6 +140,40 @@ func (r *Redis) Append(ctx context.Context, key string, rec Record) error {
 	err = r.client.XAdd(ctx, r.xaddArgs(stream, "*", values)).Err()
 	r.timed("append", start)
 	return wrapErr("append", err)
+}
+
+// AppendBatch appends recs in one pipelined round trip. Entries Redis
+// refuses for a stale ID (the clock went back) are retried one by one
+// through Append, which knows how to place them.
+func (r *Redis) AppendBatch(ctx context.Context, recs []KeyedRecord) error {
+	xadds := make([]*redis.StringCmd, len(recs))
+	start := time.Now()
+	_, _ = r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, kr := range recs {
+			ms, err := recordMs(kr.Record)
+			if err != nil {
+				return err
+			}
+			values := []any{fieldID, kr.ID, fieldData, kr.Data}
+			xadds[i] = p.XAdd(ctx, r.xaddArgs(r.streamKey(kr.Key), strconv.FormatInt(ms, 10)+"-*", values))
+			p.ZAddGT(ctx, r.targetsKey(), redis.Z{Score: float64(ms), Member: kr.Key})
+		}
+		return nil
+	})
+	r.timed("append", start)
+	for i, cmd := range xadds {
+		if cmd == nil {
+			return fmt.Errorf("store: append: invalid record time for %q", recs[i].ID)
+		}
+		err := cmd.Err()
+		if isStaleID(err) {
+			err = r.Append(ctx, recs[i].Key, recs[i].Record)
+		}
+		if err != nil {
+			return wrapErr("append", err)
+		}
+	}
+	return nil
 }
 
 func (r *Redis) xaddArgs(stream, id string, values []any) *redis.XAddArgs {

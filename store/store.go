@@ -74,6 +74,21 @@ type History interface {
 	TrimBefore(ctx context.Context, t time.Time) error
 }
 
+// KeyedRecord is a record with the key of the log it belongs to.
+type KeyedRecord struct {
+	Key string
+	Record
+}
+
+// BatchAppender is implemented by backends that can append many records in
+// one round trip; the write-behind Queue uses it when available.
+type BatchAppender interface {
+	// AppendBatch appends each record to its key's log, in order. On error
+	// some records may have been written; the caller retries them all, so
+	// writes are at least once.
+	AppendBatch(ctx context.Context, recs []KeyedRecord) error
+}
+
 // State holds small named blobs that outlive a restart: the keyring and
 // the sealed state of each channel.
 type State interface {
