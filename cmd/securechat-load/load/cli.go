@@ -13,8 +13,8 @@ import (
 
 // Main is the whole securechat-load program: it parses args, runs the
 // scenario and prints the summary and the JSON line to stdout. It returns
-// the process exit code: 0 on success, 1 when the run failed or errors
-// occurred, 2 for bad usage.
+// the process exit code: 0 when the run completed (read the result for
+// loss and errors), 1 when no user could connect, 2 for bad usage.
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	cfg, err := ParseArgs(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
