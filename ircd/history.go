@@ -115,7 +115,12 @@ func (h *history) append(name string, e *entry) {
 // read queries name's history and opens each record; records that fail to
 // open are counted, logged and skipped, never fatal.
 func (h *history) read(ctx context.Context, name string, q store.Query) ([]*entry, error) {
-	key := h.srv.vault.TargetKey(name)
+	return h.readKey(ctx, h.srv.vault.TargetKey(name), q)
+}
+
+// readKey is read for a target known only by its opaque key, as
+// CHATHISTORY TARGETS learns them from the store.
+func (h *history) readKey(ctx context.Context, key string, q store.Query) ([]*entry, error) {
 	recs, err := h.store.Query(ctx, key, q)
 	h.srv.metrics.HistoryReads.Inc()
 	if err != nil {
@@ -173,10 +178,38 @@ func (h *history) ensureLoaded(ch *Channel, replay []*entry) []*entry {
 		return replay
 	}
 	ch.mu.Lock()
+	stored = withoutLater(stored, ch.recent, replay)
 	ch.recent = mergeEntries(stored, ch.recent, limit)
 	ch.loaded = true
 	ch.mu.Unlock()
 	return lastN(mergeEntries(stored, replay, limit), limit)
+}
+
+// withoutLater drops from stored the entries that reached the ring after
+// the joiner's snapshot was taken: the joiner got those live, and the
+// write-behind queue may already have stored them by the time the cold
+// tail is read, which would otherwise replay them a second time.
+func withoutLater(stored, ring, snapshot []*entry) []*entry {
+	seen := make(map[string]bool, len(snapshot))
+	for _, e := range snapshot {
+		seen[e.msgid] = true
+	}
+	later := make(map[string]bool)
+	for _, e := range ring {
+		if !seen[e.msgid] {
+			later[e.msgid] = true
+		}
+	}
+	if len(later) == 0 {
+		return stored
+	}
+	out := make([]*entry, 0, len(stored))
+	for _, e := range stored {
+		if !later[e.msgid] {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // mergeEntries puts the stored tail before the in-memory entries, dropping
@@ -203,27 +236,48 @@ func lastN(es []*entry, n int) []*entry {
 	return es
 }
 
-// replay sends entries to c before live traffic: in a chathistory batch to
-// batch clients, otherwise as plain messages whose text starts with the
-// original time when the client lacks server-time.
+// replay sends a joining client the channel's recent entries before live
+// traffic, and records how long that took. Nothing is sent when there is
+// nothing to replay, so a join stays quiet in an empty channel.
 func (s *Server) replay(c *Client, target string, entries []*entry) {
 	if len(entries) == 0 {
 		return
 	}
 	start := time.Now()
-	ref := ""
-	if c.caps.has(capBatch) {
-		ref = s.newBatchRef()
-		c.send(&irc.Message{Prefix: &irc.Prefix{Name: s.name()}, Command: "BATCH", Params: []string{"+" + ref, "chathistory", target}})
-	}
+	s.sendHistory(c, target, entries)
+	s.metrics.ReplayMessages.Observe(float64(len(entries)))
+	s.metrics.ReplayLatency.Observe(time.Since(start).Seconds())
+}
+
+// sendHistory sends entries as one chathistory batch to batch clients,
+// even when empty so a CHATHISTORY caller knows the answer is complete;
+// others get plain messages whose text starts with the original time when
+// they lack server-time. Both JOIN replay and CHATHISTORY use it.
+func (s *Server) sendHistory(c *Client, target string, entries []*entry) {
+	ref := s.startBatch(c, "chathistory", target)
 	for _, e := range entries {
 		c.send(s.replayLine(c, e, ref))
 	}
+	s.endBatch(c, ref)
+}
+
+// startBatch opens a batch of the given type for a batch client and
+// returns its reference, or "" for a client without batch.
+func (s *Server) startBatch(c *Client, kind string, params ...string) string {
+	if !c.caps.has(capBatch) {
+		return ""
+	}
+	ref := s.newBatchRef()
+	p := append([]string{"+" + ref, kind}, params...)
+	c.send(&irc.Message{Prefix: &irc.Prefix{Name: s.name()}, Command: "BATCH", Params: p})
+	return ref
+}
+
+// endBatch closes a batch opened by startBatch; "" is no batch.
+func (s *Server) endBatch(c *Client, ref string) {
 	if ref != "" {
 		c.send(&irc.Message{Prefix: &irc.Prefix{Name: s.name()}, Command: "BATCH", Params: []string{"-" + ref}})
 	}
-	s.metrics.ReplayMessages.Observe(float64(len(entries)))
-	s.metrics.ReplayLatency.Observe(time.Since(start).Seconds())
 }
 
 func (s *Server) replayLine(c *Client, e *entry, batch string) *irc.Message {

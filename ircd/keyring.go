@@ -89,21 +89,35 @@ func (s *Server) Maintain(ctx context.Context) error {
 	cfg := s.config()
 	now := time.Now()
 	changed := s.vault.EnsureEpochKeys(now)
+	expired := false
 	var errs []error
 	if cfg.HistoryMaxAge > 0 {
 		cutoff := now.Add(-cfg.HistoryMaxAge)
 		if err := s.history.store.TrimBefore(ctx, cutoff); err != nil {
 			errs = append(errs, fmt.Errorf("trimming history: %w", err))
 		}
-		if s.vault.ExpireBefore(cutoff) > 0 {
-			changed = true
-		}
+		expired = s.vault.ExpireBefore(cutoff) > 0
 		s.forgetBefore(cutoff)
 	}
-	if changed {
-		errs = append(errs, saveKeyring(ctx, s.history.store, s.vault.Keyring()))
+	if changed || expired {
+		err := saveKeyring(ctx, s.history.store, s.vault.Keyring())
+		errs = append(errs, err)
+		if expired && err == nil {
+			s.resealChannels()
+		}
 	}
 	return errors.Join(errs...)
+}
+
+// resealChannels stores every channel's settings again under the newest
+// key. Settings are sealed once, when they change, so without this a
+// topic set longer ago than the maximum age would be sealed under a key
+// ExpireBefore just destroyed, and lost at the next restart. It runs only
+// after the keyring is saved, so the key it seals with is persisted.
+func (s *Server) resealChannels() {
+	for _, ch := range s.channelSnapshot() {
+		s.history.saveChannel(ch)
+	}
 }
 
 // forgetBefore drops expired entries from the channels' replay rings.
