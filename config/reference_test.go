@@ -3,7 +3,6 @@ package config
 import (
 	"bytes"
 	"errors"
-	"io/fs"
 	"os"
 	"strings"
 	"testing"
@@ -15,15 +14,12 @@ const (
 )
 
 // TestReadmeReference keeps the README's settings table identical to
-// ReferenceMarkdown. Until the README exists the test is skipped; once it
-// does, missing markers or a stale table fail with the table to paste.
+// ReferenceMarkdown: missing markers or a stale table fail with the table
+// to paste.
 func TestReadmeReference(t *testing.T) {
 	t.Parallel()
 	want := ReferenceMarkdown()
 	readme, err := os.ReadFile("../README.md")
-	if errors.Is(err, fs.ErrNotExist) {
-		t.Skip("no README.md yet; " + pasteHint(want))
-	}
 	if err != nil {
 		t.Fatal(err)
 	}

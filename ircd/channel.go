@@ -163,7 +163,9 @@ func (ch *Channel) remember(e *entry, keep int) {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	ch.recent = append(ch.recent, e)
-	if len(ch.recent) > keep {
+	// Trim only when twice over, so the copy is paid once per keep
+	// messages rather than on every message.
+	if len(ch.recent) >= 2*keep {
 		ch.recent = append(ch.recent[:0:0], ch.recent[len(ch.recent)-keep:]...)
 	}
 }

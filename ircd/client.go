@@ -34,6 +34,7 @@ type Client struct {
 	quitOnce   sync.Once
 	quitReason atomic.Pointer[string]
 	label      *labelCollector // reply collector of the labeled command in progress
+	operTried  time.Time       // last OPER attempt, for pacing; reader goroutine only
 
 	mu         sync.Mutex
 	nick       string
@@ -44,6 +45,7 @@ type Client struct {
 	away       string
 	oper       bool
 	invisible  bool
+	wallops    bool
 	registered bool
 	channels   map[*Channel]struct{}
 }

@@ -55,10 +55,15 @@ func (q *sendQueue) push(line []byte) bool {
 		q.signal()
 		return false
 	}
+	// Only the first line into an empty queue needs to wake the writer:
+	// it takes everything queued when it runs.
+	wasEmpty := len(q.buf) == 0
 	q.buf = append(q.buf, line...)
 	q.buf = append(q.buf, '\r', '\n')
 	q.mu.Unlock()
-	q.signal()
+	if wasEmpty {
+		q.signal()
+	}
 	return true
 }
 

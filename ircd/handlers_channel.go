@@ -116,7 +116,7 @@ func (s *Server) joined(c *Client, ch *Channel, replay []*entry) {
 	}
 	s.sendTopic(c, ch, false)
 	s.sendNames(c, ch)
-	replay = s.history.ensureLoaded(ch, replay)
+	replay = lastN(s.history.ensureLoaded(ch, replay), s.config().Replay)
 	s.replay(c, ch.name, replay)
 }
 

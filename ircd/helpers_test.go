@@ -122,11 +122,22 @@ type testClient struct {
 	nick string
 }
 
-func (ts *testServer) dial() *testClient {
+func (ts *testServer) dial() *testClient { return ts.dialWith(0) }
+
+// dialWith connects over TLS; a positive rcvbuf shrinks the socket's
+// receive buffer, so a client that stops reading backs up quickly.
+func (ts *testServer) dialWith(rcvbuf int) *testClient {
 	ts.t.Helper()
-	nc, err := tls.Dial("tcp", ts.addr, ts.tlsConf)
+	raw, err := net.Dial("tcp", ts.addr)
 	if err != nil {
 		ts.t.Fatalf("dial: %v", err)
+	}
+	if rcvbuf > 0 {
+		_ = raw.(*net.TCPConn).SetReadBuffer(rcvbuf)
+	}
+	nc := tls.Client(raw, ts.tlsConf)
+	if err := nc.Handshake(); err != nil {
+		ts.t.Fatalf("handshake: %v", err)
 	}
 	ts.t.Cleanup(func() { _ = nc.Close() })
 	return &testClient{t: ts.t, nc: nc, r: bufio.NewReader(nc)}
