@@ -1,0 +1,489 @@
+package main
+
+// End-to-end helpers: the tests in this package build the real securechatd
+// binary once (TestMain), run it as a child process on loopback ports with
+// its own data directory, and talk to it the way users and operators do —
+// raw IRC over TLS, real IRC clients, signals, HTTP and real Prometheus.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"gopkg.in/irc.v4"
+)
+
+// binaryPath is the securechatd built by TestMain; tests only read it.
+var binaryPath string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "securechatd-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binaryPath = filepath.Join(dir, "securechatd")
+	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(goTool); err != nil {
+		goTool = "go"
+	}
+	build := exec.Command(goTool, "build", "-o", binaryPath, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building securechatd: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// childEnv is the test process's environment without any SECURECHAT_
+// variable (so the developer's settings cannot leak into a test), plus extra.
+func childEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SECURECHAT_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, extra...)
+}
+
+// result is how a short-lived securechatd invocation ended.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// runTool runs securechatd to completion (a subcommand or a start that is
+// expected to fail) with stdin, bounded by a timeout.
+func runTool(t *testing.T, stdin string, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binaryPath, args...)
+	cmd.Env = childEnv(env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	code := 0
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("securechatd %q: %v", args, err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("securechatd %q did not finish within 30s; stderr:\n%s", args, stderr.String())
+	}
+	return result{stdout.String(), stderr.String(), code}
+}
+
+// logBuffer collects a child's output; safe for concurrent use.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// running is one running securechatd process.
+type running struct {
+	t           *testing.T
+	cmd         *exec.Cmd
+	dataDir     string
+	stdout      *logBuffer
+	stderr      *logBuffer
+	exited      chan struct{} // closed when the process has been reaped
+	exitCode    int           // valid once exited is closed
+	addr        string        // TLS listener, from the log
+	metricsAddr string        // metrics listener, from the log; "" if none
+	fingerprint string        // SHA-256 the daemon logged, colon-separated
+}
+
+// daemonSpec says how to start a daemon. Args come after the defaults
+// (loopback TLS on a kernel-chosen port, no metrics listener, dataDir), so
+// a test can override any of them.
+type daemonSpec struct {
+	dataDir string   // default t.TempDir()
+	env     []string // e.g. SECURECHAT_PASSWORD=...
+	args    []string
+}
+
+var (
+	listeningRe   = regexp.MustCompile(`msg=listening addr=(\S+) tls=true`)
+	fingerprintRe = regexp.MustCompile(`msg="TLS certificate" sha256=([0-9A-F:]{95})`)
+	metricsAddrRe = regexp.MustCompile(`msg="metrics listening" addr=(\S+)`)
+)
+
+// startDaemon runs securechatd and waits until its TLS listener is up.
+// The process is killed when the test ends if it is still running.
+func startDaemon(t *testing.T, spec daemonSpec) *running {
+	t.Helper()
+	if spec.dataDir == "" {
+		spec.dataDir = t.TempDir()
+	}
+	args := append([]string{"--listen=127.0.0.1:0", "--metrics-listen=", "--data-dir=" + spec.dataDir}, spec.args...)
+	d := &running{t: t, dataDir: spec.dataDir, stdout: &logBuffer{}, stderr: &logBuffer{}, exited: make(chan struct{})}
+	d.cmd = exec.Command(binaryPath, args...)
+	d.cmd.Env = childEnv(spec.env...)
+	d.cmd.Stdout, d.cmd.Stderr = d.stdout, d.stderr
+	if err := d.cmd.Start(); err != nil {
+		t.Fatalf("start securechatd: %v", err)
+	}
+	go func() {
+		_ = d.cmd.Wait()
+		d.exitCode = d.cmd.ProcessState.ExitCode()
+		close(d.exited)
+	}()
+	t.Cleanup(d.kill)
+	m := d.waitLog(listeningRe, 20*time.Second)
+	d.addr = m[1]
+	if fp := fingerprintRe.FindStringSubmatch(d.stderr.String()); fp != nil {
+		d.fingerprint = fp[1]
+	}
+	if ma := metricsAddrRe.FindStringSubmatch(d.stderr.String()); ma != nil {
+		d.metricsAddr = ma[1]
+	}
+	return d
+}
+
+// kill ends the process if it still runs; for t.Cleanup.
+func (d *running) kill() {
+	select {
+	case <-d.exited:
+		return
+	default:
+	}
+	_ = d.cmd.Process.Kill()
+	<-d.exited
+}
+
+// waitLog waits until the daemon's log matches re and returns the match.
+// It fails the test if the process exits first or the timeout passes.
+func (d *running) waitLog(re *regexp.Regexp, timeout time.Duration) []string {
+	d.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if m := re.FindStringSubmatch(d.stderr.String()); m != nil {
+			return m
+		}
+		select {
+		case <-d.exited:
+			if m := re.FindStringSubmatch(d.stderr.String()); m != nil {
+				return m
+			}
+			d.t.Fatalf("securechatd exited with %d before logging %q\nstdout:\n%s\nstderr:\n%s",
+				d.exitCode, re, d.stdout.String(), d.stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("securechatd did not log %q within %v\nstderr:\n%s", re, timeout, d.stderr.String())
+		}
+	}
+}
+
+// signal sends sig to the daemon.
+func (d *running) signal(sig syscall.Signal) {
+	d.t.Helper()
+	if err := d.cmd.Process.Signal(sig); err != nil {
+		d.t.Fatalf("signal %v: %v", sig, err)
+	}
+}
+
+// wait waits for the process to exit and returns its exit code.
+func (d *running) wait(timeout time.Duration) int {
+	d.t.Helper()
+	select {
+	case <-d.exited:
+		return d.exitCode
+	case <-time.After(timeout):
+		d.t.Fatalf("securechatd still running %v after being told to stop\nstderr:\n%s", timeout, d.stderr.String())
+		return -1
+	}
+}
+
+// stop sends SIGTERM and requires a clean exit.
+func (d *running) stop() {
+	d.t.Helper()
+	d.signal(syscall.SIGTERM)
+	if code := d.wait(10 * time.Second); code != 0 {
+		d.t.Fatalf("securechatd exited with %d after SIGTERM\nstderr:\n%s", code, d.stderr.String())
+	}
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// fingerprintOf renders the SHA-256 of a DER certificate the way the
+// daemon logs it: upper-case hex pairs joined by colons.
+func fingerprintOf(der []byte) string {
+	sum := sha256.Sum256(der)
+	parts := make([]string, len(sum))
+	for i, b := range sum {
+		parts[i] = fmt.Sprintf("%02X", b)
+	}
+	return strings.Join(parts, ":")
+}
+
+// servedFingerprint connects to addr and returns the fingerprint of the
+// certificate the server presents.
+func servedFingerprint(t *testing.T, addr string) string {
+	t.Helper()
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatalf("TLS dial %s: %v", addr, err)
+	}
+	defer conn.Close()
+	return fingerprintOf(conn.ConnectionState().PeerCertificates[0].Raw)
+}
+
+// client speaks raw IRC lines over TLS, transcript style.
+type client struct {
+	t    *testing.T
+	nc   net.Conn
+	r    *bufio.Reader
+	nick string
+}
+
+// dial opens a TLS connection to the daemon. The certificate must be the
+// one whose fingerprint the daemon logged, as a pinning client checks.
+func (d *running) dial() *client {
+	d.t.Helper()
+	want := d.fingerprint
+	conf := &tls.Config{
+		InsecureSkipVerify: true, // self-signed: pinned below instead
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if got := fingerprintOf(cs.PeerCertificates[0].Raw); want != "" && got != want {
+				return fmt.Errorf("server certificate %s, daemon logged %s", got, want)
+			}
+			return nil
+		},
+	}
+	nc, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", d.addr, conf)
+	if err != nil {
+		d.t.Fatalf("dial %s: %v", d.addr, err)
+	}
+	d.t.Cleanup(func() { _ = nc.Close() })
+	return &client{t: d.t, nc: nc, r: bufio.NewReader(nc), nick: "*"}
+}
+
+func (c *client) send(format string, args ...any) {
+	c.t.Helper()
+	_ = c.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if _, err := fmt.Fprintf(c.nc, format+"\r\n", args...); err != nil {
+		c.t.Fatalf("%s: send %q: %v", c.nick, format, err)
+	}
+}
+
+func (c *client) readLine(timeout time.Duration) (string, error) {
+	_ = c.nc.SetReadDeadline(time.Now().Add(timeout))
+	line, err := c.r.ReadString('\n')
+	return strings.TrimRight(line, "\r\n"), err
+}
+
+// expect reads lines until one matches pattern and returns it parsed,
+// with the lines skipped before it.
+func (c *client) expect(pattern string) (*irc.Message, []string) {
+	c.t.Helper()
+	re := regexp.MustCompile(pattern)
+	var skipped []string
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		line, err := c.readLine(time.Until(deadline))
+		if err != nil {
+			c.t.Fatalf("%s: waiting for %q: %v (skipped %q)", c.nick, pattern, err, skipped)
+		}
+		if re.MatchString(line) {
+			m, err := irc.ParseMessage(line)
+			if err != nil {
+				c.t.Fatalf("%s: unparsable line %q: %v", c.nick, line, err)
+			}
+			return m, skipped
+		}
+		skipped = append(skipped, line)
+	}
+	c.t.Fatalf("%s: timed out waiting for %q (skipped %q)", c.nick, pattern, skipped)
+	return nil, nil
+}
+
+// readUntilClosed returns every line the server sends until it closes the
+// connection; it fails if the connection stays open for 10 seconds.
+func (c *client) readUntilClosed() []string {
+	c.t.Helper()
+	var lines []string
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		line, err := c.readLine(time.Until(deadline))
+		if line != "" {
+			lines = append(lines, line)
+		}
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				break
+			}
+			return lines
+		}
+	}
+	c.t.Fatalf("%s: connection not closed; got %q", c.nick, lines)
+	return nil
+}
+
+// ping checks the connection is alive and served.
+func (c *client) ping() {
+	c.t.Helper()
+	tok := fmt.Sprintf("tok%d", time.Now().UnixNano())
+	c.send("PING %s", tok)
+	c.expect(`^(@\S+ )?:\S+ PONG \S+ :?` + tok + `$`)
+}
+
+func saslPlain(user, password string) string {
+	return base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + password))
+}
+
+// register logs in with SASL PLAIN and waits for the end of the MOTD; it
+// returns the lines of the welcome burst.
+func (d *running) register(nick, password string) (*client, []string) {
+	d.t.Helper()
+	c := d.dial()
+	c.nick = nick
+	c.send("CAP LS 302")
+	c.send("NICK %s", nick)
+	c.send("USER %s 0 * :e2e %s", nick, nick)
+	c.expect(`CAP \* LS`)
+	c.send("CAP REQ :sasl")
+	c.expect(`CAP \S+ ACK`)
+	c.send("AUTHENTICATE PLAIN")
+	c.expect(`AUTHENTICATE \+`)
+	c.send("AUTHENTICATE %s", saslPlain(nick, password))
+	c.expect(` 903 `)
+	c.send("CAP END")
+	_, before := c.expect(` 001 `)
+	end, burst := c.expect(` (376|422) `)
+	return c, append(append(before, burst...), end.String())
+}
+
+// join joins channel and waits for the end of NAMES, returning what came
+// before it (the JOIN echo, replayed history, topic and names).
+func (c *client) join(channel string) []string {
+	c.t.Helper()
+	c.send("JOIN %s", channel)
+	_, lines := c.expect(` 366 \S+ ` + regexp.QuoteMeta(channel) + ` `)
+	return lines
+}
+
+// httpGet fetches url and returns the status and body.
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return resp.StatusCode, string(body)
+}
+
+// listeningPorts returns the TCP ports the process pid listens on, found
+// through its socket file descriptors and /proc/net/tcp{,6}.
+func listeningPorts(t *testing.T, pid int) []int {
+	t.Helper()
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatalf("listing fds: %v", err)
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err == nil && strings.HasPrefix(link, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
+		}
+	}
+	var ports []int
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			f := strings.Fields(line)
+			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+			if len(f) < 10 || f[3] != "0A" || !inodes[f[9]] {
+				continue
+			}
+			_, hexPort, _ := strings.Cut(f[1], ":")
+			p, _ := strconv.ParseUint(hexPort, 16, 16)
+			ports = append(ports, int(p))
+		}
+	}
+	return ports
+}
+
+// portOf returns the port of a host:port address.
+func portOf(t *testing.T, addr string) int {
+	t.Helper()
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// writeFile writes a test file and fails the test on error.
+func writeFile(t *testing.T, path, content string, mode os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+}
