@@ -1,0 +1,369 @@
+package ircd
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMatchMask(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, mask, s string
+		want          bool
+	}{
+		{"literal", "alice!~a@host", "alice!~a@host", true},
+		{"case-insensitive", "ALICE!*@*", "alice!~a@Host", true},
+		{"star matches all", "*", "anything!at@all", true},
+		{"star matches empty", "a*b", "ab", true},
+		{"question one byte", "?lice!*@*", "alice!~a@h", true},
+		{"question not empty", "a?b", "ab", false},
+		{"host wildcard", "*!*@*.example.org", "bob!~b@irc.example.org", true},
+		{"host wildcard miss", "*!*@*.example.org", "bob!~b@example.org", false},
+		{"prefix only", "alice", "alice!~a@h", false},
+		{"trailing stars", "alice!~a@h**", "alice!~a@h", true},
+		{"empty mask", "", "x", false},
+		{"empty both", "", "", true},
+		{"backtrack", "*ab*cd", "xabyabzcd", true},
+		{"backtrack miss", "*ab*cd", "xabyabzce", false},
+		{"many stars miss", strings.Repeat("*a", 30) + "*b", strings.Repeat("a", 5000), false},
+		{"many stars hit", strings.Repeat("*a", 30) + "*b", strings.Repeat("a", 5000) + "b", true},
+		{"questions and stars", strings.Repeat("?*", 40) + "x", strings.Repeat("y", 4000), false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			start := time.Now()
+			if got := matchMask(tc.mask, tc.s); got != tc.want {
+				t.Errorf("matchMask(%.40q, %.40q) = %v, want %v", tc.mask, tc.s, got, tc.want)
+			}
+			// Naive recursive backtracking takes astronomically long on the
+			// "many stars" cases; the iterative matcher is quadratic at worst.
+			if d := time.Since(start); d > time.Second {
+				t.Errorf("took %v", d)
+			}
+		})
+	}
+}
+
+func TestNormalizeMask(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ name, in, want string }{
+		{"nick only", "Alice", "alice!*@*"},
+		{"nick and user", "alice!~a", "alice!~a@*"},
+		{"user and host", "~a@Host.Example", "*!~a@host.example"},
+		{"full", "A!b@C", "a!b@c"},
+		{"empty", "", ""},
+		{"space", "a b", ""},
+		{"comma", "a,b", ""},
+		{"too long", strings.Repeat("x", maxMaskLen+1), ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := normalizeMask(tc.in); got != tc.want {
+				t.Errorf("normalizeMask(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseChannelModes(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name     string
+		spec     string
+		args     []string
+		want     string // changes as "+o:alice -k: ..."
+		listBans bool
+		errs     []string // numerics
+	}{
+		{"flags", "+mi-t", nil, "+m: +i: -t:", false, nil},
+		{"params", "+ov-k", []string{"alice", "bob", "old"}, "+o:alice +v:bob -k:old", false, nil},
+		{"no sign means add", "n", nil, "+n:", false, nil},
+		{"ban list", "b", nil, "", true, nil},
+		{"plus b no arg lists", "+b", nil, "", true, nil},
+		{"ban normalised", "+b", []string{"Eve"}, "+b:eve!*@*", false, nil},
+		{"minus l takes none", "-l+k", []string{"key"}, "-l: +k:key", false, nil},
+		{"minus k without arg", "-k", nil, "-k:", false, nil},
+		{"o without arg ignored", "+o", nil, "", false, nil},
+		{"unknown", "+xq", nil, "", false, []string{"472", "472"}},
+		{"bad limit", "+l", []string{"lots"}, "", false, []string{"696"}},
+		{"zero limit", "+l", []string{"0"}, "", false, []string{"696"}},
+		{"bad key", "+k", []string{"a,b"}, "", false, []string{"696"}},
+		{"too many params", "+vvvvvvv", []string{"a", "b", "c", "d", "e", "f", "g"},
+			"+v:a +v:b +v:c +v:d +v:e +v:f", false, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := parseChannelModes("#c", tc.spec, tc.args)
+			var got []string
+			for _, mc := range p.changes {
+				sign := "-"
+				if mc.add {
+					sign = "+"
+				}
+				got = append(got, sign+string(mc.mode)+":"+mc.arg)
+			}
+			if strings.Join(got, " ") != tc.want {
+				t.Errorf("changes %q, want %q", strings.Join(got, " "), tc.want)
+			}
+			if p.listBans != tc.listBans {
+				t.Errorf("listBans %v, want %v", p.listBans, tc.listBans)
+			}
+			var errs []string
+			for _, e := range p.errs {
+				errs = append(errs, e.numeric)
+			}
+			if !reflect.DeepEqual(errs, tc.errs) {
+				t.Errorf("errors %v, want %v", errs, tc.errs)
+			}
+		})
+	}
+}
+
+func TestChannelStateRoundTrip(t *testing.T) {
+	t.Parallel()
+	fresh := newChannel("#fresh")
+	if _, keep := fresh.state(); keep {
+		t.Fatal("a default channel should not be stored")
+	}
+	ch := newChannel("#Room")
+	at := time.UnixMilli(1700000000000)
+	ch.topic = topicState{text: "hello", setter: "a!b@c", at: at}
+	ch.modes = chanModes{inviteOnly: true, moderated: true, secret: true, key: "k", limit: 5}
+	ch.bans = []listEntry{{mask: "eve!*@*", setter: "a!b@c", at: at}}
+	st, keep := ch.state()
+	if !keep || st.Modes != "ims" || st.Key != "k" || st.Limit != 5 || len(st.Bans) != 1 {
+		t.Fatalf("state = %+v, keep %v", st, keep)
+	}
+	back := newChannel(st.Name)
+	back.restore(st)
+	if back.topic != ch.topic || back.modes != ch.modes || !reflect.DeepEqual(back.bans, ch.bans) || !back.created.Equal(ch.created) {
+		t.Fatalf("restored %+v %+v %+v, want %+v %+v %+v", back.topic, back.modes, back.bans, ch.topic, ch.modes, ch.bans)
+	}
+}
+
+func TestUserMode(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	alice := ts.register("alice")
+	ts.register("bob")
+	alice.send("MODE alice")
+	alice.expect(` 221 alice :?\+$`)
+	alice.send("MODE alice +iw")
+	alice.expect(`^:alice!\S+ MODE alice :?\+iw$`)
+	alice.send("MODE alice +o")
+	alice.send("MODE alice")
+	alice.expect(` 221 alice :?\+iw$`)
+	alice.send("MODE alice -w+x")
+	alice.expect(` 501 alice :Unknown MODE flag`)
+	alice.expect(`MODE alice :?-w$`)
+	alice.send("MODE bob +i")
+	alice.expect(` 502 alice :`)
+	alice.send("MODE nobody")
+	alice.expect(` 401 alice nobody `)
+}
+
+func TestChannelModeQuery(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	alice := ts.register("alice")
+	bob := ts.register("bob")
+	alice.join("#c")
+	alice.send("MODE #c +kl sekrit 10")
+	alice.expect(`MODE #c \+kl sekrit :?10`)
+	alice.send("MODE #c")
+	alice.expect(` 324 alice #c \+ntkl sekrit :?10$`)
+	alice.expect(` 329 alice #c :?\d+$`)
+	bob.send("MODE #c")
+	bob.expect(` 324 bob #c \+ntkl \* :?10$`) // the key is for members only
+	bob.send("MODE #nope")
+	bob.expect(` 403 bob #nope `)
+}
+
+func TestFirstJoinerIsOp(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	alice := ts.register("alice")
+	bob := ts.register("bob")
+	alice.send("JOIN #c")
+	alice.expect(` 353 alice = #c :?@alice$`)
+	bob.send("JOIN #c")
+	names := bob.expect(` 353 bob = #c `)
+	if got := names.Trailing(); got != "@alice bob" {
+		t.Fatalf("NAMES = %q, want %q", got, "@alice bob")
+	}
+}
+
+func TestChannelModeBroadcast(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	alice := ts.register("alice")
+	bob := ts.register("bob")
+	carol := ts.register("carol")
+	alice.join("#c")
+	bob.join("#c")
+	carol.join("#c")
+	alice.send("MODE #c +k key")
+	carol.expect(`MODE #c \+k :?key$`)
+	alice.send("MODE #c +ov-kt bob carol *")
+	want := `^:alice!\S+ MODE #c \+ov-kt bob carol :?\*$`
+	for _, c := range []*testClient{alice, bob, carol} {
+		c.expect(want)
+	}
+	// A change that changes nothing is not announced.
+	alice.send("MODE #c +o bob")
+	alice.sync()
+	bob.quiet(`MODE #c`, 200*time.Millisecond)
+	bob.send("NAMES #c")
+	if got := bob.expect(` 353 `).Trailing(); got != "+carol @alice @bob" {
+		t.Fatalf("NAMES = %q", got)
+	}
+}
+
+func TestChannelModeErrors(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, by, line, want string
+	}{
+		{"non-op changes", "bob", "MODE #c +m", ` 482 bob #c :You're not channel operator`},
+		{"non-op ops himself", "bob", "MODE #c +o bob", ` 482 bob #c `},
+		{"unknown nick", "alice", "MODE #c +o ghost", ` 401 alice ghost `},
+		{"not a member", "alice", "MODE #c +v carol", ` 441 alice carol #c `},
+		{"unknown letter", "alice", "MODE #c +Z", ` 472 alice Z :is unknown mode char to me`},
+		{"bad limit", "alice", "MODE #c +l -3", ` 696 alice #c l -3 :`},
+		{"bad key", "alice", "MODE #c +k :a b", ` 696 alice #c k \* :`},
+		{"outsider lists bans", "carol", "MODE #c b", ` 368 carol #c :End of channel ban list`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ts := newTestServer(t)
+			clients := map[string]*testClient{"alice": ts.register("alice"), "bob": ts.register("bob"), "carol": ts.register("carol")}
+			clients["alice"].join("#c")
+			clients["bob"].join("#c")
+			clients[tc.by].send("%s", tc.line)
+			clients[tc.by].expect(tc.want)
+		})
+	}
+}
+
+func TestBanList(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	alice := ts.register("alice")
+	bob := ts.register("bob")
+	alice.join("#c")
+	bob.join("#c")
+	alice.send("MODE #c +bb Eve *!*@bad.example")
+	bob.expect(`MODE #c \+bb eve!\*@\* :?\*!\*@bad.example$`)
+	bob.send("MODE #c +b")
+	bob.expect(` 367 bob #c eve!\*@\* alice!\S+ \d+$`)
+	bob.expect(` 367 bob #c \*!\*@bad.example alice!\S+ \d+$`)
+	bob.expect(` 368 bob #c `)
+	alice.send("MODE #c -b EVE")
+	bob.expect(`MODE #c -b :?eve!\*@\*$`)
+	alice.send("MODE #c b")
+	_, before := alice.expectAfter(` 368 alice #c `)
+	if n := strings.Count(strings.Join(before, "\n"), " 367 "); n != 1 {
+		t.Fatalf("want one ban left, got %q", before)
+	}
+}
+
+func TestBanListFull(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	alice := ts.register("alice")
+	alice.join("#c")
+	for i := 0; i < maxBans; i += maxModes {
+		var masks []string
+		for j := i; j < min(i+maxModes, maxBans); j++ {
+			masks = append(masks, fmt.Sprintf("n%d", j))
+		}
+		alice.send("MODE #c +%s %s", strings.Repeat("b", len(masks)), strings.Join(masks, " "))
+	}
+	alice.send("MODE #c +b onetoomany")
+	alice.expect(` 478 alice #c b :`)
+}
+
+// TestChannelModesEnforced checks that each mode refuses what it should,
+// and that an operator of the channel is not refused.
+func TestChannelModesEnforced(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, mode, line, want string
+		member             bool // bob joins before the mode is set
+	}{
+		{"moderated", "+m", "PRIVMSG #c :hi", ` 404 bob #c `, true},
+		{"no external", "+n", "PRIVMSG #c :hi", ` 404 bob #c `, false},
+		{"topic lock", "+t", "TOPIC #c :mine", ` 482 bob #c `, true},
+		{"kick needs op", "+t", "KICK #c alice", ` 482 bob #c `, true},
+		{"key", "+k pw", "JOIN #c", ` 475 bob #c `, false},
+		{"wrong key", "+k pw", "JOIN #c nope", ` 475 bob #c `, false},
+		{"limit", "+l 1", "JOIN #c", ` 471 bob #c `, false},
+		{"invite only", "+i", "JOIN #c", ` 473 bob #c `, false},
+		{"banned", "+b bob", "JOIN #c", ` 474 bob #c `, false},
+		{"banned by host", "+b *!*@127.0.0.1", "JOIN #c", ` 474 bob #c `, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ts := newTestServer(t)
+			alice := ts.register("alice")
+			bob := ts.register("bob")
+			alice.join("#c")
+			if tc.member {
+				bob.join("#c")
+			}
+			alice.send("MODE #c %s", tc.mode)
+			alice.sync() // +n and +t are defaults, so no MODE line to wait for
+			bob.send("%s", tc.line)
+			bob.expect(tc.want)
+		})
+	}
+}
+
+func TestKeyAndInviteAdmit(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	alice := ts.register("alice")
+	bob := ts.register("bob")
+	alice.join("#c")
+	alice.send("MODE #c +ik pw")
+	alice.expect(`MODE #c \+ik`)
+	bob.send("JOIN #c pw")
+	bob.expect(` 473 bob #c `)
+	alice.send("INVITE bob #c")
+	alice.expect(` 341 alice bob #c`)
+	bob.expect(`INVITE bob :?#c`)
+	bob.send("JOIN #c pw")
+	bob.expect(`:bob!\S+ JOIN #c`)
+}
+
+func TestChannelModesPersist(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	alice := ts.register("alice")
+	alice.join("#keep")
+	alice.send("MODE #keep +ksb pw bad")
+	alice.expect(`MODE #keep \+ksb pw :?bad!\*@\*`)
+	alice.send("QUIT")
+	alice.expectClosed()
+
+	again := newTestServer(t, withStore(ts.store, ts.vault))
+	bob := again.register("bob")
+	bob.send("JOIN #keep")
+	bob.expect(` 475 bob #keep `)
+	bob.send("JOIN #keep pw")
+	bob.expect(` 353 bob @ #keep :?@bob`)
+	bob.send("MODE #keep")
+	bob.expect(` 324 bob #keep \+nstk :?pw$`)
+	bob.send("MODE #keep -ksb pw bad")
+	bob.expect(`MODE #keep -ksb \* :?bad!\*@\*`)
+	bob.send("MODE #keep")
+	bob.expect(` 324 bob #keep :?\+nt$`)
+}
