@@ -296,7 +296,7 @@ func TestChannelModesEnforced(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name, mode, line, want string
-		member             bool // bob joins before the mode is set
+		member                 bool // bob joins before the mode is set
 	}{
 		{"moderated", "+m", "PRIVMSG #c :hi", ` 404 bob #c `, true},
 		{"no external", "+n", "PRIVMSG #c :hi", ` 404 bob #c `, false},
