@@ -68,11 +68,11 @@ func daemon(cfg *config.Config, args, env []string, log *slog.Logger, stdout io.
 }
 
 func openStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics) (store.Store, error) {
-	opts := store.Options{
-		MaxLen: cfg.HistoryMaxLen,
-		ObserveLatency: func(op string, d time.Duration) {
+	opts := store.Options{MaxLen: cfg.HistoryMaxLen}
+	if m != nil { // the key tools run without metrics
+		opts.ObserveLatency = func(op string, d time.Duration) {
 			m.StoreLatency.WithLabelValues(op).Observe(d.Seconds())
-		},
+		}
 	}
 	if cfg.Redis == "" {
 		return store.NewMemory(opts), nil

@@ -290,6 +290,12 @@ type client struct {
 // one whose fingerprint the daemon logged, as a pinning client checks.
 func (d *running) dial() *client {
 	d.t.Helper()
+	return d.dialT(d.t)
+}
+
+// dialT is dial for a subtest: failures and cleanup go to t.
+func (d *running) dialT(t *testing.T) *client {
+	t.Helper()
 	want := d.fingerprint
 	conf := &tls.Config{
 		InsecureSkipVerify: true, // self-signed: pinned below instead
@@ -302,10 +308,10 @@ func (d *running) dial() *client {
 	}
 	nc, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", d.addr, conf)
 	if err != nil {
-		d.t.Fatalf("dial %s: %v", d.addr, err)
+		t.Fatalf("dial %s: %v", d.addr, err)
 	}
-	d.t.Cleanup(func() { _ = nc.Close() })
-	return &client{t: d.t, nc: nc, r: bufio.NewReader(nc), nick: "*"}
+	t.Cleanup(func() { _ = nc.Close() })
+	return &client{t: t, nc: nc, r: bufio.NewReader(nc), nick: "*"}
 }
 
 func (c *client) send(format string, args ...any) {
@@ -399,17 +405,25 @@ func (d *running) register(nick, password string) (*client, []string) {
 	c.send("AUTHENTICATE %s", saslPlain(nick, password))
 	c.expect(` 903 `)
 	c.send("CAP END")
-	_, before := c.expect(` 001 `)
+	welcome, before := c.expect(` 001 `)
 	end, burst := c.expect(` (376|422) `)
-	return c, append(append(before, burst...), end.String())
+	all := append(append(before, welcome.String()), burst...)
+	return c, append(all, end.String())
 }
 
-// join joins channel and waits for the end of NAMES, returning what came
-// before it (the JOIN echo, replayed history, topic and names).
+// join joins channel and returns everything the server sent for it: the
+// JOIN echo, topic, names and replayed history. Replay follows NAMES with
+// no end marker for clients without batch, so a PING after the JOIN marks
+// the end: the server handles one client's lines in order.
 func (c *client) join(channel string) []string {
 	c.t.Helper()
+	tok := fmt.Sprintf("joined%d", time.Now().UnixNano())
 	c.send("JOIN %s", channel)
-	_, lines := c.expect(` 366 \S+ ` + regexp.QuoteMeta(channel) + ` `)
+	c.send("PING %s", tok)
+	_, lines := c.expect(`^(@\S+ )?:\S+ PONG \S+ :?` + tok + `$`)
+	if !containsMatch(lines, ` 366 \S+ `+regexp.QuoteMeta(channel)+` `) {
+		c.t.Fatalf("%s: JOIN %s: no end of NAMES in %q", c.nick, channel, lines)
+	}
 	return lines
 }
 
