@@ -129,4 +129,3 @@ func writeCertPair(t *testing.T, certFile, keyFile, name string) string {
 	writeFile(t, certFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), 0o644)
 	return fingerprintOf(der)
 }
-
