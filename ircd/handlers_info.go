@@ -52,10 +52,12 @@ func (s *Server) clientSnapshot() []*Client {
 	return out
 }
 
-// whoRow is one WHO result: a client, and the channel it is listed in
-// with its privileges there ("*" and none outside a channel query).
+// whoRow is one WHO result: a client as it was when listed, and the
+// channel it is listed in with its privileges there ("*" and none outside
+// a channel query).
 type whoRow struct {
 	target  *Client
+	info    clientInfo
 	channel string
 	privs   uint8
 }
@@ -79,6 +81,8 @@ func handleWho(c *Client, m *irc.Message) error {
 	} else {
 		rows = c.srv.whoMask(c, q.mask)
 	}
+	// Sorted by nick, so the reply does not depend on map order.
+	sort.Slice(rows, func(a, b int) bool { return rows[a].info.nick < rows[b].info.nick })
 	for _, r := range rows {
 		c.sendWhoRow(r, q)
 	}
@@ -103,7 +107,7 @@ func (s *Server) whoChannel(c *Client, name string) []whoRow {
 	ch.mu.Unlock()
 	out := rows[:0]
 	for _, r := range rows {
-		if all || !r.target.info().invisible {
+		if r.info = r.target.info(); all || !r.info.invisible {
 			out = append(out, r)
 		}
 	}
@@ -119,7 +123,7 @@ func (s *Server) whoMask(c *Client, mask string) []whoRow {
 	}
 	if !hasWildcard(mask) {
 		if t := s.lookupClient(mask); t != nil {
-			return []whoRow{{target: t, channel: "*"}}
+			return []whoRow{{target: t, info: t.info(), channel: "*"}}
 		}
 	}
 	shared := make(map[*Client]bool)
@@ -134,7 +138,7 @@ func (s *Server) whoMask(c *Client, mask string) []whoRow {
 			continue
 		}
 		if whoMatch(mask, i, t.hostmask()) {
-			out = append(out, whoRow{target: t, channel: "*"})
+			out = append(out, whoRow{target: t, info: i, channel: "*"})
 		}
 	}
 	return out
@@ -165,7 +169,7 @@ func (c *Client) whoFlags(i clientInfo, privs uint8) string {
 // sendWhoRow sends 352 RPL_WHOREPLY, or 354 with the requested WHOX
 // fields in the standard order.
 func (c *Client) sendWhoRow(r whoRow, q whoQuery) {
-	i := r.target.info()
+	i := r.info
 	flags := c.whoFlags(i, r.privs)
 	server := c.srv.name()
 	if !q.whox {

@@ -1,0 +1,215 @@
+package ircd
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"gopkg.in/irc.v4"
+)
+
+func TestWho(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	alice := ts.register("alice")
+	bob := ts.register("bob")
+	carol := ts.register("carol")
+	alice.join("#c")
+	bob.join("#c")
+	bob.send("AWAY :lunch")
+	bob.expect(` 306 `)
+	cases := []struct {
+		name, line string
+		want       []string // patterns, in order, ending with 315
+	}{
+		{"channel", "WHO #c", []string{
+			` 352 carol #c ~alice 127.0.0.1 irc.test alice H@ :0 Real alice$`,
+			` 352 carol #c ~bob 127.0.0.1 irc.test bob G :0 Real bob$`,
+			` 315 carol #c :End of WHO list`}},
+		{"nick", "WHO alice", []string{` 352 carol \* ~alice 127.0.0.1 irc.test alice H :0 Real alice$`, ` 315 carol alice `}},
+		{"mask", "WHO b*", []string{` 352 carol \* ~bob \S+ \S+ bob G :0 Real bob$`, ` 315 carol b\* `}},
+		{"realname mask", "WHO *al?alice", []string{` 352 carol \* ~alice `, ` 315 carol `}},
+		{"nobody", "WHO zz*", []string{` 315 carol zz\* `}},
+		{"whox", "WHO alice %tcuihsnfdlaor,42", []string{
+			` 354 carol 42 \* ~alice 255\.255\.255\.255 127\.0\.0\.1 irc\.test alice H 0 \d+ alice n/a :Real alice$`,
+			` 315 carol alice `}},
+		{"whox subset reordered", "WHO #c %nfc", []string{` 354 carol #c alice :?H@$`, ` 354 carol #c bob :?G$`, ` 315 carol #c `}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			carol.send("%s", tc.line)
+			got := collectUntil(carol, ` 315 `)
+			matchInOrder(t, got, tc.want)
+		})
+	}
+}
+
+// collectUntil returns the lines up to and including the one matching end.
+func collectUntil(c *testClient, end string) []string {
+	c.t.Helper()
+	m, before := c.expectAfter(end)
+	return append(before, m.String())
+}
+
+// matchInOrder checks that each pattern matches a distinct line, in order,
+// and that the final pattern matches the last line.
+func matchInOrder(t *testing.T, lines, patterns []string) {
+	t.Helper()
+	i := 0
+	for _, l := range lines {
+		if i < len(patterns) && regexpMatch(patterns[i], l) {
+			i++
+		}
+	}
+	if i != len(patterns) {
+		t.Fatalf("pattern %q not matched in order in:\n%s", patterns[i], strings.Join(lines, "\n"))
+	}
+}
+
+func TestWhoHidesInvisible(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	alice := ts.register("alice")
+	bob := ts.register("bob")
+	carol := ts.register("carol")
+	alice.send("MODE alice +i")
+	alice.expect(`MODE alice`)
+	alice.join("#c")
+	bob.join("#c")
+	lines := strings.Join(collectUntil(carol, sendLine(carol, "WHO *", ` 315 `)), "\n")
+	if strings.Contains(lines, " alice ") || !strings.Contains(lines, " bob ") {
+		t.Fatalf("outsider's WHO * should list bob, not invisible alice:\n%s", lines)
+	}
+	lines = strings.Join(collectUntil(carol, sendLine(carol, "WHO #c", ` 315 `)), "\n")
+	if strings.Contains(lines, " alice H") {
+		t.Fatalf("outsider's WHO #c should hide invisible alice:\n%s", lines)
+	}
+	lines = strings.Join(collectUntil(bob, sendLine(bob, "WHO *", ` 315 `)), "\n")
+	if !strings.Contains(lines, " alice H") {
+		t.Fatalf("bob shares #c with alice and should see her:\n%s", lines)
+	}
+	carol.send("WHO alice")
+	carol.expect(` 352 carol \* ~alice `) // an exact nick is answered, like WHOIS
+}
+
+// sendLine sends line and returns end, for collectUntil.
+func sendLine(c *testClient, line, end string) string {
+	c.send("%s", line)
+	return end
+}
+
+func TestWhois(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	alice := ts.register("alice")
+	bob := ts.register("bob")
+	alice.join("#pub")
+	alice.join("#sec")
+	alice.send("MODE #sec +s")
+	alice.expect(`MODE #sec \+s`)
+	bob.join("#pub")
+	alice.send("MODE #pub +v bob")
+	alice.send("AWAY :gone fishing")
+	alice.expect(` 306 `)
+	bob.send("WHOIS alice")
+	matchInOrder(t, collectUntil(bob, ` 318 `), []string{
+		` 311 bob alice ~alice 127\.0\.0\.1 \* :Real alice$`,
+		` 319 bob alice :?@#pub$`,
+		` 312 bob alice irc\.test :?TestNet$`,
+		` 301 bob alice :gone fishing$`,
+		` 671 bob alice :is using a secure connection$`,
+		` 317 bob alice \d+ \d+ :seconds idle, signon time$`,
+		` 318 bob alice :End of /WHOIS list$`,
+	})
+	alice.send("WHOIS bob")
+	alice.expect(` 319 alice bob :?\+#pub$`)
+	alice.send("WHOIS alice")
+	alice.expect(` 319 alice alice :@#pub @#sec$`) // members see their secret channels
+	bob.send("WHOIS irc.test ghost")
+	bob.expect(` 401 bob ghost :No such nick/channel$`)
+	bob.expect(` 318 bob ghost `)
+}
+
+func TestWhowas(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	alice := ts.register("alice")
+	bob := ts.register("bob")
+	alice.send("NICK alicia")
+	alice.expect(`NICK :?alicia`)
+	alice.send("NICK alice2")
+	alice.expect(`NICK :?alice2`)
+	bob.send("WHOWAS alice")
+	matchInOrder(t, collectUntil(bob, ` 369 `), []string{
+		` 314 bob alice ~alice 127\.0\.0\.1 \* :Real alice$`,
+		` 312 bob alice irc\.test :`,
+		` 369 bob alice :End of WHOWAS$`,
+	})
+	bob.send("WHOWAS ghost")
+	bob.expect(` 406 bob ghost :There was no such nickname$`)
+	bob.expect(` 369 bob ghost `)
+	alice.send("QUIT")
+	alice.expectClosed()
+	bob.send("WHOWAS alice2 1")
+	lines := collectUntil(bob, ` 369 `)
+	if n := strings.Count(strings.Join(lines, "\n"), " 314 "); n != 1 {
+		t.Fatalf("count 1 should give one entry, got:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
+func TestWhowasRingIsBounded(t *testing.T) {
+	t.Parallel()
+	w := newWhowasRing(3)
+	c := &Client{realname: "R"}
+	for _, n := range []string{"a", "b", "a", "c", "d"} {
+		w.add(&irc.Prefix{Name: n, User: "u", Host: "h"}, c)
+	}
+	if got := w.lookup("b", 0); len(got) != 0 {
+		t.Fatalf("b should have been pushed out, got %v", got)
+	}
+	got := w.lookup("A", 0)
+	if len(got) != 1 || got[0].nick != "a" || got[0].realname != "R" {
+		t.Fatalf("lookup(A) = %+v", got)
+	}
+	if got := w.lookup("d", 5); len(got) != 1 {
+		t.Fatalf("lookup(d) = %+v", got)
+	}
+}
+
+func TestUserhostAndIson(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	alice := ts.register("alice")
+	bob := ts.register("bob")
+	bob.send("AWAY :brb")
+	bob.expect(` 306 `)
+	cases := []struct{ name, line, want string }{
+		{"userhost", "USERHOST alice bob ghost", ` 302 alice :alice=\+~alice@127\.0\.0\.1 bob=-~bob@127\.0\.0\.1$`},
+		{"userhost none", "USERHOST ghost", ` 302 alice :?$`},
+		{"ison params", "ISON ALICE ghost bob", ` 303 alice :alice bob$`},
+		{"ison trailing", "ISON :ghost Bob", ` 303 alice :?bob$`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			alice.send("%s", tc.line)
+			alice.expect(tc.want)
+		})
+	}
+}
+
+func TestVersionAndTime(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	alice := ts.register("alice")
+	alice.send("VERSION")
+	alice.expect(` 351 alice test irc\.test :`)
+	alice.expect(` 005 alice .*CASEMAPPING=ascii`)
+	alice.send("TIME")
+	alice.expect(` 391 alice irc\.test :\S+ `)
+	alice.send("TIME other.server")
+	alice.expect(` 402 alice other\.server :No such server`)
+	alice.send("VERSION irc.test")
+	alice.expect(` 351 alice `)
+}
+
+func regexpMatch(pattern, s string) bool { return regexp.MustCompile(pattern).MatchString(s) }
