@@ -1,0 +1,164 @@
+package ircd
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"securechat/config"
+	"securechat/crypto"
+)
+
+const operPassword = "hunter2 but longer"
+
+// withOper configures the operator "admin" with a real Argon2id hash.
+// Hashing takes about 200 ms, so a test makes the hash once and shares it.
+func withOper(hash string) serverOption {
+	return withConfig(func(cfg *config.Config) {
+		cfg.Opers = []config.Oper{{Name: "admin", PasswordHash: hash}}
+	})
+}
+
+func operHash(t *testing.T) string {
+	t.Helper()
+	hash, err := crypto.HashPassword([]byte(operPassword))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hash
+}
+
+// operUp registers nick and makes it an IRC operator.
+func operUp(ts *testServer, nick string) *testClient {
+	c := ts.register(nick)
+	c.send("OPER admin :%s", operPassword)
+	c.expect(` 381 ` + nick + ` :You are now an IRC operator`)
+	c.expect(`MODE ` + nick + ` :?\+o$`)
+	return c
+}
+
+func TestOperCommands(t *testing.T) {
+	t.Parallel()
+	hash := operHash(t)
+	t.Run("oper", func(t *testing.T) {
+		t.Parallel()
+		testOper(t, hash)
+	})
+	t.Run("override", func(t *testing.T) {
+		t.Parallel()
+		testOperOverride(t, hash)
+	})
+	t.Run("kill", func(t *testing.T) {
+		t.Parallel()
+		testKill(t, hash)
+	})
+	t.Run("rehash", func(t *testing.T) {
+		t.Parallel()
+		testRehash(t, hash)
+	})
+}
+
+func testOper(t *testing.T, hash string) {
+	ts := newTestServer(t, withOper(hash))
+	cases := []struct{ name, line, want string }{
+		{"no such oper", "OPER root " + operPassword, ` 491 eve :`},
+		{"wrong password", "OPER admin wrong", ` 464 eve :Password incorrect`},
+		{"too few params", "OPER admin", ` 461 eve OPER `},
+	}
+	eve := ts.register("eve")
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			eve.send("%s", tc.line)
+			eve.expect(tc.want)
+		})
+	}
+	eve.send("KILL eve :no")
+	eve.expect(` 481 eve :`)
+	eve.send("MODE eve")
+	eve.expect(` 221 eve :?\+$`)
+
+	root := operUp(ts, "root")
+	root.send("MODE root")
+	root.expect(` 221 root :?\+o$`)
+	eve.send("WHOIS root")
+	eve.expect(` 313 eve root :is an IRC operator`)
+	root.send("MODE root -o")
+	root.expect(`MODE root :?-o$`)
+	root.send("KILL eve :no")
+	root.expect(` 481 root :`)
+}
+
+func TestOperAttemptsArePaced(t *testing.T) {
+	t.Parallel()
+	c := &Client{}
+	start := time.Now()
+	c.paceOper(start)
+	if time.Since(start) > 100*time.Millisecond {
+		t.Fatal("the first attempt should not wait")
+	}
+	// An attempt 1.8 s after the last waits out the remaining 200 ms.
+	before := time.Now()
+	c.paceOper(start.Add(operPace - 200*time.Millisecond))
+	if d := time.Since(before); d < 150*time.Millisecond {
+		t.Fatalf("second attempt waited %v, want about 200ms", d)
+	}
+	if !c.operTried.Equal(start.Add(operPace)) {
+		t.Fatalf("operTried = %v, want the end of the wait", c.operTried)
+	}
+}
+
+func testOperOverride(t *testing.T, hash string) {
+	ts := newTestServer(t, withOper(hash))
+	alice := ts.register("alice")
+	bob := ts.register("bob")
+	alice.join("#c")
+	bob.join("#c")
+	bob.send("MODE #c +m")
+	bob.expect(` 482 bob #c `)
+	root := operUp(ts, "root")
+	root.send("MODE #c +mv bob")
+	want := `^:root!\S+ MODE #c \+mv :?bob$`
+	root.expect(want) // the overriding operator sees it though not a member
+	alice.expect(want)
+	bob.expect(want)
+	root.send("TOPIC #c :set from outside")
+	alice.expect(`TOPIC #c :set from outside`)
+}
+
+func testKill(t *testing.T, hash string) {
+	ts := newTestServer(t, withOper(hash))
+	bob := ts.register("bob")
+	carol := ts.register("carol")
+	bob.join("#c")
+	carol.join("#c")
+	root := operUp(ts, "root")
+	root.send("KILL ghost :bye")
+	root.expect(` 401 root ghost `)
+	root.send("KILL bob :spamming")
+	lines := strings.Join(bob.expectClosed(), "\n")
+	if !strings.Contains(lines, "ERROR :Closing link: (~bob@127.0.0.1) [Killed (root (spamming))]") {
+		t.Fatalf("bob should be told why, got:\n%s", lines)
+	}
+	carol.expect(`^:bob!\S+ QUIT :Killed \(root \(spamming\)\)$`)
+	carol.send("WHOIS bob")
+	carol.expect(` 401 carol bob `)
+}
+
+func testRehash(t *testing.T, hash string) {
+	ts := newTestServer(t, withOper(hash))
+	fail := make(chan error, 1)
+	ts.srv.SetRehash(func() error { return <-fail })
+	eve := ts.register("eve")
+	eve.send("REHASH")
+	eve.expect(` 481 eve :`)
+	root := operUp(ts, "root")
+	fail <- nil
+	root.send("REHASH")
+	root.expect(` 382 root \S+ :?Rehashing`)
+	root.sync()
+	fail <- errors.Join(errors.New("bad listen"), errors.New("bad redis"))
+	root.send("REHASH")
+	root.expect(` 382 root `)
+	root.expect(`^:irc\.test FAIL REHASH REHASH_FAILED :Rehash failed: bad listen; bad redis$`)
+}
