@@ -182,7 +182,7 @@ func assertReplayed(t *testing.T, joinLines []string, texts ...string) {
 	t.Helper()
 	i := 0
 	for _, l := range joinLines {
-		if i < len(texts) && strings.Contains(l, " PRIVMSG #hist :") && strings.HasSuffix(l, texts[i]) {
+		if i < len(texts) && strings.Contains(l, " PRIVMSG #hist ") && strings.HasSuffix(l, texts[i]) {
 			i++
 		}
 	}
