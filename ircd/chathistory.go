@@ -200,17 +200,19 @@ func historyQuery(req *historyRequest) store.Query {
 	return q
 }
 
-// around returns up to limit entries centred on ref: half before it, and
-// the rest from just after the last of those, so a msgid reference
-// includes the referenced message itself.
+// around returns up to limit entries centred on ref: half before it and
+// half from it on, so a msgid reference includes the referenced message;
+// near either end of the history the other side fills the window. Both
+// sides are read in full so that the split can be made afterwards.
 func (h *history) around(ctx context.Context, name string, ref store.Ref, limit int) ([]*entry, error) {
-	nBefore := limit / 2
-	before, err := h.read(ctx, name, store.Query{Before: &ref, Limit: max(nBefore, 1), FromNewest: true})
+	before, err := h.read(ctx, name, store.Query{Before: &ref, Limit: limit, FromNewest: true})
 	if err != nil {
 		return nil, err
 	}
-	q := store.Query{Limit: limit - nBefore}
+	q := store.Query{Limit: limit}
 	if len(before) > 0 {
+		// Just after the last record before ref, which is ref itself for
+		// a msgid reference.
 		last := before[len(before)-1]
 		q.After = &store.Ref{Time: last.at, ID: last.msgid}
 	}
@@ -218,6 +220,8 @@ func (h *history) around(ctx context.Context, name string, ref store.Ref, limit 
 	if err != nil {
 		return nil, err
 	}
+	nBefore := min(len(before), max(limit/2, limit-len(after)))
+	after = after[:min(len(after), limit-nBefore)]
 	return appendNew(lastN(before, nBefore), after), nil
 }
 
