@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -243,4 +245,54 @@ func toString(v any) string {
 		return string(v)
 	}
 	return ""
+}
+
+// TestPasswdUpdatesGeneratedPassword checks passwd on a deployment whose
+// password was generated into the data dir: the file is rewritten (still
+// 0600), so the next start uses the new password without further steps.
+func TestPasswdUpdatesGeneratedPassword(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	dataDir := t.TempDir()
+	redisArg := "--redis=" + rs.URL()
+	d := startDaemon(t, daemonSpec{dataDir: dataDir, args: []string{redisArg}})
+	pwPath := filepath.Join(dataDir, "room-password")
+	oldPW := strings.TrimSpace(readFile(t, pwPath))
+	alice, _ := d.register("alice", oldPW)
+	alice.join("#gen")
+	alice.send("PRIVMSG #gen :kept-across-passwd")
+	alice.ping()
+	d.stop()
+
+	newPW := "a brand new generated-file password"
+	res := runTool(t, newPW+"\n", nil, "passwd", redisArg, "--data-dir="+dataDir)
+	if res.code != 0 {
+		t.Fatalf("passwd: exit %d: %s", res.code, res.stderr)
+	}
+	if got := strings.TrimSpace(readFile(t, pwPath)); got != newPW {
+		t.Fatalf("room-password holds %q after passwd, want the new password", got)
+	}
+	if fi, err := os.Stat(pwPath); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("room-password mode after passwd: %v %v", fi.Mode(), err)
+	}
+
+	d = startDaemon(t, daemonSpec{dataDir: dataDir, args: []string{redisArg}})
+	if strings.Contains(d.stdout.String(), newPW) {
+		t.Errorf("restart printed the password")
+	}
+	bob, _ := d.register("bob", newPW)
+	lines := bob.join("#gen")
+	if !containsMatch(lines, ` PRIVMSG #gen .*kept-across-passwd$`) {
+		t.Errorf("history not replayed after passwd: %q", lines)
+	}
+	d.stop()
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -266,3 +266,32 @@ func tryGet(u string) (int, error) {
 	resp.Body.Close()
 	return resp.StatusCode, nil
 }
+
+// TestMetricsToken checks --metrics-token-file: /metrics wants the bearer
+// token, while the probes stay open.
+func TestMetricsToken(t *testing.T) {
+	t.Parallel()
+	tokenFile := filepath.Join(t.TempDir(), "token")
+	writeFile(t, tokenFile, "scrape-token-123\n", 0o600)
+	d := startDaemon(t, daemonSpec{env: passwordEnv(roomPassword),
+		args: []string{"--metrics-listen=127.0.0.1:0", "--metrics-token-file=" + tokenFile}})
+	base := "http://" + d.metricsAddr
+	if code, _ := httpGet(t, base+"/metrics"); code != http.StatusUnauthorized {
+		t.Errorf("/metrics without token: %d, want 401", code)
+	}
+	req, _ := http.NewRequest(http.MethodGet, base+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer scrape-token-123")
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("/metrics with token: %d", resp.StatusCode)
+	}
+	for _, p := range []string{"/readyz", "/healthz"} {
+		if code, _ := httpGet(t, base+p); code != 200 {
+			t.Errorf("%s: %d, want 200 without a token", p, code)
+		}
+	}
+}

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"bufio"
+	"net"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 const roomPassword = "e2e room password 42"
@@ -107,4 +112,32 @@ func containsMatch(lines []string, pattern string) bool {
 		}
 	}
 	return false
+}
+
+// TestPlaintextListenerWhenAsked checks --listen-plain on loopback opens a
+// second, plaintext port where the same login works.
+func TestPlaintextListenerWhenAsked(t *testing.T) {
+	t.Parallel()
+	// Not :0, which config rejects as equal to the TLS --listen=127.0.0.1:0.
+	plain := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	d := startDaemon(t, daemonSpec{env: passwordEnv(roomPassword), args: []string{"--listen-plain=" + plain}})
+	m := d.waitLog(regexp.MustCompile(`msg=listening addr=(\S+) tls=false`), 5*time.Second)
+	ports := listeningPorts(t, d.cmd.Process.Pid)
+	slices.Sort(ports)
+	want := []int{portOf(t, d.addr), portOf(t, m[1])}
+	slices.Sort(want)
+	if !slices.Equal(ports, want) {
+		t.Errorf("listening on %v, want TLS and plaintext ports %v", ports, want)
+	}
+	nc, err := net.DialTimeout("tcp", m[1], 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	c := &client{t: t, nc: nc, r: bufio.NewReader(nc), nick: "plain"}
+	c.send("PASS :%s", roomPassword)
+	c.send("NICK plain")
+	c.send("USER plain 0 * :p")
+	c.expect(` 001 plain `)
+	c.ping()
 }
