@@ -296,3 +296,13 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestRotateKeyNeedsRedis checks rotate-key refuses the embedded store,
+// where a rotation would vanish on exit, rather than report success.
+func TestRotateKeyNeedsRedis(t *testing.T) {
+	t.Parallel()
+	res := runTool(t, "", passwordEnv(roomPassword), "rotate-key", "--data-dir="+t.TempDir())
+	if res.code == 0 || !strings.Contains(res.stderr, "--redis") || strings.Contains(res.stdout, "New data key added") {
+		t.Errorf("rotate-key without Redis: exit %d, stdout %q, stderr %q", res.code, res.stdout, res.stderr)
+	}
+}
