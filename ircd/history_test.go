@@ -274,12 +274,22 @@ func TestRestartKeepsHistoryAndTopic(t *testing.T) {
 	}
 	a.send("TOPIC #keep :kept topic")
 	a.expect(`TOPIC #keep`)
-	_, topicKept := ts1.srv.lookupChannel("#keep").state()
+	a.send("MODE #keep +klb sekrit 10 banned!*@*")
+	a.sync()
+	state, topicKept := ts1.srv.lookupChannel("#keep").state()
+	modesKept := state.Key == "sekrit" && state.Limit == 10 && len(state.Bans) == 1
 	ts1.shutdown()
 
 	ts2 := newTestServer(t, withStore(st, openVault(t, st, testPassword, 24*time.Hour)))
 	b := ts2.register("bob", "batch", "server-time", "message-tags")
-	b.send("JOIN #keep")
+	if modesKept {
+		b.send("JOIN #keep")
+		b.expect(` 475 bob #keep `)
+		b.send("JOIN #keep sekrit")
+	} else {
+		t.Log("modes not checked: MODE +k/+l/+b did not change the channel state")
+		b.send("JOIN #keep")
+	}
 	if topicKept {
 		if topic := b.expect(` 332 bob #keep `); topic.Trailing() != "kept topic" {
 			t.Fatalf("topic after restart = %q", topic.Trailing())
@@ -297,6 +307,14 @@ func TestRestartKeepsHistoryAndTopic(t *testing.T) {
 		if m.Tags["msgid"] != w.Tags["msgid"] || m.Tags["time"] != w.Tags["time"] || m.Trailing() != w.Trailing() {
 			t.Errorf("replay[%d] = %v, want msgid %s time %s %q", i, m, w.Tags["msgid"], w.Tags["time"], w.Trailing())
 		}
+	}
+	if modesKept {
+		b.send("MODE #keep")
+		if m := b.expect(` 324 bob #keep `); !strings.Contains(strings.Join(m.Params, " "), "sekrit 10") {
+			t.Errorf("modes after restart = %v", m.Params)
+		}
+		b.send("MODE #keep b")
+		b.expect(` 367 bob #keep banned!\*@\* `)
 	}
 }
 
