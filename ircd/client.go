@@ -20,7 +20,8 @@ import (
 type Client struct {
 	srv        *Server
 	id         uint64
-	nc         net.Conn
+	nc         net.Conn // the TLS connection, or the TCP one for plaintext
+	raw        net.Conn // the TCP connection under nc
 	ip         netip.Addr
 	tls        bool
 	listener   string
@@ -110,8 +111,12 @@ func (c *Client) channelList() []*Channel {
 // sendLine queues a serialized line. It is safe to call from any goroutine
 // and never blocks; a client whose queue overflows is disconnected.
 func (c *Client) sendLine(line []byte) {
-	if !c.sendq.push(line) && c.sendq.over {
+	if _, overflowed := c.sendq.push(line); overflowed {
 		c.srv.metrics.SendQDrops.Inc()
+		c.requestQuit("SendQ exceeded")
+		// The writer may be stuck in a write to a peer that stopped
+		// reading; closing the raw socket frees it and the reader at once.
+		_ = c.raw.Close()
 	}
 }
 

@@ -40,20 +40,20 @@ func newSendQueue(limit int) *sendQueue {
 	return &sendQueue{limit: limit, wake: make(chan struct{}, 1)}
 }
 
-// push appends one line (without CRLF). It never blocks; it reports false
-// when the queue is closed or the budget is exceeded, in which case the
-// queue closes itself so nothing more is accepted.
-func (q *sendQueue) push(line []byte) bool {
+// push appends one line (without CRLF). It never blocks. It reports
+// whether the line was queued, and overflowed is true for the one push that
+// broke the budget, after which the queue is closed and accepts nothing.
+func (q *sendQueue) push(line []byte) (ok, overflowed bool) {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
-		return false
+		return false, false
 	}
 	if len(q.buf)+len(line)+2 > q.limit {
 		q.closed, q.over = true, true
 		q.mu.Unlock()
 		q.signal()
-		return false
+		return false, true
 	}
 	// Only the first line into an empty queue needs to wake the writer:
 	// it takes everything queued when it runs.
@@ -64,7 +64,7 @@ func (q *sendQueue) push(line []byte) bool {
 	if wasEmpty {
 		q.signal()
 	}
-	return true
+	return true, false
 }
 
 func (q *sendQueue) signal() {
@@ -96,13 +96,20 @@ func (q *sendQueue) close() {
 // the client's writer goroutine and is the only writer of the socket.
 func writeLoop(nc net.Conn, q *sendQueue) error {
 	var spare []byte
+	var deadline time.Time
 	for range q.wake {
 		out, closed, over := q.take(spare)
 		if over {
 			return errSendQ
 		}
 		if len(out) > 0 {
-			_ = nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+			// Moving the deadline costs a timer update; doing it only when
+			// it comes near keeps a stuck peer bounded at a fraction of
+			// the cost per write.
+			if now := time.Now(); deadline.Sub(now) < writeTimeout/2 {
+				deadline = now.Add(writeTimeout)
+				_ = nc.SetWriteDeadline(deadline)
+			}
 			if _, err := nc.Write(out); err != nil {
 				return err
 			}

@@ -205,7 +205,7 @@ func (c *testClient) expectClosed() []string {
 		}
 		lines = append(lines, line)
 	}
-	c.t.Fatalf("%s: connection not closed; got %q", c.nick, lines)
+	c.t.Fatalf("%s: connection not closed; got %d lines, last %q", c.nick, len(lines), lines[max(0, len(lines)-2):])
 	return nil
 }
 

@@ -49,6 +49,9 @@ func (c *Client) serve() {
 			continue
 		case err != nil:
 			reason = readErrorReason(err)
+			if q := c.quitRequested(); q != "" {
+				reason = q
+			}
 			return
 		}
 		pinged = false
@@ -177,8 +180,12 @@ func (c *Client) disconnect(text string) {
 }
 
 // quit removes the client from every shared structure and tells the
-// channels it shared, once, whoever calls it first.
+// channels it shared, once, whoever calls it first. A reason given with
+// requestQuit (QUIT, KILL, SendQ) wins over the I/O error that followed it.
 func (c *Client) quit(reason string) {
+	if q := c.quitRequested(); q != "" {
+		reason = q
+	}
 	c.quitOnce.Do(func() {
 		s := c.srv
 		s.trackConn(c, false)

@@ -208,10 +208,12 @@ func (s *Server) accept(nc net.Conn, useTLS bool, kind string) {
 		_ = nc.Close()
 		return
 	}
+	raw := nc
 	if useTLS {
 		nc = tls.Server(nc, s.tls)
 	}
 	c := s.newClient(nc, ip, useTLS, kind)
+	c.raw = raw
 	if !s.trackConn(c, true) {
 		s.guard.release(ip)
 		_ = nc.Close()
