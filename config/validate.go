@@ -43,7 +43,8 @@ func validateListen(c *Config) error {
 	if c.ListenPlain != "" {
 		errs = append(errs, checkAddr("listen-plain", c.ListenPlain))
 	}
-	if c.ListenPlain == c.Listen {
+	// Port 0 asks the kernel for a free port, so two such listeners differ.
+	if c.ListenPlain == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
 		errs = append(errs, fmt.Errorf("listen-plain: %q is also the TLS listen address", c.ListenPlain))
 	}
 	if c.MetricsListen != "" {
