@@ -157,7 +157,11 @@ func (c *Client) flushLabeled(col *labelCollector) {
 		ref := c.srv.newBatchRef()
 		c.send(&irc.Message{Tags: irc.Tags{"label": col.label}, Prefix: &irc.Prefix{Name: c.srv.name()}, Command: "BATCH", Params: []string{"+" + ref, "labeled-response"}})
 		for _, m := range col.msgs {
-			m.Tags = withTag(m.Tags, "batch", ref)
+			// A nested batch (chathistory) keeps its own reference; its
+			// BATCH lines themselves carry ours.
+			if _, nested := m.Tags["batch"]; !nested {
+				m.Tags = withTag(m.Tags, "batch", ref)
+			}
 			c.send(m)
 		}
 		c.send(&irc.Message{Prefix: &irc.Prefix{Name: c.srv.name()}, Command: "BATCH", Params: []string{"-" + ref}})

@@ -88,12 +88,14 @@ func (s *Server) messageOne(c *Client, cmd, target, text string, tags irc.Tags) 
 		}
 		params[0] = ch.name
 		o.base = &irc.Message{Prefix: c.prefix(), Command: cmd, Params: params}
-		s.deliver(ch.Members(), o, wantMessage(c, cmd))
-		c.echo(o)
-		s.metrics.RelayLatency.Observe(time.Since(start).Seconds())
+		// Stored before it is delivered, so a reply can never be stored
+		// ahead of the message it answers.
 		if cmd != "TAGMSG" {
 			s.history.recordChannel(ch, o)
 		}
+		s.deliver(ch.Members(), o, wantMessage(c, cmd))
+		c.echo(o)
+		s.metrics.RelayLatency.Observe(time.Since(start).Seconds())
 		return nil
 	}
 	return s.messageUser(c, o, cmd, params, start)
@@ -115,6 +117,9 @@ func (s *Server) messageUser(c *Client, o *outMsg, cmd string, params []string, 
 	}
 	params[0] = target.Nick()
 	o.base = &irc.Message{Prefix: c.prefix(), Command: cmd, Params: params}
+	if cmd != "TAGMSG" {
+		s.history.recordDirect(c, target, o)
+	}
 	if target != c {
 		s.deliver([]*Client{target}, o, wantMessage(c, cmd))
 	}
@@ -122,9 +127,6 @@ func (s *Server) messageUser(c *Client, o *outMsg, cmd string, params []string, 
 	s.metrics.RelayLatency.Observe(time.Since(start).Seconds())
 	if away := target.awayMessage(); away != "" && cmd == "PRIVMSG" {
 		c.numeric(irc.RPL_AWAY, target.Nick(), away)
-	}
-	if cmd != "TAGMSG" {
-		s.history.recordDirect(c, target, o)
 	}
 	return nil
 }

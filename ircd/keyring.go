@@ -1,6 +1,7 @@
 package ircd
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -86,6 +87,11 @@ func RotateKey(ctx context.Context, st store.State, password []byte, epoch time.
 // epochs wholly past the maximum age, so even old backups of the expired
 // ciphertext cannot be opened with the current keyring.
 func (s *Server) Maintain(ctx context.Context) error {
+	s.maintainMu.Lock()
+	defer s.maintainMu.Unlock()
+	if err := s.keyringUnchanged(ctx); err != nil {
+		return err
+	}
 	cfg := s.config()
 	now := time.Now()
 	changed := s.vault.EnsureEpochKeys(now)
@@ -118,6 +124,30 @@ func (s *Server) resealChannels() {
 	for _, ch := range s.channelSnapshot() {
 		s.history.saveChannel(ch)
 	}
+}
+
+// errKeyringChanged means someone else rewrote the stored keyring while
+// this daemon ran; saving ours would undo their change.
+var errKeyringChanged = errors.New("the stored keyring was changed by another process " +
+	"(securechatd passwd or rotate-key while the daemon ran?): restart the daemon to use it; " +
+	"until then no keys are added or destroyed")
+
+// keyringUnchanged checks that the stored keyring is still the one this
+// daemon holds, so Maintain never overwrites a password change or a key
+// rotation made by the key tools while the daemon was running.
+func (s *Server) keyringUnchanged(ctx context.Context) error {
+	stored, err := s.history.store.Keyring(ctx)
+	if err != nil {
+		return fmt.Errorf("reading keyring: %w", err)
+	}
+	ours, err := s.vault.Keyring().Marshal()
+	if err != nil {
+		return fmt.Errorf("encoding keyring: %w", err)
+	}
+	if !bytes.Equal(stored, ours) {
+		return errKeyringChanged
+	}
+	return nil
 }
 
 // forgetBefore drops expired entries from the channels' replay rings.

@@ -64,6 +64,8 @@ type Server struct {
 	batchSeq  atomic.Uint64
 	wg        sync.WaitGroup
 	rehashF   func() error // set by the daemon so REHASH does what SIGHUP does
+	// maintainMu serializes Maintain, so keyring snapshots are saved in order.
+	maintainMu sync.Mutex
 }
 
 // NewServer builds a server from cfg and deps. It loads persisted channel
