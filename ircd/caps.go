@@ -1,8 +1,10 @@
 package ircd
 
 import (
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"gopkg.in/irc.v4"
 )
@@ -75,9 +77,11 @@ func (s *capSet) set(add, remove capability) {
 	}
 }
 
-// capLS renders the CAP LS list; version 302 clients get values.
-func capLS(version int) string {
-	names := make([]string, 0, len(capNames))
+// capLS renders the CAP LS list; version 302 clients get values. sts is
+// listed (with its value) when stsValue is not empty; it is never
+// requestable, so it is not in capNames.
+func capLS(version int, stsValue string) string {
+	names := make([]string, 0, len(capNames)+1)
 	for _, c := range capNames {
 		name := c.name
 		if version >= 302 && c.cap == capSASL {
@@ -85,7 +89,28 @@ func capLS(version int) string {
 		}
 		names = append(names, name)
 	}
+	if stsValue != "" {
+		names = append(names, "sts="+stsValue)
+	}
 	return strings.Join(names, " ")
+}
+
+// stsDuration is how long clients should remember to use TLS only.
+const stsDuration = 30 * 24 * time.Hour
+
+// stsValue is the IRCv3 Strict Transport Security policy for c: when a
+// plaintext listener exists, plaintext clients are sent to the TLS port
+// and TLS clients are told to stay on TLS. Without one there is nothing
+// to upgrade from, and no policy is offered.
+func (s *Server) stsValue(c *Client) string {
+	port := s.tlsPort.Load()
+	if port == 0 || !s.plainListening.Load() {
+		return ""
+	}
+	if c.tls {
+		return "duration=" + strconv.Itoa(int(stsDuration.Seconds()))
+	}
+	return "port=" + strconv.Itoa(int(port))
 }
 
 func handleCap(c *Client, m *irc.Message) error {
@@ -116,7 +141,7 @@ func capListSupported(c *Client, m *irc.Message) error {
 		// CAP LS 302 implies cap-notify (IRCv3 capability negotiation).
 		c.caps.set(capCapNotify, 0)
 	}
-	c.reply("CAP", c.nickOrStar(), "LS", capLS(c.reg.capVersion))
+	c.reply("CAP", c.nickOrStar(), "LS", capLS(c.reg.capVersion, c.srv.stsValue(c)))
 	return nil
 }
 

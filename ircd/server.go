@@ -66,6 +66,9 @@ type Server struct {
 	rehashF   func() error // set by the daemon so REHASH does what SIGHUP does
 	// maintainMu serializes Maintain, so keyring snapshots are saved in order.
 	maintainMu sync.Mutex
+	// tlsPort and plainListening decide the sts policy offered in CAP LS.
+	tlsPort        atomic.Int32
+	plainListening atomic.Bool
 }
 
 // NewServer builds a server from cfg and deps. It loads persisted channel
@@ -126,6 +129,11 @@ func (s *Server) maintainLoop() {
 // ErrServerClosed, is logged.
 func (s *Server) Start(ln net.Listener, useTLS bool) {
 	s.log.Info("listening", "addr", ln.Addr().String(), "tls", useTLS)
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && useTLS {
+		s.tlsPort.Store(int32(tcp.Port))
+	} else if !useTLS {
+		s.plainListening.Store(true)
+	}
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
