@@ -181,3 +181,30 @@ func TestQueueBatchesKeepOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueOutOfOrderTimesStayOneRoundTrip appends records whose times go
+// slightly backwards, as concurrent writers produce; all must be stored,
+// in append order, each reading back with its own time.
+func TestQueueOutOfOrderTimesStayOneRoundTrip(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := openRedis(t, srv, Options{})
+	q := NewQueue(s, fastRetry(QueueOptions{}))
+	closeQueue(t, q)
+	order := []int{5, 3, 4, 9, 1, 9, 10}
+	for i, ms := range order {
+		q.Append("k", Record{ID: strconv.Itoa(i), Time: at(ms), Data: []byte("x")})
+	}
+	if err := q.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got := mustQuery(t, s, "k", Query{Limit: 100})
+	if len(got) != len(order) {
+		t.Fatalf("stored %d records, want %d", len(got), len(order))
+	}
+	for i, r := range got {
+		if r.ID != strconv.Itoa(i) || !r.Time.Equal(at(order[i])) {
+			t.Fatalf("record %d = %s at %v, want %d at %v", i, r.ID, r.Time, i, at(order[i]))
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -32,6 +33,13 @@ type Redis struct {
 	prefix  string
 	maxLen  int
 	observe func(op string, d time.Duration)
+
+	// mu guards top: the highest entry millisecond this process gave each
+	// stream, so a batch whose records arrive slightly out of time order
+	// (several writers took their timestamps concurrently) still gets
+	// increasing IDs without a second round trip.
+	mu  sync.Mutex
+	top map[string]int64
 }
 
 // Field names inside a stream entry. "t" is only present when the entry ID
@@ -85,7 +93,7 @@ func newRedis(c *redis.Client, opts Options) *Redis {
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	return &Redis{client: c, prefix: prefix, maxLen: opts.MaxLen, observe: opts.ObserveLatency}
+	return &Redis{client: c, prefix: prefix, maxLen: opts.MaxLen, observe: opts.ObserveLatency, top: make(map[string]int64)}
 }
 
 // redactURLError drops the URL that net/url puts in its parse errors.
@@ -155,8 +163,12 @@ func (r *Redis) AppendBatch(ctx context.Context, recs []KeyedRecord) error {
 				return err
 			}
 			values := []any{fieldID, kr.ID, fieldData, kr.Data}
-			xadds[i] = p.XAdd(ctx, r.xaddArgs(r.streamKey(kr.Key), strconv.FormatInt(ms, 10)+"-*", values))
-			p.ZAddGT(ctx, r.targetsKey(), redis.Z{Score: float64(ms), Member: kr.Key})
+			idMs := r.entryMs(kr.Key, ms)
+			if idMs != ms {
+				values = append(values, fieldTime, ms)
+			}
+			xadds[i] = p.XAdd(ctx, r.xaddArgs(r.streamKey(kr.Key), strconv.FormatInt(idMs, 10)+"-*", values))
+			p.ZAddGT(ctx, r.targetsKey(), redis.Z{Score: float64(idMs), Member: kr.Key})
 		}
 		return nil
 	})
@@ -174,6 +186,18 @@ func (r *Redis) AppendBatch(ctx context.Context, recs []KeyedRecord) error {
 		}
 	}
 	return nil
+}
+
+// entryMs returns the millisecond for a new entry of key: the record's own,
+// or the stream's newest if that is later, so IDs only grow.
+func (r *Redis) entryMs(key string, ms int64) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if top := r.top[key]; top > ms {
+		return top
+	}
+	r.top[key] = ms
+	return ms
 }
 
 func (r *Redis) xaddArgs(stream, id string, values []any) *redis.XAddArgs {
