@@ -4,6 +4,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gopkg.in/irc.v4"
@@ -19,9 +20,10 @@ const (
 // replaced, never mutated, so fan-out can range over a snapshot without
 // holding the lock.
 type Channel struct {
-	name    string
-	folded  string
-	created time.Time
+	name     string
+	folded   string
+	created  time.Time
+	storeKey atomic.Pointer[string] // opaque history key, set on first use
 
 	mu       sync.Mutex
 	members  map[*Client]uint8

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -98,6 +99,9 @@ func writeLoop(nc net.Conn, q *sendQueue) error {
 	var spare []byte
 	var deadline time.Time
 	for range q.wake {
+		// Let the goroutines fanning out right now queue more lines first,
+		// so one write carries several of them.
+		runtime.Gosched()
 		out, closed, over := q.take(spare)
 		if over {
 			return errSendQ

@@ -49,29 +49,24 @@ func (o *outMsg) lineFor(c *Client) []byte {
 }
 
 func (o *outMsg) render(v int) []byte {
-	m := *o.base
+	m := o.base
 	if v&4 != 0 {
-		m = *o.extended
+		m = o.extended
 	}
-	m.Tags = nil
-	if v&3 != 0 || o.batch != "" {
-		m.Tags = irc.Tags{}
-	}
+	var tags []tagPair
 	if v&1 != 0 && !o.at.IsZero() {
-		m.Tags["time"] = o.at.UTC().Format("2006-01-02T15:04:05.000Z")
+		tags = append(tags, tagPair{"time", o.at.UTC().Format("2006-01-02T15:04:05.000Z")})
 	}
 	if v&2 != 0 {
 		if o.msgid != "" {
-			m.Tags["msgid"] = o.msgid
+			tags = append(tags, tagPair{"msgid", o.msgid})
 		}
-		for k, val := range o.tags {
-			m.Tags[k] = val
-		}
+		tags = append(tags, sortedTags(o.tags)...)
 	}
 	if o.batch != "" {
-		m.Tags["batch"] = o.batch
+		tags = append(tags, tagPair{"batch", o.batch})
 	}
-	return []byte(m.String())
+	return appendLine(make([]byte, 0, 256), tags, m)
 }
 
 // deliver queues o for every recipient accepted by want, returning how

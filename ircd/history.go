@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/irc.v4"
 
 	"securechat/store"
@@ -19,9 +20,10 @@ import (
 // here before they are queued for the store, and opened here when read.
 // It is safe for concurrent use.
 type history struct {
-	srv   *Server
-	store store.Store
-	queue *store.Queue
+	srv         *Server
+	sealLatency prometheus.Observer // resolved once; this is the hot path
+	store       store.Store
+	queue       *store.Queue
 	// loadMu serializes first loads of channel tails, so two joins of a
 	// cold channel read the store once.
 	loadMu sync.Mutex
@@ -50,7 +52,7 @@ type entry struct {
 const storeTimeout = 2 * time.Second
 
 func newHistory(s *Server, st store.Store) *history {
-	h := &history{srv: s, store: st}
+	h := &history{srv: s, store: st, sealLatency: s.metrics.CryptoLatency.WithLabelValues("seal")}
 	m := s.metrics
 	h.queue = store.NewQueue(st, store.QueueOptions{
 		Size: s.config().WriteQueueSize,
@@ -79,14 +81,14 @@ func dmName(a, b string) string {
 func (h *history) recordChannel(ch *Channel, o *outMsg) {
 	e := o.entry()
 	ch.remember(e, h.srv.config().Replay)
-	h.append(ch.folded, e)
+	h.append(h.channelKey(ch), e)
 }
 
 func (h *history) recordDirect(from, to *Client, o *outMsg) {
 	if !h.srv.config().StoreDirect {
 		return
 	}
-	h.append(dmName(from.foldedNick(), to.foldedNick()), o.entry())
+	h.append(h.srv.vault.TargetKey(dmName(from.foldedNick(), to.foldedNick())), o.entry())
 }
 
 func (o *outMsg) entry() *entry {
@@ -95,14 +97,24 @@ func (o *outMsg) entry() *entry {
 	return &entry{msgid: o.msgid, at: o.at, msg: &m}
 }
 
+// channelKey is ch's opaque store key, computed once per channel: the
+// keyed hash would otherwise cost an HMAC on every message.
+func (h *history) channelKey(ch *Channel) string {
+	if k := ch.storeKey.Load(); k != nil {
+		return *k
+	}
+	k := h.srv.vault.TargetKey(ch.folded)
+	ch.storeKey.Store(&k)
+	return k
+}
+
 // append seals e under the target's opaque key and queues it; it never
 // blocks on the store.
-func (h *history) append(name string, e *entry) {
+func (h *history) append(key string, e *entry) {
 	v, m := h.srv.vault, h.srv.metrics
-	key := v.TargetKey(name)
 	start := time.Now()
 	sealed, err := v.Seal(key, e.msgid, e.at, []byte(e.msg.String()))
-	m.CryptoLatency.WithLabelValues("seal").Observe(time.Since(start).Seconds())
+	h.sealLatency.Observe(time.Since(start).Seconds())
 	if err != nil {
 		m.HistoryErrors.WithLabelValues("seal").Inc()
 		h.srv.log.Error("sealing a record failed", "err", err)

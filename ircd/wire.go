@@ -1,0 +1,94 @@
+package ircd
+
+import (
+	"sort"
+	"strings"
+
+	"gopkg.in/irc.v4"
+)
+
+// appendLine serializes m with the given tags (already decided per
+// recipient variant) onto buf, without CRLF. It is the fan-out hot path's
+// serializer: irc.Message.String builds through a bytes.Buffer and a tag
+// map, which costs several allocations per line; this appends into one
+// slice and writes tags in a stable order. Everything else uses the
+// library.
+func appendLine(buf []byte, tags []tagPair, m *irc.Message) []byte {
+	if len(tags) > 0 {
+		buf = append(buf, '@')
+		for i, t := range tags {
+			if i > 0 {
+				buf = append(buf, ';')
+			}
+			buf = append(buf, t.key...)
+			if t.value != "" {
+				buf = append(buf, '=')
+				buf = appendTagValue(buf, t.value)
+			}
+		}
+		buf = append(buf, ' ')
+	}
+	if p := m.Prefix; p != nil && p.Name != "" {
+		buf = append(buf, ':')
+		buf = append(buf, p.Name...)
+		if p.User != "" {
+			buf = append(append(buf, '!'), p.User...)
+		}
+		if p.Host != "" {
+			buf = append(append(buf, '@'), p.Host...)
+		}
+		buf = append(buf, ' ')
+	}
+	buf = append(buf, m.Command...)
+	return appendParams(buf, m.Params)
+}
+
+func appendParams(buf []byte, params []string) []byte {
+	for i, p := range params {
+		buf = append(buf, ' ')
+		last := i == len(params)-1
+		if last && (p == "" || p[0] == ':' || strings.IndexByte(p, ' ') >= 0) {
+			buf = append(buf, ':')
+		}
+		buf = append(buf, p...)
+	}
+	return buf
+}
+
+// tagPair is one message tag with its unescaped value.
+type tagPair struct{ key, value string }
+
+// appendTagValue escapes a tag value as the message-tags spec requires.
+func appendTagValue(buf []byte, v string) []byte {
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; c {
+		case ';':
+			buf = append(buf, '\\', ':')
+		case ' ':
+			buf = append(buf, '\\', 's')
+		case '\\':
+			buf = append(buf, '\\', '\\')
+		case '\r':
+			buf = append(buf, '\\', 'r')
+		case '\n':
+			buf = append(buf, '\\', 'n')
+		default:
+			buf = append(buf, c)
+		}
+	}
+	return buf
+}
+
+// sortedTags turns client tags into pairs in key order, so every variant
+// of a message lists them alike.
+func sortedTags(t irc.Tags) []tagPair {
+	if len(t) == 0 {
+		return nil
+	}
+	out := make([]tagPair, 0, len(t))
+	for k, v := range t {
+		out = append(out, tagPair{k, v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+	return out
+}
