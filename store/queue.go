@@ -248,8 +248,13 @@ func (q *Queue) peek(buf []KeyedRecord) []KeyedRecord {
 	return buf
 }
 
-// pop removes the n records just written and tells Flush waiters.
+// pop removes the n records just written and tells Flush waiters. The
+// hook runs first, so once Flush returns every OnWritten call for the
+// records it waited for has been made.
 func (q *Queue) pop(n int) {
+	if q.opts.OnWritten != nil {
+		q.opts.OnWritten(n)
+	}
 	q.mu.Lock()
 	for i := 0; i < n; i++ {
 		q.ring[q.head] = queued{} // let the data be collected
@@ -260,7 +265,4 @@ func (q *Queue) pop(n int) {
 	close(q.progress)
 	q.progress = make(chan struct{})
 	q.mu.Unlock()
-	if q.opts.OnWritten != nil {
-		q.opts.OnWritten(n)
-	}
 }
