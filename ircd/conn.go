@@ -1,7 +1,6 @@
 package ircd
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -18,6 +17,7 @@ const (
 	maxBodyBytes = 512
 	readBufSize  = maxTagBytes + maxBodyBytes
 	writeTimeout = 30 * time.Second
+	maxSpareBuf  = 16 << 10
 )
 
 var (
@@ -118,7 +118,12 @@ func writeLoop(nc net.Conn, q *sendQueue) error {
 				return err
 			}
 		}
+		// Keep the buffer for the next round unless a burst made it big:
+		// an idle client should not pin a large allocation.
 		spare = out
+		if cap(out) > maxSpareBuf {
+			spare = nil
+		}
 		if closed {
 			// Drain anything pushed between take and close.
 			if rest, _, _ := q.take(nil); len(rest) > 0 {
@@ -131,42 +136,87 @@ func writeLoop(nc net.Conn, q *sendQueue) error {
 }
 
 // lineReader splits a byte stream into IRC lines, enforcing the length
-// limits without ever buffering more than readBufSize bytes.
+// limits without ever buffering more than readBufSize bytes. Its buffer
+// starts small and is dropped whenever it drains, so an idle connection
+// holds only initialReadBuf bytes instead of a full-size line buffer.
 type lineReader struct {
-	r *bufio.Reader
+	r          io.Reader
+	buf        []byte
+	start, end int  // unread bytes are buf[start:end]
+	discarding bool // inside a line that overflowed the buffer
 }
 
-func newLineReader(r io.Reader) *lineReader {
-	return &lineReader{r: bufio.NewReaderSize(r, readBufSize)}
-}
+// initialReadBuf fits almost every IRC line; longer ones grow the buffer
+// up to readBufSize.
+const initialReadBuf = 512
+
+func newLineReader(r io.Reader) *lineReader { return &lineReader{r: r} }
 
 // next returns the next line without its CR LF. The slice is valid until the
 // following call. errLineTooLong means a line was discarded; reading may go on.
 func (lr *lineReader) next() ([]byte, error) {
-	line, err := lr.r.ReadSlice('\n')
-	if errors.Is(err, bufio.ErrBufferFull) {
-		return nil, lr.discardRest()
+	for {
+		if line, ok := lr.cut(); ok {
+			if lr.discarding {
+				lr.discarding = false
+				return nil, errLineTooLong
+			}
+			line = bytes.TrimRight(line, "\r\n")
+			if !withinLimits(line) {
+				return nil, errLineTooLong
+			}
+			return line, nil
+		}
+		if err := lr.fill(); err != nil {
+			return nil, err
+		}
 	}
-	if err != nil {
-		return nil, err
-	}
-	line = bytes.TrimRight(line, "\r\n")
-	if !withinLimits(line) {
-		return nil, errLineTooLong
-	}
-	return line, nil
 }
 
-func (lr *lineReader) discardRest() error {
-	for {
-		_, err := lr.r.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			continue
+// cut takes one complete line, with its LF, from the buffer.
+func (lr *lineReader) cut() ([]byte, bool) {
+	i := bytes.IndexByte(lr.buf[lr.start:lr.end], '\n')
+	if i < 0 {
+		return nil, false
+	}
+	line := lr.buf[lr.start : lr.start+i+1]
+	lr.start += i + 1
+	return line, true
+}
+
+// fill reads more bytes, making room first: it compacts, grows up to
+// readBufSize, or throws away the start of a line that is too long.
+func (lr *lineReader) fill() error {
+	switch n := lr.end - lr.start; {
+	case n == 0:
+		lr.start, lr.end = 0, 0
+		if cap(lr.buf) > initialReadBuf || lr.buf == nil {
+			lr.buf = make([]byte, initialReadBuf)
 		}
-		if err != nil {
-			return err
-		}
-		return errLineTooLong
+	case n >= readBufSize:
+		lr.start, lr.end, lr.discarding = 0, 0, true
+	default:
+		lr.compact()
+	}
+	m, err := lr.r.Read(lr.buf[lr.end:])
+	lr.end += m
+	if m > 0 {
+		return nil
+	}
+	return err
+}
+
+// compact moves unread bytes to the front and doubles the buffer when it
+// is full.
+func (lr *lineReader) compact() {
+	if lr.start > 0 {
+		lr.end = copy(lr.buf, lr.buf[lr.start:lr.end])
+		lr.start = 0
+	}
+	if lr.end == len(lr.buf) {
+		grown := make([]byte, min(2*len(lr.buf), readBufSize))
+		copy(grown, lr.buf[:lr.end])
+		lr.buf = grown
 	}
 }
 
