@@ -1,7 +1,7 @@
 # The README's two commands: `make run` and `make test`.
 GO ?= go
 
-.PHONY: run build test check fuzz bench
+.PHONY: run build test check fuzz bench loadtest
 
 run:
 	$(GO) run ./cmd/securechatd
@@ -33,3 +33,8 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# loadtest runs the load generator's scenarios against a fresh daemon with
+# Redis history, three runs each, and prints the medians (BENCHMARKS.md).
+loadtest:
+	./deploy/loadtest.sh

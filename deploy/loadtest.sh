@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# loadtest.sh runs securechat-load scenarios against a freshly started
+# securechatd (history in a real redis-server on loopback) and prints the
+# median of three runs of each figure BENCHMARKS.md reports.
+#
+#   deploy/loadtest.sh [scenario ...]     default: steady maxrate maxrate-tls connect-storm churn history idle
+#
+# Everything runs on 127.0.0.1; the daemon exempts loopback from flood
+# control so the numbers measure the server, not its throttle.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-3}
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; redis-cli -p "$rport" shutdown nosave >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+
+go build -o "$work/securechatd" ./cmd/securechatd
+go build -o "$work/securechat-load" ./cmd/securechat-load
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rport=$(free_port); tport=$(free_port); pport=$(free_port); mport=$(free_port)
+redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --daemonize yes >/dev/null
+export SECURECHAT_PASSWORD="loadtest-$(date +%s)"
+
+start_daemon() {
+	rm -rf "$work/data"
+	"$work/securechatd" --listen "127.0.0.1:$tport" --listen-plain "127.0.0.1:$pport" \
+		--data-dir "$work/data" --redis "redis://127.0.0.1:$rport/0" \
+		--flood-exempt 127.0.0.0/8,::1/128 --max-conns-per-ip 0 --conn-rate-per-ip 0 \
+		--metrics-listen "127.0.0.1:$mport" --log-level warn 2>"$work/daemon.log" &
+	daemon=$!
+	for _ in $(seq 50); do curl -sf "http://127.0.0.1:$mport/readyz" >/dev/null && return; sleep 0.1; done
+	echo "daemon did not become ready" >&2; cat "$work/daemon.log" >&2; exit 1
+}
+
+run() { # name, load flags...
+	local name=$1; shift
+	for i in $(seq "$RUNS"); do
+		redis-cli -p "$rport" flushall >/dev/null
+		start_daemon
+		"$work/securechat-load" --json-only --server-pid "$daemon" \
+			--metrics-url "http://127.0.0.1:$mport/metrics" "$@" | tail -1 >>"$work/$name.jsonl"
+		kill "$daemon"; wait "$daemon" 2>/dev/null || true
+	done
+	echo "== $name ($RUNS runs): securechat-load $*"
+	cat "$work/$name.jsonl"
+	python3 - "$work/$name.jsonl" <<'PY'
+import json, statistics, sys
+runs = [json.loads(l) for l in open(sys.argv[1])]
+def med(f):
+    vals = [v for v in (f(r) for r in runs) if v is not None]
+    return statistics.median(vals) if vals else None
+def get(r, *path):
+    for p in path:
+        if not isinstance(r, dict) or p not in r: return None
+        r = r[p]
+    return r
+figures = {
+    "deliveries/s": lambda r: get(r, "delivery_rate"),
+    "lost": lambda r: get(r, "messages", "lost"),
+    "duplicates": lambda r: get(r, "messages", "duplicates"),
+    "reordered": lambda r: get(r, "messages", "reordered"),
+    "e2e p50 ms": lambda r: get(r, "latency_ms", "p50"),
+    "e2e p99 ms": lambda r: get(r, "latency_ms", "p99"),
+    "server CPU %": lambda r: get(r, "server", "cpu_percent"),
+    "server CPU us/delivery": lambda r: get(r, "server", "cpu_us_per_delivery"),
+    "registrations/s": lambda r: get(r, "connect", "per_second"),
+    "replay p99 ms": lambda r: get(r, "churn", "replay_ms", "p99"),
+    "history p99 ms": lambda r: get(r, "history", "latency_ms", "p99"),
+    "RSS per connection kB": lambda r: get(r, "memory", "per_conn_kb"),
+    "write-queue drops": lambda r: get(r, "server", "deltas", "securechat_write_queue_drops_total"),
+}
+for name, f in figures.items():
+    v = med(f)
+    if v is not None:
+        print(f"   median {name:24} {v:.4g}")
+PY
+}
+
+scenarios=${*:-steady maxrate maxrate-tls connect-storm churn history idle}
+for s in $scenarios; do
+	case $s in
+	steady) run steady --addr "127.0.0.1:$tport" --scenario steady --users 1000 --channels 10 --senders 20 --rate 500 --duration 10s ;;
+	maxrate) run maxrate --addr "127.0.0.1:$pport" --tls=false --scenario maxrate --users 50 --channels 1 --senders 5 --duration 10s ;;
+	maxrate-tls) run maxrate-tls --addr "127.0.0.1:$tport" --scenario maxrate --users 50 --channels 1 --senders 5 --duration 10s ;;
+	connect-storm) run connect-storm --addr "127.0.0.1:$tport" --scenario connect-storm --users 1000 ;;
+	churn) run churn --addr "127.0.0.1:$tport" --scenario churn --duration 10s ;;
+	history) run history --addr "127.0.0.1:$tport" --scenario history --duration 10s ;;
+	idle) run idle --addr "127.0.0.1:$tport" --scenario steady --users 1000 --channels 10 --senders 1 --rate 1 --duration 3s ;;
+	*) echo "unknown scenario $s" >&2; exit 2 ;;
+	esac
+done
