@@ -122,19 +122,22 @@ func (g *addrGuard) authFailed(ip netip.Addr) time.Duration {
 const authFailDelayStep = 500 * time.Millisecond
 
 // floodBucket is a client's token bucket for incoming lines, owned by its
-// reader goroutine. Running dry first costs fake lag (the reader sleeps);
-// a client that stays far behind is disconnected.
+// reader goroutine. Running dry first costs fake lag (the reader sleeps),
+// which holds a client to about its rate. A client that keeps sending into
+// its fake lag without ever pausing (each line is already waiting when the
+// reader comes back) for longer than maxLag is disconnected. Only the
+// pause tells a flood apart: the sleeps alone pay back any debt, so the
+// bucket never runs far behind, however long the flood lasts.
 type floodBucket struct {
-	exempt bool
-	rate   float64
-	burst  float64
-	tokens float64
-	at     time.Time
+	exempt  bool
+	rate    float64
+	burst   float64
+	tokens  float64
+	at      time.Time
+	gap     time.Duration // a read faster than this found its line waiting
+	maxLag  time.Duration
+	backlog time.Time // start of the current unbroken backlog; zero if none
 }
-
-// maxFakeLag is how far behind its budget a client may fall before it is
-// disconnected for flooding.
-const maxFakeLag = 10 * time.Second
 
 func (f *floodBucket) init(cfg *config.Config, exempt bool) {
 	f.exempt = exempt || cfg.FloodRate <= 0
@@ -142,11 +145,20 @@ func (f *floodBucket) init(cfg *config.Config, exempt bool) {
 	f.burst = float64(max(cfg.FloodBurst, 1))
 	f.tokens = f.burst
 	f.at = time.Now()
+	if f.exempt {
+		return
+	}
+	// A client within its rate leaves the reader idle for about half of
+	// each line's interval, far more than a quarter of it.
+	f.gap = min(5*time.Millisecond, time.Duration(float64(time.Second)/(4*f.rate)))
+	// The time to earn back a full burst: 10 s with the defaults.
+	f.maxLag = max(time.Second, time.Duration(f.burst/f.rate*float64(time.Second)))
 }
 
-// take spends one token, sleeping off any deficit. It returns false when
-// the deficit exceeds maxFakeLag.
-func (f *floodBucket) take() bool {
+// take spends one token, sleeping off half of any deficit. waited is how
+// long the reader blocked for this line. It returns false for a client
+// that has been backlogged without a pause for longer than maxLag.
+func (f *floodBucket) take(waited time.Duration) bool {
 	if f.exempt {
 		return true
 	}
@@ -155,14 +167,18 @@ func (f *floodBucket) take() bool {
 	f.at = now
 	f.tokens--
 	if f.tokens >= 0 {
+		f.backlog = time.Time{}
 		return true
 	}
-	lag := time.Duration(-f.tokens / f.rate * float64(time.Second))
-	if lag > maxFakeLag {
+	switch {
+	case waited >= f.gap:
+		f.backlog = time.Time{} // it paused: slow, not flooding
+	case f.backlog.IsZero():
+		f.backlog = now
+	case now.Sub(f.backlog) > f.maxLag:
 		return false
 	}
-	// Sleeping off only half the deficit lets a brief burst through slowly
-	// while a sustained flood keeps growing its debt until it is cut off.
-	time.Sleep(lag / 2)
+	// Sleeping off half the deficit lets a brief burst through slowly.
+	time.Sleep(time.Duration(-f.tokens / f.rate * float64(time.Second) / 2))
 	return true
 }

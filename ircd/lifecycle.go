@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -35,7 +36,9 @@ func (c *Client) serve() {
 			return
 		}
 		_ = c.nc.SetReadDeadline(c.readDeadline(pinged))
+		start := time.Now()
 		line, err := lr.next()
+		waited := time.Since(start)
 		switch {
 		case errors.Is(err, errLineTooLong):
 			c.numeric(errInputTooLong, "Input line was too long")
@@ -58,7 +61,7 @@ func (c *Client) serve() {
 		if len(line) == 0 {
 			continue
 		}
-		if r, stop := c.handleLine(line); stop {
+		if r, stop := c.handleLine(line, waited); stop {
 			reason = r
 			return
 		}
@@ -94,23 +97,25 @@ func (c *Client) onIdle(pinged bool) (reason string, stop bool) {
 	return "", false
 }
 
-// handleLine parses and dispatches one line after flood control.
-func (c *Client) handleLine(line []byte) (reason string, stop bool) {
-	if !c.flood.take() {
+// handleLine parses and dispatches one line after flood control. waited
+// is how long the reader blocked for it, which tells a backlog apart from
+// a client that paused.
+func (c *Client) handleLine(line []byte, waited time.Duration) (reason string, stop bool) {
+	if !c.flood.take(waited) {
 		c.srv.metrics.Refused.WithLabelValues("flood").Inc()
 		c.sendError("Excess Flood")
 		return "Excess Flood", true
 	}
-	m, err := irc.ParseMessage(string(line))
+	if clientTagData(line) > maxClientTagData {
+		c.numeric(errInputTooLong, "Input line was too long")
+		return "", false
+	}
+	m, err := parseLine(line)
 	if err != nil {
 		return "", false
 	}
-	if !utf8.Valid(line) {
-		c.fail(m.Command, "INVALID_UTF8", "Message rejected, your IRC software MUST use UTF-8")
-		return "", false
-	}
-	if bytes.IndexByte(line, 0) >= 0 {
-		c.fail(m.Command, "INVALID_PARAMS", "Message rejected, it contains a NUL byte")
+	if code, text := lineProblem(line); code != "" {
+		c.fail(failCommand(m.Command), code, text)
 		return "", false
 	}
 	c.srv.metrics.MessagesIn.WithLabelValues(metrics.CommandLabel(m.Command)).Inc()
@@ -119,6 +124,55 @@ func (c *Client) handleLine(line []byte) (reason string, stop bool) {
 		return q, true
 	}
 	return "", false
+}
+
+// maxClientTagData is the tag data (between '@' and the space) a client
+// may send, per the message-tags spec: the other half of the 8191 bytes is
+// kept for the tags the server adds, so a relayed line stays in bounds.
+const maxClientTagData = 4094
+
+func clientTagData(line []byte) int {
+	if len(line) == 0 || line[0] != '@' {
+		return 0
+	}
+	if sp := bytes.IndexByte(line, ' '); sp >= 0 {
+		return sp - 1
+	}
+	return len(line) - 1
+}
+
+// parseLine is irc.ParseMessage without its one crash: gopkg.in/irc.v4
+// indexes past the end of a line that is a tag section and a space only.
+func parseLine(line []byte) (*irc.Message, error) {
+	s := strings.TrimRight(string(line), "\r\n")
+	if s != "" && s[0] == '@' && strings.IndexByte(s, ' ') == len(s)-1 {
+		return nil, irc.ErrMissingDataAfterTags
+	}
+	return irc.ParseMessage(s)
+}
+
+// lineProblem returns the FAIL code and text for a line that must not be
+// dispatched: invalid UTF-8, a NUL, or a CR, which some clients take as a
+// line end, so relaying it would let a sender forge lines at recipients.
+func lineProblem(line []byte) (code, text string) {
+	switch {
+	case !utf8.Valid(line):
+		return "INVALID_UTF8", "Message rejected, your IRC software MUST use UTF-8"
+	case bytes.IndexByte(line, 0) >= 0:
+		return "INVALID_PARAMS", "Message rejected, it contains a NUL byte"
+	case bytes.IndexByte(line, '\r') >= 0:
+		return "INVALID_PARAMS", "Message rejected, it contains a CR"
+	}
+	return "", ""
+}
+
+// failCommand is the command named in a FAIL about a rejected line, or "*"
+// when echoing it would send the bad bytes back.
+func failCommand(cmd string) string {
+	if !utf8.ValidString(cmd) || strings.ContainsAny(cmd, "\x00\r") {
+		return "*"
+	}
+	return cmd
 }
 
 func isTimeout(err error) bool {
