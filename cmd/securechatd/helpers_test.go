@@ -140,6 +140,9 @@ type daemonSpec struct {
 	dataDir string   // default t.TempDir()
 	env     []string // e.g. SECURECHAT_PASSWORD=...
 	args    []string
+	// defaultMetrics leaves --metrics-listen at the built-in default
+	// instead of turning the metrics listener off.
+	defaultMetrics bool
 }
 
 var (
@@ -155,7 +158,11 @@ func startDaemon(t *testing.T, spec daemonSpec) *running {
 	if spec.dataDir == "" {
 		spec.dataDir = t.TempDir()
 	}
-	args := append([]string{"--listen=127.0.0.1:0", "--metrics-listen=", "--data-dir=" + spec.dataDir}, spec.args...)
+	base := []string{"--listen=127.0.0.1:0", "--metrics-listen=", "--data-dir=" + spec.dataDir}
+	if spec.defaultMetrics {
+		base = []string{"--listen=127.0.0.1:0", "--data-dir=" + spec.dataDir}
+	}
+	args := append(base, spec.args...)
 	d := &running{t: t, dataDir: spec.dataDir, stdout: &logBuffer{}, stderr: &logBuffer{}, exited: make(chan struct{})}
 	d.cmd = exec.Command(binaryPath, args...)
 	d.cmd.Env = childEnv(spec.env...)

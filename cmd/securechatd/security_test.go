@@ -1,0 +1,613 @@
+package main
+
+// Security review of the defaults, against the real binary: TLS versions
+// and suites, STS, secrets and message text kept out of logs, CR/LF
+// injection, Redis over TLS with AUTH, and a loopback-only metrics port.
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+	"gopkg.in/irc.v4"
+)
+
+// dialTLS connects to addr with conf (verification off: these tests look
+// at the protocol, the pinned fingerprint is checked elsewhere).
+func dialTLS(addr string, conf *tls.Config) (*tls.Conn, error) {
+	conf.InsecureSkipVerify = true
+	return tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, conf)
+}
+
+// TestTLSVersionsAndSuites checks the TLS floor and what is negotiated:
+// TLS 1.0 and 1.1 are refused, TLS 1.3 is the default, and TLS 1.2 gets
+// only forward-secret AEAD suites.
+func TestTLSVersionsAndSuites(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, daemonSpec{env: passwordEnv(roomPassword)})
+
+	for _, v := range []uint16{tls.VersionTLS10, tls.VersionTLS11} {
+		conn, err := dialTLS(d.addr, &tls.Config{MinVersion: v, MaxVersion: v})
+		if err == nil {
+			conn.Close()
+			t.Errorf("a %s client completed the handshake", tls.VersionName(v))
+		} else if !strings.Contains(err.Error(), "protocol version") {
+			t.Errorf("%s client: %v, want a protocol version alert", tls.VersionName(v), err)
+		}
+	}
+
+	conn, err := dialTLS(d.addr, &tls.Config{})
+	if err != nil {
+		t.Fatalf("default client: %v", err)
+	}
+	if v := conn.ConnectionState().Version; v != tls.VersionTLS13 {
+		t.Errorf("default client negotiated %s, want TLS 1.3", tls.VersionName(v))
+	}
+	conn.Close()
+
+	conn, err = dialTLS(d.addr, &tls.Config{MaxVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatalf("TLS 1.2 client: %v", err)
+	}
+	cs := conn.ConnectionState()
+	conn.Close()
+	name := tls.CipherSuiteName(cs.CipherSuite)
+	if cs.Version != tls.VersionTLS12 || !regexp.MustCompile(`^TLS_ECDHE_(ECDSA|RSA)_WITH_(AES_\d+_GCM|CHACHA20_POLY1305)_SHA\d+$`).MatchString(name) {
+		t.Errorf("TLS 1.2 client got %s with %s, want an ECDHE AEAD suite", tls.VersionName(cs.Version), name)
+	}
+
+	// A TLS 1.2 client offering only CBC or static-RSA suites is refused.
+	weak := []uint16{
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA,
+		tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA,
+		tls.TLS_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_RSA_WITH_AES_256_GCM_SHA384,
+	}
+	if conn, err := dialTLS(d.addr, &tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: weak}); err == nil {
+		t.Errorf("a client offering only CBC/static-RSA suites got %s", tls.CipherSuiteName(conn.ConnectionState().CipherSuite))
+		conn.Close()
+	}
+}
+
+// capLSLine sends CAP LS (302 or not) and returns the CAP LS reply,
+// joining multiline replies.
+func capLSLine(c *client, version string) string {
+	c.t.Helper()
+	c.send("CAP LS%s", version)
+	var caps []string
+	for {
+		m, _ := c.expect(`CAP \S+ LS `)
+		more := len(m.Params) == 4 && m.Params[2] == "*"
+		caps = append(caps, m.Trailing())
+		if !more {
+			return strings.Join(caps, " ")
+		}
+	}
+}
+
+// TestSTSAdvertised checks IRCv3 Strict Transport Security: with a
+// plaintext listener, CAP LS there points at the TLS port, and on TLS it
+// carries a duration; clients without CAP 302 get no capability values.
+func TestSTSAdvertised(t *testing.T) {
+	t.Parallel()
+	plainAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	d := startDaemon(t, daemonSpec{env: passwordEnv(roomPassword), args: []string{"--listen-plain=" + plainAddr}})
+	d.waitLog(regexp.MustCompile(`msg=listening addr=\S+ tls=false`), 5*time.Second)
+
+	nc, err := net.DialTimeout("tcp", plainAddr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	plain := &client{t: t, nc: nc, r: bufio.NewReader(nc), nick: "plain"}
+	caps := capLSLine(plain, " 302")
+	m := regexp.MustCompile(`(^| )sts=(\S+)`).FindStringSubmatch(caps)
+	if m == nil {
+		t.Fatalf("plaintext CAP LS 302 lacks sts: %q", caps)
+	}
+	if want := "port=" + strconv.Itoa(portOf(t, d.addr)); !strings.Contains(","+m[2]+",", ","+want+",") {
+		t.Errorf("plaintext sts=%s, want %s (the TLS port)", m[2], want)
+	}
+	if strings.Contains(m[2], "duration=") {
+		t.Errorf("plaintext sts=%s: a duration must only be sent over TLS", m[2])
+	}
+
+	tc := d.dial()
+	caps = capLSLine(tc, " 302")
+	m = regexp.MustCompile(`(^| )sts=(\S+)`).FindStringSubmatch(caps)
+	if m == nil {
+		t.Fatalf("TLS CAP LS 302 lacks sts: %q", caps)
+	}
+	dur := regexp.MustCompile(`(^|,)duration=(\d+)(,|$)`).FindStringSubmatch(m[2])
+	if dur == nil {
+		t.Fatalf("TLS sts=%s has no duration", m[2])
+	}
+	if secs, _ := strconv.Atoi(dur[2]); secs < 86400 {
+		t.Errorf("TLS sts duration %ds; want at least a day", secs)
+	}
+
+	// CAP values (sts=..., sasl=PLAIN) are a CAP 302 feature.
+	old := d.dial()
+	if caps := capLSLine(old, ""); strings.Contains(caps, "=") {
+		t.Errorf("CAP LS without 302 lists values: %q", caps)
+	}
+}
+
+// TestNoSecretsInDebugLog runs a whole session at debug level, with
+// wrong passwords, SASL, PASS, channel and private messages, topic, part,
+// away and quit texts, and checks that the daemon's output holds none of
+// the passwords (plain or as SASL payloads) and none of the text.
+func TestNoSecretsInDebugLog(t *testing.T) {
+	t.Parallel()
+	const (
+		password = "log-room-secret-Hq7vZ2"
+		wrong1   = "log-wrong-guess-Kd93x"
+		wrong2   = "log-wrong-pass-Pz41m"
+	)
+	pwFile := filepath.Join(t.TempDir(), "room.pw")
+	writeFile(t, pwFile, password+"\n", 0o600)
+	d := startDaemon(t, daemonSpec{args: []string{"--log-level=debug", "--password-file=" + pwFile}})
+
+	alice, _ := d.register("alice", password)
+	bob := d.dial()
+	bob.nick = "bob"
+	bob.send("PASS :%s", password)
+	bob.send("NICK bob")
+	bob.send("USER bob 0 * :mark-realname-b7")
+	bob.expect(` (376|422) bob `)
+
+	mallory := d.dial()
+	mallory.send("CAP LS 302")
+	mallory.send("NICK mallory")
+	mallory.send("USER mallory 0 * :m")
+	mallory.send("CAP REQ :sasl")
+	mallory.expect(`CAP \S+ ACK`)
+	mallory.send("AUTHENTICATE PLAIN")
+	mallory.expect(`AUTHENTICATE \+`)
+	mallory.send("AUTHENTICATE %s", saslPlain("mallory", wrong1))
+	mallory.expect(` 904 `)
+	eve := d.dial()
+	eve.send("PASS :%s", wrong2)
+	eve.send("NICK eve")
+	eve.send("USER eve 0 * :e")
+	eve.readUntilClosed()
+
+	markers := []string{"mark-realname-b7"}
+	mark := func(n int) string {
+		m := fmt.Sprintf("mark-text-%d-Xq", n)
+		if !slices.Contains(markers, m) {
+			markers = append(markers, m)
+		}
+		return m
+	}
+	alice.join("#logs")
+	bob.join("#logs")
+	alice.send("PRIVMSG #logs :%s", mark(1))
+	bob.expect(mark(1))
+	bob.send("PRIVMSG alice :%s", mark(2))
+	alice.expect(mark(2))
+	alice.send("NOTICE #logs :%s", mark(3))
+	bob.expect(mark(3))
+	alice.send("TOPIC #logs :%s", mark(4))
+	bob.expect(mark(4))
+	alice.send("PART #logs :%s", mark(5))
+	bob.expect(mark(5))
+	alice.send("JOIN #logs")
+	bob.expect(`:alice!\S+ JOIN`)
+	alice.send("AWAY :%s", mark(6))
+	alice.expect(` 306 `)
+	alice.send("QUIT :%s", mark(7))
+	bob.expect(`QUIT :.*` + mark(7))
+	d.stop()
+
+	out := d.stdout.String() + d.stderr.String()
+	if !strings.Contains(out, "level=DEBUG") {
+		t.Fatalf("no debug output; is --log-level=debug honoured?\n%s", out)
+	}
+	secrets := map[string]string{
+		"room password": password, "wrong SASL password": wrong1, "wrong PASS password": wrong2,
+		"alice's SASL payload": saslPlain("alice", password), "mallory's SASL payload": saslPlain("mallory", wrong1),
+		"password as hex": hex.EncodeToString([]byte(password)),
+	}
+	for what, s := range secrets {
+		if strings.Contains(out, s) {
+			t.Errorf("the log contains the %s", what)
+		}
+	}
+	for _, m := range markers {
+		for _, line := range strings.Split(out, "\n") {
+			if strings.Contains(line, m) {
+				t.Errorf("the log contains user text %q: %s", m, line)
+			}
+		}
+	}
+}
+
+// TestNoLineInjection sends CR (which the line reader does not split on)
+// inside messages, topics, part and quit reasons, realnames and nicks,
+// each followed by a forged line, and checks that no recipient ever sees
+// a bare CR or the forged line, and the log gains no forged line.
+func TestNoLineInjection(t *testing.T) {
+	t.Parallel()
+	d := startDaemon(t, daemonSpec{env: passwordEnv(roomPassword), args: []string{"--log-level=debug"}})
+	const forged = ":evil!evil@evil.example PRIVMSG bob :INJECTED"
+	alice, _ := d.register("alice", roomPassword)
+	bob, _ := d.register("bob", roomPassword)
+	alice.join("#inj")
+	bob.join("#inj")
+
+	var seen []string // everything bob receives, line by line
+	readUntil := func(pattern string) {
+		t.Helper()
+		re := regexp.MustCompile(pattern)
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			line, err := bob.readLine(time.Until(deadline))
+			if err != nil {
+				t.Fatalf("bob waiting for %q: %v (got %q)", pattern, err, seen)
+			}
+			seen = append(seen, line)
+			if re.MatchString(line) {
+				return
+			}
+		}
+		t.Fatalf("bob: no %q in %q", pattern, seen)
+	}
+
+	for i, format := range []string{
+		"PRIVMSG #inj :hi\r%s-%d",
+		"NOTICE #inj :hi\r%s-%d",
+		"PRIVMSG bob :dm\r%s-%d",
+		"TOPIC #inj :topic\r%s-%d",
+		"PRIVMSG #inj :\x01ACTION waves\r%s-%d\x01",
+		"PART #inj :bye\r%s-%d",
+	} {
+		alice.send(format, forged, i)
+	}
+	alice.send("JOIN #inj")
+	alice.send("PRIVMSG #inj :end-of-injection")
+	readUntil(`PRIVMSG #inj :?end-of-injection$`)
+
+	// A nick or realname with control characters; then a valid nick.
+	carol := d.dial()
+	carol.nick = "carol"
+	carol.send("PASS :%s", roomPassword)
+	// Refused either as an erroneous nick or as a line with a CR.
+	carol.send("NICK carol\r%s-nick", forged)
+	carol.expect(` (432|FAIL NICK) `)
+	carol.send("NICK c\x01arol")
+	carol.expect(` (432|FAIL NICK) `)
+	carol.send("NICK carol")
+	carol.send("USER carol 0 * :real\r%s-realname", forged)
+	carol.send("USER carol 0 * :plain realname") // in case the first was refused
+	carol.expect(` (376|422) carol `)
+	carol.send("JOIN #inj")
+	readUntil(`:carol!\S+ JOIN`)
+	bob.send("WHOIS carol")
+	readUntil(` 318 bob carol `)
+
+	alice.send("QUIT :gone\r%s-quit", forged)
+	alice.send("QUIT :gone") // in case the first was refused
+	readUntil(`:alice!\S+ QUIT `)
+	d.stop()
+
+	for _, line := range seen {
+		if strings.ContainsAny(line, "\r\n") {
+			t.Errorf("bob received a line with a bare CR: %q", line)
+		}
+		if m, err := irc.ParseMessage(line); err == nil && m.Prefix != nil && m.Prefix.Name == "evil" {
+			t.Errorf("bob received a forged line: %q", line)
+		}
+	}
+	for _, line := range strings.FieldsFunc(d.stderr.String()+d.stdout.String(), func(r rune) bool { return r == '\n' || r == '\r' }) {
+		if strings.HasPrefix(line, ":evil") || strings.HasPrefix(line, "INJECTED") || !strings.HasPrefix(line, "time=") {
+			t.Errorf("log line not written by the logger: %q", line)
+		}
+	}
+}
+
+// TestRedisOverTLSWithAuth runs the daemon against a redis-server that
+// only speaks TLS and requires a password: the daemon verifies Redis's
+// certificate (a CA it does not trust is refused), a wrong password is a
+// clear start-up error that does not echo it, and with both right a chat
+// lands, sealed, in that Redis.
+func TestRedisOverTLSWithAuth(t *testing.T) {
+	t.Parallel()
+	const redisPW = "redis-tls-secret-Vb58"
+	dir := t.TempDir()
+	ca := newTestCA(t, dir, "ca")
+	otherCA := newTestCA(t, dir, "other-ca")
+	rdb, port := startTLSRedis(t, dir, ca, redisPW)
+	url := fmt.Sprintf("rediss://127.0.0.1:%d/0", port)
+	pwFile := filepath.Join(dir, "redis.pw")
+	writeFile(t, pwFile, redisPW+"\n", 0o600)
+	wrongFile := filepath.Join(dir, "wrong.pw")
+	writeFile(t, wrongFile, "redis-wrong-secret-Jw20\n", 0o600)
+	trusted := "SSL_CERT_FILE=" + ca.certFile
+	startArgs := func(pw string) []string {
+		return []string{"--listen=127.0.0.1:0", "--metrics-listen=", "--data-dir=" + t.TempDir(), "--redis=" + url, "--redis-password-file=" + pw}
+	}
+
+	res := runTool(t, "", append(passwordEnv(roomPassword), "SSL_CERT_FILE="+otherCA.certFile), startArgs(pwFile)...)
+	if res.code == 0 || strings.Contains(res.stderr, "msg=listening") || !strings.Contains(res.stderr, "certificate") {
+		t.Errorf("with an untrusted Redis certificate: exit %d, stderr:\n%s", res.code, res.stderr)
+	}
+	res = runTool(t, "", append(passwordEnv(roomPassword), trusted), startArgs(wrongFile)...)
+	if res.code == 0 || strings.Contains(res.stderr, "msg=listening") || !regexp.MustCompile(`redis.*(WRONGPASS|invalid username-password)`).MatchString(res.stderr) {
+		t.Errorf("with a wrong Redis password: exit %d, stderr:\n%s", res.code, res.stderr)
+	}
+	if strings.Contains(res.stdout+res.stderr, "redis-wrong-secret") || strings.Contains(res.stdout+res.stderr, redisPW) {
+		t.Errorf("the start-up error shows a Redis password:\n%s", res.stderr)
+	}
+
+	d := startDaemon(t, daemonSpec{env: append(passwordEnv(roomPassword), trusted), args: []string{"--redis=" + url, "--redis-password-file=" + pwFile}})
+	alice, _ := d.register("alice", roomPassword)
+	bob, _ := d.register("bob", roomPassword)
+	alice.join("#tlsredis")
+	bob.join("#tlsredis")
+	for i := range 5 {
+		alice.send("PRIVMSG #tlsredis :over-rediss-%d", i)
+		bob.expect(fmt.Sprintf(` :?over-rediss-%d$`, i))
+	}
+	d.stop()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if n, err := rdb.Exists(ctx, keyringKey).Result(); err != nil || n != 1 {
+		t.Errorf("keyring in the TLS Redis: exists=%d err=%v", n, err)
+	}
+	keys, err := rdb.Keys(ctx, "sc:h:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, k := range keys {
+		entries, err := rdb.XRange(ctx, k, "-", "+").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += len(entries)
+		for _, e := range entries {
+			if strings.Contains(fmt.Sprint(e.Values), "over-rediss") {
+				t.Errorf("plaintext message in %s", k)
+			}
+		}
+	}
+	if total < 5 {
+		t.Errorf("%d history records in the TLS Redis (keys %q), want the 5 messages", total, keys)
+	}
+	d2 := startDaemon(t, daemonSpec{env: append(passwordEnv(roomPassword), trusted), args: []string{"--redis=" + url, "--redis-password-file=" + pwFile}})
+	carol, _ := d2.register("carol", roomPassword)
+	if lines := carol.join("#tlsredis"); !containsMatch(lines, ` PRIVMSG #tlsredis :.*over-rediss-4$`) {
+		t.Errorf("history from the TLS Redis not replayed: %q", lines)
+	}
+}
+
+// testCA is a CA whose certificate and key are PEM files.
+type testCA struct {
+	cert     *x509.Certificate
+	key      *ecdsa.PrivateKey
+	certFile string
+}
+
+func newTestCA(t *testing.T, dir, name string) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: name},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := &testCA{cert: cert, key: key, certFile: filepath.Join(dir, name+".pem")}
+	writeFile(t, ca.certFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), 0o644)
+	return ca
+}
+
+// issue writes a server certificate for 127.0.0.1 signed by ca and
+// returns the certificate and key file names.
+func (ca *testCA) issue(t *testing.T, dir, name string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: name},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+"-key.pem")
+	writeFile(t, certFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), 0o644)
+	writeFile(t, keyFile, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})), 0o600)
+	return certFile, keyFile
+}
+
+// startTLSRedis runs redis-server with only a TLS port and requirepass,
+// and returns a verifying client for assertions and the port.
+func startTLSRedis(t *testing.T, dir string, ca *testCA, password string) (*redis.Client, int) {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		t.Fatalf("redis-server not found on PATH (%v); run .ci/install-deps", err)
+	}
+	certFile, keyFile := ca.issue(t, dir, "redis")
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.cert)
+	var lastErr error
+	for range 5 {
+		port := freePort(t)
+		logFile := filepath.Join(dir, fmt.Sprintf("redis-%d.log", port))
+		cmd := exec.Command("redis-server",
+			"--port", "0", "--tls-port", strconv.Itoa(port), "--bind", "127.0.0.1",
+			"--tls-cert-file", certFile, "--tls-key-file", keyFile, "--tls-ca-cert-file", ca.certFile,
+			"--tls-auth-clients", "no", "--requirepass", password,
+			"--dir", dir, "--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", logFile)
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start redis-server: %v", err)
+		}
+		exited := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(exited) }()
+		stop := func() { _ = cmd.Process.Kill(); <-exited }
+		rdb := redis.NewClient(&redis.Options{
+			Addr: fmt.Sprintf("127.0.0.1:%d", port), Password: password, MaxRetries: -1,
+			TLSConfig:                &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12},
+			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+		})
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			lastErr = rdb.Ping(ctx).Err()
+			cancel()
+			if lastErr == nil {
+				t.Cleanup(func() { _ = rdb.Close(); stop() })
+				return rdb, port
+			}
+			exitedNow := false
+			select {
+			case <-exited:
+				exitedNow = true
+			case <-time.After(20 * time.Millisecond):
+			}
+			if exitedNow || time.Now().After(deadline) {
+				out, _ := os.ReadFile(logFile)
+				lastErr = fmt.Errorf("%v; redis-server log:\n%s", lastErr, out)
+				break
+			}
+		}
+		_ = rdb.Close()
+		stop()
+	}
+	t.Fatalf("TLS redis-server did not start: %v", lastErr)
+	return nil, 0
+}
+
+// listeningAddrs returns the local addresses (ip:port) of the TCP
+// sockets pid listens on, from /proc/net/tcp{,6}.
+func listeningAddrs(t *testing.T, pid int) []string {
+	t.Helper()
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatalf("listing fds: %v", err)
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err == nil && strings.HasPrefix(link, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
+		}
+	}
+	var addrs []string
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 10 || f[3] != "0A" || !inodes[f[9]] {
+				continue
+			}
+			addrs = append(addrs, procAddr(t, f[1]))
+		}
+	}
+	return addrs
+}
+
+// procAddr decodes /proc/net/tcp's "0100007F:24F5" (IPv4 as a
+// little-endian word, or IPv6 as four of them) into ip:port.
+func procAddr(t *testing.T, s string) string {
+	t.Helper()
+	hexIP, hexPort, _ := strings.Cut(s, ":")
+	raw, err := hex.DecodeString(hexIP)
+	if err != nil || len(raw)%4 != 0 {
+		t.Fatalf("bad /proc/net/tcp address %q", s)
+	}
+	ip := make(net.IP, len(raw))
+	for i := 0; i < len(raw); i += 4 {
+		ip[i], ip[i+1], ip[i+2], ip[i+3] = raw[i+3], raw[i+2], raw[i+1], raw[i]
+	}
+	port, _ := strconv.ParseUint(hexPort, 16, 16)
+	return net.JoinHostPort(ip.String(), strconv.Itoa(int(port)))
+}
+
+// TestMetricsLoopbackByDefault starts the daemon without any
+// --metrics-listen, so the built-in default applies, and checks the
+// metrics listener is 127.0.0.1:9477 and nothing listens on a wildcard.
+// It is not parallel: 9477 is a fixed port.
+func TestMetricsLoopbackByDefault(t *testing.T) {
+	if ln, err := net.Listen("tcp", "127.0.0.1:9477"); err != nil {
+		t.Fatalf("port 9477 is taken by another process (%v); this test needs it free", err)
+	} else {
+		ln.Close()
+	}
+	d := startDaemon(t, daemonSpec{env: passwordEnv(roomPassword), defaultMetrics: true})
+	if d.metricsAddr != "127.0.0.1:9477" {
+		t.Errorf("metrics listening on %q, want 127.0.0.1:9477", d.metricsAddr)
+	}
+	addrs := listeningAddrs(t, d.cmd.Process.Pid)
+	found := false
+	for _, a := range addrs {
+		host, _, _ := net.SplitHostPort(a)
+		if !net.ParseIP(host).IsLoopback() {
+			t.Errorf("the daemon listens on %s, not loopback", a)
+		}
+		found = found || a == "127.0.0.1:9477"
+	}
+	if !found {
+		t.Errorf("no listener on 127.0.0.1:9477 in %q", addrs)
+	}
+	if code, _ := httpGet(t, "http://127.0.0.1:9477/healthz"); code != 200 {
+		t.Errorf("/healthz: %d", code)
+	}
+	d.signal(syscall.SIGTERM)
+	if code := d.wait(10 * time.Second); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+}
