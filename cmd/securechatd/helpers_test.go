@@ -181,10 +181,27 @@ func startDaemon(t *testing.T, spec daemonSpec) *running {
 	if fp := fingerprintRe.FindStringSubmatch(d.stderr.String()); fp != nil {
 		d.fingerprint = fp[1]
 	}
-	if ma := metricsAddrRe.FindStringSubmatch(d.stderr.String()); ma != nil {
-		d.metricsAddr = ma[1]
+	// The metrics listener is logged after the IRC listener: wait for it
+	// when one was asked for, rather than race the daemon's log.
+	if wantsMetrics(args) {
+		d.metricsAddr = d.waitLog(metricsAddrRe, 10*time.Second)[1]
 	}
 	return d
+}
+
+// wantsMetrics reports whether args (last one wins, as with flag) leave a
+// metrics listener on: the built-in default, or a non-empty address.
+func wantsMetrics(args []string) bool {
+	want := true
+	for i, a := range args {
+		switch {
+		case strings.HasPrefix(a, "--metrics-listen="):
+			want = strings.TrimPrefix(a, "--metrics-listen=") != ""
+		case a == "--metrics-listen" && i+1 < len(args):
+			want = args[i+1] != ""
+		}
+	}
+	return want
 }
 
 // kill ends the process if it still runs; for t.Cleanup.
