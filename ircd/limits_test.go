@@ -1,0 +1,280 @@
+package ircd
+
+import (
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"securechat/config"
+)
+
+func refusals(t *testing.T, ts *testServer, reason string) float64 {
+	t.Helper()
+	return counterValue(t, ts, "securechat_refused_connections_total", map[string]string{"reason": reason})
+}
+
+// rawGreeting opens a TCP connection and returns what the server writes
+// before it hangs up: the plaintext ERROR of a refused connection.
+func rawGreeting(t *testing.T, ts *testServer) string {
+	t.Helper()
+	nc, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b, _ := io.ReadAll(nc)
+	return string(b)
+}
+
+// tryTLS reports whether a TLS handshake with the server succeeds, which
+// a refused connection never does.
+func tryTLS(ts *testServer) (*tls.Conn, error) {
+	raw, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		return nil, err
+	}
+	nc := tls.Client(raw, ts.tlsConf)
+	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := nc.Handshake(); err != nil {
+		_ = raw.Close()
+		return nil, err
+	}
+	_ = nc.SetDeadline(time.Time{})
+	return nc, nil
+}
+
+// pongs sends n PINGs in one write and waits for all n PONGs.
+func pongs(c *testClient, n int) {
+	c.t.Helper()
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "PING :p%d\r\n", i)
+	}
+	c.sendRaw(b.String())
+	for i := range n {
+		c.expect(fmt.Sprintf(`PONG \S+ :?p%d$`, i))
+	}
+}
+
+// TestFloodFakeLag: past its burst, a client's lines are slowed, not
+// refused; a client sending steadily within its rate is never cut off.
+func TestFloodFakeLag(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, withConfig(func(cfg *config.Config) { cfg.FloodRate, cfg.FloodBurst = 20, 20 }))
+	burst := ts.registerPass("burst")
+	start := time.Now()
+	pongs(burst, 30) // 10 over the burst: about 10 × 25-50 ms of fake lag
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Fatalf("30 lines against a burst of 20 at 20/s took %v; want fake lag (>= 200 ms)", d)
+	}
+	steady := ts.registerPass("steady")
+	pongs(steady, 20) // spend the burst
+	// Within its rate, a client that used its burst may go on for longer
+	// than a backlog may last (burst/rate = 1 s) without being cut off.
+	for i := range 40 {
+		steady.send("PING :s%d", i)
+		time.Sleep(time.Second / 16)
+	}
+	steady.expect(`PONG \S+ :?s39$`)
+	if v := refusals(t, ts, "flood"); v != 0 {
+		t.Fatalf("flood refusals = %v, want 0", v)
+	}
+}
+
+// TestFloodDisconnect: a client that keeps sending into its fake lag is
+// disconnected with Excess Flood, counted, and its channel goes on.
+func TestFloodDisconnect(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, withConfig(func(cfg *config.Config) { cfg.FloodRate, cfg.FloodBurst = 20, 20 }))
+	watch := ts.registerPass("watch")
+	watch.join("#f")
+	flood := ts.registerPass("flood")
+	flood.join("#f")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		chunk := strings.Repeat("PRIVMSG #f :flood\r\n", 50)
+		for {
+			_ = flood.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.WriteString(flood.nc, chunk); err != nil {
+				return
+			}
+		}
+	}()
+	start := time.Now()
+	lines := flood.expectClosed()
+	<-done
+	if d := time.Since(start); d > 8*time.Second {
+		t.Fatalf("flood cut off after %v", d)
+	}
+	if len(lines) == 0 || !strings.HasSuffix(lines[len(lines)-1], "[Excess Flood]") ||
+		!strings.HasPrefix(lines[len(lines)-1], "ERROR :Closing link: ") {
+		t.Fatalf("last lines %q, want ERROR ... Excess Flood", lines[max(0, len(lines)-2):])
+	}
+	watch.expect(`:flood!\S+ QUIT :Excess Flood`)
+	if v := refusals(t, ts, "flood"); v != 1 {
+		t.Fatalf("flood refusals = %v, want 1", v)
+	}
+	other := ts.registerPass("other")
+	other.join("#f")
+	other.send("PRIVMSG #f :calm")
+	watch.expect(`:other!\S+ PRIVMSG #f :?calm$`)
+}
+
+// TestMaxConnsPerIP: the N+1th connection from one address gets ERROR and
+// is closed; once one closes, a new one is let in.
+func TestMaxConnsPerIP(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, withConfig(func(cfg *config.Config) { cfg.MaxConnsPerIP = 3 }))
+	var open []*tls.Conn
+	for range 3 {
+		nc, err := tryTLS(ts)
+		if err != nil {
+			t.Fatalf("connection within the limit refused: %v", err)
+		}
+		open = append(open, nc)
+		defer nc.Close()
+	}
+	if got := rawGreeting(t, ts); got != "ERROR :Closing link: Too many connections from your address\r\n" {
+		t.Fatalf("4th connection got %q", got)
+	}
+	if v := refusals(t, ts, "conn_limit"); v != 1 {
+		t.Fatalf("conn_limit refusals = %v, want 1", v)
+	}
+	_ = open[0].Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		nc, err := tryTLS(ts)
+		if err == nil {
+			_ = nc.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no connection admitted after one closed: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestConnRatePerIP: more new connections per second than allowed are
+// refused, and admitted again once the rate allows.
+func TestConnRatePerIP(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, withConfig(func(cfg *config.Config) { cfg.ConnRatePerIP = 2 }))
+	for range 2 {
+		nc, err := tryTLS(ts)
+		if err != nil {
+			t.Fatalf("connection within the rate refused: %v", err)
+		}
+		defer nc.Close()
+	}
+	if got := rawGreeting(t, ts); got != "ERROR :Closing link: Connecting too fast, try again shortly\r\n" {
+		t.Fatalf("3rd connection got %q", got)
+	}
+	if v := refusals(t, ts, "conn_rate"); v != 1 {
+		t.Fatalf("conn_rate refusals = %v, want 1", v)
+	}
+	time.Sleep(700 * time.Millisecond)
+	nc, err := tryTLS(ts)
+	if err != nil {
+		t.Fatalf("connection refused after waiting: %v", err)
+	}
+	_ = nc.Close()
+}
+
+// TestRegistrationTimeout: a connection that never logs in is closed with
+// ERROR and counted.
+func TestRegistrationTimeout(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, withConfig(func(cfg *config.Config) { cfg.RegistrationTimeout = 300 * time.Millisecond }))
+	c := ts.dial()
+	lines := c.expectClosed()
+	if len(lines) != 1 || !strings.HasSuffix(lines[0], "[Registration timed out]") {
+		t.Fatalf("got %q, want the registration timeout ERROR", lines)
+	}
+	if v := refusals(t, ts, "registration_timeout"); v != 1 {
+		t.Fatalf("registration_timeout refusals = %v, want 1", v)
+	}
+}
+
+// wrongPass registers with a wrong PASS and returns how long the 464 took
+// after USER completed the attempt.
+func wrongPass(t *testing.T, ts *testServer, nick string) time.Duration {
+	t.Helper()
+	c := ts.dial()
+	c.nick = nick
+	c.send("PASS :guess-%s", nick)
+	c.send("NICK %s", nick)
+	start := time.Now()
+	c.send("USER %s 0 * :x", nick)
+	c.expect(` 464 `)
+	d := time.Since(start)
+	c.expectClosed()
+	return d
+}
+
+// TestAuthFailureThrottle: each failed login from an address is answered
+// later than the one before, and after AuthFailLimit failures in the
+// window the address is refused outright, so guessing the room password
+// gets at most AuthFailLimit tries per AuthFailWindow per address.
+func TestAuthFailureThrottle(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, withConfig(func(cfg *config.Config) {
+		cfg.AuthFailLimit, cfg.AuthFailWindow = 3, time.Minute
+	}))
+	d1 := wrongPass(t, ts, "g1")
+	wrongPass(t, ts, "g2")
+	d3 := wrongPass(t, ts, "g3")
+	if d1 < 400*time.Millisecond || d3 < d1+700*time.Millisecond || d3 > 10*time.Second {
+		t.Fatalf("464 delays: 1st %v, 3rd %v; want >= 400 ms and growing by about 0.5 s per failure", d1, d3)
+	}
+	if got := rawGreeting(t, ts); got != "ERROR :Closing link: Too many failed logins, try again later\r\n" {
+		t.Fatalf("connection after %d failures got %q", 3, got)
+	}
+	if v := refusals(t, ts, "auth_throttle"); v != 1 {
+		t.Fatalf("auth_throttle refusals = %v, want 1", v)
+	}
+	if v := counterValue(t, ts, "securechat_auth_failures_total", map[string]string{"mechanism": "pass"}); v != 3 {
+		t.Fatalf("pass auth failures = %v, want 3", v)
+	}
+}
+
+// TestFloodExempt: an exempt address is held to none of the limits: many
+// connections at once, 200 lines in a burst, and failed logins without
+// delay or refusal.
+func TestFloodExempt(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, withConfig(func(cfg *config.Config) {
+		cfg.FloodExempt = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+		cfg.FloodRate, cfg.FloodBurst = 1, 1
+		cfg.MaxConnsPerIP, cfg.ConnRatePerIP = 1, 1
+		cfg.AuthFailLimit = 1
+	}))
+	var clients []*testClient
+	for i := range 10 {
+		clients = append(clients, ts.registerPass(fmt.Sprintf("ex%d", i)))
+	}
+	start := time.Now()
+	pongs(clients[0], 200)
+	if d := time.Since(start); d > 4*time.Second {
+		t.Fatalf("200 lines from an exempt address took %v", d)
+	}
+	for i := range 3 {
+		if d := wrongPass(t, ts, fmt.Sprintf("w%d", i)); d > 300*time.Millisecond {
+			t.Fatalf("failed login %d from an exempt address was delayed %v", i+1, d)
+		}
+	}
+	clients[9].sync()
+	ts.registerPass("late").sync()
+	for _, reason := range []string{"flood", "conn_limit", "conn_rate", "auth_throttle"} {
+		if v := refusals(t, ts, reason); v != 0 {
+			t.Fatalf("%s refusals = %v for an exempt address", reason, v)
+		}
+	}
+}
