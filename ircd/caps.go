@@ -89,7 +89,9 @@ func capLS(version int, stsValue string) string {
 		}
 		names = append(names, name)
 	}
-	if stsValue != "" {
+	// Capability values exist only for CAP LS 302 clients, and sts means
+	// nothing without its value.
+	if stsValue != "" && version >= 302 {
 		names = append(names, "sts="+stsValue)
 	}
 	return strings.Join(names, " ")

@@ -248,6 +248,10 @@ func (c *Client) quit(reason string) {
 		if c.isRegistered() {
 			s.removeClient(c, reason)
 		}
+		// A QUIT reason is the user's own text: log only that they quit.
+		if strings.HasPrefix(reason, "Quit:") {
+			reason = "Quit"
+		}
 		c.log.Debug("client gone", "reason", reason)
 	})
 }

@@ -208,3 +208,19 @@ func TestQueueOutOfOrderTimesStayOneRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestRedisAppendFailsWhileDown makes sure a batch sent to a stopped Redis
+// reports failure, so the queue keeps it for a retry instead of losing it.
+func TestRedisAppendFailsWhileDown(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := openRedis(t, srv, Options{})
+	srv.Stop()
+	recs := []KeyedRecord{{Key: "k", Record: Record{ID: "1", Time: at(1), Data: []byte("x")}}}
+	if err := s.AppendBatch(t.Context(), recs); err == nil {
+		t.Fatal("AppendBatch to a stopped Redis reported success")
+	}
+	if err := s.Append(t.Context(), "k", recs[0].Record); err == nil {
+		t.Fatal("Append to a stopped Redis reported success")
+	}
+}

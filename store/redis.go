@@ -131,12 +131,15 @@ func (r *Redis) Append(ctx context.Context, key string, rec Record) error {
 	var xadd *redis.StringCmd
 	var zadd *redis.IntCmd
 	start := time.Now()
-	_, _ = r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, perr := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		xadd = p.XAdd(ctx, r.xaddArgs(stream, strconv.FormatInt(ms, 10)+"-*", values))
 		zadd = p.ZAddGT(ctx, r.targetsKey(), redis.Z{Score: float64(ms), Member: key})
 		return nil
 	})
 	r.timed("append", start)
+	if err := pipelineErr(perr); err != nil {
+		return wrapErr("append", err)
+	}
 	if err := zadd.Err(); err != nil {
 		return fmt.Errorf("store: append: %w", err)
 	}
@@ -156,7 +159,7 @@ func (r *Redis) Append(ctx context.Context, key string, rec Record) error {
 func (r *Redis) AppendBatch(ctx context.Context, recs []KeyedRecord) error {
 	xadds := make([]*redis.StringCmd, len(recs))
 	start := time.Now()
-	_, _ = r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, perr := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, kr := range recs {
 			ms, err := recordMs(kr.Record)
 			if err != nil {
@@ -173,6 +176,9 @@ func (r *Redis) AppendBatch(ctx context.Context, recs []KeyedRecord) error {
 		return nil
 	})
 	r.timed("append", start)
+	if err := pipelineErr(perr); err != nil {
+		return wrapErr("append", err)
+	}
 	for i, cmd := range xadds {
 		if cmd == nil {
 			return fmt.Errorf("store: append: invalid record time for %q", recs[i].ID)
@@ -186,6 +192,19 @@ func (r *Redis) AppendBatch(ctx context.Context, recs []KeyedRecord) error {
 		}
 	}
 	return nil
+}
+
+// pipelineErr returns the error of a pipeline that failed as a whole
+// (connection refused, timeout). go-redis does not always set such an
+// error on each command, so looking only at the commands would count an
+// unsent batch as written and lose it. Redis error replies are left to the
+// per-command checks.
+func pipelineErr(err error) error {
+	var reply redis.Error
+	if err == nil || errors.As(err, &reply) {
+		return nil
+	}
+	return err
 }
 
 // entryMs returns the millisecond for a new entry of key: the record's own,

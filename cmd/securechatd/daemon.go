@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"securechat/config"
 	"securechat/ircd"
@@ -32,6 +33,7 @@ func daemon(cfg *config.Config, args, env []string, log *slog.Logger, stdout io.
 		fmt.Fprintf(stdout, "Generated the room password (kept in %s; shown only this once):\n\n    %s\n\n",
 			filepath.Join(cfg.DataDir, "room-password"), pw)
 	}
+	redis.SetLogger(redisLogger{log})
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, version)
 	st, err := openStore(ctx, cfg, m)
@@ -174,4 +176,12 @@ func shutdown(srv *ircd.Server, hs *http.Server, log *slog.Logger) error {
 		log.Error("shutdown incomplete", "err", err)
 	}
 	return nil
+}
+
+// redisLogger sends go-redis's own messages (pool dial failures while
+// Redis is down) through the daemon's structured log instead of stderr.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Warn("redis client", "msg", fmt.Sprintf(format, v...))
 }
