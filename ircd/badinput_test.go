@@ -332,7 +332,7 @@ func TestHalfLineUnregistered(t *testing.T) {
 	start := time.Now()
 	slow.sendRaw("NICK slo")
 	lines := slow.expectClosed()
-	if d := time.Since(start); d < 400*time.Millisecond || d > 5*time.Second {
+	if d := time.Since(start); d < 250*time.Millisecond || d > 5*time.Second {
 		t.Fatalf("dropped after %v, want about the 500 ms registration timeout", d)
 	}
 	if len(lines) == 0 || !strings.Contains(lines[len(lines)-1], "ERROR :Closing link: (*@127.0.0.1) [Registration timed out]") {
