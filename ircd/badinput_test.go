@@ -116,7 +116,7 @@ func TestBadInput(t *testing.T) {
 		{name: "missing parameters", lines: []string{"PRIVMSG", "PRIVMSG #bad", "NOTICE", "TAGMSG", "JOIN", "PART", "MODE", "KICK #bad",
 			"TOPIC", "INVITE bad", "NICK", "USER", "WHOIS", "CHATHISTORY LATEST #bad", "OPER x", "PING"},
 			want: []string{` 461 bad PRIVMSG `, ` 461 bad PRIVMSG `, ` 461 bad NOTICE `, ` 461 bad TAGMSG `, ` 461 bad JOIN `,
-				` 461 bad PART `, ` 461 bad MODE `, ` 461 bad KICK `, ` 461 bad TOPIC `, ` 461 bad INVITE `, ` 461 bad NICK `,
+				` 461 bad PART `, ` 461 bad MODE `, ` 461 bad KICK `, ` 461 bad TOPIC `, ` 461 bad INVITE `, ` 431 bad :No nickname given`,
 				` 461 bad USER `, ` 461 bad WHOIS `, ` 461 bad CHATHISTORY `, ` 461 bad OPER `, ` 461 bad PING `},
 			never: nothingRelayed},
 		{name: "empty target list and empty text", lines: []string{"PRIVMSG , :hi", "PRIVMSG #bad :", "NOTICE , :hi"},

@@ -41,7 +41,7 @@ func init() {
 		"CAP":          {handler: handleCap, minParams: 1, preReg: true},
 		"AUTHENTICATE": {handler: handleAuthenticate, minParams: 1, preReg: true},
 		"PASS":         {handler: handlePass, minParams: 1, preReg: true},
-		"NICK":         {handler: handleNick, minParams: 1, preReg: true},
+		"NICK":         {handler: handleNick, preReg: true},
 		"USER":         {handler: handleUser, minParams: 4, preReg: true},
 		"PING":         {handler: handlePing, minParams: 1, preReg: true},
 		"PONG":         {handler: handlePong, preReg: true},

@@ -13,6 +13,9 @@ func (s *Server) lookupClient(nick string) *Client {
 }
 
 func handleNick(c *Client, m *irc.Message) error {
+	if len(m.Params) == 0 || m.Params[0] == "" {
+		return ircError{irc.ERR_NONICKNAMEGIVEN, []string{"No nickname given"}}
+	}
 	nick := m.Params[0]
 	if !validNick(nick) {
 		return ircError{irc.ERR_ERRONEUSNICKNAME, []string{nick, "Erroneous nickname"}}

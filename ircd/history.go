@@ -113,7 +113,7 @@ func (h *history) channelKey(ch *Channel) string {
 func (h *history) append(key string, e *entry) {
 	v, m := h.srv.vault, h.srv.metrics
 	start := time.Now()
-	sealed, err := v.Seal(key, e.msgid, e.at, []byte(e.msg.String()))
+	sealed, err := v.Seal(key, e.msgid, e.at, appendLine(nil, sortedTags(e.msg.Tags), e.msg))
 	h.sealLatency.Observe(time.Since(start).Seconds())
 	if err != nil {
 		m.HistoryErrors.WithLabelValues("seal").Inc()
