@@ -43,7 +43,7 @@ func BenchmarkHistoryAppend(b *testing.B) {
 	e := benchEntry(ts.srv, "#bench", 0)
 	b.ReportAllocs()
 	for b.Loop() {
-		ts.srv.history.append("#bench", e)
+		ts.srv.history.append(ts.vault.TargetKey("#bench"), e)
 	}
 }
 
@@ -59,7 +59,7 @@ func BenchmarkReplay50OnJoin(b *testing.B) {
 		b.StopTimer()
 		name := fmt.Sprintf("#cold%d", i)
 		for j := range 50 {
-			ts.srv.history.append(name, benchEntry(ts.srv, name, j))
+			ts.srv.history.append(ts.vault.TargetKey(name), benchEntry(ts.srv, name, j))
 		}
 		ts.flushHistory()
 		b.StartTimer()
@@ -83,7 +83,7 @@ func BenchmarkChathistoryLatest50(b *testing.B) {
 	c := ts.register("reader", "batch", "server-time", "message-tags")
 	c.join("#hist")
 	for j := range 50 {
-		ts.srv.history.append("#hist", benchEntry(ts.srv, "#hist", j))
+		ts.srv.history.append(ts.vault.TargetKey("#hist"), benchEntry(ts.srv, "#hist", j))
 	}
 	ts.flushHistory()
 	var lat []time.Duration
