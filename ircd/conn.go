@@ -18,6 +18,7 @@ const (
 	readBufSize  = maxTagBytes + maxBodyBytes
 	writeTimeout = 30 * time.Second
 	maxSpareBuf  = 16 << 10
+	busyWindow   = time.Millisecond
 )
 
 var (
@@ -97,11 +98,15 @@ func (q *sendQueue) close() {
 // the client's writer goroutine and is the only writer of the socket.
 func writeLoop(nc net.Conn, q *sendQueue) error {
 	var spare []byte
-	var deadline time.Time
+	var deadline, lastWrite time.Time
 	for range q.wake {
-		// Let the goroutines fanning out right now queue more lines first,
-		// so one write carries several of them.
-		runtime.Gosched()
+		// A client that was written to moments ago is receiving a stream:
+		// let the goroutines fanning out right now queue more lines first,
+		// so one write carries several of them. A quiet client is written
+		// at once.
+		if time.Since(lastWrite) < busyWindow {
+			runtime.Gosched()
+		}
 		out, closed, over := q.take(spare)
 		if over {
 			return errSendQ
@@ -117,6 +122,7 @@ func writeLoop(nc net.Conn, q *sendQueue) error {
 			if _, err := nc.Write(out); err != nil {
 				return err
 			}
+			lastWrite = time.Now()
 		}
 		// Keep the buffer for the next round unless a burst made it big:
 		// an idle client should not pin a large allocation.
