@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"securechat/config"
+	"securechat/ircd/irctest"
 )
 
 // badEnv is a server where bad (message-tags) and peer (message-tags,
@@ -29,10 +30,10 @@ func newBadEnv(t *testing.T, opts ...serverOption) *badEnv {
 	ts := newTestServer(t, opts...)
 	e := &badEnv{ts: ts, bad: ts.register("bad", "message-tags"),
 		peer: ts.register("peer", "message-tags", "server-time", "batch", "draft/chathistory")}
-	e.bad.join("#bad")
-	e.peer.join("#bad")
-	e.bad.send("PRIVMSG #bad :marker")
-	e.peer.expect(`PRIVMSG #bad :?marker$`)
+	e.bad.Join("#bad")
+	e.peer.Join("#bad")
+	e.bad.Send("PRIVMSG #bad :marker")
+	e.peer.Expect(`PRIVMSG #bad :?marker$`)
 	return e
 }
 
@@ -41,17 +42,17 @@ func newBadEnv(t *testing.T, opts ...serverOption) *badEnv {
 // and #bad's history is marker, stored..., after.
 func (e *badEnv) check(t *testing.T, never, badNever string, stored []string) {
 	t.Helper()
-	e.bad.send("PING :alive")
-	_, skipped := e.bad.expectAfter(`PONG \S+ :?alive$`)
+	e.bad.Send("PING :alive")
+	_, skipped := e.bad.ExpectAfter(`PONG \S+ :?alive$`)
 	if badNever != "" {
 		assertNone(t, "bad", skipped, badNever)
 	}
-	e.bad.send("PRIVMSG #bad :after")
-	_, skipped = e.peer.expectAfter(`:bad!\S+ PRIVMSG #bad :?after$`)
+	e.bad.Send("PRIVMSG #bad :after")
+	_, skipped = e.peer.ExpectAfter(`:bad!\S+ PRIVMSG #bad :?after$`)
 	if never != "" {
 		assertNone(t, "peer", skipped, never)
 	}
-	e.peer.send("CHATHISTORY LATEST #bad * 50")
+	e.peer.Send("CHATHISTORY LATEST #bad * 50")
 	got := texts(e.peer.historyBatch())
 	want := append(append([]string{"marker"}, stored...), "after")
 	if !slices.Equal(got, want) {
@@ -142,7 +143,7 @@ func TestBadInput(t *testing.T) {
 			stored: []string{"one", "two"}},
 		{name: "escaped CR LF in a tag value stays escaped", lines: []string{`@+x=a\r\nb\:c\sd\\ PRIVMSG #bad :esc`},
 			stored: []string{"esc"}, extra: func(t *testing.T, e *badEnv) {
-				m, skipped := e.peer.expectAfter(`PRIVMSG #bad :?esc$`)
+				m, skipped := e.peer.ExpectAfter(`PRIVMSG #bad :?esc$`)
 				assertNone(t, "peer", skipped, nothingRelayed)
 				if got := m.Tags["+x"]; got != "a\r\nb;c d\\" {
 					t.Fatalf("tag +x = %q after the round trip", got)
@@ -164,7 +165,7 @@ func TestBadInput(t *testing.T) {
 		{name: "unknown tags dropped, client-only tags relayed, server tags not spoofable",
 			lines:  []string{"@foo=bar;+ok=yes;time=2000-01-01T00:00:00.000Z;msgid=fake;account=evil;batch=x;label=l PRIVMSG #bad :tagcheck"},
 			stored: []string{"tagcheck"}, extra: func(t *testing.T, e *badEnv) {
-				m := e.peer.expect(`PRIVMSG #bad :?tagcheck$`)
+				m := e.peer.Expect(`PRIVMSG #bad :?tagcheck$`)
 				if m.Tags["+ok"] != "yes" {
 					t.Fatalf("client-only tag not relayed: %v", m.Tags)
 				}
@@ -219,7 +220,7 @@ func TestBadInput(t *testing.T) {
 			want:   []string{`AUTHENTICATE \+`, ` 906 \* `},
 			finish: saslFinish("pre5")},
 		{name: "AUTHENTICATE after success", fresh: true,
-			lines: []string{"CAP LS 302", "CAP REQ :sasl", "AUTHENTICATE PLAIN", "AUTHENTICATE " + saslPlain("x", testPassword), "AUTHENTICATE PLAIN"},
+			lines: []string{"CAP LS 302", "CAP REQ :sasl", "AUTHENTICATE PLAIN", "AUTHENTICATE " + irctest.SASLPlain("x", testPassword), "AUTHENTICATE PLAIN"},
 			want:  []string{` 903 \* `, ` 907 \* `}, finish: []string{"NICK pre6", "USER pre6 0 * :p", "CAP END"}},
 		{name: "repeated PASS does not replace the first", fresh: true,
 			lines: []string{"PASS :" + testPassword, "PASS :wrong"}, want: []string{` 462 \* `},
@@ -235,18 +236,18 @@ func TestBadInput(t *testing.T) {
 			sender := e.bad
 			if row.fresh {
 				sender = e.ts.dial()
-				sender.nick = "fresh"
+				sender.Nick = "fresh"
 			}
-			sender.sendRaw(strings.Join(row.lines, "\r\n") + "\r\n")
+			sender.SendRaw(strings.Join(row.lines, "\r\n") + "\r\n")
 			for _, w := range row.want {
-				sender.expect(w)
+				sender.Expect(w)
 			}
 			if row.fresh {
-				sender.sendRaw(strings.Join(row.finish, "\r\n") + "\r\n")
-				sender.expect(` 001 `)
+				sender.SendRaw(strings.Join(row.finish, "\r\n") + "\r\n")
+				sender.Expect(` 001 `)
 			}
 			for _, r := range row.relay {
-				_, skipped := e.peer.expectAfter(r)
+				_, skipped := e.peer.ExpectAfter(r)
 				if row.never != "" {
 					assertNone(t, "peer", skipped, row.never)
 				}
@@ -262,17 +263,8 @@ func TestBadInput(t *testing.T) {
 // saslFinish completes a SASL login after an abused exchange, which shows
 // the connection is still usable.
 func saslFinish(nick string) []string {
-	return []string{"CAP REQ :sasl", "AUTHENTICATE PLAIN", "AUTHENTICATE " + saslPlain(nick, testPassword),
+	return []string{"CAP REQ :sasl", "AUTHENTICATE PLAIN", "AUTHENTICATE " + irctest.SASLPlain(nick, testPassword),
 		"NICK " + nick, "USER " + nick + " 0 * :p", "CAP END"}
-}
-
-// sendRaw writes bytes as they are, without adding CRLF.
-func (c *testClient) sendRaw(b string) {
-	c.t.Helper()
-	_ = c.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c.nc, b); err != nil {
-		c.t.Fatalf("write: %v", err)
-	}
 }
 
 // TestTLSPortGarbage sends what is not TLS to the TLS port: the server
@@ -314,12 +306,12 @@ func TestTLSPortGarbage(t *testing.T) {
 			if bytes.Contains(got, []byte(" 001 ")) || bytes.Contains(got, []byte("PONG")) {
 				t.Fatalf("plaintext got an IRC answer: %q", got)
 			}
-			alice.sync()
+			alice.Sync()
 		})
 	}
 	bob := ts.registerPass("bob")
-	bob.send("PRIVMSG alice :still here")
-	alice.expect(`:bob!\S+ PRIVMSG alice :still here`)
+	bob.Send("PRIVMSG alice :still here")
+	alice.Expect(`:bob!\S+ PRIVMSG alice :still here`)
 }
 
 // TestHalfLineUnregistered is a slowloris that sends half a line and
@@ -328,10 +320,10 @@ func TestHalfLineUnregistered(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, withConfig(func(cfg *config.Config) { cfg.RegistrationTimeout = 500 * time.Millisecond }))
 	slow := ts.dial()
-	slow.nick = "slow"
+	slow.Nick = "slow"
 	start := time.Now()
-	slow.sendRaw("NICK slo")
-	lines := slow.expectClosed()
+	slow.SendRaw("NICK slo")
+	lines := slow.ExpectClosed()
 	if d := time.Since(start); d < 250*time.Millisecond || d > 5*time.Second {
 		t.Fatalf("dropped after %v, want about the 500 ms registration timeout", d)
 	}
@@ -341,7 +333,7 @@ func TestHalfLineUnregistered(t *testing.T) {
 	if v := counterValue(t, ts, "securechat_refused_connections_total", map[string]string{"reason": "registration_timeout"}); v != 1 {
 		t.Fatalf("registration_timeout refusals = %v, want 1", v)
 	}
-	ts.registerPass("after").sync()
+	ts.registerPass("after").Sync()
 }
 
 // TestHalfLineRegistered is a slowloris that logged in, then sends half a
@@ -353,10 +345,10 @@ func TestHalfLineRegistered(t *testing.T) {
 		cfg.PingInterval, cfg.PingTimeout = 300*time.Millisecond, 300*time.Millisecond
 	}))
 	watch := ts.registerPass("watch")
-	watch.join("#x")
+	watch.Join("#x")
 	slow := ts.registerPass("slow")
-	slow.join("#x")
-	watch.expect(`:slow!\S+ JOIN #x`)
+	slow.Join("#x")
+	watch.Expect(`:slow!\S+ JOIN #x`)
 	// watch answers for itself by talking every 100 ms meanwhile.
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -367,16 +359,16 @@ func TestHalfLineRegistered(t *testing.T) {
 			case <-stop:
 				return
 			case <-time.After(100 * time.Millisecond):
-				_, _ = io.WriteString(watch.nc, "PONG :keepalive\r\n")
+				_, _ = io.WriteString(watch.Conn(), "PONG :keepalive\r\n")
 			}
 		}
 	}()
 	start := time.Now()
-	slow.sendRaw("PRIVMSG #x :half a li")
-	slow.expect(`^PING `)
-	slow.expectClosed()
+	slow.SendRaw("PRIVMSG #x :half a li")
+	slow.Expect(`^PING `)
+	slow.ExpectClosed()
 	d := time.Since(start)
-	_, skipped := watch.expectAfter(`:slow!\S+ QUIT :Ping timeout`)
+	_, skipped := watch.ExpectAfter(`:slow!\S+ QUIT :Ping timeout`)
 	close(stop)
 	<-done
 	if d < 500*time.Millisecond || d > 5*time.Second {
@@ -386,7 +378,7 @@ func TestHalfLineRegistered(t *testing.T) {
 	if v := counterValue(t, ts, "securechat_refused_connections_total", map[string]string{"reason": "ping_timeout"}); v != 1 {
 		t.Fatalf("ping_timeout refusals = %v, want 1", v)
 	}
-	watch.sync()
+	watch.Sync()
 }
 
 // A client that never reads is cut off by its send queue while everyone

@@ -22,7 +22,7 @@ func newHistoryFixture(t *testing.T) *historyFixture {
 	t.Helper()
 	ts := newRedisEnv(t).server(t)
 	f := &historyFixture{ts: ts, alice: ts.register("alice", fullCaps...)}
-	f.alice.join("#h")
+	f.alice.Join("#h")
 	for i := range 10 {
 		f.sent = append(f.sent, f.alice.say("#h", fmt.Sprintf("m%d", i)))
 		time.Sleep(2 * time.Millisecond)
@@ -64,7 +64,7 @@ func TestChathistorySubcommands(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f.alice.send("CHATHISTORY %s", tc.args)
+			f.alice.Send("CHATHISTORY %s", tc.args)
 			got := f.alice.historyBatch()
 			if !slices.Equal(texts(got), tc.want) {
 				t.Fatalf("CHATHISTORY %s = %q, want %q", tc.args, texts(got), tc.want)
@@ -83,7 +83,7 @@ func TestChathistorySubcommands(t *testing.T) {
 func TestChathistorySameMessage(t *testing.T) {
 	t.Parallel()
 	f := newHistoryFixture(t)
-	f.alice.send("CHATHISTORY LATEST #h * 10")
+	f.alice.Send("CHATHISTORY LATEST #h * 10")
 	for i, m := range f.alice.historyBatch() {
 		w := f.sent[i]
 		if m.Tags["msgid"] != w.Tags["msgid"] || m.Tags["time"] != w.Tags["time"] || m.Prefix.Name != "alice" {
@@ -96,12 +96,12 @@ func TestChathistoryLimitIsCapped(t *testing.T) {
 	t.Parallel()
 	ts := newRedisEnv(t).server(t)
 	a := ts.register("alice", fullCaps...)
-	a.join("#big")
+	a.Join("#big")
 	for i := range chathistoryMax + 5 {
-		a.send("PRIVMSG #big :line %d", i)
+		a.Send("PRIVMSG #big :line %d", i)
 	}
-	a.sync()
-	a.send("CHATHISTORY LATEST #big * %d", 10*chathistoryMax)
+	a.Sync()
+	a.Send("CHATHISTORY LATEST #big * %d", 10*chathistoryMax)
 	got := texts(a.historyBatch())
 	if len(got) != chathistoryMax || got[len(got)-1] != fmt.Sprintf("line %d", chathistoryMax+4) {
 		t.Fatalf("capped LATEST returned %d lines ending %q", len(got), got[len(got)-1])
@@ -112,7 +112,7 @@ func TestChathistoryFailures(t *testing.T) {
 	t.Parallel()
 	f := newHistoryFixture(t)
 	bob := f.ts.register("bob", fullCaps...)
-	bob.join("#bobs")
+	bob.Join("#bobs")
 	cases := []struct{ args, want string }{
 		{"FETCH #h * 10", `FAIL CHATHISTORY INVALID_PARAMS FETCH `},
 		{"LATEST #h * 10 extra", `FAIL CHATHISTORY INVALID_PARAMS LATEST `},
@@ -129,26 +129,26 @@ func TestChathistoryFailures(t *testing.T) {
 		{"TARGETS * * 10", `FAIL CHATHISTORY INVALID_PARAMS TARGETS `},
 	}
 	for _, tc := range cases {
-		f.alice.send("CHATHISTORY %s", tc.args)
-		f.alice.expect(tc.want)
+		f.alice.Send("CHATHISTORY %s", tc.args)
+		f.alice.Expect(tc.want)
 	}
-	f.alice.send("CHATHISTORY LATEST")
-	f.alice.expect(` 461 alice CHATHISTORY `)
+	f.alice.Send("CHATHISTORY LATEST")
+	f.alice.Expect(` 461 alice CHATHISTORY `)
 	// Not a member, and not existing, look the same.
 	for _, target := range []string{"#bobs", "#nowhere", "bad,nick"} {
-		f.alice.send("CHATHISTORY LATEST %s * 10", target)
-		m := f.alice.expect(`FAIL CHATHISTORY INVALID_TARGET`)
+		f.alice.Send("CHATHISTORY LATEST %s * 10", target)
+		m := f.alice.Expect(`FAIL CHATHISTORY INVALID_TARGET`)
 		if m.Params[3] != target || m.Trailing() != "Messages could not be retrieved" {
 			t.Errorf("INVALID_TARGET for %s = %v", target, m)
 		}
 	}
 	// Leaving a channel ends access to its history.
-	bob.join("#h")
+	bob.Join("#h")
 	bob.historyBatch()
-	bob.send("PART #h")
-	bob.expect(`PART #h`)
-	bob.send("CHATHISTORY LATEST #h * 10")
-	bob.expect(`FAIL CHATHISTORY INVALID_TARGET LATEST #h `)
+	bob.Send("PART #h")
+	bob.Expect(`PART #h`)
+	bob.Send("CHATHISTORY LATEST #h * 10")
+	bob.Expect(`FAIL CHATHISTORY INVALID_TARGET LATEST #h `)
 }
 
 // TestChathistoryWithoutCaps checks a client without batch or
@@ -157,17 +157,17 @@ func TestChathistoryWithoutCaps(t *testing.T) {
 	t.Parallel()
 	f := newHistoryFixture(t)
 	c := f.ts.registerPass("plain")
-	c.join("#h")
-	c.expect(`PRIVMSG #h :\[\S+ \S+ UTC\] m9$`) // the join replay
-	c.send("CHATHISTORY BEFORE #h %s 2", f.msgid(5))
+	c.Join("#h")
+	c.Expect(`PRIVMSG #h :\[\S+ \S+ UTC\] m9$`) // the join replay
+	c.Send("CHATHISTORY BEFORE #h %s 2", f.msgid(5))
 	for _, want := range []string{"m3", "m4"} {
-		m := c.expect(`PRIVMSG #h `)
+		m := c.Expect(`PRIVMSG #h `)
 		if !strings.HasSuffix(m.Trailing(), " UTC] "+want) || len(m.Tags) != 0 {
 			t.Fatalf("plain history line = %v, want stamped %s", m, want)
 		}
 	}
-	c.send("CHATHISTORY AFTER #h %s 10", f.msgid(9))
-	c.quiet(`BATCH|PRIVMSG`, 200*time.Millisecond)
+	c.Send("CHATHISTORY AFTER #h %s 10", f.msgid(9))
+	c.Quiet(`BATCH|PRIVMSG`, 200*time.Millisecond)
 }
 
 // TestChathistorySeesOwnMessage checks a message sent just before the
@@ -176,11 +176,11 @@ func TestChathistorySeesOwnMessage(t *testing.T) {
 	t.Parallel()
 	ts := newRedisEnv(t).server(t)
 	a := ts.register("alice", fullCaps...)
-	a.join("#now")
+	a.Join("#now")
 	for i := range 20 {
-		a.send("PRIVMSG #now :burst %d", i)
+		a.Send("PRIVMSG #now :burst %d", i)
 	}
-	a.send("CHATHISTORY LATEST #now * 1")
+	a.Send("CHATHISTORY LATEST #now * 1")
 	got := texts(a.historyBatch())
 	if !slices.Equal(got, []string{"burst 19"}) {
 		t.Fatalf("latest right after sending = %q", got)
@@ -194,10 +194,10 @@ func TestChathistoryTargets(t *testing.T) {
 	b := ts.register("bob", fullCaps...)
 	erin := ts.register("erin", fullCaps...)
 	carol := ts.register("carol", fullCaps...)
-	b.join("#other")
+	b.Join("#other")
 	b.say("#other", "alice is not here")
-	a.join("#h1")
-	a.join("#h2")
+	a.Join("#h1")
+	a.Join("#h2")
 	a.say("#h1", "one")
 	time.Sleep(2 * time.Millisecond)
 	erin.say("alice", "from erin")
@@ -206,23 +206,23 @@ func TestChathistoryTargets(t *testing.T) {
 	time.Sleep(2 * time.Millisecond)
 	a.say("#h2", "two")
 	carol.say("bob", "not alice's business")
-	erin.send("QUIT :bye") // an offline partner is found through the store
-	erin.expectClosed()
+	erin.Send("QUIT :bye") // an offline partner is found through the store
+	erin.ExpectClosed()
 	from, to := "timestamp=2000-01-01T00:00:00.000Z", "timestamp=2100-01-01T00:00:00.000Z"
 
-	a.send("CHATHISTORY TARGETS %s %s 10", from, to)
+	a.Send("CHATHISTORY TARGETS %s %s 10", from, to)
 	if got := targetNames(a); !slices.Equal(got, []string{"#h1", "erin", "bob", "#h2"}) {
 		t.Fatalf("TARGETS = %q", got)
 	}
-	a.send("CHATHISTORY TARGETS %s %s 2", from, to)
+	a.Send("CHATHISTORY TARGETS %s %s 2", from, to)
 	if got := targetNames(a); !slices.Equal(got, []string{"#h1", "erin"}) {
 		t.Fatalf("TARGETS limit 2 = %q", got)
 	}
-	a.send("CHATHISTORY TARGETS %s %s 2", to, from)
+	a.Send("CHATHISTORY TARGETS %s %s 2", to, from)
 	if got := targetNames(a); !slices.Equal(got, []string{"bob", "#h2"}) {
 		t.Fatalf("TARGETS newest 2 = %q", got)
 	}
-	a.send("CHATHISTORY TARGETS %s %s 10", to, to)
+	a.Send("CHATHISTORY TARGETS %s %s 10", to, to)
 	if got := targetNames(a); len(got) != 0 {
 		t.Fatalf("TARGETS in an empty range = %q", got)
 	}
@@ -231,20 +231,20 @@ func TestChathistoryTargets(t *testing.T) {
 // targetNames reads one draft/chathistory-targets batch and returns the
 // target names in it, checking each line's timestamp parses.
 func targetNames(c *testClient) []string {
-	c.t.Helper()
-	start := c.expect(`BATCH \+\S+ draft/chathistory-targets`)
+	c.T().Helper()
+	start := c.Expect(`BATCH \+\S+ draft/chathistory-targets`)
 	ref := strings.TrimPrefix(start.Params[0], "+")
 	var names []string
 	for {
-		m := c.expect(`.`)
+		m := c.Expect(`.`)
 		if m.Command == "BATCH" && m.Params[0] == "-"+ref {
 			return names
 		}
 		if m.Command != "CHATHISTORY" || m.Params[0] != "TARGETS" || m.Tags["batch"] != ref {
-			c.t.Fatalf("unexpected line in targets batch: %v", m)
+			c.T().Fatalf("unexpected line in targets batch: %v", m)
 		}
 		if _, err := time.Parse(timestampLayout, m.Params[2]); err != nil {
-			c.t.Fatalf("bad TARGETS timestamp %q", m.Params[2])
+			c.T().Fatalf("bad TARGETS timestamp %q", m.Params[2])
 		}
 		names = append(names, m.Params[1])
 	}

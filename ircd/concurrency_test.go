@@ -33,14 +33,14 @@ func TestManyClientsChurn(t *testing.T) {
 	}
 	wg.Wait()
 	for _, c := range clients {
-		c.sync()
+		c.Sync()
 	}
 	// Each client ends in #final; NAMES must list all of them.
 	names := clients[0]
-	names.send("NAMES #final")
+	names.Send("NAMES #final")
 	got := 0
 	for {
-		m, _ := names.expectAfter(` (353|366) `)
+		m, _ := names.ExpectAfter(` (353|366) `)
 		if m.Command == "366" {
 			break
 		}
@@ -56,14 +56,14 @@ func TestManyClientsChurn(t *testing.T) {
 func churn(c *testClient, i int) {
 	for round := 0; round < 10; round++ {
 		ch := fmt.Sprintf("#c%d", (i+round)%5)
-		c.send("JOIN %s", ch)
-		c.send("PRIVMSG %s :round %d from %d", ch, round, i)
+		c.Send("JOIN %s", ch)
+		c.Send("PRIVMSG %s :round %d from %d", ch, round, i)
 		if round%3 == 0 {
-			c.send("NICK u%d_%d", i, round)
+			c.Send("NICK u%d_%d", i, round)
 		}
-		c.send("PART %s", ch)
+		c.Send("PART %s", ch)
 	}
-	c.send("JOIN #final")
+	c.Send("JOIN #final")
 	drain(c)
 }
 
@@ -71,7 +71,7 @@ func churn(c *testClient, i int) {
 // send queue never fills during the churn.
 func drain(c *testClient) {
 	for {
-		if _, err := c.readLine(300 * time.Millisecond); err != nil {
+		if _, err := c.ReadLine(300 * time.Millisecond); err != nil {
 			return
 		}
 	}
@@ -86,34 +86,34 @@ func TestSlowReaderIsDisconnected(t *testing.T) {
 		cfg.FloodExempt = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 	}))
 	slow := ts.dialWith(4096)
-	slow.nick = "slow"
-	slow.send("PASS :%s", testPassword)
-	slow.send("NICK slow")
-	slow.send("USER slow 0 * :Slow")
-	slow.expect(` 001 `)
-	slow.join("#busy")
+	slow.Nick = "slow"
+	slow.Send("PASS :%s", testPassword)
+	slow.Send("NICK slow")
+	slow.Send("USER slow 0 * :Slow")
+	slow.Expect(` 001 `)
+	slow.Join("#busy")
 	talker := ts.registerPass("talker")
-	talker.join("#busy")
+	talker.Join("#busy")
 	listener := ts.registerPass("listener")
-	listener.join("#busy")
+	listener.Join("#busy")
 	text := strings.Repeat("x", 400)
 	// Batches are paced by the listener, which keeps up; only the client
 	// that never reads falls behind, until its queue overflows.
 	sawQuit := false
 	for batch := 0; batch < 400 && !sawQuit; batch++ {
 		for i := 0; i < 100; i++ {
-			talker.send("PRIVMSG #busy :%d-%d %s", batch, i, text)
+			talker.Send("PRIVMSG #busy :%d-%d %s", batch, i, text)
 		}
-		_, skipped := listener.expectAfter(fmt.Sprintf(`PRIVMSG #busy :%d-99 `, batch))
+		_, skipped := listener.ExpectAfter(fmt.Sprintf(`PRIVMSG #busy :%d-99 `, batch))
 		sawQuit = quitIn(skipped, "slow")
 	}
 	if !sawQuit {
 		t.Fatalf("the client that never reads was not disconnected (drops %v)", counterValue(t, ts, "securechat_sendq_drops_total", nil))
 	}
-	talker.send("PRIVMSG #busy :after")
-	listener.expect(`PRIVMSG #busy :?after`)
-	listener.send("WHOIS slow")
-	listener.expect(` 401 listener slow `)
+	talker.Send("PRIVMSG #busy :after")
+	listener.Expect(`PRIVMSG #busy :?after`)
+	listener.Send("WHOIS slow")
+	listener.Expect(` 401 listener slow `)
 	if v := counterValue(t, ts, "securechat_sendq_drops_total", nil); v != 1 {
 		t.Fatalf("sendq drops = %v, want 1", v)
 	}

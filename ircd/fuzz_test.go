@@ -249,37 +249,36 @@ func FuzzSession(f *testing.F) {
 	})
 	alice := ts.registerPass("alice")
 	bob := ts.registerPass("bob")
-	alice.join("#fuzz")
-	bob.join("#fuzz")
-	bob.sync()
-	alice.sync()
+	alice.Join("#fuzz")
+	bob.Join("#fuzz")
+	bob.Sync()
+	alice.Sync()
 	var seq atomic.Int64
 	f.Fuzz(func(t *testing.T, data []byte) {
 		n := seq.Add(1)
 		idle := runtime.NumGoroutine()
 		tts := *ts
 		tts.t = t
-		a, b := *alice, *bob
-		a.t, b.t = t, t
+		a, b := testClient{alice.WithT(t)}, testClient{bob.WithT(t)}
 		fz := tts.registerPass(fmt.Sprintf("fz%d", n))
-		fz.join("#fuzz")
+		fz.Join("#fuzz")
 		for _, l := range fuzzLines(data) {
-			_ = fz.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
-			if _, err := io.WriteString(fz.nc, l+"\n"); err != nil {
+			_ = fz.Conn().SetWriteDeadline(time.Now().Add(5 * time.Second))
+			if _, err := io.WriteString(fz.Conn(), l+"\n"); err != nil {
 				break // the server hung up (QUIT, ERROR): fine
 			}
 		}
-		_, _ = io.WriteString(fz.nc, "\r\nPING :fuzzdone\r\n")
+		_, _ = io.WriteString(fz.Conn(), "\r\nPING :fuzzdone\r\n")
 		drainUntil(fz, "fuzzdone")
-		_ = fz.nc.Close()
+		_ = fz.Conn().Close()
 		if p := panics.n.Load(); p > 0 {
 			t.Fatalf("%d errors logged (handler panic or internal error) for input %q", p, data)
 		}
 		tok := fmt.Sprintf("check%d", n)
-		b.send("PRIVMSG #fuzz :%s", tok)
-		a.expect(`^:bob!\S+ PRIVMSG #fuzz :?` + tok + `$`)
-		a.sync()
-		b.sync()
+		b.Send("PRIVMSG #fuzz :%s", tok)
+		a.Expect(`^:bob!\S+ PRIVMSG #fuzz :?` + tok + `$`)
+		a.Sync()
+		b.Sync()
 		if g := settleGoroutines(idle, 5*time.Second); g > idle {
 			t.Fatalf("%d goroutines after the fuzz client left, %d before", g, idle)
 		}
@@ -291,11 +290,11 @@ func FuzzSession(f *testing.F) {
 func drainUntil(c *testClient, token string) {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		line, err := c.readLine(time.Until(deadline))
+		line, err := c.ReadLine(time.Until(deadline))
 		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
-				c.t.Fatalf("fuzz client got neither PONG nor a hang-up")
+				c.T().Fatalf("fuzz client got neither PONG nor a hang-up")
 			}
 			return
 		}
@@ -305,7 +304,7 @@ func drainUntil(c *testClient, token string) {
 			}
 		}
 	}
-	c.t.Fatalf("fuzz client got neither PONG nor a hang-up")
+	c.T().Fatalf("fuzz client got neither PONG nor a hang-up")
 }
 
 // sessionSeeds are lines worth starting from: odd parameters, tags, CTCP,

@@ -1,22 +1,17 @@
 package ircd
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
-	"encoding/base64"
-	"fmt"
 	"net"
-	"regexp"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"gopkg.in/irc.v4"
 
 	"securechat/config"
 	"securechat/crypto"
+	"securechat/ircd/irctest"
 	"securechat/metrics"
 	"securechat/store"
 )
@@ -114,12 +109,10 @@ func (ts *testServer) shutdown() {
 	_ = ts.srv.Shutdown(ctx)
 }
 
-// testClient speaks raw IRC lines to the server, transcript style.
+// testClient speaks raw IRC lines to the server, transcript style. It
+// embeds the shared client so that tests here can add their own methods.
 type testClient struct {
-	t    testing.TB
-	nc   net.Conn
-	r    *bufio.Reader
-	nick string
+	*irctest.Client
 }
 
 func (ts *testServer) dial() *testClient { return ts.dialWith(0) }
@@ -139,98 +132,7 @@ func (ts *testServer) dialWith(rcvbuf int) *testClient {
 	if err := nc.Handshake(); err != nil {
 		ts.t.Fatalf("handshake: %v", err)
 	}
-	ts.t.Cleanup(func() { _ = nc.Close() })
-	return &testClient{t: ts.t, nc: nc, r: bufio.NewReader(nc)}
-}
-
-func (c *testClient) send(format string, args ...any) {
-	c.t.Helper()
-	_ = c.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if _, err := fmt.Fprintf(c.nc, format+"\r\n", args...); err != nil {
-		c.t.Fatalf("send %q: %v", format, err)
-	}
-}
-
-// readLine returns the next line, or "" and the error.
-func (c *testClient) readLine(timeout time.Duration) (string, error) {
-	_ = c.nc.SetReadDeadline(time.Now().Add(timeout))
-	line, err := c.r.ReadString('\n')
-	return strings.TrimRight(line, "\r\n"), err
-}
-
-// expect reads lines until one matches pattern and returns it parsed; the
-// lines skipped are returned too, for assertions about what came before.
-func (c *testClient) expect(pattern string) *irc.Message {
-	c.t.Helper()
-	m, _ := c.expectAfter(pattern)
-	return m
-}
-
-func (c *testClient) expectAfter(pattern string) (*irc.Message, []string) {
-	c.t.Helper()
-	re := regexp.MustCompile(pattern)
-	var skipped []string
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		line, err := c.readLine(time.Until(deadline))
-		if err != nil {
-			c.t.Fatalf("%s: waiting for %q: %v (skipped %q)", c.nick, pattern, err, skipped)
-		}
-		if re.MatchString(line) {
-			m, err := irc.ParseMessage(line)
-			if err != nil {
-				c.t.Fatalf("unparsable line %q", line)
-			}
-			return m, skipped
-		}
-		skipped = append(skipped, line)
-	}
-	c.t.Fatalf("%s: timed out waiting for %q (skipped %q)", c.nick, pattern, skipped)
-	return nil, nil
-}
-
-// expectClosed reads until the server closes the connection and returns
-// everything it sent.
-func (c *testClient) expectClosed() []string {
-	c.t.Helper()
-	var lines []string
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		line, err := c.readLine(time.Until(deadline))
-		if err != nil {
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				break
-			}
-			return lines
-		}
-		lines = append(lines, line)
-	}
-	c.t.Fatalf("%s: connection not closed; got %d lines, last %q", c.nick, len(lines), lines[max(0, len(lines)-2):])
-	return nil
-}
-
-// quiet asserts nothing matching pattern arrives within d.
-func (c *testClient) quiet(pattern string, d time.Duration) {
-	c.t.Helper()
-	re := regexp.MustCompile(pattern)
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		line, err := c.readLine(time.Until(deadline))
-		if err != nil {
-			return
-		}
-		if re.MatchString(line) {
-			c.t.Fatalf("%s: unexpected %q", c.nick, line)
-		}
-	}
-}
-
-// sync waits until the server has processed everything sent so far.
-func (c *testClient) sync() {
-	c.t.Helper()
-	tok := fmt.Sprintf("sync%d", time.Now().UnixNano())
-	c.send("PING %s", tok)
-	c.expect(`PONG \S+ :?` + tok + `$`)
+	return &testClient{irctest.NewClient(ts.t, nc)}
 }
 
 // register connects a client with SASL PLAIN and the given extra caps and
@@ -238,20 +140,7 @@ func (c *testClient) sync() {
 func (ts *testServer) register(nick string, caps ...string) *testClient {
 	ts.t.Helper()
 	c := ts.dial()
-	c.nick = nick
-	c.send("CAP LS 302")
-	c.send("NICK %s", nick)
-	c.send("USER %s 0 * :Real %s", nick, nick)
-	c.expect(`CAP \* LS`)
-	c.send("CAP REQ :%s", strings.Join(append([]string{"sasl"}, caps...), " "))
-	c.expect(`CAP \S+ ACK`)
-	c.send("AUTHENTICATE PLAIN")
-	c.expect(`AUTHENTICATE \+`)
-	c.send("AUTHENTICATE %s", saslPlain(nick, testPassword))
-	c.expect(` 903 `)
-	c.send("CAP END")
-	c.expect(` 001 `)
-	c.expect(` (376|422) `)
+	c.RegisterSASL(nick, testPassword, caps...)
 	return c
 }
 
@@ -259,22 +148,6 @@ func (ts *testServer) register(nick string, caps ...string) *testClient {
 func (ts *testServer) registerPass(nick string) *testClient {
 	ts.t.Helper()
 	c := ts.dial()
-	c.nick = nick
-	c.send("PASS :%s", testPassword)
-	c.send("NICK %s", nick)
-	c.send("USER %s 0 * :Real %s", nick, nick)
-	c.expect(` 001 `)
-	c.expect(` (376|422) `)
+	c.RegisterPass(nick, testPassword)
 	return c
-}
-
-func saslPlain(user, password string) string {
-	return base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + password))
-}
-
-// join makes c join channel and waits for the end of NAMES.
-func (c *testClient) join(channel string) {
-	c.t.Helper()
-	c.send("JOIN %s", channel)
-	c.expect(` 366 \S+ ` + regexp.QuoteMeta(channel) + ` `)
 }

@@ -64,13 +64,13 @@ func BenchmarkReplay50OnJoin(b *testing.B) {
 		ts.flushHistory()
 		b.StartTimer()
 		start := time.Now()
-		c.send("JOIN %s", name)
+		c.Send("JOIN %s", name)
 		if n := c.readBatchEnd(); n != 50 {
 			b.Fatalf("replayed %d messages, want 50", n)
 		}
 		lat = append(lat, time.Since(start))
 		b.StopTimer()
-		c.send("PART %s", name) // stay under the channel limit
+		c.Send("PART %s", name) // stay under the channel limit
 		b.StartTimer()
 	}
 	reportPercentiles(b, lat)
@@ -81,7 +81,7 @@ func BenchmarkReplay50OnJoin(b *testing.B) {
 func BenchmarkChathistoryLatest50(b *testing.B) {
 	ts := newRedisEnv(b).server(b)
 	c := ts.register("reader", "batch", "server-time", "message-tags")
-	c.join("#hist")
+	c.Join("#hist")
 	for j := range 50 {
 		ts.srv.history.append(ts.vault.TargetKey("#hist"), benchEntry(ts.srv, "#hist", j))
 	}
@@ -89,7 +89,7 @@ func BenchmarkChathistoryLatest50(b *testing.B) {
 	var lat []time.Duration
 	for b.Loop() {
 		start := time.Now()
-		c.send("CHATHISTORY LATEST #hist * 50")
+		c.Send("CHATHISTORY LATEST #hist * 50")
 		if n := c.readBatchEnd(); n != 50 {
 			b.Fatalf("got %d messages, want 50", n)
 		}
@@ -102,12 +102,12 @@ func BenchmarkChathistoryLatest50(b *testing.B) {
 // lines carried a batch tag; it avoids regexps so the client side adds
 // little to the measurement.
 func (c *testClient) readBatchEnd() int {
-	c.t.Helper()
+	c.T().Helper()
 	n := 0
 	for {
-		line, err := c.readLine(5 * time.Second)
+		line, err := c.ReadLine(5 * time.Second)
 		if err != nil {
-			c.t.Fatalf("waiting for a batch end: %v", err)
+			c.T().Fatalf("waiting for a batch end: %v", err)
 		}
 		if strings.HasPrefix(line, "@batch=") || strings.Contains(line, ";batch=") {
 			n++

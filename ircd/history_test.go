@@ -77,17 +77,17 @@ func (ts *testServer) historyErrors(op string) float64 {
 // historyBatch reads up to the next chathistory batch and returns the
 // messages inside it, checking each carries the batch tag.
 func (c *testClient) historyBatch() []*irc.Message {
-	c.t.Helper()
-	start := c.expect(`BATCH \+\S+ chathistory `)
+	c.T().Helper()
+	start := c.Expect(`BATCH \+\S+ chathistory `)
 	ref := strings.TrimPrefix(start.Params[0], "+")
 	var out []*irc.Message
 	for {
-		m := c.expect(`.`)
+		m := c.Expect(`.`)
 		if m.Command == "BATCH" && m.Params[0] == "-"+ref {
 			return out
 		}
 		if m.Tags["batch"] != ref {
-			c.t.Fatalf("%s: line inside batch %s lacks its tag: %v", c.nick, ref, m)
+			c.T().Fatalf("%s: line inside batch %s lacks its tag: %v", c.Nick, ref, m)
 		}
 		out = append(out, m)
 	}
@@ -104,9 +104,9 @@ func texts(ms []*irc.Message) []string {
 // say sends text to target as c (which must have echo-message) and
 // returns the echo, so the test knows the msgid and time it got.
 func (c *testClient) say(target, text string) *irc.Message {
-	c.t.Helper()
-	c.send("PRIVMSG %s :%s", target, text)
-	return c.expect(`PRIVMSG ` + regexp.QuoteMeta(target) + ` :?` + regexp.QuoteMeta(text) + `$`)
+	c.T().Helper()
+	c.Send("PRIVMSG %s :%s", target, text)
+	return c.Expect(`PRIVMSG ` + regexp.QuoteMeta(target) + ` :?` + regexp.QuoteMeta(text) + `$`)
 }
 
 var fullCaps = []string{"batch", "server-time", "message-tags", "echo-message", "draft/chathistory"}
@@ -122,16 +122,16 @@ func TestAtRestSecrecy(t *testing.T) {
 	markers := []string{"nickqz7a", "nickqz7b", "#chanqz7", "textqz7", "topicqz7", "banqz7", "dmtextqz7", "keyqz7", "quitqz7"}
 	a := ts.register("nickqz7a", fullCaps...)
 	b := ts.register("nickqz7b")
-	a.join("#chanqz7")
-	b.join("#chanqz7")
+	a.Join("#chanqz7")
+	b.Join("#chanqz7")
 	a.say("#chanqz7", "hello textqz7 there")
-	a.send("TOPIC #chanqz7 :the topicqz7 of the day")
-	a.send("MODE #chanqz7 +b banqz7!*@*")
-	a.send("MODE #chanqz7 +k keyqz7")
+	a.Send("TOPIC #chanqz7 :the topicqz7 of the day")
+	a.Send("MODE #chanqz7 +b banqz7!*@*")
+	a.Send("MODE #chanqz7 +k keyqz7")
 	a.say("nickqz7b", "psst dmtextqz7")
-	b.send("NOTICE #chanqz7 :notice textqz7")
-	a.sync()
-	b.send("QUIT :quitqz7")
+	b.Send("NOTICE #chanqz7 :notice textqz7")
+	a.Sync()
+	b.Send("QUIT :quitqz7")
 	ts.flushHistory()
 	for key, value := range dumpRedis(t, env.redis.Client()) {
 		assertNoMarker(t, "key "+key, []byte(key), markers)
@@ -222,8 +222,8 @@ func TestTamperedRecordsAreSkipped(t *testing.T) {
 	env := newRedisEnv(t)
 	ts1 := env.server(t)
 	a := ts1.register("alice", fullCaps...)
-	a.join("#a")
-	a.join("#b")
+	a.Join("#a")
+	a.Join("#b")
 	for _, text := range []string{"one", "two", "three"} {
 		a.say("#a", text)
 		time.Sleep(2 * time.Millisecond) // distinct stream IDs
@@ -247,7 +247,7 @@ func TestTamperedRecordsAreSkipped(t *testing.T) {
 
 	ts2 := env.server(t)
 	b := ts2.register("bob", "batch", "server-time", "message-tags")
-	b.send("JOIN #a")
+	b.Send("JOIN #a")
 	got := texts(b.historyBatch())
 	if !slices.Equal(got, []string{"one", "three"}) {
 		t.Fatalf("replay after tampering = %q, want [one three]", got)
@@ -255,7 +255,7 @@ func TestTamperedRecordsAreSkipped(t *testing.T) {
 	if n := ts2.historyErrors("open"); n != 2 {
 		t.Fatalf("history open errors = %v, want 2", n)
 	}
-	b.sync()
+	b.Sync()
 }
 
 // TestRestartKeepsHistoryAndTopic stops a server and starts another on
@@ -267,15 +267,15 @@ func TestRestartKeepsHistoryAndTopic(t *testing.T) {
 	st := openRedisStore(t, srv)
 	ts1 := newTestServer(t, withStore(st, openVault(t, st, testPassword, 24*time.Hour)))
 	a := ts1.register("alice", fullCaps...)
-	a.join("#keep")
+	a.Join("#keep")
 	var sent []*irc.Message
 	for i := range 3 {
 		sent = append(sent, a.say("#keep", fmt.Sprintf("before restart %d", i)))
 	}
-	a.send("TOPIC #keep :kept topic")
-	a.expect(`TOPIC #keep`)
-	a.send("MODE #keep +klb sekrit 10 banned!*@*")
-	a.sync()
+	a.Send("TOPIC #keep :kept topic")
+	a.Expect(`TOPIC #keep`)
+	a.Send("MODE #keep +klb sekrit 10 banned!*@*")
+	a.Sync()
 	state, topicKept := ts1.srv.lookupChannel("#keep").state()
 	modesKept := state.Key == "sekrit" && state.Limit == 10 && len(state.Bans) == 1
 	ts1.shutdown()
@@ -283,18 +283,18 @@ func TestRestartKeepsHistoryAndTopic(t *testing.T) {
 	ts2 := newTestServer(t, withStore(st, openVault(t, st, testPassword, 24*time.Hour)))
 	b := ts2.register("bob", "batch", "server-time", "message-tags")
 	if modesKept {
-		b.send("JOIN #keep")
-		b.expect(` 475 bob #keep `)
-		b.send("JOIN #keep sekrit")
+		b.Send("JOIN #keep")
+		b.Expect(` 475 bob #keep `)
+		b.Send("JOIN #keep sekrit")
 	} else {
 		t.Log("modes not checked: MODE +k/+l/+b did not change the channel state")
-		b.send("JOIN #keep")
+		b.Send("JOIN #keep")
 	}
 	if topicKept {
-		if topic := b.expect(` 332 bob #keep `); topic.Trailing() != "kept topic" {
+		if topic := b.Expect(` 332 bob #keep `); topic.Trailing() != "kept topic" {
 			t.Fatalf("topic after restart = %q", topic.Trailing())
 		}
-		b.expect(` 333 bob #keep alice`)
+		b.Expect(` 333 bob #keep alice`)
 	} else {
 		t.Log("topic not checked: Channel.state still reports nothing to persist")
 	}
@@ -309,30 +309,13 @@ func TestRestartKeepsHistoryAndTopic(t *testing.T) {
 		}
 	}
 	if modesKept {
-		b.send("MODE #keep")
-		if m := b.expect(` 324 bob #keep `); !strings.Contains(strings.Join(m.Params, " "), "sekrit 10") {
+		b.Send("MODE #keep")
+		if m := b.Expect(` 324 bob #keep `); !strings.Contains(strings.Join(m.Params, " "), "sekrit 10") {
 			t.Errorf("modes after restart = %v", m.Params)
 		}
-		b.send("MODE #keep b")
-		b.expect(` 367 bob #keep banned!\*@\* `)
+		b.Send("MODE #keep b")
+		b.Expect(` 367 bob #keep banned!\*@\* `)
 	}
-}
-
-// registerWithPassword registers nick with caps, logging in with PASS pw.
-func (ts *testServer) registerWithPassword(nick, pw string, caps ...string) *testClient {
-	ts.t.Helper()
-	c := ts.dial()
-	c.nick = nick
-	c.send("CAP LS 302")
-	c.send("PASS :%s", pw)
-	c.send("NICK %s", nick)
-	c.send("USER %s 0 * :Real %s", nick, nick)
-	c.send("CAP REQ :%s", strings.Join(caps, " "))
-	c.expect(`CAP \S+ ACK`)
-	c.send("CAP END")
-	c.expect(` 001 `)
-	c.expect(` (376|422) `)
-	return c
 }
 
 func openVault(t testing.TB, st store.State, pw string, epoch time.Duration) *crypto.Vault {
@@ -356,8 +339,9 @@ func TestPasswordChangeAndRotation(t *testing.T) {
 	srv := redistest.Start(t)
 	st := openRedisStore(t, srv)
 	ts1 := newTestServer(t, withStore(st, openVault(t, st, oldPW, epoch)))
-	a := ts1.registerWithPassword("alice", oldPW, fullCaps...)
-	a.join("#pw")
+	a := ts1.dial()
+	a.RegisterPass("alice", oldPW, fullCaps...)
+	a.Join("#pw")
 	old := a.say("#pw", "sealed before the change")
 	ts1.shutdown()
 
@@ -379,7 +363,7 @@ func TestPasswordChangeAndRotation(t *testing.T) {
 	v3 := openVault(t, st, newPW, epoch)
 	ts3 := newTestServer(t, withStore(st, v3))
 	c := ts3.register("carol", fullCaps...)
-	c.join("#pw")
+	c.Join("#pw")
 	c.historyBatch()
 	fresh := c.say("#pw", "sealed after rotation")
 	ts3.flushHistory()
@@ -395,11 +379,11 @@ func TestPasswordChangeAndRotation(t *testing.T) {
 func assertLatest(t *testing.T, ts *testServer, target string, want ...string) {
 	t.Helper()
 	c := ts.register(fmt.Sprintf("reader%d", time.Now().UnixNano()%100000), fullCaps...)
-	c.join(target)
+	c.Join(target)
 	if len(want) > 0 {
 		c.historyBatch() // the join replay
 	}
-	c.send("CHATHISTORY LATEST %s * 50", target)
+	c.Send("CHATHISTORY LATEST %s * 50", target)
 	if got := texts(c.historyBatch()); !slices.Equal(got, want) {
 		t.Fatalf("CHATHISTORY LATEST %s = %q, want %q", target, got, want)
 	}
@@ -437,7 +421,7 @@ func TestExpiredKeysAreDestroyed(t *testing.T) {
 		c.KeyEpoch, c.HistoryMaxAge = epoch, 2*time.Second
 	}))
 	a := ts.register("alice", fullCaps...)
-	a.join("#old")
+	a.Join("#old")
 	a.say("#old", "soon unreadable")
 	ts.flushHistory()
 	key := v.TargetKey("#old")
@@ -488,16 +472,16 @@ func TestReplayOnJoin(t *testing.T) {
 	env := newRedisEnv(t)
 	ts := env.server(t)
 	a := ts.register("alice", fullCaps...)
-	a.join("#r")
+	a.Join("#r")
 	first := a.say("#r", "first")
 	second := a.say("#r", "\x01ACTION waves\x01")
 
 	t.Run("plain", func(t *testing.T) {
 		c := ts.registerPass("plain")
-		c.send("JOIN #r")
-		_, before := c.expectAfter(` 366 plain #r `)
-		m1, skipped := c.expectAfter(`PRIVMSG #r :`)
-		m2 := c.expect(`PRIVMSG #r :`)
+		c.Send("JOIN #r")
+		_, before := c.ExpectAfter(` 366 plain #r `)
+		m1, skipped := c.ExpectAfter(`PRIVMSG #r :`)
+		m2 := c.Expect(`PRIVMSG #r :`)
 		stamp := regexp.MustCompile(`^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\] first$`)
 		if !stamp.MatchString(m1.Trailing()) || !strings.HasPrefix(m2.Trailing(), "\x01ACTION [") {
 			t.Fatalf("replay without server-time = %q, %q", m1.Trailing(), m2.Trailing())
@@ -508,8 +492,8 @@ func TestReplayOnJoin(t *testing.T) {
 	})
 	t.Run("batch", func(t *testing.T) {
 		c := ts.register("batcher", "batch", "server-time", "message-tags")
-		c.send("JOIN #r")
-		c.expect(` 366 batcher #r `)
+		c.Send("JOIN #r")
+		c.Expect(` 366 batcher #r `)
 		got := c.historyBatch()
 		if len(got) != 2 {
 			t.Fatalf("replay = %v", got)
@@ -522,13 +506,13 @@ func TestReplayOnJoin(t *testing.T) {
 	})
 	t.Run("only before join", func(t *testing.T) {
 		c := ts.register("early", "batch", "server-time", "message-tags")
-		c.send("JOIN #r")
+		c.Send("JOIN #r")
 		c.historyBatch()
 		a.say("#r", "after early joined")
-		c.expect(`PRIVMSG #r :after early joined`)
-		c.quiet(`after early joined`, 200*time.Millisecond)
+		c.Expect(`PRIVMSG #r :after early joined`)
+		c.Quiet(`after early joined`, 200*time.Millisecond)
 		d := ts.register("late", "batch", "server-time", "message-tags")
-		d.send("JOIN #r")
+		d.Send("JOIN #r")
 		if got := texts(d.historyBatch()); len(got) != 3 || got[2] != "after early joined" {
 			t.Fatalf("late joiner's replay = %q", got)
 		}
@@ -542,14 +526,14 @@ func TestReplayAfterRestartLoadsTail(t *testing.T) {
 	env := newRedisEnv(t)
 	ts1 := env.server(t)
 	a := ts1.register("alice", fullCaps...)
-	a.join("#cold")
+	a.Join("#cold")
 	for i := range 5 {
 		a.say("#cold", fmt.Sprintf("stored %d", i))
 	}
 	ts1.shutdown()
 	ts2 := env.server(t, withConfig(func(c *config.Config) { c.Replay = 3 }))
 	b := ts2.register("bob", "batch", "server-time", "message-tags")
-	b.send("JOIN #cold")
+	b.Send("JOIN #cold")
 	if got := texts(b.historyBatch()); !slices.Equal(got, []string{"stored 2", "stored 3", "stored 4"}) {
 		t.Fatalf("cold replay = %q", got)
 	}
@@ -560,14 +544,14 @@ func TestReplayDisabled(t *testing.T) {
 	env := newRedisEnv(t)
 	ts := env.server(t, withConfig(func(c *config.Config) { c.Replay = 0 }))
 	a := ts.register("alice", fullCaps...)
-	a.join("#quiet")
+	a.Join("#quiet")
 	a.say("#quiet", "not replayed")
 	ts.flushHistory()
 	b := ts.register("bob", "batch", "server-time")
-	b.join("#quiet")
-	b.quiet(`BATCH|not replayed`, 300*time.Millisecond)
+	b.Join("#quiet")
+	b.Quiet(`BATCH|not replayed`, 300*time.Millisecond)
 	// Stored all the same, and readable on request.
-	b.send("CHATHISTORY LATEST #quiet * 10")
+	b.Send("CHATHISTORY LATEST #quiet * 10")
 	if got := texts(b.historyBatch()); !slices.Equal(got, []string{"not replayed"}) {
 		t.Fatalf("CHATHISTORY with replay off = %q", got)
 	}
@@ -583,7 +567,7 @@ func TestDirectHistoryParties(t *testing.T) {
 	b := ts.register("bob", fullCaps...)
 	eve := ts.register("eve", fullCaps...)
 	a.say("bob", "for bob only")
-	b.expect(`PRIVMSG bob :for bob only`)
+	b.Expect(`PRIVMSG bob :for bob only`)
 	b.say("alice", "for alice only")
 	for _, tc := range []struct {
 		c      *testClient
@@ -595,14 +579,14 @@ func TestDirectHistoryParties(t *testing.T) {
 		{eve, "alice", nil},
 		{eve, "bob", nil},
 	} {
-		tc.c.send("CHATHISTORY LATEST %s * 10", tc.target)
+		tc.c.Send("CHATHISTORY LATEST %s * 10", tc.target)
 		// Both lines may share a millisecond, and the server records a
 		// message only after delivering it, so the reply can be stored
 		// first: compare as sets.
 		got := texts(tc.c.historyBatch())
 		slices.Sort(got)
 		if slices.Sort(tc.want); !slices.Equal(got, tc.want) {
-			t.Errorf("%s reading %s = %q, want %q", tc.c.nick, tc.target, got, tc.want)
+			t.Errorf("%s reading %s = %q, want %q", tc.c.Nick, tc.target, got, tc.want)
 		}
 	}
 }
@@ -614,7 +598,7 @@ func TestDirectHistoryOff(t *testing.T) {
 	a := ts.register("alice", fullCaps...)
 	ts.register("bob")
 	a.say("bob", "ephemeral")
-	a.send("CHATHISTORY LATEST bob * 10")
+	a.Send("CHATHISTORY LATEST bob * 10")
 	if got := a.historyBatch(); len(got) != 0 {
 		t.Fatalf("direct message stored with StoreDirect off: %v", got)
 	}

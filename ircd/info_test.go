@@ -14,10 +14,10 @@ func TestWho(t *testing.T) {
 	alice := ts.register("alice")
 	bob := ts.register("bob")
 	carol := ts.register("carol")
-	alice.join("#c")
-	bob.join("#c")
-	bob.send("AWAY :lunch")
-	bob.expect(` 306 `)
+	alice.Join("#c")
+	bob.Join("#c")
+	bob.Send("AWAY :lunch")
+	bob.Expect(` 306 `)
 	cases := []struct {
 		name, line string
 		want       []string // patterns, in order, ending with 315
@@ -37,7 +37,7 @@ func TestWho(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			carol.send("%s", tc.line)
+			carol.Send("%s", tc.line)
 			got := collectUntil(carol, ` 315 `)
 			matchInOrder(t, got, tc.want)
 		})
@@ -46,8 +46,8 @@ func TestWho(t *testing.T) {
 
 // collectUntil returns the lines up to and including the one matching end.
 func collectUntil(c *testClient, end string) []string {
-	c.t.Helper()
-	m, before := c.expectAfter(end)
+	c.T().Helper()
+	m, before := c.ExpectAfter(end)
 	return append(before, m.String())
 }
 
@@ -72,10 +72,10 @@ func TestWhoHidesInvisible(t *testing.T) {
 	alice := ts.register("alice")
 	bob := ts.register("bob")
 	carol := ts.register("carol")
-	alice.send("MODE alice +i")
-	alice.expect(`MODE alice`)
-	alice.join("#c")
-	bob.join("#c")
+	alice.Send("MODE alice +i")
+	alice.Expect(`MODE alice`)
+	alice.Join("#c")
+	bob.Join("#c")
 	lines := strings.Join(collectUntil(carol, sendLine(carol, "WHO *", ` 315 `)), "\n")
 	if strings.Contains(lines, " alice ") || !strings.Contains(lines, " bob ") {
 		t.Fatalf("outsider's WHO * should list bob, not invisible alice:\n%s", lines)
@@ -88,13 +88,13 @@ func TestWhoHidesInvisible(t *testing.T) {
 	if !strings.Contains(lines, " alice H") {
 		t.Fatalf("bob shares #c with alice and should see her:\n%s", lines)
 	}
-	carol.send("WHO alice")
-	carol.expect(` 352 carol \* ~alice `) // an exact nick is answered, like WHOIS
+	carol.Send("WHO alice")
+	carol.Expect(` 352 carol \* ~alice `) // an exact nick is answered, like WHOIS
 }
 
 // sendLine sends line and returns end, for collectUntil.
 func sendLine(c *testClient, line, end string) string {
-	c.send("%s", line)
+	c.Send("%s", line)
 	return end
 }
 
@@ -103,15 +103,15 @@ func TestWhois(t *testing.T) {
 	ts := newTestServer(t)
 	alice := ts.register("alice")
 	bob := ts.register("bob")
-	alice.join("#pub")
-	alice.join("#sec")
-	alice.send("MODE #sec +s")
-	alice.expect(`MODE #sec \+s`)
-	bob.join("#pub")
-	alice.send("MODE #pub +v bob")
-	alice.send("AWAY :gone fishing")
-	alice.expect(` 306 `)
-	bob.send("WHOIS alice")
+	alice.Join("#pub")
+	alice.Join("#sec")
+	alice.Send("MODE #sec +s")
+	alice.Expect(`MODE #sec \+s`)
+	bob.Join("#pub")
+	alice.Send("MODE #pub +v bob")
+	alice.Send("AWAY :gone fishing")
+	alice.Expect(` 306 `)
+	bob.Send("WHOIS alice")
 	matchInOrder(t, collectUntil(bob, ` 318 `), []string{
 		` 311 bob alice ~alice 127\.0\.0\.1 \* :Real alice$`,
 		` 319 bob alice :?@#pub$`,
@@ -121,13 +121,13 @@ func TestWhois(t *testing.T) {
 		` 317 bob alice \d+ \d+ :seconds idle, signon time$`,
 		` 318 bob alice :End of /WHOIS list$`,
 	})
-	alice.send("WHOIS bob")
-	alice.expect(` 319 alice bob :?\+#pub$`)
-	alice.send("WHOIS alice")
-	alice.expect(` 319 alice alice :@#pub @#sec$`) // members see their secret channels
-	bob.send("WHOIS irc.test ghost")
-	bob.expect(` 401 bob ghost :No such nick/channel$`)
-	bob.expect(` 318 bob ghost `)
+	alice.Send("WHOIS bob")
+	alice.Expect(` 319 alice bob :?\+#pub$`)
+	alice.Send("WHOIS alice")
+	alice.Expect(` 319 alice alice :@#pub @#sec$`) // members see their secret channels
+	bob.Send("WHOIS irc.test ghost")
+	bob.Expect(` 401 bob ghost :No such nick/channel$`)
+	bob.Expect(` 318 bob ghost `)
 }
 
 func TestWhowas(t *testing.T) {
@@ -135,22 +135,22 @@ func TestWhowas(t *testing.T) {
 	ts := newTestServer(t)
 	alice := ts.register("alice")
 	bob := ts.register("bob")
-	alice.send("NICK alicia")
-	alice.expect(`NICK :?alicia`)
-	alice.send("NICK alice2")
-	alice.expect(`NICK :?alice2`)
-	bob.send("WHOWAS alice")
+	alice.Send("NICK alicia")
+	alice.Expect(`NICK :?alicia`)
+	alice.Send("NICK alice2")
+	alice.Expect(`NICK :?alice2`)
+	bob.Send("WHOWAS alice")
 	matchInOrder(t, collectUntil(bob, ` 369 `), []string{
 		` 314 bob alice ~alice 127\.0\.0\.1 \* :Real alice$`,
 		` 312 bob alice irc\.test :`,
 		` 369 bob alice :End of WHOWAS$`,
 	})
-	bob.send("WHOWAS ghost")
-	bob.expect(` 406 bob ghost :There was no such nickname$`)
-	bob.expect(` 369 bob ghost `)
-	alice.send("QUIT")
-	alice.expectClosed()
-	bob.send("WHOWAS alice2 1")
+	bob.Send("WHOWAS ghost")
+	bob.Expect(` 406 bob ghost :There was no such nickname$`)
+	bob.Expect(` 369 bob ghost `)
+	alice.Send("QUIT")
+	alice.ExpectClosed()
+	bob.Send("WHOWAS alice2 1")
 	lines := collectUntil(bob, ` 369 `)
 	if n := strings.Count(strings.Join(lines, "\n"), " 314 "); n != 1 {
 		t.Fatalf("count 1 should give one entry, got:\n%s", strings.Join(lines, "\n"))
@@ -181,8 +181,8 @@ func TestUserhostAndIson(t *testing.T) {
 	ts := newTestServer(t)
 	alice := ts.register("alice")
 	bob := ts.register("bob")
-	bob.send("AWAY :brb")
-	bob.expect(` 306 `)
+	bob.Send("AWAY :brb")
+	bob.Expect(` 306 `)
 	cases := []struct{ name, line, want string }{
 		{"userhost", "USERHOST alice bob ghost", ` 302 alice :alice=\+~alice@127\.0\.0\.1 bob=-~bob@127\.0\.0\.1$`},
 		{"userhost none", "USERHOST ghost", ` 302 alice :?$`},
@@ -191,8 +191,8 @@ func TestUserhostAndIson(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			alice.send("%s", tc.line)
-			alice.expect(tc.want)
+			alice.Send("%s", tc.line)
+			alice.Expect(tc.want)
 		})
 	}
 }
@@ -201,15 +201,15 @@ func TestVersionAndTime(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
 	alice := ts.register("alice")
-	alice.send("VERSION")
-	alice.expect(` 351 alice test irc\.test :`)
-	alice.expect(` 005 alice .*CASEMAPPING=ascii`)
-	alice.send("TIME")
-	alice.expect(` 391 alice irc\.test :\S+ `)
-	alice.send("TIME other.server")
-	alice.expect(` 402 alice other\.server :No such server`)
-	alice.send("VERSION irc.test")
-	alice.expect(` 351 alice `)
+	alice.Send("VERSION")
+	alice.Expect(` 351 alice test irc\.test :`)
+	alice.Expect(` 005 alice .*CASEMAPPING=ascii`)
+	alice.Send("TIME")
+	alice.Expect(` 391 alice irc\.test :\S+ `)
+	alice.Send("TIME other.server")
+	alice.Expect(` 402 alice other\.server :No such server`)
+	alice.Send("VERSION irc.test")
+	alice.Expect(` 351 alice `)
 }
 
 func regexpMatch(pattern, s string) bool { return regexp.MustCompile(pattern).MatchString(s) }

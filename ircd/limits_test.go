@@ -51,14 +51,14 @@ func tryTLS(ts *testServer) (*tls.Conn, error) {
 
 // pongs sends n PINGs in one write and waits for all n PONGs.
 func pongs(c *testClient, n int) {
-	c.t.Helper()
+	c.T().Helper()
 	var b strings.Builder
 	for i := range n {
 		fmt.Fprintf(&b, "PING :p%d\r\n", i)
 	}
-	c.sendRaw(b.String())
+	c.SendRaw(b.String())
 	for i := range n {
-		c.expect(fmt.Sprintf(`PONG \S+ :?p%d$`, i))
+		c.Expect(fmt.Sprintf(`PONG \S+ :?p%d$`, i))
 	}
 }
 
@@ -78,10 +78,10 @@ func TestFloodFakeLag(t *testing.T) {
 	// Within its rate, a client that used its burst may go on for longer
 	// than a backlog may last (burst/rate = 1 s) without being cut off.
 	for i := range 40 {
-		steady.send("PING :s%d", i)
+		steady.Send("PING :s%d", i)
 		time.Sleep(time.Second / 16)
 	}
-	steady.expect(`PONG \S+ :?s39$`)
+	steady.Expect(`PONG \S+ :?s39$`)
 	if v := refusals(t, ts, "flood"); v != 0 {
 		t.Fatalf("flood refusals = %v, want 0", v)
 	}
@@ -93,22 +93,22 @@ func TestFloodDisconnect(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, withConfig(func(cfg *config.Config) { cfg.FloodRate, cfg.FloodBurst = 20, 20 }))
 	watch := ts.registerPass("watch")
-	watch.join("#f")
+	watch.Join("#f")
 	flood := ts.registerPass("flood")
-	flood.join("#f")
+	flood.Join("#f")
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		chunk := strings.Repeat("PRIVMSG #f :flood\r\n", 50)
 		for {
-			_ = flood.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			if _, err := io.WriteString(flood.nc, chunk); err != nil {
+			_ = flood.Conn().SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if _, err := io.WriteString(flood.Conn(), chunk); err != nil {
 				return
 			}
 		}
 	}()
 	start := time.Now()
-	lines := flood.expectClosed()
+	lines := flood.ExpectClosed()
 	<-done
 	if d := time.Since(start); d > 8*time.Second {
 		t.Fatalf("flood cut off after %v", d)
@@ -117,14 +117,14 @@ func TestFloodDisconnect(t *testing.T) {
 		!strings.HasPrefix(lines[len(lines)-1], "ERROR :Closing link: ") {
 		t.Fatalf("last lines %q, want ERROR ... Excess Flood", lines[max(0, len(lines)-2):])
 	}
-	watch.expect(`:flood!\S+ QUIT :Excess Flood`)
+	watch.Expect(`:flood!\S+ QUIT :Excess Flood`)
 	if v := refusals(t, ts, "flood"); v != 1 {
 		t.Fatalf("flood refusals = %v, want 1", v)
 	}
 	other := ts.registerPass("other")
-	other.join("#f")
-	other.send("PRIVMSG #f :calm")
-	watch.expect(`:other!\S+ PRIVMSG #f :?calm$`)
+	other.Join("#f")
+	other.Send("PRIVMSG #f :calm")
+	watch.Expect(`:other!\S+ PRIVMSG #f :?calm$`)
 }
 
 // TestMaxConnsPerIP: the N+1th connection from one address gets ERROR and
@@ -194,7 +194,7 @@ func TestRegistrationTimeout(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, withConfig(func(cfg *config.Config) { cfg.RegistrationTimeout = 300 * time.Millisecond }))
 	c := ts.dial()
-	lines := c.expectClosed()
+	lines := c.ExpectClosed()
 	if len(lines) != 1 || !strings.HasSuffix(lines[0], "[Registration timed out]") {
 		t.Fatalf("got %q, want the registration timeout ERROR", lines)
 	}
@@ -208,14 +208,14 @@ func TestRegistrationTimeout(t *testing.T) {
 func wrongPass(t *testing.T, ts *testServer, nick string) time.Duration {
 	t.Helper()
 	c := ts.dial()
-	c.nick = nick
-	c.send("PASS :guess-%s", nick)
-	c.send("NICK %s", nick)
+	c.Nick = nick
+	c.Send("PASS :guess-%s", nick)
+	c.Send("NICK %s", nick)
 	start := time.Now()
-	c.send("USER %s 0 * :x", nick)
-	c.expect(` 464 `)
+	c.Send("USER %s 0 * :x", nick)
+	c.Expect(` 464 `)
 	d := time.Since(start)
-	c.expectClosed()
+	c.ExpectClosed()
 	return d
 }
 
@@ -270,8 +270,8 @@ func TestFloodExempt(t *testing.T) {
 			t.Fatalf("failed login %d from an exempt address was delayed %v", i+1, d)
 		}
 	}
-	clients[9].sync()
-	ts.registerPass("late").sync()
+	clients[9].Sync()
+	ts.registerPass("late").Sync()
 	for _, reason := range []string{"flood", "conn_limit", "conn_rate", "auth_throttle"} {
 		if v := refusals(t, ts, reason); v != 0 {
 			t.Fatalf("%s refusals = %v for an exempt address", reason, v)

@@ -32,9 +32,9 @@ func operHash(t *testing.T) string {
 // operUp registers nick and makes it an IRC operator.
 func operUp(ts *testServer, nick string) *testClient {
 	c := ts.register(nick)
-	c.send("OPER admin :%s", operPassword)
-	c.expect(` 381 ` + nick + ` :You are now an IRC operator`)
-	c.expect(`MODE ` + nick + ` :?\+o$`)
+	c.Send("OPER admin :%s", operPassword)
+	c.Expect(` 381 ` + nick + ` :You are now an IRC operator`)
+	c.Expect(`MODE ` + nick + ` :?\+o$`)
 	return c
 }
 
@@ -69,24 +69,24 @@ func testOper(t *testing.T, hash string) {
 	eve := ts.register("eve")
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			eve.send("%s", tc.line)
-			eve.expect(tc.want)
+			eve.Send("%s", tc.line)
+			eve.Expect(tc.want)
 		})
 	}
-	eve.send("KILL eve :no")
-	eve.expect(` 481 eve :`)
-	eve.send("MODE eve")
-	eve.expect(` 221 eve :?\+$`)
+	eve.Send("KILL eve :no")
+	eve.Expect(` 481 eve :`)
+	eve.Send("MODE eve")
+	eve.Expect(` 221 eve :?\+$`)
 
 	root := operUp(ts, "root")
-	root.send("MODE root")
-	root.expect(` 221 root :?\+o$`)
-	eve.send("WHOIS root")
-	eve.expect(` 313 eve root :is an IRC operator`)
-	root.send("MODE root -o")
-	root.expect(`MODE root :?-o$`)
-	root.send("KILL eve :no")
-	root.expect(` 481 root :`)
+	root.Send("MODE root")
+	root.Expect(` 221 root :?\+o$`)
+	eve.Send("WHOIS root")
+	eve.Expect(` 313 eve root :is an IRC operator`)
+	root.Send("MODE root -o")
+	root.Expect(`MODE root :?-o$`)
+	root.Send("KILL eve :no")
+	root.Expect(` 481 root :`)
 }
 
 func TestOperAttemptsArePaced(t *testing.T) {
@@ -112,37 +112,37 @@ func testOperOverride(t *testing.T, hash string) {
 	ts := newTestServer(t, withOper(hash))
 	alice := ts.register("alice")
 	bob := ts.register("bob")
-	alice.join("#c")
-	bob.join("#c")
-	bob.send("MODE #c +m")
-	bob.expect(` 482 bob #c `)
+	alice.Join("#c")
+	bob.Join("#c")
+	bob.Send("MODE #c +m")
+	bob.Expect(` 482 bob #c `)
 	root := operUp(ts, "root")
-	root.send("MODE #c +mv bob")
+	root.Send("MODE #c +mv bob")
 	want := `^:root!\S+ MODE #c \+mv :?bob$`
-	root.expect(want) // the overriding operator sees it though not a member
-	alice.expect(want)
-	bob.expect(want)
-	root.send("TOPIC #c :set from outside")
-	alice.expect(`TOPIC #c :set from outside`)
+	root.Expect(want) // the overriding operator sees it though not a member
+	alice.Expect(want)
+	bob.Expect(want)
+	root.Send("TOPIC #c :set from outside")
+	alice.Expect(`TOPIC #c :set from outside`)
 }
 
 func testKill(t *testing.T, hash string) {
 	ts := newTestServer(t, withOper(hash))
 	bob := ts.register("bob")
 	carol := ts.register("carol")
-	bob.join("#c")
-	carol.join("#c")
+	bob.Join("#c")
+	carol.Join("#c")
 	root := operUp(ts, "root")
-	root.send("KILL ghost :bye")
-	root.expect(` 401 root ghost `)
-	root.send("KILL bob :spamming")
-	lines := strings.Join(bob.expectClosed(), "\n")
+	root.Send("KILL ghost :bye")
+	root.Expect(` 401 root ghost `)
+	root.Send("KILL bob :spamming")
+	lines := strings.Join(bob.ExpectClosed(), "\n")
 	if !strings.Contains(lines, "ERROR :Closing link: (~bob@127.0.0.1) [Killed (root (spamming))]") {
 		t.Fatalf("bob should be told why, got:\n%s", lines)
 	}
-	carol.expect(`^:bob!\S+ QUIT :Killed \(root \(spamming\)\)$`)
-	carol.send("WHOIS bob")
-	carol.expect(` 401 carol bob `)
+	carol.Expect(`^:bob!\S+ QUIT :Killed \(root \(spamming\)\)$`)
+	carol.Send("WHOIS bob")
+	carol.Expect(` 401 carol bob `)
 }
 
 func testRehash(t *testing.T, hash string) {
@@ -150,15 +150,15 @@ func testRehash(t *testing.T, hash string) {
 	fail := make(chan error, 1)
 	ts.srv.SetRehash(func() error { return <-fail })
 	eve := ts.register("eve")
-	eve.send("REHASH")
-	eve.expect(` 481 eve :`)
+	eve.Send("REHASH")
+	eve.Expect(` 481 eve :`)
 	root := operUp(ts, "root")
 	fail <- nil
-	root.send("REHASH")
-	root.expect(` 382 root \S+ :?Rehashing`)
-	root.sync()
+	root.Send("REHASH")
+	root.Expect(` 382 root \S+ :?Rehashing`)
+	root.Sync()
 	fail <- errors.Join(errors.New("bad listen"), errors.New("bad redis"))
-	root.send("REHASH")
-	root.expect(` 382 root `)
-	root.expect(`^:irc\.test FAIL REHASH REHASH_FAILED :Rehash failed: bad listen; bad redis$`)
+	root.Send("REHASH")
+	root.Expect(` 382 root `)
+	root.Expect(`^:irc\.test FAIL REHASH REHASH_FAILED :Rehash failed: bad listen; bad redis$`)
 }

@@ -3,43 +3,45 @@ package ircd
 import (
 	"strings"
 	"testing"
+
+	"securechat/ircd/irctest"
 )
 
 func TestRegisterWithSASL(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
 	c := ts.dial()
-	c.send("CAP LS 302")
-	ls := c.expect(`CAP \* LS`)
+	c.Send("CAP LS 302")
+	ls := c.Expect(`CAP \* LS`)
 	if !strings.Contains(ls.Trailing(), "sasl=PLAIN") {
 		t.Fatalf("CAP LS 302 should offer sasl=PLAIN, got %q", ls.Trailing())
 	}
-	c.send("NICK alice")
-	c.send("USER alice 0 * :Alice")
-	c.send("CAP REQ :sasl")
-	c.expect(`CAP \S+ ACK :?sasl`)
-	c.send("AUTHENTICATE PLAIN")
-	c.expect(`^AUTHENTICATE \+$`)
-	c.send("AUTHENTICATE %s", saslPlain("anyone", testPassword))
-	c.expect(` 900 alice `)
-	c.expect(` 903 alice `)
-	c.send("CAP END")
-	welcome := c.expect(` 001 alice `)
+	c.Send("NICK alice")
+	c.Send("USER alice 0 * :Alice")
+	c.Send("CAP REQ :sasl")
+	c.Expect(`CAP \S+ ACK :?sasl`)
+	c.Send("AUTHENTICATE PLAIN")
+	c.Expect(`^AUTHENTICATE \+$`)
+	c.Send("AUTHENTICATE %s", irctest.SASLPlain("anyone", testPassword))
+	c.Expect(` 900 alice `)
+	c.Expect(` 903 alice `)
+	c.Send("CAP END")
+	welcome := c.Expect(` 001 alice `)
 	if !strings.Contains(welcome.Trailing(), "TestNet") {
 		t.Fatalf("welcome should name the network: %q", welcome.Trailing())
 	}
-	isupport := c.expect(` 005 alice `)
+	isupport := c.Expect(` 005 alice `)
 	if !strings.Contains(strings.Join(isupport.Params, " "), "CASEMAPPING=ascii") {
 		t.Fatalf("first ISUPPORT line lacks CASEMAPPING: %v", isupport.Params)
 	}
-	c.expect(` 422 | 376 `)
+	c.Expect(` 422 | 376 `)
 }
 
 func TestRegisterWithPass(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
 	c := ts.registerPass("bob")
-	c.join("#room")
+	c.Join("#room")
 }
 
 func TestWrongPasswordNeverWelcomes(t *testing.T) {
@@ -52,7 +54,7 @@ func TestWrongPasswordNeverWelcomes(t *testing.T) {
 		{"pass", []string{"PASS :wrong", "NICK eve", "USER eve 0 * :Eve"}, " 464 "},
 		{"no password", []string{"NICK eve", "USER eve 0 * :Eve"}, " 464 "},
 		{"sasl then end", []string{"CAP REQ :sasl", "NICK eve", "USER eve 0 * :Eve", "AUTHENTICATE PLAIN",
-			"AUTHENTICATE " + saslPlain("eve", "wrong"), "CAP END"}, " 904 "},
+			"AUTHENTICATE " + irctest.SASLPlain("eve", "wrong"), "CAP END"}, " 904 "},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -60,9 +62,9 @@ func TestWrongPasswordNeverWelcomes(t *testing.T) {
 			ts := newTestServer(t)
 			c := ts.dial()
 			for _, l := range tc.lines {
-				c.send("%s", l)
+				c.Send("%s", l)
 			}
-			lines := c.expectClosed()
+			lines := c.ExpectClosed()
 			all := strings.Join(lines, "\n")
 			if !strings.Contains(all, tc.want) || !strings.Contains(all, "ERROR ") {
 				t.Fatalf("want %q and ERROR, got:\n%s", tc.want, all)
@@ -78,12 +80,12 @@ func TestCommandsBeforeAuthAreRefused(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
 	c := ts.dial()
-	c.send("JOIN #secret")
-	c.expect(` 451 `)
-	c.send("PRIVMSG #secret :hi")
-	c.expect(` 451 `)
-	c.send("PING x")
-	c.expect(`PONG`)
+	c.Send("JOIN #secret")
+	c.Expect(` 451 `)
+	c.Send("PRIVMSG #secret :hi")
+	c.Expect(` 451 `)
+	c.Send("PING x")
+	c.Expect(`PONG`)
 }
 
 func TestNickCollision(t *testing.T) {
@@ -91,14 +93,14 @@ func TestNickCollision(t *testing.T) {
 	ts := newTestServer(t)
 	ts.register("alice")
 	c := ts.dial()
-	c.send("PASS :%s", testPassword)
-	c.send("NICK Alice")
-	c.expect(` 433 \* Alice `)
-	c.send("NICK alice2")
-	c.send("USER a 0 * :A")
-	c.expect(` 001 alice2 `)
-	c.send("NICK ALICE")
-	c.expect(` 433 alice2 ALICE `)
+	c.Send("PASS :%s", testPassword)
+	c.Send("NICK Alice")
+	c.Expect(` 433 \* Alice `)
+	c.Send("NICK alice2")
+	c.Send("USER a 0 * :A")
+	c.Expect(` 001 alice2 `)
+	c.Send("NICK ALICE")
+	c.Expect(` 433 alice2 ALICE `)
 }
 
 func TestTwoClientsChat(t *testing.T) {
@@ -106,20 +108,20 @@ func TestTwoClientsChat(t *testing.T) {
 	ts := newTestServer(t)
 	alice := ts.register("alice", "server-time", "message-tags", "echo-message")
 	bob := ts.register("bob")
-	alice.join("#chat")
-	bob.join("#chat")
-	alice.expect(`:bob!\S+ JOIN #chat`)
-	alice.send("PRIVMSG #chat :hello bob")
-	got := bob.expect(`PRIVMSG #chat`)
+	alice.Join("#chat")
+	bob.Join("#chat")
+	alice.Expect(`:bob!\S+ JOIN #chat`)
+	alice.Send("PRIVMSG #chat :hello bob")
+	got := bob.Expect(`PRIVMSG #chat`)
 	if got.Trailing() != "hello bob" || got.Prefix.Name != "alice" {
 		t.Fatalf("bob got %v", got)
 	}
-	echo := alice.expect(`PRIVMSG #chat :hello bob`)
+	echo := alice.Expect(`PRIVMSG #chat :hello bob`)
 	if echo.Tags["msgid"] == "" || echo.Tags["time"] == "" {
 		t.Fatalf("echo lacks msgid/time: %v", echo.Tags)
 	}
-	bob.send("PRIVMSG alice :psst")
-	dm := alice.expect(`PRIVMSG alice`)
+	bob.Send("PRIVMSG alice :psst")
+	dm := alice.Expect(`PRIVMSG alice`)
 	if dm.Trailing() != "psst" || dm.Prefix.Name != "bob" {
 		t.Fatalf("alice got %v", dm)
 	}

@@ -1,11 +1,12 @@
 package ircd
 
 import (
-	"bufio"
 	"net"
 	"strconv"
 	"strings"
 	"testing"
+
+	"securechat/ircd/irctest"
 )
 
 // TestSTSPolicy checks the IRCv3 sts capability: offered only when a
@@ -15,8 +16,8 @@ func TestSTSPolicy(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
 	tlsClient := ts.dial()
-	tlsClient.send("CAP LS 302")
-	if ls := tlsClient.expect(`CAP \* LS`); strings.Contains(ls.Trailing(), "sts") {
+	tlsClient.Send("CAP LS 302")
+	if ls := tlsClient.Expect(`CAP \* LS`); strings.Contains(ls.Trailing(), "sts") {
 		t.Fatalf("sts offered without a plaintext listener: %q", ls.Trailing())
 	}
 
@@ -29,19 +30,19 @@ func TestSTSPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = raw.Close() })
-	plain := &testClient{t: t, nc: raw, r: bufio.NewReader(raw), nick: "plain"}
-	plain.send("CAP LS 302")
+	plain := irctest.NewClient(t, raw)
+	plain.Nick = "plain"
+	plain.Send("CAP LS 302")
 	_, tlsPort, _ := net.SplitHostPort(ts.addr)
-	if ls := plain.expect(`CAP \* LS`); !strings.Contains(ls.Trailing(), "sts=port="+tlsPort) {
+	if ls := plain.Expect(`CAP \* LS`); !strings.Contains(ls.Trailing(), "sts=port="+tlsPort) {
 		t.Fatalf("plaintext CAP LS = %q, want sts=port=%s", ls.Trailing(), tlsPort)
 	}
-	plain.send("CAP REQ :sts")
-	plain.expect(`CAP \* NAK :?sts`)
+	plain.Send("CAP REQ :sts")
+	plain.Expect(`CAP \* NAK :?sts`)
 
-	tlsClient.send("CAP LS 302")
+	tlsClient.Send("CAP LS 302")
 	want := "sts=duration=" + strconv.Itoa(int(stsDuration.Seconds()))
-	if ls := tlsClient.expect(`CAP \* LS`); !strings.Contains(ls.Trailing(), want) {
+	if ls := tlsClient.Expect(`CAP \* LS`); !strings.Contains(ls.Trailing(), want) {
 		t.Fatalf("TLS CAP LS = %q, want %s", ls.Trailing(), want)
 	}
 }
