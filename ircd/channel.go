@@ -24,6 +24,10 @@ type Channel struct {
 	folded   string
 	created  time.Time
 	storeKey atomic.Pointer[string] // opaque history key, set on first use
+	// loadMu serializes the first load of the channel's history tail, so
+	// two joins of a cold channel read the store once; other channels'
+	// loads do not wait for it.
+	loadMu sync.Mutex
 
 	mu       sync.Mutex
 	members  map[*Client]uint8

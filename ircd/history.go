@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,9 +23,6 @@ type history struct {
 	sealLatency prometheus.Observer // resolved once; this is the hot path
 	store       store.Store
 	queue       *store.Queue
-	// loadMu serializes first loads of channel tails, so two joins of a
-	// cold channel read the store once.
-	loadMu sync.Mutex
 	// lastDropLog rate-limits the warning about dropped records.
 	lastDropLog atomic.Int64
 }
@@ -174,8 +170,8 @@ func (h *history) ensureLoaded(ch *Channel, replay []*entry) []*entry {
 	if limit <= 0 {
 		return nil
 	}
-	h.loadMu.Lock()
-	defer h.loadMu.Unlock()
+	ch.loadMu.Lock()
+	defer ch.loadMu.Unlock()
 	ch.mu.Lock()
 	loaded := ch.loaded
 	ch.mu.Unlock()
