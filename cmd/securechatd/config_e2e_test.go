@@ -163,7 +163,7 @@ func TestDefaults(t *testing.T) {
 	}
 
 	c, _ := d.register("alice", pw)
-	c.ping()
+	c.Sync()
 	d.stop()
 
 	again := startDaemon(t, daemonSpec{dataDir: dataDir})
@@ -177,6 +177,6 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("second start printed the password again:\n%s", again.stdout.String())
 	}
 	c2, _ := again.register("bob", pw)
-	c2.ping()
+	c2.Sync()
 	again.stop()
 }

@@ -81,8 +81,8 @@ func startLoad(t *testing.T, d *running, password, prefix string, n int, channel
 		nick := fmt.Sprintf("%s%02d", prefix, i)
 		ch := channels[i%len(channels)]
 		c := d.registerWith(t, nick, password, "echo-message")
-		c.join(ch)
-		lc := &loadClient{l: l, nick: nick, channel: ch, nc: c.nc, r: c.r, pongs: make(chan string, 16), done: make(chan struct{})}
+		c.JoinAndSync(ch)
+		lc := &loadClient{l: l, nick: nick, channel: ch, nc: c.Conn(), r: c.Reader(), pongs: make(chan string, 16), done: make(chan struct{})}
 		_ = lc.nc.SetReadDeadline(time.Time{})
 		l.clients = append(l.clients, lc)
 		l.members[ch] = append(l.members[ch], nick)
@@ -100,22 +100,10 @@ func startLoad(t *testing.T, d *running, password, prefix string, n int, channel
 
 // registerWith logs in with SASL PLAIN, also asking for caps, and waits
 // for the end of the MOTD.
-func (d *running) registerWith(t *testing.T, nick, password, caps string) *client {
+func (d *running) registerWith(t *testing.T, nick, password string, caps ...string) *client {
 	t.Helper()
 	c := d.dialT(t)
-	c.nick = nick
-	c.send("CAP LS 302")
-	c.send("NICK %s", nick)
-	c.send("USER %s 0 * :load %s", nick, nick)
-	c.expect(`CAP \* LS`)
-	c.send("CAP REQ :sasl %s", caps)
-	c.expect(`CAP \S+ ACK`)
-	c.send("AUTHENTICATE PLAIN")
-	c.expect(`AUTHENTICATE \+`)
-	c.send("AUTHENTICATE %s", saslPlain(nick, password))
-	c.expect(` 903 `)
-	c.send("CAP END")
-	c.expect(` (376|422) `)
+	c.RegisterSASL(nick, password, caps...)
 	return c
 }
 
@@ -376,9 +364,9 @@ type historyChecker struct {
 
 func newHistoryChecker(t *testing.T, d *running, password, nick string, channels ...string) *historyChecker {
 	t.Helper()
-	c := d.registerWith(t, nick, password, "batch server-time message-tags draft/chathistory")
+	c := d.registerWith(t, nick, password, "batch", "server-time", "message-tags", "draft/chathistory")
 	for _, ch := range channels {
-		c.join(ch)
+		c.JoinAndSync(ch)
 	}
 	return &historyChecker{c: c}
 }
@@ -387,21 +375,21 @@ func newHistoryChecker(t *testing.T, d *running, password, nick string, channels
 // since `since`, paging through CHATHISTORY AFTER.
 func (h *historyChecker) markers(channel string, since time.Time) map[string]bool {
 	c := h.c
-	c.t.Helper()
+	c.T().Helper()
 	ref := "timestamp=" + since.UTC().Format("2006-01-02T15:04:05.000Z")
 	out := map[string]bool{}
 	for range 200 {
-		c.send("CHATHISTORY AFTER %s %s 100", channel, ref)
-		start, _ := c.expect(`(BATCH \+\S+ chathistory|FAIL CHATHISTORY)`)
+		c.Send("CHATHISTORY AFTER %s %s 100", channel, ref)
+		start := c.Expect(`(BATCH \+\S+ chathistory|FAIL CHATHISTORY)`)
 		if start.Command == "FAIL" {
-			c.t.Fatalf("CHATHISTORY AFTER %s %s: %s", channel, ref, start)
+			c.T().Fatalf("CHATHISTORY AFTER %s %s: %s", channel, ref, start)
 		}
 		id := strings.TrimPrefix(start.Params[0], "+")
 		n, last := 0, ""
 		for {
-			line, err := c.readLine(10 * time.Second)
+			line, err := c.ReadLine(10 * time.Second)
 			if err != nil {
-				c.t.Fatalf("reading CHATHISTORY batch: %v", err)
+				c.T().Fatalf("reading CHATHISTORY batch: %v", err)
 			}
 			m, err := irc.ParseMessage(line)
 			if err != nil {
@@ -423,7 +411,7 @@ func (h *historyChecker) markers(channel string, since time.Time) map[string]boo
 		}
 		ref = "msgid=" + last
 	}
-	c.t.Fatalf("CHATHISTORY AFTER %s: more than 200 pages", channel)
+	c.T().Fatalf("CHATHISTORY AFTER %s: more than 200 pages", channel)
 	return nil
 }
 
@@ -599,7 +587,7 @@ func TestSIGHUPUnderLoad(t *testing.T) {
 		t.Errorf("after SIGHUP served %s, want the new certificate %s", got, fp3)
 	}
 	d.fingerprint = fp3
-	d.registerWith(t, "fresh", roomPassword, "echo-message").ping()
+	d.registerWith(t, "fresh", roomPassword, "echo-message").Sync()
 	t.Logf("%d deliveries across two reloads, none lost, nobody dropped", n)
 }
 

@@ -6,12 +6,10 @@ package main
 // raw IRC over TLS, real IRC clients, signals, HTTP and real Prometheus.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -29,7 +27,7 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/irc.v4"
+	"securechat/ircd/irctest"
 )
 
 // binaryPath is the securechatd built by TestMain; tests only read it.
@@ -303,12 +301,11 @@ func servedFingerprint(t *testing.T, addr string) string {
 }
 
 // client speaks raw IRC lines over TLS, transcript style.
-type client struct {
-	t    *testing.T
-	nc   net.Conn
-	r    *bufio.Reader
-	nick string
-}
+type client = irctest.Client
+
+// expectTimeout is how long a client waits for an expected line: longer
+// than irctest's default, as the daemon is a separate process.
+const expectTimeout = 10 * time.Second
 
 // dial opens a TLS connection to the daemon. The certificate must be the
 // one whose fingerprint the daemon logged, as a pinning client checks.
@@ -330,86 +327,23 @@ func (d *running) dialT(t *testing.T) *client {
 			return nil
 		},
 	}
-	nc, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", d.addr, conf)
+	c := irctest.DialTLS(t, d.addr, conf)
+	c.Nick = "*"
+	c.ExpectTimeout = expectTimeout
+	return c
+}
+
+// dialPlain opens a plaintext connection to a --listen-plain address.
+func dialPlain(t *testing.T, addr string) *client {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
-		t.Fatalf("dial %s: %v", d.addr, err)
+		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = nc.Close() })
-	return &client{t: t, nc: nc, r: bufio.NewReader(nc), nick: "*"}
-}
-
-func (c *client) send(format string, args ...any) {
-	c.t.Helper()
-	_ = c.nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if _, err := fmt.Fprintf(c.nc, format+"\r\n", args...); err != nil {
-		c.t.Fatalf("%s: send %q: %v", c.nick, format, err)
-	}
-}
-
-func (c *client) readLine(timeout time.Duration) (string, error) {
-	_ = c.nc.SetReadDeadline(time.Now().Add(timeout))
-	line, err := c.r.ReadString('\n')
-	return strings.TrimRight(line, "\r\n"), err
-}
-
-// expect reads lines until one matches pattern and returns it parsed,
-// with the lines skipped before it.
-func (c *client) expect(pattern string) (*irc.Message, []string) {
-	c.t.Helper()
-	re := regexp.MustCompile(pattern)
-	var skipped []string
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		line, err := c.readLine(time.Until(deadline))
-		if err != nil {
-			c.t.Fatalf("%s: waiting for %q: %v (skipped %q)", c.nick, pattern, err, skipped)
-		}
-		if re.MatchString(line) {
-			m, err := irc.ParseMessage(line)
-			if err != nil {
-				c.t.Fatalf("%s: unparsable line %q: %v", c.nick, line, err)
-			}
-			return m, skipped
-		}
-		skipped = append(skipped, line)
-	}
-	c.t.Fatalf("%s: timed out waiting for %q (skipped %q)", c.nick, pattern, skipped)
-	return nil, nil
-}
-
-// readUntilClosed returns every line the server sends until it closes the
-// connection; it fails if the connection stays open for 10 seconds.
-func (c *client) readUntilClosed() []string {
-	c.t.Helper()
-	var lines []string
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		line, err := c.readLine(time.Until(deadline))
-		if line != "" {
-			lines = append(lines, line)
-		}
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				break
-			}
-			return lines
-		}
-	}
-	c.t.Fatalf("%s: connection not closed; got %q", c.nick, lines)
-	return nil
-}
-
-// ping checks the connection is alive and served.
-func (c *client) ping() {
-	c.t.Helper()
-	tok := fmt.Sprintf("tok%d", time.Now().UnixNano())
-	c.send("PING %s", tok)
-	c.expect(`^(@\S+ )?:\S+ PONG \S+ :?` + tok + `$`)
-}
-
-func saslPlain(user, password string) string {
-	return base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + password))
+	c := irctest.NewClient(t, nc)
+	c.Nick = "plain"
+	c.ExpectTimeout = expectTimeout
+	return c
 }
 
 // register logs in with SASL PLAIN and waits for the end of the MOTD; it
@@ -417,38 +351,7 @@ func saslPlain(user, password string) string {
 func (d *running) register(nick, password string) (*client, []string) {
 	d.t.Helper()
 	c := d.dial()
-	c.nick = nick
-	c.send("CAP LS 302")
-	c.send("NICK %s", nick)
-	c.send("USER %s 0 * :e2e %s", nick, nick)
-	c.expect(`CAP \* LS`)
-	c.send("CAP REQ :sasl")
-	c.expect(`CAP \S+ ACK`)
-	c.send("AUTHENTICATE PLAIN")
-	c.expect(`AUTHENTICATE \+`)
-	c.send("AUTHENTICATE %s", saslPlain(nick, password))
-	c.expect(` 903 `)
-	c.send("CAP END")
-	welcome, before := c.expect(` 001 `)
-	end, burst := c.expect(` (376|422) `)
-	all := append(append(before, welcome.String()), burst...)
-	return c, append(all, end.String())
-}
-
-// join joins channel and returns everything the server sent for it: the
-// JOIN echo, topic, names and replayed history. Replay follows NAMES with
-// no end marker for clients without batch, so a PING after the JOIN marks
-// the end: the server handles one client's lines in order.
-func (c *client) join(channel string) []string {
-	c.t.Helper()
-	tok := fmt.Sprintf("joined%d", time.Now().UnixNano())
-	c.send("JOIN %s", channel)
-	c.send("PING %s", tok)
-	_, lines := c.expect(`^(@\S+ )?:\S+ PONG \S+ :?` + tok + `$`)
-	if !containsMatch(lines, ` 366 \S+ `+regexp.QuoteMeta(channel)+` `) {
-		c.t.Fatalf("%s: JOIN %s: no end of NAMES in %q", c.nick, channel, lines)
-	}
-	return lines
+	return c, c.RegisterSASL(nick, password)
 }
 
 // httpGet fetches url and returns the status and body.

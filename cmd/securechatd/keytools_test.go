@@ -36,9 +36,9 @@ func TestKeyToolsWithRedis(t *testing.T) {
 	// History written under the first password; SIGTERM flushes it.
 	d := start(oldPW)
 	alice, _ := d.register("alice", oldPW)
-	alice.join("#hist")
-	alice.send("PRIVMSG #hist :written-before-passwd")
-	alice.ping()
+	alice.JoinAndSync("#hist")
+	alice.Send("PRIVMSG #hist :written-before-passwd")
+	alice.Sync()
 	d.stop()
 	assertNothingPlain(t, rdb, "written-before-passwd", "hist", "alice")
 	k0 := getKeyring(t, rdb)
@@ -94,16 +94,16 @@ func TestKeyToolsWithRedis(t *testing.T) {
 	// from before the change is replayed.
 	d = start(newPW)
 	c := d.dial()
-	c.send("PASS :%s", oldPW)
-	c.send("NICK stale")
-	c.send("USER stale 0 * :s")
-	if ls := c.readUntilClosed(); !containsMatch(ls, ` 464 `) || containsMatch(ls, ` 001 `) {
+	c.Send("PASS :%s", oldPW)
+	c.Send("NICK stale")
+	c.Send("USER stale 0 * :s")
+	if ls := c.ExpectClosed(); !containsMatch(ls, ` 464 `) || containsMatch(ls, ` 001 `) {
 		t.Errorf("old password at login: %q", ls)
 	}
 	bob, _ := d.register("bob", newPW)
-	assertReplayed(t, bob.join("#hist"), "written-before-passwd")
-	bob.send("PRIVMSG #hist :written-after-passwd")
-	bob.ping()
+	assertReplayed(t, bob.JoinAndSync("#hist"), "written-before-passwd")
+	bob.Send("PRIVMSG #hist :written-after-passwd")
+	bob.Sync()
 	d.stop()
 
 	res = runTool(t, "", passwordEnv(newPW), append([]string{"rotate-key"}, storeArgs...)...)
@@ -119,14 +119,14 @@ func TestKeyToolsWithRedis(t *testing.T) {
 
 	d = start(newPW)
 	carol, _ := d.register("carol", newPW)
-	assertReplayed(t, carol.join("#hist"), "written-before-passwd", "written-after-passwd")
-	carol.send("PRIVMSG #hist :written-after-rotate")
-	carol.ping()
+	assertReplayed(t, carol.JoinAndSync("#hist"), "written-before-passwd", "written-after-passwd")
+	carol.Send("PRIVMSG #hist :written-after-rotate")
+	carol.Sync()
 	d.stop()
 
 	d = start(newPW)
 	dave, _ := d.register("dave", newPW)
-	assertReplayed(t, dave.join("#hist"), "written-before-passwd", "written-after-passwd", "written-after-rotate")
+	assertReplayed(t, dave.JoinAndSync("#hist"), "written-before-passwd", "written-after-passwd", "written-after-rotate")
 	d.stop()
 	assertNothingPlain(t, rdb, "written-after-rotate", "hist", newPW, oldPW)
 }
@@ -259,9 +259,9 @@ func TestPasswdUpdatesGeneratedPassword(t *testing.T) {
 	pwPath := filepath.Join(dataDir, "room-password")
 	oldPW := strings.TrimSpace(readFile(t, pwPath))
 	alice, _ := d.register("alice", oldPW)
-	alice.join("#gen")
-	alice.send("PRIVMSG #gen :kept-across-passwd")
-	alice.ping()
+	alice.JoinAndSync("#gen")
+	alice.Send("PRIVMSG #gen :kept-across-passwd")
+	alice.Sync()
 	d.stop()
 
 	newPW := "a brand new generated-file password"
@@ -281,7 +281,7 @@ func TestPasswdUpdatesGeneratedPassword(t *testing.T) {
 		t.Errorf("restart printed the password")
 	}
 	bob, _ := d.register("bob", newPW)
-	lines := bob.join("#gen")
+	lines := bob.JoinAndSync("#gen")
 	if !containsMatch(lines, ` PRIVMSG #gen .*kept-across-passwd$`) {
 		t.Errorf("history not replayed after passwd: %q", lines)
 	}

@@ -36,19 +36,19 @@ func TestMetricsEndToEnd(t *testing.T) {
 	before := scrape(t, base)
 
 	bad := d.dial()
-	bad.send("PASS :wrong password")
-	bad.send("NICK intruder")
-	bad.send("USER intruder 0 * :i")
-	if ls := bad.readUntilClosed(); !containsMatch(ls, ` 464 `) {
+	bad.Send("PASS :wrong password")
+	bad.Send("NICK intruder")
+	bad.Send("USER intruder 0 * :i")
+	if ls := bad.ExpectClosed(); !containsMatch(ls, ` 464 `) {
 		t.Fatalf("wrong password not refused: %q", ls)
 	}
 	alice, _ := d.register("alice", roomPassword)
 	bob, _ := d.register("bob", roomPassword)
-	alice.join("#metrics")
-	bob.join("#metrics")
+	alice.JoinAndSync("#metrics")
+	bob.JoinAndSync("#metrics")
 	for i := range 3 {
-		alice.send("PRIVMSG #metrics :metric message %d", i)
-		bob.expect(fmt.Sprintf(`PRIVMSG #metrics :metric message %d$`, i))
+		alice.Send("PRIVMSG #metrics :metric message %d", i)
+		bob.Expect(fmt.Sprintf(`PRIVMSG #metrics :metric message %d$`, i))
 	}
 
 	// History is written behind the live path; wait for it.

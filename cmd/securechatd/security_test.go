@@ -5,7 +5,6 @@ package main
 // injection, Redis over TLS with AUTH, and a loopback-only metrics port.
 
 import (
-	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -32,6 +31,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 	"gopkg.in/irc.v4"
+
+	"securechat/ircd/irctest"
 )
 
 // dialTLS connects to addr with conf (verification off: these tests look
@@ -93,11 +94,11 @@ func TestTLSVersionsAndSuites(t *testing.T) {
 // capLSLine sends CAP LS (302 or not) and returns the CAP LS reply,
 // joining multiline replies.
 func capLSLine(c *client, version string) string {
-	c.t.Helper()
-	c.send("CAP LS%s", version)
+	c.T().Helper()
+	c.Send("CAP LS%s", version)
 	var caps []string
 	for {
-		m, _ := c.expect(`CAP \S+ LS `)
+		m := c.Expect(`CAP \S+ LS `)
 		more := len(m.Params) == 4 && m.Params[2] == "*"
 		caps = append(caps, m.Trailing())
 		if !more {
@@ -115,12 +116,7 @@ func TestSTSAdvertised(t *testing.T) {
 	d := startDaemon(t, daemonSpec{env: passwordEnv(roomPassword), args: []string{"--listen-plain=" + plainAddr}})
 	d.waitLog(regexp.MustCompile(`msg=listening addr=\S+ tls=false`), 5*time.Second)
 
-	nc, err := net.DialTimeout("tcp", plainAddr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	plain := &client{t: t, nc: nc, r: bufio.NewReader(nc), nick: "plain"}
+	plain := dialPlain(t, plainAddr)
 	caps := capLSLine(plain, " 302")
 	m := regexp.MustCompile(`(^| )sts=(\S+)`).FindStringSubmatch(caps)
 	if m == nil {
@@ -171,27 +167,27 @@ func TestNoSecretsInDebugLog(t *testing.T) {
 
 	alice, _ := d.register("alice", password)
 	bob := d.dial()
-	bob.nick = "bob"
-	bob.send("PASS :%s", password)
-	bob.send("NICK bob")
-	bob.send("USER bob 0 * :mark-realname-b7")
-	bob.expect(` (376|422) bob `)
+	bob.Nick = "bob"
+	bob.Send("PASS :%s", password)
+	bob.Send("NICK bob")
+	bob.Send("USER bob 0 * :mark-realname-b7")
+	bob.Expect(` (376|422) bob `)
 
 	mallory := d.dial()
-	mallory.send("CAP LS 302")
-	mallory.send("NICK mallory")
-	mallory.send("USER mallory 0 * :m")
-	mallory.send("CAP REQ :sasl")
-	mallory.expect(`CAP \S+ ACK`)
-	mallory.send("AUTHENTICATE PLAIN")
-	mallory.expect(`AUTHENTICATE \+`)
-	mallory.send("AUTHENTICATE %s", saslPlain("mallory", wrong1))
-	mallory.expect(` 904 `)
+	mallory.Send("CAP LS 302")
+	mallory.Send("NICK mallory")
+	mallory.Send("USER mallory 0 * :m")
+	mallory.Send("CAP REQ :sasl")
+	mallory.Expect(`CAP \S+ ACK`)
+	mallory.Send("AUTHENTICATE PLAIN")
+	mallory.Expect(`AUTHENTICATE \+`)
+	mallory.Send("AUTHENTICATE %s", irctest.SASLPlain("mallory", wrong1))
+	mallory.Expect(` 904 `)
 	eve := d.dial()
-	eve.send("PASS :%s", wrong2)
-	eve.send("NICK eve")
-	eve.send("USER eve 0 * :e")
-	eve.readUntilClosed()
+	eve.Send("PASS :%s", wrong2)
+	eve.Send("NICK eve")
+	eve.Send("USER eve 0 * :e")
+	eve.ExpectClosed()
 
 	markers := []string{"mark-realname-b7"}
 	mark := func(n int) string {
@@ -201,24 +197,24 @@ func TestNoSecretsInDebugLog(t *testing.T) {
 		}
 		return m
 	}
-	alice.join("#logs")
-	bob.join("#logs")
-	alice.send("PRIVMSG #logs :%s", mark(1))
-	bob.expect(mark(1))
-	bob.send("PRIVMSG alice :%s", mark(2))
-	alice.expect(mark(2))
-	alice.send("NOTICE #logs :%s", mark(3))
-	bob.expect(mark(3))
-	alice.send("TOPIC #logs :%s", mark(4))
-	bob.expect(mark(4))
-	alice.send("PART #logs :%s", mark(5))
-	bob.expect(mark(5))
-	alice.send("JOIN #logs")
-	bob.expect(`:alice!\S+ JOIN`)
-	alice.send("AWAY :%s", mark(6))
-	alice.expect(` 306 `)
-	alice.send("QUIT :%s", mark(7))
-	bob.expect(`QUIT :.*` + mark(7))
+	alice.JoinAndSync("#logs")
+	bob.JoinAndSync("#logs")
+	alice.Send("PRIVMSG #logs :%s", mark(1))
+	bob.Expect(mark(1))
+	bob.Send("PRIVMSG alice :%s", mark(2))
+	alice.Expect(mark(2))
+	alice.Send("NOTICE #logs :%s", mark(3))
+	bob.Expect(mark(3))
+	alice.Send("TOPIC #logs :%s", mark(4))
+	bob.Expect(mark(4))
+	alice.Send("PART #logs :%s", mark(5))
+	bob.Expect(mark(5))
+	alice.Send("JOIN #logs")
+	bob.Expect(`:alice!\S+ JOIN`)
+	alice.Send("AWAY :%s", mark(6))
+	alice.Expect(` 306 `)
+	alice.Send("QUIT :%s", mark(7))
+	bob.Expect(`QUIT :.*` + mark(7))
 	d.stop()
 
 	out := d.stdout.String() + d.stderr.String()
@@ -227,7 +223,7 @@ func TestNoSecretsInDebugLog(t *testing.T) {
 	}
 	secrets := map[string]string{
 		"room password": password, "wrong SASL password": wrong1, "wrong PASS password": wrong2,
-		"alice's SASL payload": saslPlain("alice", password), "mallory's SASL payload": saslPlain("mallory", wrong1),
+		"alice's SASL payload": irctest.SASLPlain("alice", password), "mallory's SASL payload": irctest.SASLPlain("mallory", wrong1),
 		"password as hex": hex.EncodeToString([]byte(password)),
 	}
 	for what, s := range secrets {
@@ -254,8 +250,8 @@ func TestNoLineInjection(t *testing.T) {
 	const forged = ":evil!evil@evil.example PRIVMSG bob :INJECTED"
 	alice, _ := d.register("alice", roomPassword)
 	bob, _ := d.register("bob", roomPassword)
-	alice.join("#inj")
-	bob.join("#inj")
+	alice.JoinAndSync("#inj")
+	bob.JoinAndSync("#inj")
 
 	var seen []string // everything bob receives, line by line
 	readUntil := func(pattern string) {
@@ -263,7 +259,7 @@ func TestNoLineInjection(t *testing.T) {
 		re := regexp.MustCompile(pattern)
 		deadline := time.Now().Add(10 * time.Second)
 		for time.Now().Before(deadline) {
-			line, err := bob.readLine(time.Until(deadline))
+			line, err := bob.ReadLine(time.Until(deadline))
 			if err != nil {
 				t.Fatalf("bob waiting for %q: %v (got %q)", pattern, err, seen)
 			}
@@ -283,32 +279,32 @@ func TestNoLineInjection(t *testing.T) {
 		"PRIVMSG #inj :\x01ACTION waves\r%s-%d\x01",
 		"PART #inj :bye\r%s-%d",
 	} {
-		alice.send(format, forged, i)
+		alice.Send(format, forged, i)
 	}
-	alice.send("JOIN #inj")
-	alice.send("PRIVMSG #inj :end-of-injection")
+	alice.Send("JOIN #inj")
+	alice.Send("PRIVMSG #inj :end-of-injection")
 	readUntil(`PRIVMSG #inj :?end-of-injection$`)
 
 	// A nick or realname with control characters; then a valid nick.
 	carol := d.dial()
-	carol.nick = "carol"
-	carol.send("PASS :%s", roomPassword)
+	carol.Nick = "carol"
+	carol.Send("PASS :%s", roomPassword)
 	// Refused either as an erroneous nick or as a line with a CR.
-	carol.send("NICK carol\r%s-nick", forged)
-	carol.expect(` (432|FAIL NICK) `)
-	carol.send("NICK c\x01arol")
-	carol.expect(` (432|FAIL NICK) `)
-	carol.send("NICK carol")
-	carol.send("USER carol 0 * :real\r%s-realname", forged)
-	carol.send("USER carol 0 * :plain realname") // in case the first was refused
-	carol.expect(` (376|422) carol `)
-	carol.send("JOIN #inj")
+	carol.Send("NICK carol\r%s-nick", forged)
+	carol.Expect(` (432|FAIL NICK) `)
+	carol.Send("NICK c\x01arol")
+	carol.Expect(` (432|FAIL NICK) `)
+	carol.Send("NICK carol")
+	carol.Send("USER carol 0 * :real\r%s-realname", forged)
+	carol.Send("USER carol 0 * :plain realname") // in case the first was refused
+	carol.Expect(` (376|422) carol `)
+	carol.Send("JOIN #inj")
 	readUntil(`:carol!\S+ JOIN`)
-	bob.send("WHOIS carol")
+	bob.Send("WHOIS carol")
 	readUntil(` 318 bob carol `)
 
-	alice.send("QUIT :gone\r%s-quit", forged)
-	alice.send("QUIT :gone") // in case the first was refused
+	alice.Send("QUIT :gone\r%s-quit", forged)
+	alice.Send("QUIT :gone") // in case the first was refused
 	readUntil(`:alice!\S+ QUIT `)
 	d.stop()
 
@@ -364,11 +360,11 @@ func TestRedisOverTLSWithAuth(t *testing.T) {
 	d := startDaemon(t, daemonSpec{env: append(passwordEnv(roomPassword), trusted), args: []string{"--redis=" + url, "--redis-password-file=" + pwFile}})
 	alice, _ := d.register("alice", roomPassword)
 	bob, _ := d.register("bob", roomPassword)
-	alice.join("#tlsredis")
-	bob.join("#tlsredis")
+	alice.JoinAndSync("#tlsredis")
+	bob.JoinAndSync("#tlsredis")
 	for i := range 5 {
-		alice.send("PRIVMSG #tlsredis :over-rediss-%d", i)
-		bob.expect(fmt.Sprintf(` :?over-rediss-%d$`, i))
+		alice.Send("PRIVMSG #tlsredis :over-rediss-%d", i)
+		bob.Expect(fmt.Sprintf(` :?over-rediss-%d$`, i))
 	}
 	d.stop()
 
@@ -399,7 +395,7 @@ func TestRedisOverTLSWithAuth(t *testing.T) {
 	}
 	d2 := startDaemon(t, daemonSpec{env: append(passwordEnv(roomPassword), trusted), args: []string{"--redis=" + url, "--redis-password-file=" + pwFile}})
 	carol, _ := d2.register("carol", roomPassword)
-	if lines := carol.join("#tlsredis"); !containsMatch(lines, ` PRIVMSG #tlsredis :.*over-rediss-4$`) {
+	if lines := carol.JoinAndSync("#tlsredis"); !containsMatch(lines, ` PRIVMSG #tlsredis :.*over-rediss-4$`) {
 		t.Errorf("history from the TLS Redis not replayed: %q", lines)
 	}
 }

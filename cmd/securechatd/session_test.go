@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"net"
 	"regexp"
 	"slices"
@@ -9,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"securechat/ircd/irctest"
 )
 
 const roomPassword = "e2e room password 42"
@@ -27,22 +28,22 @@ func TestSessionOverTLS(t *testing.T) {
 		t.Errorf("welcome burst lacks 001 for alice:\n%s", strings.Join(burst, "\n"))
 	}
 	bob, _ := d.register("bob", roomPassword)
-	alice.join("#e2e")
-	bob.join("#e2e")
-	alice.expect(`^(@\S+ )?:bob!\S+ JOIN :?#e2e`)
+	alice.JoinAndSync("#e2e")
+	bob.JoinAndSync("#e2e")
+	alice.Expect(`^(@\S+ )?:bob!\S+ JOIN :?#e2e`)
 
-	alice.send("PRIVMSG #e2e :hello from alice")
-	m, _ := bob.expect(`PRIVMSG #e2e :hello from alice$`)
+	alice.Send("PRIVMSG #e2e :hello from alice")
+	m := bob.Expect(`PRIVMSG #e2e :hello from alice$`)
 	if m.Prefix == nil || m.Prefix.Name != "alice" {
 		t.Errorf("message from %v, want alice", m.Prefix)
 	}
-	bob.send("PRIVMSG #e2e :hi alice")
-	m, _ = alice.expect(`PRIVMSG #e2e :hi alice$`)
+	bob.Send("PRIVMSG #e2e :hi alice")
+	m = alice.Expect(`PRIVMSG #e2e :hi alice$`)
 	if m.Prefix.Name != "bob" {
 		t.Errorf("message from %v, want bob", m.Prefix)
 	}
-	bob.send("PRIVMSG alice :just you")
-	alice.expect(`^(@\S+ )?:bob!\S+ PRIVMSG alice :just you$`)
+	bob.Send("PRIVMSG alice :just you")
+	alice.Expect(`^(@\S+ )?:bob!\S+ PRIVMSG alice :just you$`)
 }
 
 // TestWrongPassword checks that neither SASL nor PASS with a wrong
@@ -53,21 +54,21 @@ func TestWrongPassword(t *testing.T) {
 
 	t.Run("SASL", func(t *testing.T) {
 		c := d.dialT(t)
-		c.nick = "mallory"
-		c.send("CAP LS 302")
-		c.send("NICK mallory")
-		c.send("USER mallory 0 * :m")
-		c.expect(`CAP \* LS`)
-		c.send("CAP REQ :sasl")
-		c.expect(`CAP \S+ ACK`)
-		c.send("AUTHENTICATE PLAIN")
-		c.expect(`AUTHENTICATE \+`)
-		c.send("AUTHENTICATE %s", saslPlain("mallory", "not the password"))
-		_, skipped := c.expect(` 904 `)
+		c.Nick = "mallory"
+		c.Send("CAP LS 302")
+		c.Send("NICK mallory")
+		c.Send("USER mallory 0 * :m")
+		c.Expect(`CAP \* LS`)
+		c.Send("CAP REQ :sasl")
+		c.Expect(`CAP \S+ ACK`)
+		c.Send("AUTHENTICATE PLAIN")
+		c.Expect(`AUTHENTICATE \+`)
+		c.Send("AUTHENTICATE %s", irctest.SASLPlain("mallory", "not the password"))
+		_, skipped := c.ExpectAfter(` 904 `)
 		assertNoWelcome(t, skipped)
 		// Ending negotiation without a successful login must not register.
-		c.send("CAP END")
-		lines := c.readUntilClosed()
+		c.Send("CAP END")
+		lines := c.ExpectClosed()
 		assertNoWelcome(t, lines)
 		if !containsMatch(lines, `^ERROR :`) {
 			t.Errorf("no ERROR before the server hung up: %q", lines)
@@ -75,11 +76,11 @@ func TestWrongPassword(t *testing.T) {
 	})
 	t.Run("PASS", func(t *testing.T) {
 		c := d.dialT(t)
-		c.nick = "eve"
-		c.send("PASS :not the password")
-		c.send("NICK eve")
-		c.send("USER eve 0 * :e")
-		lines := c.readUntilClosed()
+		c.Nick = "eve"
+		c.Send("PASS :not the password")
+		c.Send("NICK eve")
+		c.Send("USER eve 0 * :e")
+		lines := c.ExpectClosed()
 		assertNoWelcome(t, lines)
 		if !containsMatch(lines, ` 464 `) || !containsMatch(lines, `^ERROR :.*Bad password`) {
 			t.Errorf("want 464 and ERROR, got %q", lines)
@@ -87,9 +88,9 @@ func TestWrongPassword(t *testing.T) {
 	})
 	t.Run("no password", func(t *testing.T) {
 		c := d.dialT(t)
-		c.send("NICK nopass")
-		c.send("USER nopass 0 * :n")
-		lines := c.readUntilClosed()
+		c.Send("NICK nopass")
+		c.Send("USER nopass 0 * :n")
+		lines := c.ExpectClosed()
 		assertNoWelcome(t, lines)
 		if !containsMatch(lines, ` 464 `) {
 			t.Errorf("want 464, got %q", lines)
@@ -129,15 +130,10 @@ func TestPlaintextListenerWhenAsked(t *testing.T) {
 	if !slices.Equal(ports, want) {
 		t.Errorf("listening on %v, want TLS and plaintext ports %v", ports, want)
 	}
-	nc, err := net.DialTimeout("tcp", m[1], 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	c := &client{t: t, nc: nc, r: bufio.NewReader(nc), nick: "plain"}
-	c.send("PASS :%s", roomPassword)
-	c.send("NICK plain")
-	c.send("USER plain 0 * :p")
-	c.expect(` 001 plain `)
-	c.ping()
+	c := dialPlain(t, m[1])
+	c.Send("PASS :%s", roomPassword)
+	c.Send("NICK plain")
+	c.Send("USER plain 0 * :p")
+	c.Expect(` 001 plain `)
+	c.Sync()
 }

@@ -23,17 +23,17 @@ func TestSIGTERMTellsClientsAndExits(t *testing.T) {
 	d := startDaemon(t, daemonSpec{env: passwordEnv(roomPassword)})
 	alice, _ := d.register("alice", roomPassword)
 	bob, _ := d.register("bob", roomPassword)
-	alice.join("#bye")
+	alice.JoinAndSync("#bye")
 	unregistered := d.dial()
-	unregistered.send("NICK lurker")
-	unregistered.ping()
+	unregistered.Send("NICK lurker")
+	unregistered.Sync()
 
 	start := time.Now()
 	d.signal(syscall.SIGTERM)
 	for _, c := range []*client{alice, bob, unregistered} {
-		lines := c.readUntilClosed()
+		lines := c.ExpectClosed()
 		if !containsMatch(lines, `^ERROR :.*Server shutting down`) {
-			t.Errorf("%s got %q, want ERROR :...Server shutting down...", c.nick, lines)
+			t.Errorf("%s got %q, want ERROR :...Server shutting down...", c.Nick, lines)
 		}
 	}
 	if code := d.wait(5 * time.Second); code != 0 {
@@ -76,7 +76,7 @@ func TestSIGHUPReloads(t *testing.T) {
 	d.signal(syscall.SIGHUP)
 	d.waitLog(regexp.MustCompile(`msg="configuration reloaded" tls_sha256=`+fp2), 10*time.Second)
 
-	old.ping() // still connected and served
+	old.Sync() // still connected and served
 	if got := servedFingerprint(t, d.addr); got != fp2 {
 		t.Errorf("after SIGHUP served %s, want the new certificate %s", got, fp2)
 	}
@@ -85,15 +85,15 @@ func TestSIGHUPReloads(t *testing.T) {
 	if !containsMatch(burst, ` 372 fresh :- second motd, after SIGHUP$`) || containsMatch(burst, `first motd`) {
 		t.Errorf("MOTD after reload: %q", burst)
 	}
-	old.send("MOTD")
-	old.expect(` 372 old :- second motd, after SIGHUP$`)
+	old.Send("MOTD")
+	old.Expect(` 372 old :- second motd, after SIGHUP$`)
 
 	// A broken file is refused; the daemon keeps running as it was.
 	writeFile(t, conf, goodConf+"no-such-setting = 1\n", 0o644)
 	d.signal(syscall.SIGHUP)
 	d.waitLog(regexp.MustCompile(`msg="reload refused, keeping the running configuration".*unknown setting`), 10*time.Second)
-	old.ping()
-	fresh.ping()
+	old.Sync()
+	fresh.Sync()
 	if got := servedFingerprint(t, d.addr); got != fp2 {
 		t.Errorf("after a refused reload served %s, want %s", got, fp2)
 	}

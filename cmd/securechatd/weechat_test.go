@@ -25,7 +25,7 @@ func TestWeeChat(t *testing.T) {
 	const pw = "weechat-e2e-password" // no spaces or ';': it goes on a WeeChat command line
 	d := startDaemon(t, daemonSpec{env: passwordEnv(pw)})
 	raw, _ := d.register("rawclient", pw)
-	raw.join("#e2e")
+	raw.JoinAndSync("#e2e")
 
 	home := t.TempDir()
 	host, port, _ := net.SplitHostPort(d.addr)
@@ -54,20 +54,20 @@ func TestWeeChat(t *testing.T) {
 		}
 	})
 
-	raw.expect(`^(@\S+ )?:wee!\S+ JOIN :?#e2e`)
-	m, _ := raw.expect(`PRIVMSG #e2e :?hello-from-weechat$`)
+	raw.Expect(`^(@\S+ )?:wee!\S+ JOIN :?#e2e`)
+	m := raw.Expect(`PRIVMSG #e2e :?hello-from-weechat$`)
 	if m.Prefix == nil || m.Prefix.Name != "wee" {
 		t.Errorf("hello-from-weechat came from %v, want wee", m.Prefix)
 	}
 
 	// The other way: WeeChat's logger writes what it shows in #e2e.
-	raw.send("PRIVMSG #e2e :hello-from-raw")
+	raw.Send("PRIVMSG #e2e :hello-from-raw")
 	chanLog := filepath.Join(home, "logs", "irc.sc.#e2e.weechatlog")
 	waitForFile(t, chanLog, "rawclient\thello-from-raw", 15*time.Second)
 
 	// And a private CTCP that WeeChat answers on its own.
-	raw.send("PRIVMSG wee :\x01VERSION\x01")
-	raw.expect(`^(@\S+ )?:wee!\S+ NOTICE rawclient :\x01VERSION .+\x01$`)
+	raw.Send("PRIVMSG wee :\x01VERSION\x01")
+	raw.Expect(`^(@\S+ )?:wee!\S+ NOTICE rawclient :\x01VERSION .+\x01$`)
 }
 
 // weechatOptions returns the name of WeeChat's TLS server option ("ssl"
