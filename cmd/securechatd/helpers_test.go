@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -375,9 +376,20 @@ func httpGet(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-// listeningPorts returns the TCP ports the process pid listens on, found
-// through its socket file descriptors and /proc/net/tcp{,6}.
+// listeningPorts returns the TCP ports the process pid listens on.
 func listeningPorts(t *testing.T, pid int) []int {
+	t.Helper()
+	var ports []int
+	for _, a := range listeningAddrs(t, pid) {
+		ports = append(ports, portOf(t, a))
+	}
+	return ports
+}
+
+// listeningAddrs returns the local addresses (ip:port) of the TCP
+// sockets pid listens on, found through its socket file descriptors and
+// /proc/net/tcp{,6}.
+func listeningAddrs(t *testing.T, pid int) []string {
 	t.Helper()
 	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	if err != nil {
@@ -390,7 +402,7 @@ func listeningPorts(t *testing.T, pid int) []int {
 			inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
 		}
 	}
-	var ports []int
+	var addrs []string
 	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		data, err := os.ReadFile(table)
 		if err != nil {
@@ -402,12 +414,27 @@ func listeningPorts(t *testing.T, pid int) []int {
 			if len(f) < 10 || f[3] != "0A" || !inodes[f[9]] {
 				continue
 			}
-			_, hexPort, _ := strings.Cut(f[1], ":")
-			p, _ := strconv.ParseUint(hexPort, 16, 16)
-			ports = append(ports, int(p))
+			addrs = append(addrs, procAddr(t, f[1]))
 		}
 	}
-	return ports
+	return addrs
+}
+
+// procAddr decodes /proc/net/tcp's "0100007F:24F5" (IPv4 as a
+// little-endian word, or IPv6 as four of them) into ip:port.
+func procAddr(t *testing.T, s string) string {
+	t.Helper()
+	hexIP, hexPort, _ := strings.Cut(s, ":")
+	raw, err := hex.DecodeString(hexIP)
+	if err != nil || len(raw)%4 != 0 {
+		t.Fatalf("bad /proc/net/tcp address %q", s)
+	}
+	ip := make(net.IP, len(raw))
+	for i := 0; i < len(raw); i += 4 {
+		ip[i], ip[i+1], ip[i+2], ip[i+3] = raw[i+3], raw[i+2], raw[i+1], raw[i]
+	}
+	port, _ := strconv.ParseUint(hexPort, 16, 16)
+	return net.JoinHostPort(ip.String(), strconv.Itoa(int(port)))
 }
 
 // portOf returns the port of a host:port address.

@@ -524,55 +524,6 @@ func startTLSRedis(t *testing.T, dir string, ca *testCA, password string) (*redi
 	return nil, 0
 }
 
-// listeningAddrs returns the local addresses (ip:port) of the TCP
-// sockets pid listens on, from /proc/net/tcp{,6}.
-func listeningAddrs(t *testing.T, pid int) []string {
-	t.Helper()
-	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		t.Fatalf("listing fds: %v", err)
-	}
-	inodes := map[string]bool{}
-	for _, fd := range fds {
-		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
-		if err == nil && strings.HasPrefix(link, "socket:[") {
-			inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
-		}
-	}
-	var addrs []string
-	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
-		data, err := os.ReadFile(table)
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(data), "\n")[1:] {
-			f := strings.Fields(line)
-			if len(f) < 10 || f[3] != "0A" || !inodes[f[9]] {
-				continue
-			}
-			addrs = append(addrs, procAddr(t, f[1]))
-		}
-	}
-	return addrs
-}
-
-// procAddr decodes /proc/net/tcp's "0100007F:24F5" (IPv4 as a
-// little-endian word, or IPv6 as four of them) into ip:port.
-func procAddr(t *testing.T, s string) string {
-	t.Helper()
-	hexIP, hexPort, _ := strings.Cut(s, ":")
-	raw, err := hex.DecodeString(hexIP)
-	if err != nil || len(raw)%4 != 0 {
-		t.Fatalf("bad /proc/net/tcp address %q", s)
-	}
-	ip := make(net.IP, len(raw))
-	for i := 0; i < len(raw); i += 4 {
-		ip[i], ip[i+1], ip[i+2], ip[i+3] = raw[i+3], raw[i+2], raw[i+1], raw[i]
-	}
-	port, _ := strconv.ParseUint(hexPort, 16, 16)
-	return net.JoinHostPort(ip.String(), strconv.Itoa(int(port)))
-}
-
 // TestMetricsLoopbackByDefault starts the daemon without any
 // --metrics-listen, so the built-in default applies, and checks the
 // metrics listener is 127.0.0.1:9477 and nothing listens on a wildcard.
