@@ -17,7 +17,7 @@ const (
 	maxBodyBytes = 512
 	readBufSize  = maxTagBytes + maxBodyBytes
 	writeTimeout = 30 * time.Second
-	maxSpareBuf  = 16 << 10
+	maxSpareBuf  = 64 << 10
 	busyWindow   = time.Millisecond
 )
 
