@@ -3,7 +3,6 @@ package ircd
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,11 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"securechat/config"
-	"securechat/metrics"
-	"securechat/store"
 )
 
 // twoHalves delivers data in two reads split at cut, as a socket might,
@@ -154,37 +149,6 @@ func (h *panicCounter) Handle(_ context.Context, r slog.Record) error {
 func (h *panicCounter) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *panicCounter) WithGroup(string) slog.Handler      { return h }
 
-// newLoggedTestServer is newTestServer with a logger, so a fuzz target can
-// see panics the reader goroutine recovered from.
-func newLoggedTestServer(t testing.TB, h slog.Handler, opts ...serverOption) *testServer {
-	t.Helper()
-	setup := &testServerSetup{cfg: testConfig(t)}
-	for _, o := range opts {
-		o(setup)
-	}
-	setup.store = store.NewMemory(store.Options{MaxLen: setup.cfg.HistoryMaxLen})
-	setup.vault = newTestVault(t)
-	certs, err := config.NewCertificates(setup.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := prometheus.NewRegistry()
-	m := metrics.New(reg, "test")
-	srv, err := NewServer(setup.cfg, Deps{Vault: setup.vault, Store: setup.store, Metrics: m,
-		TLS: certs.TLSConfig(), Version: "test", Log: slog.New(h)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", setup.cfg.Listen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start(ln, true)
-	ts := &testServer{t: t, srv: srv, addr: ln.Addr().String(), cfg: setup.cfg, store: setup.store,
-		vault: setup.vault, reg: reg, metrics: m, tlsConf: &tls.Config{InsecureSkipVerify: true}}
-	return ts
-}
-
 // settleGoroutines waits until at most want goroutines run, and returns
 // the count it saw last.
 func settleGoroutines(want int, within time.Duration) int {
@@ -231,7 +195,7 @@ func FuzzSession(f *testing.F) {
 	}
 	before := runtime.NumGoroutine()
 	panics := &panicCounter{}
-	ts := newLoggedTestServer(f, panics, withConfig(func(cfg *config.Config) {
+	ts := newTestServer(f, withLog(panics), withConfig(func(cfg *config.Config) {
 		// Failed OPER and AUTHENTICATE attempts would otherwise grow the
 		// per-address delay across inputs.
 		cfg.FloodExempt = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}

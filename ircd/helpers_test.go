@@ -3,6 +3,7 @@ package ircd
 import (
 	"context"
 	"crypto/tls"
+	"log/slog"
 	"net"
 	"testing"
 	"time"
@@ -41,6 +42,7 @@ type testServerSetup struct {
 	cfg   *config.Config
 	store store.Store
 	vault *crypto.Vault
+	log   *slog.Logger // nil: the server discards its log
 }
 
 func withConfig(f func(*config.Config)) serverOption {
@@ -49,6 +51,12 @@ func withConfig(f func(*config.Config)) serverOption {
 
 func withStore(st store.Store, v *crypto.Vault) serverOption {
 	return func(s *testServerSetup) { s.store, s.vault = st, v }
+}
+
+// withLog gives the server a logger writing to h, for tests that watch
+// what it logs.
+func withLog(h slog.Handler) serverOption {
+	return func(s *testServerSetup) { s.log = slog.New(h) }
 }
 
 func testConfig(t testing.TB) *config.Config {
@@ -88,7 +96,7 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 	}
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, "test")
-	srv, err := NewServer(setup.cfg, Deps{Vault: setup.vault, Store: setup.store, Metrics: m, TLS: certs.TLSConfig(), Version: "test"})
+	srv, err := NewServer(setup.cfg, Deps{Vault: setup.vault, Store: setup.store, Metrics: m, TLS: certs.TLSConfig(), Version: "test", Log: setup.log})
 	if err != nil {
 		t.Fatal(err)
 	}
