@@ -267,6 +267,17 @@ func (d *running) stop() {
 	}
 }
 
+// lookTool returns the path of a program a test drives, failing the test
+// if it is not installed.
+func lookTool(t *testing.T, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s not found on PATH (%v); run .ci/install-deps", name, err)
+	}
+	return path
+}
+
 // freePort returns a loopback port that was free a moment ago.
 func freePort(t *testing.T) int {
 	t.Helper()

@@ -21,10 +21,7 @@ import (
 // deploy/alerts.yml, scrape the daemon and answer queries about it.
 func TestMetricsEndToEnd(t *testing.T) {
 	t.Parallel()
-	promBin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Fatalf("prometheus not found (%v): run .ci/install-deps", err)
-	}
+	promBin := lookTool(t, "prometheus")
 	d := startDaemon(t, daemonSpec{env: passwordEnv(roomPassword), args: []string{"--metrics-listen=127.0.0.1:0"}})
 	if d.metricsAddr == "" {
 		t.Fatalf("no metrics listener logged:\n%s", d.stderr.String())

@@ -18,10 +18,7 @@ import (
 // client in both directions.
 func TestWeeChat(t *testing.T) {
 	t.Parallel()
-	bin, err := exec.LookPath("weechat-headless")
-	if err != nil {
-		t.Fatalf("weechat-headless not found (%v): run .ci/install-deps", err)
-	}
+	bin := lookTool(t, "weechat-headless")
 	const pw = "weechat-e2e-password" // no spaces or ';': it goes on a WeeChat command line
 	d := startDaemon(t, daemonSpec{env: passwordEnv(pw)})
 	raw, _ := d.register("rawclient", pw)
