@@ -237,8 +237,29 @@ func (s *Server) accept(nc net.Conn, useTLS bool, kind string) {
 	}()
 	go func() {
 		defer s.wg.Done()
+		s.handshake(c)
 		c.serve()
 	}()
+}
+
+// handshake completes a TLS handshake on a short-lived goroutine. The key
+// exchange and certificate code grow a goroutine's stack to tens of KiB;
+// that stack dies with the helper instead of staying, for hours, with the
+// reader of an idle client. A failed handshake surfaces as the reader's
+// first error, which runs the usual quit path.
+func (s *Server) handshake(c *Client) {
+	tc, ok := c.nc.(*tls.Conn)
+	if !ok {
+		return
+	}
+	_ = tc.SetDeadline(c.signon.Add(s.config().RegistrationTimeout))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = tc.Handshake()
+	}()
+	<-done
+	_ = tc.SetWriteDeadline(time.Time{})
 }
 
 func (s *Server) writeClient(c *Client) {
