@@ -31,9 +31,13 @@ const (
 
 // Config is one load run's settings, built by ParseArgs.
 type Config struct {
-	Addr          string
-	TLS           bool
-	SkipVerify    bool
+	Addr       string
+	TLS        bool
+	SkipVerify bool
+	// ClassicalKEX offers only X25519 and P-256, as clients built on
+	// older TLS libraries (OpenSSL 3.0, GnuTLS 3.7) do, instead of Go's
+	// default post-quantum hybrid first.
+	ClassicalKEX  bool
 	Fingerprint   []byte // SHA-256 of the server's leaf certificate; nil: no pin
 	Password      string
 	Auth          string // "sasl" or "pass"
@@ -95,6 +99,7 @@ func ParseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:6697", "server `host:port`")
 	fs.BoolVar(&c.TLS, "tls", true, "connect with TLS")
 	fs.BoolVar(&c.SkipVerify, "insecure-skip-verify", true, "accept any certificate (the server's self-signed one); see --tls-fingerprint")
+	fs.BoolVar(&c.ClassicalKEX, "tls-classical-kex", false, "offer only X25519 and P-256 key exchange, like clients on OpenSSL 3.0 / GnuTLS 3.7 (default: Go's post-quantum hybrid first)")
 	fs.StringVar(&fp, "tls-fingerprint", "", "pin the server certificate by its SHA-256 `hex` fingerprint")
 	fs.StringVar(&c.Password, "password", "", "room password (visible in ps; prefer --password-file or SECURECHAT_PASSWORD)")
 	fs.StringVar(&pwFile, "password-file", "", "read the room password from `file`")
@@ -274,6 +279,9 @@ func checkMetricsURL(raw string, ownServer bool) error {
 func (c *Config) tlsConfig() *tls.Config {
 	host, _, _ := net.SplitHostPort(c.Addr)
 	tc := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	if c.ClassicalKEX {
+		tc.CurvePreferences = []tls.CurveID{tls.X25519, tls.CurveP256}
+	}
 	if c.Fingerprint == nil {
 		tc.InsecureSkipVerify = c.SkipVerify
 		return tc
