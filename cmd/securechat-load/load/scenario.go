@@ -208,7 +208,7 @@ func (u *user) sendLoop(ctx context.Context) {
 	}
 	var err error
 	if r.cfg.Rate > 0 {
-		err = u.paced(ctx, r.cfg.Rate/float64(r.cfg.Senders))
+		err = u.paced(ctx, r.cfg.Rate/float64(r.cfg.Senders), senderPhase(u.idx, r.cfg.Rate))
 	} else {
 		err = u.windowed(ctx, -1)
 	}
@@ -234,8 +234,20 @@ func (u *user) preload(ctx context.Context) {
 	}
 }
 
-// paced sends rate messages per second, catching up after a late wake-up.
-func (u *user) paced(ctx context.Context, rate float64) error {
+// senderPhase staggers sender idx so that the senders together send an
+// evenly spaced stream at totalRate: started in step, every sender would
+// fire at the same instants and the server would see bursts of S messages
+// followed by silence, which is not the fixed total rate asked for.
+func senderPhase(idx int, totalRate float64) time.Duration {
+	return time.Duration(float64(idx) / totalRate * float64(time.Second))
+}
+
+// paced sends rate messages per second, starting after phase and catching
+// up after a late wake-up.
+func (u *user) paced(ctx context.Context, rate float64, phase time.Duration) error {
+	if !sleepOrStop(ctx, phase, u.run.stopSend) {
+		return nil
+	}
 	start := time.Now()
 	var buf []byte
 	var sent int64
