@@ -104,7 +104,8 @@ func writeLoop(nc net.Conn, q *sendQueue) error {
 		// let the goroutines fanning out right now queue more lines first,
 		// so one write carries several of them. A quiet client is written
 		// at once.
-		if time.Since(lastWrite) < busyWindow {
+		previous := lastWrite
+		if time.Since(previous) < busyWindow {
 			runtime.Gosched()
 		}
 		out, closed, over := q.take(spare)
@@ -124,10 +125,11 @@ func writeLoop(nc net.Conn, q *sendQueue) error {
 			}
 			lastWrite = time.Now()
 		}
-		// Keep the buffer for the next round unless a burst made it big:
-		// an idle client should not pin a large allocation.
+		// A streaming client keeps its buffer for the next round (unless a
+		// burst made it big); a client that is written to now and then
+		// lets it go, so thousands of idle connections pin no buffers.
 		spare = out
-		if cap(out) > maxSpareBuf {
+		if cap(out) > maxSpareBuf || time.Since(previous) > busyWindow {
 			spare = nil
 		}
 		if closed {
