@@ -28,9 +28,6 @@ const flushWait = 200 * time.Millisecond
 // happens here, over at most this many of the most recent keys.
 const targetsScan = 1000
 
-// timestampLayout is the IRCv3 server-time format used by timestamp= refs.
-const timestampLayout = "2006-01-02T15:04:05.000Z"
-
 // historyRequest is one parsed CHATHISTORY query for a single target.
 type historyRequest struct {
 	sub    string

@@ -55,7 +55,7 @@ func (o *outMsg) render(v int) []byte {
 	}
 	var tags []tagPair
 	if v&1 != 0 && !o.at.IsZero() {
-		tags = append(tags, tagPair{"time", o.at.UTC().Format("2006-01-02T15:04:05.000Z")})
+		tags = append(tags, tagPair{"time", o.at.UTC().Format(timestampLayout)})
 	}
 	if v&2 != 0 {
 		if o.msgid != "" {

@@ -293,7 +293,7 @@ func (s *Server) replayLine(c *Client, e *entry, batch string) *irc.Message {
 	m.Params = append([]string(nil), e.msg.Params...)
 	m.Tags = irc.Tags{}
 	if c.caps.has(capServerTime) {
-		m.Tags["time"] = e.at.UTC().Format("2006-01-02T15:04:05.000Z")
+		m.Tags["time"] = e.at.UTC().Format(timestampLayout)
 	} else if n := len(m.Params); n > 1 {
 		m.Params[n-1] = withTimestamp(m.Params[n-1], e.at)
 	}

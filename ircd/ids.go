@@ -36,6 +36,10 @@ func randomUint32() uint32 {
 	return binary.BigEndian.Uint32(b[:])
 }
 
+// timestampLayout is the IRCv3 server-time format: the time tag on relayed
+// and replayed messages, and CHATHISTORY timestamp= references.
+const timestampLayout = "2006-01-02T15:04:05.000Z"
+
 // storedTime rounds t down to the millisecond: the precision of
 // server-time and of the store, so a record's sealed time survives a round
 // trip through the store unchanged.
