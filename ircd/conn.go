@@ -18,7 +18,8 @@ const (
 	readBufSize  = maxTagBytes + maxBodyBytes
 	writeTimeout = 30 * time.Second
 	maxSpareBuf  = 64 << 10
-	busyWindow   = time.Millisecond
+	busyWindow   = time.Millisecond       // writes this close mean a stream: coalesce
+	idleWindow   = 100 * time.Millisecond // writes this far apart: free buffers
 )
 
 var (
@@ -129,7 +130,7 @@ func writeLoop(nc net.Conn, q *sendQueue) error {
 		// burst made it big); a client that is written to now and then
 		// lets it go, so thousands of idle connections pin no buffers.
 		spare = out
-		if cap(out) > maxSpareBuf || time.Since(previous) > busyWindow {
+		if cap(out) > maxSpareBuf || time.Since(previous) > idleWindow {
 			spare = nil
 		}
 		if closed {
