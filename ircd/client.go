@@ -112,7 +112,10 @@ func (c *Client) channelList() []*Channel {
 // and never blocks; a client whose queue overflows is disconnected.
 func (c *Client) sendLine(line []byte) {
 	if _, overflowed := c.sendq.push(line); overflowed {
-		c.srv.metrics.SendQDrops.Inc()
+		m := c.srv.metrics
+		m.SendQDrops.Inc()
+		m.Refused.WithLabelValues("sendq").Inc()
+		c.log.Info("disconnecting slow client", "reason", "sendq")
 		c.requestQuit("SendQ exceeded")
 		// The writer may be stuck in a write to a peer that stopped
 		// reading; closing the raw socket frees it and the reader at once.

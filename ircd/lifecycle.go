@@ -51,10 +51,7 @@ func (c *Client) serve() {
 			pinged = true
 			continue
 		case err != nil:
-			reason = readErrorReason(err)
-			if q := c.quitRequested(); q != "" {
-				reason = q
-			}
+			reason = readErrorReason(err) // quit prefers a requested reason
 			return
 		}
 		pinged = false
@@ -120,9 +117,6 @@ func (c *Client) handleLine(line []byte, waited time.Duration) (reason string, s
 	}
 	c.srv.metrics.MessagesIn.WithLabelValues(metrics.CommandLabel(m.Command)).Inc()
 	c.srv.dispatch(c, m)
-	if q := c.quitRequested(); q != "" {
-		return q, true
-	}
 	return "", false
 }
 
@@ -144,7 +138,7 @@ func clientTagData(line []byte) int {
 // parseLine is irc.ParseMessage without its one crash: gopkg.in/irc.v4
 // indexes past the end of a line that is a tag section and a space only.
 func parseLine(line []byte) (*irc.Message, error) {
-	s := strings.TrimRight(string(line), "\r\n")
+	s := string(line)
 	if s != "" && s[0] == '@' && strings.IndexByte(s, ' ') == len(s)-1 {
 		return nil, irc.ErrMissingDataAfterTags
 	}
@@ -185,13 +179,6 @@ func readErrorReason(err error) string {
 		return "Connection closed"
 	}
 	return "Read error"
-}
-
-func quitReasonFor(err error) string {
-	if errors.Is(err, errSendQ) {
-		return "SendQ exceeded"
-	}
-	return "Write error"
 }
 
 // sendError queues an ERROR line, the last thing a closing client sees.

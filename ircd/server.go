@@ -264,16 +264,11 @@ func (s *Server) handshake(c *Client) {
 
 func (s *Server) writeClient(c *Client) {
 	err := writeLoop(c.nc, c.sendq)
-	if errors.Is(err, errSendQ) {
-		s.metrics.Refused.WithLabelValues("sendq").Inc()
-		c.log.Info("disconnecting slow client", "reason", "sendq")
-		_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = c.nc.Write([]byte("ERROR :Closing link: SendQ exceeded\r\n"))
-	}
 	// Closing the socket ends the reader too, which runs the quit path.
 	_ = c.nc.Close()
 	if err != nil {
-		c.quit(quitReasonFor(err))
+		// A SendQ overflow has already set its own quit reason.
+		c.quit("Write error")
 	}
 }
 
