@@ -20,23 +20,12 @@ func handleTagmsg(c *Client, m *irc.Message) error {
 // message relays PRIVMSG, NOTICE and TAGMSG to each target. NOTICE never
 // draws an error reply, as the IRC specifications require.
 func (s *Server) message(c *Client, m *irc.Message) error {
-	quiet := m.Command == "NOTICE"
-	targets := splitList(m.Params[0])
-	if len(targets) == 0 && !quiet {
-		return ircError{irc.ERR_NORECIPIENT, []string{"No recipient given (" + m.Command + ")"}}
-	}
-	if len(targets) > maxTargets {
-		if quiet {
+	targets, text := splitList(m.Params[0]), m.Param(1)
+	if err := checkMessage(m, targets, text); err != nil {
+		if m.Command == "NOTICE" {
 			return nil
 		}
-		return ircError{irc.ERR_TOOMANYTARGETS, []string{m.Params[0], "Too many targets"}}
-	}
-	text := m.Param(1)
-	if text == "" && m.Command != "TAGMSG" {
-		if quiet {
-			return nil
-		}
-		return ircError{irc.ERR_NOTEXTTOSEND, []string{"No text to send"}}
+		return err
 	}
 	tags := clientTags(c, m)
 	if m.Command == "TAGMSG" && len(tags) == 0 {
@@ -45,9 +34,22 @@ func (s *Server) message(c *Client, m *irc.Message) error {
 	c.lastMsg.Store(time.Now().UnixNano())
 	for _, t := range targets {
 		err := s.messageOne(c, m.Command, t, text, tags)
-		if err != nil && !quiet {
+		if err != nil && m.Command != "NOTICE" {
 			s.replyError(c, m, err)
 		}
+	}
+	return nil
+}
+
+// checkMessage refuses a message with no targets, too many, or no text.
+func checkMessage(m *irc.Message, targets []string, text string) error {
+	switch {
+	case len(targets) == 0:
+		return ircError{irc.ERR_NORECIPIENT, []string{"No recipient given (" + m.Command + ")"}}
+	case len(targets) > maxTargets:
+		return ircError{irc.ERR_TOOMANYTARGETS, []string{m.Params[0], "Too many targets"}}
+	case text == "" && m.Command != "TAGMSG":
+		return ircError{irc.ERR_NOTEXTTOSEND, []string{"No text to send"}}
 	}
 	return nil
 }
