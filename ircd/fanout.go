@@ -53,20 +53,28 @@ func (o *outMsg) render(v int) []byte {
 	if v&4 != 0 {
 		m = o.extended
 	}
-	var tags []tagPair
-	if v&1 != 0 && !o.at.IsZero() {
-		tags = append(tags, tagPair{"time", o.at.UTC().Format(timestampLayout)})
-	}
-	if v&2 != 0 {
-		if o.msgid != "" {
-			tags = append(tags, tagPair{"msgid", o.msgid})
-		}
-		tags = append(tags, sortedTags(o.tags)...)
-	}
-	if o.batch != "" {
-		tags = append(tags, tagPair{"batch", o.batch})
-	}
+	tags := messageTags(v&1 != 0, v&2 != 0, o.at, o.msgid, o.tags, o.batch)
 	return appendLine(make([]byte, 0, 256), tags, m)
+}
+
+// messageTags lists the tags a relayed or replayed message carries for a
+// recipient with server-time (st) and message-tags (mt): its time, its
+// msgid and client-only tags, and the batch it belongs to, if any.
+func messageTags(st, mt bool, at time.Time, msgid string, client irc.Tags, batch string) []tagPair {
+	var tags []tagPair
+	if st && !at.IsZero() {
+		tags = append(tags, tagPair{"time", at.UTC().Format(timestampLayout)})
+	}
+	if mt {
+		if msgid != "" {
+			tags = append(tags, tagPair{"msgid", msgid})
+		}
+		tags = append(tags, sortedTags(client)...)
+	}
+	if batch != "" {
+		tags = append(tags, tagPair{"batch", batch})
+	}
+	return tags
 }
 
 // deliver queues o for every recipient accepted by want, returning how

@@ -190,7 +190,7 @@ func (h *history) ensureLoaded(ch *Channel, replay []*entry) []*entry {
 	ch.recent = mergeEntries(stored, ch.recent, limit)
 	ch.loaded = true
 	ch.mu.Unlock()
-	return lastN(mergeEntries(stored, replay, limit), limit)
+	return mergeEntries(stored, replay, limit)
 }
 
 // withoutLater drops from stored the entries that reached the ring after
@@ -291,20 +291,13 @@ func (s *Server) endBatch(c *Client, ref string) {
 func (s *Server) replayLine(c *Client, e *entry, batch string) *irc.Message {
 	m := *e.msg
 	m.Params = append([]string(nil), e.msg.Params...)
-	m.Tags = irc.Tags{}
-	if c.caps.has(capServerTime) {
-		m.Tags["time"] = e.at.UTC().Format(timestampLayout)
-	} else if n := len(m.Params); n > 1 {
+	st := c.caps.has(capServerTime)
+	if n := len(m.Params); !st && n > 1 {
 		m.Params[n-1] = withTimestamp(m.Params[n-1], e.at)
 	}
-	if c.caps.has(capMessageTags) {
-		m.Tags["msgid"] = e.msgid
-		for k, v := range e.msg.Tags {
-			m.Tags[k] = v
-		}
-	}
-	if batch != "" {
-		m.Tags["batch"] = batch
+	m.Tags = irc.Tags{}
+	for _, t := range messageTags(st, c.caps.has(capMessageTags), e.at, e.msgid, e.msg.Tags, batch) {
+		m.Tags[t.key] = t.value
 	}
 	return &m
 }
