@@ -63,7 +63,7 @@ func newChannel(name string) *Channel {
 		folded:  casefold(name),
 		created: time.Now(),
 		members: make(map[*Client]uint8),
-		modes:   chanModes{topicLock: true, noExternal: true},
+		modes:   defaultChanModes(),
 		invites: make(map[string]struct{}),
 	}
 }
@@ -95,7 +95,7 @@ func (ch *Channel) privs(c *Client) (uint8, bool) {
 // channel: no members, no persisted settings and no history cached.
 func (ch *Channel) isEmptyStateless() bool {
 	return len(ch.members) == 0 && ch.topic.text == "" && len(ch.bans) == 0 &&
-		ch.modes == (chanModes{topicLock: true, noExternal: true}) && len(ch.recent) == 0
+		ch.modes == defaultChanModes() && len(ch.recent) == 0
 }
 
 // joinCheck returns the numeric refusing c entry, or "" to admit.
@@ -223,15 +223,7 @@ func (ch *Channel) modeString(showKey bool) []string {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	m := ch.modes
-	flags := "+"
-	for _, f := range []struct {
-		on bool
-		c  byte
-	}{{m.inviteOnly, 'i'}, {m.moderated, 'm'}, {m.noExternal, 'n'}, {m.secret, 's'}, {m.topicLock, 't'}} {
-		if f.on {
-			flags += string(f.c)
-		}
-	}
+	flags := "+" + m.flags()
 	var params []string
 	if m.key != "" {
 		flags += "k"
