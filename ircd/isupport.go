@@ -10,6 +10,7 @@ const (
 	userModes             = "iow"
 	channelModes          = "biklmnostv"
 	channelModesWithParam = "bklov"
+	channelFlagModes      = "imnst" // modes without a parameter
 )
 
 // isupportLines renders RPL_ISUPPORT tokens, at most 12 per line so each
@@ -20,7 +21,7 @@ func (s *Server) isupportLines() [][]string {
 		"AWAYLEN=" + strconv.Itoa(awayLen),
 		"CASEMAPPING=ascii",
 		"CHANLIMIT=#:" + strconv.Itoa(maxChannels),
-		"CHANMODES=b,k,l,imnst",
+		"CHANMODES=b,k,l," + channelFlagModes,
 		"CHANNELLEN=" + strconv.Itoa(channelLen),
 		"CHANTYPES=#",
 		"CHATHISTORY=" + strconv.Itoa(chathistoryMax),

@@ -41,10 +41,11 @@ func (m *chanModes) flag(f byte) *bool {
 	return nil
 }
 
-// flags renders the parameterless modes that are set, in "imnst" order.
+// flags renders the parameterless modes that are set, in channelFlagModes
+// order.
 func (m *chanModes) flags() string {
 	var b strings.Builder
-	for _, f := range []byte("imnst") {
+	for _, f := range []byte(channelFlagModes) {
 		if *m.flag(f) {
 			b.WriteByte(f)
 		}
@@ -217,9 +218,9 @@ func parseChannelModes(channel, spec string, args []string) parsedModes {
 		switch {
 		case f == '+' || f == '-':
 			add = f == '+'
-		case strings.IndexByte("imnst", f) >= 0 || f == 'l' && !add:
+		case strings.IndexByte(channelFlagModes, f) >= 0 || f == 'l' && !add:
 			p.changes = append(p.changes, modeChange{add: add, mode: f})
-		case strings.IndexByte("bklov", f) >= 0:
+		case strings.IndexByte(channelModesWithParam, f) >= 0:
 			if len(args) == 0 {
 				p.noArgument(add, f)
 				continue
