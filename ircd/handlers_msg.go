@@ -133,12 +133,16 @@ func (s *Server) messageUser(c *Client, o *outMsg, cmd string, params []string, 
 	return nil
 }
 
-// echo sends the sender its own message when it asked for echo-message,
-// through send so a labeled command gets its label on the echo.
+// echo sends the sender its own message when it asked for echo-message.
 func (c *Client) echo(o *outMsg) {
-	if !c.caps.has(capEchoMessage) {
-		return
+	if c.caps.has(capEchoMessage) {
+		c.sendOwn(o)
 	}
+}
+
+// sendOwn sends c its copy of a broadcast through send, not sendLine, so
+// a labeled command's reply carries the label.
+func (c *Client) sendOwn(o *outMsg) {
 	if m, err := irc.ParseMessage(string(o.lineFor(c))); err == nil {
 		c.send(m)
 	}

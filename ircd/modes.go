@@ -330,10 +330,7 @@ func (s *Server) changeModes(c *Client, ch *Channel, changes []modeChange) {
 	msg := &irc.Message{Prefix: c.prefix(), Command: "MODE", Params: append([]string{ch.name}, b.params()...)}
 	o := &outMsg{base: msg, at: time.Now()}
 	s.deliver(ch.Members(), o, func(r *Client) bool { return r != c })
-	// The changer's own copy goes through send so a label reaches it.
-	if own, err := irc.ParseMessage(string(o.lineFor(c))); err == nil {
-		c.send(own)
-	}
+	c.sendOwn(o)
 	if persist {
 		s.history.saveChannel(ch)
 		s.dropIfEmpty(ch)
