@@ -73,10 +73,7 @@ func handleKill(c *Client, m *irc.Message) error {
 	}
 	reason := "Killed (" + c.Nick() + " (" + truncate(m.Params[1], kickLen) + "))"
 	c.log.Info("kill", "target", target.Nick(), "by", c.Nick())
-	target.disconnect(reason)
-	// Running the quit path here, not on the target's reader, makes the
-	// channels see this reason rather than the read error that follows.
-	target.quit(reason)
+	target.disconnect(reason) // its quit path tells the channels this reason
 	return nil
 }
 
