@@ -116,61 +116,31 @@ func (r *Redis) timed(op string, start time.Time) {
 	}
 }
 
-// Append adds rec at the end of key's stream, with the entry ID
-// <ms>-<seq> taken from rec.Time. If the clock went back and Redis refuses
-// an ID below the stream's top, the entry gets a Redis-assigned ID instead
-// and rec.Time is kept in a field, so the record still reads back as
-// written but is positioned (for Query bounds and TrimBefore) at that ID.
+// Append adds rec at the end of key's stream; see AppendBatch.
 func (r *Redis) Append(ctx context.Context, key string, rec Record) error {
-	ms, err := recordMs(rec)
-	if err != nil {
-		return err
-	}
-	stream := r.streamKey(key)
-	values := []any{fieldID, rec.ID, fieldData, rec.Data}
-	var xadd *redis.StringCmd
-	var zadd *redis.IntCmd
-	start := time.Now()
-	_, perr := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		xadd = p.XAdd(ctx, r.xaddArgs(stream, strconv.FormatInt(ms, 10)+"-*", values))
-		zadd = p.ZAddGT(ctx, r.targetsKey(), redis.Z{Score: float64(ms), Member: key})
-		return nil
-	})
-	r.timed("append", start)
-	if err := pipelineErr(perr); err != nil {
-		return wrapErr("append", err)
-	}
-	if err := zadd.Err(); err != nil {
-		return fmt.Errorf("store: append: %w", err)
-	}
-	if err := xadd.Err(); !isStaleID(err) {
-		return wrapErr("append", err)
-	}
-	values = append(values, fieldTime, ms)
-	start = time.Now()
-	err = r.client.XAdd(ctx, r.xaddArgs(stream, "*", values)).Err()
-	r.timed("append", start)
-	return wrapErr("append", err)
+	return r.AppendBatch(ctx, []KeyedRecord{{Key: key, Record: rec}})
 }
 
-// AppendBatch appends recs in one pipelined round trip. Entries Redis
-// refuses for a stale ID (the clock went back) are retried one by one
-// through Append, which knows how to place them.
+// AppendBatch appends recs in one pipelined round trip. Each entry's ID is
+// <ms>-<seq> from its record's time, so time queries become XRANGE bounds;
+// a record older than its stream's newest entry (writers' times
+// interleave, or the clock went back) is placed at that newest millisecond
+// and keeps its own time in a field. If Redis still refuses an ID as not
+// above the stream's top (another process wrote it), the entry is added
+// with a Redis-assigned ID instead.
 func (r *Redis) AppendBatch(ctx context.Context, recs []KeyedRecord) error {
+	for _, kr := range recs {
+		if _, err := recordMs(kr.Record); err != nil {
+			return err
+		}
+	}
 	xadds := make([]*redis.StringCmd, len(recs))
 	start := time.Now()
 	_, perr := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, kr := range recs {
-			ms, err := recordMs(kr.Record)
-			if err != nil {
-				return err
-			}
-			values := []any{fieldID, kr.ID, fieldData, kr.Data}
+			ms, _ := recordMs(kr.Record)
 			idMs := r.entryMs(kr.Key, ms)
-			if idMs != ms {
-				values = append(values, fieldTime, ms)
-			}
-			xadds[i] = p.XAdd(ctx, r.xaddArgs(r.streamKey(kr.Key), strconv.FormatInt(idMs, 10)+"-*", values))
+			xadds[i] = p.XAdd(ctx, r.xaddArgs(r.streamKey(kr.Key), strconv.FormatInt(idMs, 10)+"-*", entryValues(kr.Record, ms, idMs != ms)))
 			p.ZAddGT(ctx, r.targetsKey(), redis.Z{Score: float64(idMs), Member: kr.Key})
 		}
 		return nil
@@ -180,18 +150,35 @@ func (r *Redis) AppendBatch(ctx context.Context, recs []KeyedRecord) error {
 		return wrapErr("append", err)
 	}
 	for i, cmd := range xadds {
-		if cmd == nil {
-			return fmt.Errorf("store: append: invalid record time for %q", recs[i].ID)
-		}
 		err := cmd.Err()
 		if isStaleID(err) {
-			err = r.Append(ctx, recs[i].Key, recs[i].Record)
+			err = r.appendAtTop(ctx, recs[i])
 		}
 		if err != nil {
 			return wrapErr("append", err)
 		}
 	}
 	return nil
+}
+
+// appendAtTop adds a record with a Redis-assigned ID, keeping its own time
+// in a field.
+func (r *Redis) appendAtTop(ctx context.Context, kr KeyedRecord) error {
+	ms, _ := recordMs(kr.Record)
+	start := time.Now()
+	err := r.client.XAdd(ctx, r.xaddArgs(r.streamKey(kr.Key), "*", entryValues(kr.Record, ms, true))).Err()
+	r.timed("append", start)
+	return err
+}
+
+// entryValues are a stream entry's fields; the time field is only written
+// when the entry ID cannot carry the record's time.
+func entryValues(rec Record, ms int64, withTime bool) []any {
+	values := []any{fieldID, rec.ID, fieldData, rec.Data}
+	if withTime {
+		values = append(values, fieldTime, ms)
+	}
+	return values
 }
 
 // pipelineErr returns the error of a pipeline that failed as a whole
