@@ -278,15 +278,7 @@ func (p *parsedModes) withArgument(channel string, add bool, f byte, arg string)
 // validKey accepts what can be sent back as one middle parameter of a
 // JOIN: no spaces, commas or controls, no leading ':'.
 func validKey(k string) bool {
-	if k == "" || len(k) > keyLen || k[0] == ':' {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		if c := k[i]; c <= ' ' || c == ',' || c == 0x7f {
-			return false
-		}
-	}
-	return true
+	return k != "" && len(k) <= keyLen && k[0] != ':' && plainToken(k, ",")
 }
 
 // paramSafe echoes a client's parameter in a numeric's middle position,

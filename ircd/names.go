@@ -51,23 +51,16 @@ func validNick(nick string) bool {
 // validChannel accepts '#' names without spaces, commas, BELL or control
 // characters, up to channelLen bytes.
 func validChannel(name string) bool {
-	if len(name) < 2 || len(name) > channelLen || name[0] != '#' {
-		return false
-	}
-	for i := 1; i < len(name); i++ {
-		if c := name[i]; c <= ' ' || c == ',' || c == 0x7f {
-			return false
-		}
-	}
-	return true
+	return len(name) >= 2 && len(name) <= channelLen && name[0] == '#' && plainToken(name[1:], ",")
 }
 
-func validUser(user string) bool {
-	if user == "" {
-		return false
-	}
-	for i := 0; i < len(user); i++ {
-		if c := user[i]; c <= ' ' || c == '@' || c == '!' || c == 0x7f {
+func validUser(user string) bool { return user != "" && plainToken(user, "@!") }
+
+// plainToken reports whether s could travel as one parameter: no space,
+// no control character, DEL or byte of also.
+func plainToken(s, also string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c == 0x7f || strings.IndexByte(also, c) >= 0 {
 			return false
 		}
 	}

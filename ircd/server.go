@@ -189,15 +189,21 @@ func (s *Server) Serve(ln net.Listener, useTLS bool) error {
 }
 
 func (s *Server) trackListener(ln net.Listener, add bool) bool {
+	return track(s, s.listeners, ln, add)
+}
+
+// track adds k to one of the server's sets, unless the server is closing,
+// or removes it.
+func track[K comparable](s *Server, set map[K]struct{}, k K, add bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if add {
-		if s.closing {
-			return false
-		}
-		s.listeners[ln] = struct{}{}
-	} else {
-		delete(s.listeners, ln)
+	switch {
+	case !add:
+		delete(set, k)
+	case s.closing:
+		return false
+	default:
+		set[k] = struct{}{}
 	}
 	return true
 }
@@ -296,19 +302,7 @@ func (s *Server) newClient(nc net.Conn, ip netip.Addr, useTLS bool, kind string)
 	return c
 }
 
-func (s *Server) trackConn(c *Client, add bool) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if add {
-		if s.closing {
-			return false
-		}
-		s.conns[c] = struct{}{}
-	} else {
-		delete(s.conns, c)
-	}
-	return true
-}
+func (s *Server) trackConn(c *Client, add bool) bool { return track(s, s.conns, c, add) }
 
 // Shutdown stops accepting, tells every client the server is going away,
 // waits for their goroutines (or ctx) and flushes the history queue.
