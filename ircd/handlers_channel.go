@@ -308,15 +308,8 @@ func handleList(c *Client, m *irc.Message) error {
 	return nil
 }
 
-func (s *Server) channelSnapshot() []*Channel {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]*Channel, 0, len(s.channels))
-	for _, ch := range s.channels {
-		out = append(out, ch)
-	}
-	return out
-}
+// channelSnapshot returns every channel the server holds.
+func (s *Server) channelSnapshot() []*Channel { return snapshot(s, s.channels) }
 
 func handleKick(c *Client, m *irc.Message) error {
 	ch := c.srv.lookupChannel(m.Params[0])

@@ -42,15 +42,7 @@ func (c *Client) idleSeconds() int64 {
 }
 
 // clientSnapshot returns every registered client.
-func (s *Server) clientSnapshot() []*Client {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]*Client, 0, len(s.clients))
-	for _, c := range s.clients {
-		out = append(out, c)
-	}
-	return out
-}
+func (s *Server) clientSnapshot() []*Client { return snapshot(s, s.clients) }
 
 // whoRow is one WHO result: a client as it was when listed, and the
 // channel it is listed in with its privileges there ("*" and none outside

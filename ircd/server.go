@@ -192,6 +192,18 @@ func (s *Server) trackListener(ln net.Listener, add bool) bool {
 	return track(s, s.listeners, ln, add)
 }
 
+// snapshot copies the values of one of the server's maps, so callers can
+// range over them without holding s.mu.
+func snapshot[V any](s *Server, m map[string]V) []V {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]V, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
 // track adds k to one of the server's sets, unless the server is closing,
 // or removes it.
 func track[K comparable](s *Server, set map[K]struct{}, k K, add bool) bool {
