@@ -60,7 +60,10 @@ func newHistory(s *Server, st store.Store) *history {
 			m.HistoryErrors.WithLabelValues("append").Inc()
 			s.log.Warn("history write failed, will retry", "err", err)
 		},
-		OnWritten: func(n int) { m.HistoryAppends.Add(float64(n)) },
+		OnWritten: func(n, waiting int) {
+			m.HistoryAppends.Add(float64(n))
+			m.WriteQueueDepth.Set(float64(waiting))
+		},
 	})
 	return h
 }

@@ -34,6 +34,9 @@ func TestMetricsFamiliesMove(t *testing.T) {
 		bob.Expect(fmt.Sprintf(`PRIVMSG #m :metric %d$`, i))
 	}
 	ts.flushHistory()
+	if d := counterValue(t, ts, "securechat_write_queue_depth", nil); d != 0 {
+		t.Errorf("write queue depth after a flush = %v, want 0", d)
+	}
 	alice.Send("CHATHISTORY LATEST #m * 10")
 	alice.Expect(`BATCH -`)
 	ts.register("carol").Join("#m") // replayed the three messages

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,8 +23,9 @@ type QueueOptions struct {
 	OnDrop func()
 	// OnError is called each time a write fails and will be retried.
 	OnError func(error)
-	// OnWritten is called with the number of records just written.
-	OnWritten func(n int)
+	// OnWritten is called with the number of records just written and
+	// the number still waiting after them.
+	OnWritten func(n, waiting int)
 	// MinBackoff and MaxBackoff bound the wait between retries of a failed
 	// write, which doubles from the first to the second. Zero means 50ms
 	// and 2s.
@@ -52,6 +54,7 @@ type Queue struct {
 	mu       sync.Mutex
 	ring     []queued
 	head, n  int
+	depth    atomic.Int64  // n, readable without mu
 	accepted uint64        // records ever accepted
 	written  uint64        // records ever written
 	progress chan struct{} // closed and replaced when written grows
@@ -109,6 +112,7 @@ func (q *Queue) Append(key string, rec Record) bool {
 	if ok {
 		q.ring[(q.head+q.n)%len(q.ring)] = queued{key: key, rec: rec}
 		q.n++
+		q.depth.Store(int64(q.n))
 		q.accepted++
 	}
 	q.mu.Unlock()
@@ -125,12 +129,9 @@ func (q *Queue) Append(key string, rec Record) bool {
 	return true
 }
 
-// Depth returns how many records wait, including one being written.
-func (q *Queue) Depth() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.n
-}
+// Depth returns how many records wait, including those being written.
+// It takes no lock, so the relay path may report it on every message.
+func (q *Queue) Depth() int { return int(q.depth.Load()) }
 
 // Flush waits until every record accepted before the call is written, or
 // ctx ends, or the queue is stopped with records unwritten.
@@ -253,7 +254,7 @@ func (q *Queue) peek(buf []KeyedRecord) []KeyedRecord {
 // records it waited for has been made.
 func (q *Queue) pop(n int) {
 	if q.opts.OnWritten != nil {
-		q.opts.OnWritten(n)
+		q.opts.OnWritten(n, q.Depth()-n)
 	}
 	q.mu.Lock()
 	for i := 0; i < n; i++ {
@@ -261,6 +262,7 @@ func (q *Queue) pop(n int) {
 		q.head = (q.head + 1) % len(q.ring)
 	}
 	q.n -= n
+	q.depth.Store(int64(q.n))
 	q.written += uint64(n)
 	close(q.progress)
 	q.progress = make(chan struct{})

@@ -113,7 +113,7 @@ func TestQueueFlushAndClose(t *testing.T) {
 			t.Parallel()
 			s := tt.store(t)
 			var written atomic.Int64
-			q := NewQueue(s, QueueOptions{OnWritten: func(n int) { written.Add(int64(n)) }})
+			q := NewQueue(s, QueueOptions{OnWritten: func(n, _ int) { written.Add(int64(n)) }})
 			const n = 200
 			var wg sync.WaitGroup
 			for w := range 4 { // concurrent producers, each on its own key
@@ -156,7 +156,7 @@ func TestQueueBatchesKeepOrder(t *testing.T) {
 	srv := redistest.Start(t)
 	s := openRedis(t, srv, Options{})
 	var written atomic.Int64
-	q := NewQueue(s, fastRetry(QueueOptions{Size: 5000, OnWritten: func(n int) { written.Add(int64(n)) }}))
+	q := NewQueue(s, fastRetry(QueueOptions{Size: 5000, OnWritten: func(n, _ int) { written.Add(int64(n)) }}))
 	closeQueue(t, q)
 	const n = 3 * maxBatch
 	keys := []string{"a", "b", "c"}
