@@ -48,6 +48,7 @@ type Client struct {
 	invisible  bool
 	wallops    bool
 	registered bool
+	listed     bool // counted in the server's LUSERS totals (registered, not yet removed)
 	channels   map[*Channel]struct{}
 }
 

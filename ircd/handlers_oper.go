@@ -35,7 +35,7 @@ func handleOper(c *Client, m *irc.Message) error {
 	}
 	c.mu.Lock()
 	already := c.oper
-	c.oper = true
+	c.changeModesLocked(func() { c.oper = true })
 	c.mu.Unlock()
 	c.log.Info("operator status granted", "oper", o.Name)
 	c.numeric(irc.RPL_YOUREOPER, "You are now an IRC operator")

@@ -180,6 +180,7 @@ func (s *Server) claimNick(c *Client) (taken string) {
 	}
 	s.clients[c.nickFolded] = c
 	c.registered = true
+	c.setListedLocked(true)
 	return ""
 }
 

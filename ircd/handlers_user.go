@@ -70,6 +70,9 @@ func (s *Server) removeClient(c *Client, reason string) {
 		delete(s.clients, folded)
 	}
 	s.mu.Unlock()
+	c.mu.Lock()
+	c.setListedLocked(false)
+	c.mu.Unlock()
 	s.whowas.add(c.prefix(), c)
 }
 

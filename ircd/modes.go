@@ -154,7 +154,7 @@ func (c *Client) applyUserModes(spec string) (b modeBuilder, unknown bool) {
 			continue
 		}
 		if *field != add {
-			*field = add
+			c.changeModesLocked(func() { *field = add })
 			b.add(add, spec[i], "")
 		}
 	}

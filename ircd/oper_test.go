@@ -83,8 +83,12 @@ func testOper(t *testing.T, hash string) {
 	root.Expect(` 221 root :?\+o$`)
 	eve.Send("WHOIS root")
 	eve.Expect(` 313 eve root :is an IRC operator`)
+	eve.Send("LUSERS")
+	eve.Expect(` 252 eve 1 :operator`)
 	root.Send("MODE root -o")
 	root.Expect(`MODE root :?-o$`)
+	eve.Send("LUSERS")
+	eve.Expect(` 252 eve 0 :operator`)
 	root.Send("KILL eve :no")
 	root.Expect(` 481 root :`)
 }

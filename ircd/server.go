@@ -55,6 +55,7 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*Client]struct{} // every connection, registered or not
 	closing   bool
+	lusers    luserCounts
 
 	stop      chan struct{}  // closed by Shutdown
 	bg        sync.WaitGroup // maintenance and listener goroutines
