@@ -103,8 +103,10 @@ func TestMotdAndLusers(t *testing.T) {
 	c.Expect(` 372 alice :- no spam`)
 	c.Expect(` 376 alice `)
 	bob := ts.register("bob")
+	bob.Join("#formed")
 	c.Send("LUSERS")
 	c.Expect(` 251 alice :There are 2 users`)
+	c.Expect(` 254 alice 1 :channels formed`)
 	c.Expect(` 266 alice 2 2 `)
 	// The invisible count follows user modes and quits.
 	bob.Send("MODE bob +i")

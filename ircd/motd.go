@@ -56,12 +56,9 @@ func handleLusers(c *Client, _ *irc.Message) error {
 func (s *Server) sendLusers(c *Client) {
 	s.mu.RLock()
 	users, unknown := len(s.clients), len(s.conns)-len(s.clients)
-	channels := 0
-	for _, ch := range s.channels {
-		if len(ch.Members()) > 0 {
-			channels++
-		}
-	}
+	// Channels kept while empty (for their topic, modes or history) count
+	// as formed: they come back as they were.
+	channels := len(s.channels)
 	s.mu.RUnlock()
 	opers, invisible := int(s.lusers.opers.Load()), int(s.lusers.invisible.Load())
 	n := strconv.Itoa
