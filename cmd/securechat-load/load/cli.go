@@ -60,8 +60,12 @@ func WriteSummary(w io.Writer, res *Result) {
 	p("securechat-load %s run %s against %s (tls=%v, auth=%s): %d users, %d channels, %d senders, rate %s",
 		res.Scenario, res.RunID, res.Addr, res.TLS, res.Auth, res.Users, res.Channels, res.Senders, rateText(res.Rate))
 	c := res.Connect
-	p("connect   %d/%d ok in %.2fs (%.0f registrations/s); register %s; join %s",
-		c.OK, c.Attempted, c.Seconds, c.PerSecond, distText(c.RegisterMS, "ms"), distText(c.JoinMS, "ms"))
+	join := "; no join (registration only)"
+	if c.JoinMS != nil {
+		join = "; join " + distText(*c.JoinMS, "ms")
+	}
+	p("connect   %d/%d ok in %.2fs (%.0f registrations/s); register %s%s",
+		c.OK, c.Attempted, c.Seconds, c.PerSecond, distText(c.RegisterMS, "ms"), join)
 	if m := res.Messages; m != nil {
 		p("traffic   %.1fs measured: %.0f msg/s sent, %.0f deliveries/s; drain %.2fs",
 			res.MeasuredSeconds, res.SendRate, res.DeliveryRate, res.DrainSeconds)

@@ -73,7 +73,8 @@ Simulated users connect over TLS, register with SASL PLAIN or PASS, join
 loss, duplicates and reordering and measure end-to-end latency.
 
 Scenarios:
-  connect-storm  --users register at once; registrations/s and latency
+  connect-storm  --users register at once (no JOIN); registrations/s and
+                 registration latency
   steady         senders at --rate msg/s total, everyone receives (fan-out)
   maxrate        senders as fast as delivery allows (--window in flight)
   churn          a --churn-fraction of users leave and come back; replay
@@ -188,7 +189,7 @@ func applyScenarioDefaults(c *Config) {
 		rate                     float64
 	}
 	p := map[string]preset{
-		ScenarioConnectStorm: {500, 10, 0, 0},
+		ScenarioConnectStorm: {10000, 10, 0, 0},
 		ScenarioSteady:       {1000, 10, 20, 500},
 		ScenarioMaxRate:      {50, 1, 5, 0},
 		ScenarioChurn:        {200, 5, 10, 100},

@@ -62,6 +62,11 @@ func TestParseArgs(t *testing.T) {
 				t.Errorf("got %+v", c)
 			}
 		}},
+		{name: "connect-storm preset", args: []string{"--scenario", "connect-storm"}, env: "pw", check: func(t *testing.T, c Config) {
+			if c.Users != 10000 || c.Senders != 0 {
+				t.Errorf("got %+v", c)
+			}
+		}},
 		{name: "explicit flags win", args: []string{"--users", "7", "--rate", "0", "--password", "x"}, check: func(t *testing.T, c Config) {
 			if c.Users != 7 || c.Rate != 0 || c.Password != "x" {
 				t.Errorf("got %+v", c)

@@ -14,6 +14,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -30,6 +31,7 @@ type fakeServer struct {
 	mu       sync.Mutex
 	channels map[string]map[*fakeClient]bool
 	history  map[string][]string
+	joins    atomic.Int64 // JOIN commands received
 }
 
 type fakeClient struct {
@@ -122,6 +124,7 @@ func (s *fakeServer) handleCap(c *fakeClient, m *message) {
 }
 
 func (s *fakeServer) join(c *fakeClient, ch string) {
+	s.joins.Add(1)
 	s.mu.Lock()
 	if s.channels[ch] == nil {
 		s.channels[ch] = map[*fakeClient]bool{}
@@ -194,27 +197,31 @@ func fakeConfig(t *testing.T, s *fakeServer, args ...string) Config {
 }
 
 func TestRunAgainstFakeServer(t *testing.T) {
+	clean := func(t *testing.T, _ *fakeServer, res *Result) { checkClean(t, res) }
 	tests := []struct {
 		name  string
 		args  []string
-		check func(t *testing.T, res *Result)
+		check func(t *testing.T, s *fakeServer, res *Result)
 	}{
-		{"steady sasl", []string{"--scenario", "steady", "--users", "20", "--channels", "4", "--senders", "4", "--rate", "200"}, checkClean},
-		{"steady pass", []string{"--scenario", "steady", "--auth", "pass", "--users", "10", "--channels", "2", "--senders", "2", "--rate", "100"}, checkClean},
-		{"maxrate", []string{"--scenario", "maxrate", "--users", "10", "--senders", "2"}, checkClean},
-		{"connect storm", []string{"--scenario", "connect-storm", "--users", "30"}, func(t *testing.T, res *Result) {
-			if res.Connect.OK != 30 || res.Messages != nil || res.Connect.RegisterMS.Count != 30 {
+		{"steady sasl", []string{"--scenario", "steady", "--users", "20", "--channels", "4", "--senders", "4", "--rate", "200"}, clean},
+		{"steady pass", []string{"--scenario", "steady", "--auth", "pass", "--users", "10", "--channels", "2", "--senders", "2", "--rate", "100"}, clean},
+		{"maxrate", []string{"--scenario", "maxrate", "--users", "10", "--senders", "2"}, clean},
+		{"connect storm", []string{"--scenario", "connect-storm", "--users", "30"}, func(t *testing.T, s *fakeServer, res *Result) {
+			if res.Connect.OK != 30 || res.Messages != nil || res.Connect.RegisterMS.Count != 30 || res.Connect.JoinMS != nil {
 				t.Errorf("connect = %+v", res.Connect)
+			}
+			if n := s.joins.Load(); n != 0 {
+				t.Errorf("the storm sent %d JOINs, want none: it measures registration only", n)
 			}
 		}},
 		{"churn", []string{"--scenario", "churn", "--users", "12", "--channels", "2", "--senders", "2", "--rate", "100",
-			"--churn-online", "300ms", "--churn-offline", "100ms", "--duration", "2s"}, func(t *testing.T, res *Result) {
+			"--churn-online", "300ms", "--churn-offline", "100ms", "--duration", "2s"}, func(t *testing.T, _ *fakeServer, res *Result) {
 			checkClean(t, res)
 			if res.Churn == nil || res.Churn.Rejoins == 0 || res.Churn.ReplayLines.Max == 0 {
 				t.Errorf("churn = %+v", res.Churn)
 			}
 		}},
-		{"history", []string{"--scenario", "history", "--users", "8", "--channels", "2", "--senders", "2", "--rate", "50", "--preload", "20"}, func(t *testing.T, res *Result) {
+		{"history", []string{"--scenario", "history", "--users", "8", "--channels", "2", "--senders", "2", "--rate", "50", "--preload", "20"}, func(t *testing.T, _ *fakeServer, res *Result) {
 			checkClean(t, res)
 			if res.History == nil || res.History.Requests == 0 || res.History.Failed != 0 {
 				t.Errorf("history = %+v", res.History)
@@ -232,7 +239,7 @@ func TestRunAgainstFakeServer(t *testing.T) {
 			var b strings.Builder
 			WriteSummary(&b, res)
 			t.Log("\n" + b.String())
-			tc.check(t, res)
+			tc.check(t, s, res)
 		})
 	}
 }

@@ -61,7 +61,9 @@ type ConnectResult struct {
 	Seconds    float64 `json:"seconds"`
 	PerSecond  float64 `json:"per_second"`  // successful registrations per second
 	RegisterMS Dist    `json:"register_ms"` // dial to end of MOTD
-	JoinMS     Dist    `json:"join_ms"`     // JOIN to end of NAMES and replay
+	// JoinMS is JOIN to end of NAMES and replay; absent in the connect
+	// storm, which does not join.
+	JoinMS *Dist `json:"join_ms,omitempty"`
 }
 
 // ChurnResult describes the reconnects of churning users.
@@ -110,7 +112,11 @@ type ErrorResult struct {
 func (r *runner) connectResult(d time.Duration) ConnectResult {
 	ok := int(r.connected.Load())
 	c := ConnectResult{Attempted: len(r.users), OK: ok, Failed: len(r.users) - ok, Seconds: d.Seconds(),
-		RegisterMS: r.connectLat.Summary(), JoinMS: r.joinLat.Summary()}
+		RegisterMS: r.connectLat.Summary()}
+	if r.cfg.Scenario != ScenarioConnectStorm {
+		j := r.joinLat.Summary()
+		c.JoinMS = &j
+	}
 	if d > 0 {
 		c.PerSecond = float64(ok) / d.Seconds()
 	}
