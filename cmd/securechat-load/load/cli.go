@@ -84,7 +84,7 @@ func WriteSummary(w io.Writer, res *Result) {
 // writeSections prints the optional parts of the summary.
 func writeSections(p func(string, ...any), res *Result) {
 	if ch := res.Churn; ch != nil {
-		p("churn     %d rejoins; replay lines %s; replay complete %s", ch.Rejoins, distText(ch.ReplayLines, ""), distText(ch.ReplayMS, "ms"))
+		writeChurn(p, ch)
 	}
 	if h := res.History; h != nil {
 		p("history   %d requests, %d failed; latency %s; lines %s", h.Requests, h.Failed, distText(h.LatencyMS, "ms"), distText(h.Lines, ""))
@@ -100,6 +100,18 @@ func writeSections(p func(string, ...any), res *Result) {
 	for _, f := range e.First {
 		p("          %s", f)
 	}
+}
+
+func writeChurn(p func(string, ...any), ch *ChurnResult) {
+	p("churn     %d churners, each every %.2fs: %d rejoins in the measured window, %.1f/s (asked %g/s); %d in all",
+		ch.Churners, ch.PeriodSeconds, ch.MeasuredRejoins, ch.ReconnectsPerSecond, ch.Rate, ch.Rejoins)
+	p("replay    lines %s; complete %s", distText(ch.ReplayLines, ""), distText(ch.ReplayMS, "ms"))
+	if ch.LiveBaselineMS == nil {
+		p("live      with churn %s; no baseline (--baseline 0)", distText(ch.LiveChurnMS, "ms"))
+		return
+	}
+	p("live      baseline (%.1fs, no churn) %s", ch.BaselineSeconds, distText(*ch.LiveBaselineMS, "ms"))
+	p("live      with churn %s; p99 %+.2fms", distText(ch.LiveChurnMS, "ms"), *ch.LiveP99DeltaMS)
 }
 
 func writeServer(p func(string, ...any), s *ServerResult) {

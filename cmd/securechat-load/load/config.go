@@ -49,6 +49,7 @@ type Config struct {
 	Window        int     // maxrate: messages in flight per sender
 	Duration      time.Duration
 	Warmup        time.Duration
+	Baseline      time.Duration // churn: live latency measured before churn starts
 	Drain         time.Duration
 	ConnectTO     time.Duration
 	NickPrefix    string
@@ -58,11 +59,11 @@ type Config struct {
 	OwnServer     bool
 	ServerPID     int
 	ChurnFraction float64
-	ChurnOnline   time.Duration
+	ChurnRate     float64 // churn: total reconnects per second over all churners
 	ChurnOffline  time.Duration
 	HistoryRate   float64 // total CHATHISTORY requests per second; 0: closed loop
 	HistoryLimit  int
-	Preload       int // history: messages per channel sent before measuring
+	Preload       int // messages per channel sent before the warmup
 }
 
 // usageHeader is printed above the flag list by -h.
@@ -77,8 +78,10 @@ Scenarios:
                  registration latency
   steady         senders at --rate msg/s total, everyone receives (fan-out)
   maxrate        senders as fast as delivery allows (--window in flight)
-  churn          a --churn-fraction of users leave and come back; replay
-                 size and time to replay complete on each rejoin
+  churn          a --churn-fraction of users reconnect, --churn-rate times a
+                 second in all, on an even schedule; replay size and time to
+                 replay complete on each rejoin, and live fan-out latency in
+                 a --baseline window without churn and in the churn window
   history        steady traffic plus CHATHISTORY LATEST/BEFORE requests
 
 Run the server with --flood-exempt 127.0.0.0/8,::1/128 (loopback exempt from
@@ -113,6 +116,7 @@ func ParseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	fs.IntVar(&c.Window, "window", 32, "maxrate: messages a sender may have undelivered at once")
 	fs.DurationVar(&c.Duration, "duration", 10*time.Second, "measured sending time")
 	fs.DurationVar(&c.Warmup, "warmup", time.Second, "sending time before measuring starts (loss is counted throughout)")
+	fs.DurationVar(&c.Baseline, "baseline", -1, "churn: window after the warmup in which live latency is measured with the churners connected and idle (default 10s for churn)")
 	fs.DurationVar(&c.Drain, "drain", 5*time.Second, "how long to wait for outstanding deliveries after sending stops")
 	fs.DurationVar(&c.ConnectTO, "connect-timeout", 30*time.Second, "time allowed for all users to connect, register and join")
 	fs.StringVar(&c.NickPrefix, "nick-prefix", "lt", "nick prefix; nicks are PREFIX-RUNID-N")
@@ -121,12 +125,12 @@ func ParseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	fs.BoolVar(&c.JSONOnly, "json-only", false, "print only the JSON result line")
 	fs.BoolVar(&c.OwnServer, "i-own-this-server", false, "allow a non-loopback target")
 	fs.IntVar(&c.ServerPID, "server-pid", 0, "server `pid` (same host): report idle memory per connection from /proc/PID/status VmRSS")
-	fs.Float64Var(&c.ChurnFraction, "churn-fraction", 0.5, "churn: share of non-sending users that come and go")
-	fs.DurationVar(&c.ChurnOnline, "churn-online", 3*time.Second, "churn: mean time a churning user stays connected")
-	fs.DurationVar(&c.ChurnOffline, "churn-offline", time.Second, "churn: mean time a churning user stays away")
+	fs.Float64Var(&c.ChurnFraction, "churn-fraction", 0.85, "churn: share of non-sending users that come and go")
+	fs.Float64Var(&c.ChurnRate, "churn-rate", 200, "churn: reconnects per second over all churning users, spread evenly")
+	fs.DurationVar(&c.ChurnOffline, "churn-offline", 200*time.Millisecond, "churn: time a churning user stays away before reconnecting")
 	fs.Float64Var(&c.HistoryRate, "history-rate", 100, "history: total CHATHISTORY requests per second; 0: back to back")
 	fs.IntVar(&c.HistoryLimit, "history-limit", 50, "history: messages asked for per CHATHISTORY request")
-	fs.IntVar(&c.Preload, "preload", 200, "history: messages per channel sent before measuring")
+	fs.IntVar(&c.Preload, "preload", -1, "messages per channel sent before the warmup (default: history 200; churn 50, the daemon's JOIN replay, so every rejoin replays a full 50; others 0)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -187,13 +191,18 @@ func applyScenarioDefaults(c *Config) {
 	type preset struct {
 		users, channels, senders int
 		rate                     float64
+		preload                  int
+		baseline                 time.Duration
 	}
+	// The churn preset has 0.85*480 = 408 churners at the default
+	// --churn-fraction 0.85, so at 200 reconnects/s each comes back every
+	// 2 s; 20 messages/s per channel keep the channels live for fan-out.
 	p := map[string]preset{
-		ScenarioConnectStorm: {10000, 10, 0, 0},
-		ScenarioSteady:       {1000, 10, 20, 500},
-		ScenarioMaxRate:      {50, 1, 5, 0},
-		ScenarioChurn:        {200, 5, 10, 100},
-		ScenarioHistory:      {100, 5, 5, 50},
+		ScenarioConnectStorm: {10000, 10, 0, 0, 0, 0},
+		ScenarioSteady:       {1000, 10, 20, 500, 0, 0},
+		ScenarioMaxRate:      {50, 1, 5, 0, 0, 0},
+		ScenarioChurn:        {500, 10, 20, 200, 50, 10 * time.Second},
+		ScenarioHistory:      {100, 5, 5, 50, 200, 0},
 	}[c.Scenario]
 	if c.Users == 0 {
 		c.Users = p.users
@@ -207,6 +216,36 @@ func applyScenarioDefaults(c *Config) {
 	if c.Rate < 0 {
 		c.Rate = p.rate
 	}
+	if c.Preload < 0 {
+		c.Preload = p.preload
+	}
+	if c.Baseline < 0 {
+		c.Baseline = p.baseline
+	}
+}
+
+// churnSettle is how long a leaving churner keeps reading after noting the
+// senders' positions, so that messages sent before that point have arrived
+// and the loss count stays exact. churnSlack is the time allowed for a
+// reconnect (dial, TLS, registration, JOIN and replay) within a period.
+const (
+	churnSettle = 500 * time.Millisecond
+	churnSlack  = 300 * time.Millisecond
+)
+
+// churnerCount returns how many users churn: the --churn-fraction share of
+// the users that do not send.
+func churnerCount(c *Config) int {
+	if c.Scenario != ScenarioChurn {
+		return 0
+	}
+	return int(float64(c.Users-c.Senders) * c.ChurnFraction)
+}
+
+// churnPeriod is the time between two reconnects of one churner: the
+// churners together reconnect --churn-rate times a second.
+func churnPeriod(c *Config) time.Duration {
+	return time.Duration(float64(churnerCount(c)) / c.ChurnRate * float64(time.Second))
 }
 
 // validate lists every problem with c.
@@ -227,8 +266,13 @@ func validate(c *Config) []error {
 	if c.Rate < 0 || c.Window < 1 || c.Duration <= 0 || c.Warmup < 0 || c.Drain < 0 {
 		bad("--rate, --warmup and --drain must not be negative; --duration and --window must be positive")
 	}
-	if c.ChurnFraction < 0 || c.ChurnFraction > 1 || c.ChurnOnline <= 0 || c.ChurnOffline < 0 {
-		bad("--churn-fraction must be in [0,1], --churn-online positive")
+	if c.ChurnFraction < 0 || c.ChurnFraction > 1 || c.ChurnRate <= 0 || c.ChurnOffline < 0 || c.Baseline < 0 || c.Preload < 0 {
+		bad("--churn-fraction must be in [0,1], --churn-rate positive, --churn-offline, --baseline and --preload not negative")
+	} else if c.Scenario == ScenarioChurn {
+		errs = append(errs, validateChurn(c)...)
+	}
+	if c.Baseline > 0 && c.Scenario != ScenarioChurn {
+		bad("--baseline applies to the churn scenario only")
 	}
 	if err := CheckTarget(c.Addr, c.OwnServer); err != nil {
 		errs = append(errs, err)
@@ -239,6 +283,25 @@ func validate(c *Config) []error {
 		}
 	}
 	return errs
+}
+
+// validateChurn checks that the churners can keep up with --churn-rate:
+// each must leave (settle, disconnect), stay away and reconnect within its
+// period, or the reconnects would fall behind and the rate not be the one
+// asked for.
+func validateChurn(c *Config) []error {
+	n := churnerCount(c)
+	if n < 1 {
+		return []error{fmt.Errorf("churn: --churn-fraction %g of %d non-sending users is no churner; raise --churn-fraction or --users", c.ChurnFraction, c.Users-c.Senders)}
+	}
+	p, need := churnPeriod(c), churnSettle+c.ChurnOffline+churnSlack
+	if p <= need {
+		return []error{fmt.Errorf("churn: %d churners at --churn-rate %g/s each reconnect every %v, "+
+			"which must exceed %v (%v settle + --churn-offline %v + %v to reconnect): "+
+			"lower --churn-rate or --churn-offline, or raise --churn-fraction or --users",
+			n, c.ChurnRate, p.Round(time.Millisecond), need, churnSettle, c.ChurnOffline, churnSlack)}
+	}
+	return nil
 }
 
 // CheckTarget refuses an address whose host is not loopback unless the

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCheckTarget(t *testing.T) {
@@ -62,8 +63,22 @@ func TestParseArgs(t *testing.T) {
 				t.Errorf("got %+v", c)
 			}
 		}},
+		{name: "churn preset", args: []string{"--scenario", "churn"}, env: "pw", check: func(t *testing.T, c Config) {
+			if c.Users != 500 || c.Channels != 10 || c.Senders != 20 || c.Rate != 200 || c.ChurnRate != 200 ||
+				c.Baseline != 10*time.Second || c.Preload != 50 || c.ChurnOffline != 200*time.Millisecond {
+				t.Errorf("got %+v", c)
+			}
+			if n, p := churnerCount(&c), churnPeriod(&c); n != 408 || p != 2040*time.Millisecond {
+				t.Errorf("%d churners every %v, want 408 every 2.04s", n, p)
+			}
+		}},
 		{name: "connect-storm preset", args: []string{"--scenario", "connect-storm"}, env: "pw", check: func(t *testing.T, c Config) {
-			if c.Users != 10000 || c.Senders != 0 {
+			if c.Users != 10000 || c.Senders != 0 || c.Baseline != 0 || c.Preload != 0 {
+				t.Errorf("got %+v", c)
+			}
+		}},
+		{name: "history preset preloads", args: []string{"--scenario", "history"}, env: "pw", check: func(t *testing.T, c Config) {
+			if c.Preload != 200 || c.Baseline != 0 {
 				t.Errorf("got %+v", c)
 			}
 		}},
@@ -78,6 +93,13 @@ func TestParseArgs(t *testing.T) {
 		{name: "bad scenario", args: []string{"--scenario", "nope"}, env: "pw", wantErr: "--scenario"},
 		{name: "bad fingerprint", args: []string{"--tls-fingerprint", "abcd"}, env: "pw", wantErr: "fingerprint"},
 		{name: "senders above users", args: []string{"--users", "2", "--senders", "3"}, env: "pw", wantErr: "--senders"},
+		// 408 churners at 1000/s: every 0.41 s, less than the 1 s a leave,
+		// the time away and a reconnect take.
+		{name: "churn rate too high", args: []string{"--scenario", "churn", "--churn-rate", "1000"}, env: "pw", wantErr: "lower --churn-rate or --churn-offline"},
+		{name: "churn offline too long", args: []string{"--scenario", "churn", "--churn-offline", "2s"}, env: "pw", wantErr: "--churn-offline 2s"},
+		{name: "no churners", args: []string{"--scenario", "churn", "--churn-fraction", "0"}, env: "pw", wantErr: "no churner"},
+		{name: "zero churn rate", args: []string{"--scenario", "churn", "--churn-rate", "0"}, env: "pw", wantErr: "--churn-rate positive"},
+		{name: "baseline outside churn", args: []string{"--scenario", "steady", "--baseline", "5s"}, env: "pw", wantErr: "--baseline applies to the churn scenario only"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -183,6 +205,43 @@ func TestResultJSONShape(t *testing.T) {
 			t.Errorf("latency_ms lacks %q", key)
 		}
 	}
+}
+
+// TestResultJSONChurnAndStorm checks the field names a churn and a storm
+// result carry: the churn figures loadtest.sh reads, and no join_ms for a
+// storm, which does not join.
+func TestResultJSONChurnAndStorm(t *testing.T) {
+	delta := 0.5
+	churn := &Result{Scenario: "churn", Connect: ConnectResult{JoinMS: &Dist{Count: 1}}, Churn: &ChurnResult{
+		LiveBaselineMS: &Dist{Count: 3, P99: 1}, LiveChurnMS: Dist{Count: 3, P99: 1.5}, LiveP99DeltaMS: &delta}}
+	m := jsonMap(t, churn)
+	if _, ok := m["connect"].(map[string]any)["join_ms"]; !ok {
+		t.Error("churn result lacks connect.join_ms")
+	}
+	ch := m["churn"].(map[string]any)
+	for _, key := range []string{"churners", "rate", "period_seconds", "rejoins", "measured_rejoins", "reconnects_per_second",
+		"replay_lines", "replay_ms", "baseline_seconds", "live_baseline_ms", "live_churn_ms", "live_p99_delta_ms"} {
+		if _, ok := ch[key]; !ok {
+			t.Errorf("churn lacks %q", key)
+		}
+	}
+	storm := jsonMap(t, &Result{Scenario: "connect-storm", Connect: ConnectResult{OK: 1}})
+	if _, ok := storm["connect"].(map[string]any)["join_ms"]; ok {
+		t.Error("storm result reports a join_ms it did not measure")
+	}
+}
+
+func jsonMap(t *testing.T, res *Result) map[string]any {
+	t.Helper()
+	var b strings.Builder
+	if err := WriteJSON(&b, res); err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(b.String()), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 func TestParsePayloadAndTags(t *testing.T) {

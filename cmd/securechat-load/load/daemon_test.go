@@ -116,4 +116,30 @@ func TestSteadyAgainstDaemon(t *testing.T) {
 	}
 }
 
+// TestChurnAgainstDaemon runs the churn scenario against the real daemon:
+// 38 churners reconnecting 20 times a second in all, after a baseline
+// window. Every rejoin must replay the daemon's default 50 messages (the
+// preload fills the channels first), and no live message may be lost.
+func TestChurnAgainstDaemon(t *testing.T) {
+	addr, _, _ := startDaemon(t, "integration-pw")
+	cfg, err := ParseArgs([]string{"--addr", addr, "--scenario", "churn", "--users", "40", "--channels", "2",
+		"--senders", "2", "--rate", "40", "--churn-fraction", "1", "--churn-rate", "20", "--churn-offline", "100ms",
+		"--warmup", "500ms", "--baseline", "1s", "--duration", "2s", "--drain", "5s"},
+		func(k string) string { return map[string]string{"SECURECHAT_PASSWORD": "integration-pw"}[k] }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), cfg, nil, false)
+	var b strings.Builder
+	WriteSummary(&b, res)
+	t.Log("\n" + b.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Connect.OK != 40 {
+		t.Fatalf("connected %d of 40", res.Connect.OK)
+	}
+	checkChurn(t, res, 20, 50)
+}
+
 func itoa(n int) string { return strconv.Itoa(n) }

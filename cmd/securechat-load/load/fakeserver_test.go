@@ -214,13 +214,10 @@ func TestRunAgainstFakeServer(t *testing.T) {
 				t.Errorf("the storm sent %d JOINs, want none: it measures registration only", n)
 			}
 		}},
-		{"churn", []string{"--scenario", "churn", "--users", "12", "--channels", "2", "--senders", "2", "--rate", "100",
-			"--churn-online", "300ms", "--churn-offline", "100ms", "--duration", "2s"}, func(t *testing.T, _ *fakeServer, res *Result) {
-			checkClean(t, res)
-			if res.Churn == nil || res.Churn.Rejoins == 0 || res.Churn.ReplayLines.Max == 0 {
-				t.Errorf("churn = %+v", res.Churn)
-			}
-		}},
+		// 22 churners at 20 reconnects/s: each comes back every 1.1 s.
+		{"churn", []string{"--scenario", "churn", "--users", "24", "--channels", "2", "--senders", "2", "--rate", "100",
+			"--churn-fraction", "1", "--churn-rate", "20", "--churn-offline", "100ms", "--baseline", "1s", "--duration", "2s"},
+			func(t *testing.T, s *fakeServer, res *Result) { checkChurn(t, res, 20, 20) }},
 		{"history", []string{"--scenario", "history", "--users", "8", "--channels", "2", "--senders", "2", "--rate", "50", "--preload", "20"}, func(t *testing.T, _ *fakeServer, res *Result) {
 			checkClean(t, res)
 			if res.History == nil || res.History.Requests == 0 || res.History.Failed != 0 {
@@ -241,6 +238,37 @@ func TestRunAgainstFakeServer(t *testing.T) {
 			t.Log("\n" + b.String())
 			tc.check(t, s, res)
 		})
+	}
+}
+
+// checkChurn checks a churn run: no loss, about rate reconnects a second
+// in the measured window (counts, with room for a slow machine), each
+// replaying replay lines, and live latency measured both without and with
+// churn.
+func checkChurn(t *testing.T, res *Result, rate float64, replay float64) {
+	t.Helper()
+	checkClean(t, res)
+	ch := res.Churn
+	if ch == nil {
+		t.Fatal("no churn section")
+	}
+	// The schedule puts rate*duration reconnects in the window; a slow
+	// reconnect may complete after it ends, none can come early.
+	want := rate * res.MeasuredSeconds
+	if got := float64(ch.MeasuredRejoins); got < want/2 || got > want+2 {
+		t.Errorf("%d rejoins in %.2fs, want about %.0f", ch.MeasuredRejoins, res.MeasuredSeconds, want)
+	}
+	if ch.Rejoins < ch.MeasuredRejoins || ch.ReplayLines.Count != int(ch.Rejoins) || ch.ReplayMS.Count != int(ch.Rejoins) {
+		t.Errorf("rejoins %d (%d measured), replay samples %d/%d", ch.Rejoins, ch.MeasuredRejoins, ch.ReplayLines.Count, ch.ReplayMS.Count)
+	}
+	if ch.ReplayLines.Mean != replay || ch.ReplayLines.Max != replay {
+		t.Errorf("replay lines %+v, want every rejoin to replay %v", ch.ReplayLines, replay)
+	}
+	if ch.LiveBaselineMS == nil || ch.LiveBaselineMS.Count == 0 || ch.LiveChurnMS.Count == 0 || ch.LiveP99DeltaMS == nil {
+		t.Fatalf("live latency baseline %+v, with churn %+v", ch.LiveBaselineMS, ch.LiveChurnMS)
+	}
+	if ch.LiveChurnMS != *res.LatencyMS || *ch.LiveP99DeltaMS != ch.LiveChurnMS.P99-ch.LiveBaselineMS.P99 {
+		t.Errorf("live with churn %+v, latency_ms %+v, delta %v", ch.LiveChurnMS, *res.LatencyMS, *ch.LiveP99DeltaMS)
 	}
 }
 

@@ -12,8 +12,8 @@ import (
 // loadConn returns a conn reading lines from data and accounting
 // messages from sender 0.
 func loadConn(data []byte) *conn {
-	var measure atomic.Bool
-	rx := &receiver{tr: NewTracker(1, []int{0}), senders: []int{0}, seq: make([]counter, 1), acked: make([]counter, 1), measure: &measure}
+	var ph atomic.Int32
+	rx := &receiver{tr: NewTracker(1, []int{0}), senders: []int{0}, seq: make([]counter, 1), acked: make([]counter, 1), phase: &ph}
 	rx.open()
 	return &conn{br: bufio.NewReader(bytes.NewReader(data)), marker: []byte(" :LT abc123 "), rx: rx}
 }

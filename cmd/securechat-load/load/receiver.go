@@ -18,21 +18,21 @@ type counter struct {
 // atomics let the progress line and the drain check look on.
 type receiver struct {
 	tr       *Tracker
-	senders  []int     // senders sharing this user's channel, self excluded
-	seq      []counter // the run's next sequence number per sender
-	acked    []counter // the run's deliveries per sender, for flow control
-	flow     bool      // update acked (maxrate only: it is a contended add)
-	measure  *atomic.Bool
-	total    atomic.Int64 // fresh deliveries over the whole run
-	winStart atomic.Int64 // total when the current window opened
-	baseSum  atomic.Int64 // sum of the current window's bases
+	senders  []int         // senders sharing this user's channel, self excluded
+	seq      []counter     // the run's next sequence number per sender
+	acked    []counter     // the run's deliveries per sender, for flow control
+	flow     bool          // update acked (maxrate only: it is a contended add)
+	phase    *atomic.Int32 // the run's current phase: where latency goes
+	total    atomic.Int64  // fresh deliveries over the whole run
+	winStart atomic.Int64  // total when the current window opened
+	baseSum  atomic.Int64  // sum of the current window's bases
 	joined   atomic.Bool
 }
 
 // observe accounts one live message; it runs on the read goroutine.
 func (r *receiver) observe(sender int, seq, nanos int64) {
 	lat := time.Duration(time.Now().UnixNano() - nanos)
-	if !r.tr.Observe(sender, seq, lat, r.measure.Load()) {
+	if !r.tr.Observe(sender, seq, lat, phase(r.phase.Load())) {
 		return
 	}
 	r.total.Add(1)

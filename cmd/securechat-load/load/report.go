@@ -66,11 +66,27 @@ type ConnectResult struct {
 	JoinMS *Dist `json:"join_ms,omitempty"`
 }
 
-// ChurnResult describes the reconnects of churning users.
+// ChurnResult describes the reconnects of churning users and what they do
+// to live fan-out.
 type ChurnResult struct {
-	Rejoins     int64 `json:"rejoins"`
-	ReplayLines Dist  `json:"replay_lines"`
-	ReplayMS    Dist  `json:"replay_ms"` // JOIN until replay and NAMES complete
+	Churners      int     `json:"churners"`
+	Rate          float64 `json:"rate"`           // requested reconnects/s over all churners
+	PeriodSeconds float64 `json:"period_seconds"` // each churner reconnects this often
+	Rejoins       int64   `json:"rejoins"`        // over the whole run
+	// MeasuredRejoins completed in the measured window; ReconnectsPerSecond
+	// is them per second of it, the rate achieved.
+	MeasuredRejoins     int64   `json:"measured_rejoins"`
+	ReconnectsPerSecond float64 `json:"reconnects_per_second"`
+	ReplayLines         Dist    `json:"replay_lines"` // replayed messages per rejoin
+	ReplayMS            Dist    `json:"replay_ms"`    // JOIN until replay and NAMES complete
+	// Live end-to-end latency of ordinary deliveries: in the --baseline
+	// window (churners connected and idle) and in the measured window with
+	// churn (the same as the top-level latency_ms). The baseline and the
+	// p99 difference are absent with --baseline 0.
+	BaselineSeconds float64  `json:"baseline_seconds"`
+	LiveBaselineMS  *Dist    `json:"live_baseline_ms,omitempty"`
+	LiveChurnMS     Dist     `json:"live_churn_ms"`
+	LiveP99DeltaMS  *float64 `json:"live_p99_delta_ms,omitempty"` // churn p99 minus baseline p99
 }
 
 // HistoryResult describes the CHATHISTORY requests.
@@ -131,10 +147,11 @@ func (r *runner) finish(res *Result) {
 		return
 	}
 	var counts Counts
-	var lat Histogram
+	var lat, base Histogram
 	for _, u := range r.users {
 		counts.Add(u.rx.tr.Totals())
 		lat.Merge(u.rx.tr.Latency())
+		base.Merge(u.rx.tr.BaselineLatency())
 	}
 	res.Messages = &counts
 	d := HistDist(&lat)
@@ -142,12 +159,31 @@ func (r *runner) finish(res *Result) {
 	res.Stalls = r.stalls.Load()
 	switch r.cfg.Scenario {
 	case ScenarioChurn:
-		res.Churn = &ChurnResult{Rejoins: r.rejoins.Load(), ReplayLines: r.replayLines.Summary(), ReplayMS: r.replayTime.Summary()}
+		res.Churn = r.churnResult(d, HistDist(&base), res.MeasuredSeconds)
 	case ScenarioHistory:
 		l := r.histLat.Summary()
 		res.History = &HistoryResult{Requests: l.Count + int(r.histFailed.Load()), Failed: r.histFailed.Load(),
 			LatencyMS: l, Lines: r.histLines.Summary()}
 	}
+}
+
+// churnResult summarises the reconnects, given the live latency of the
+// measured window and of the baseline window.
+func (r *runner) churnResult(live, base Dist, measured float64) *ChurnResult {
+	c := &ChurnResult{
+		Churners: r.churners, Rate: r.cfg.ChurnRate, PeriodSeconds: churnPeriod(r.cfg).Seconds(),
+		Rejoins: r.rejoins.Load(), MeasuredRejoins: r.measuredRejoins,
+		ReplayLines: r.replayLines.Summary(), ReplayMS: r.replayTime.Summary(),
+		BaselineSeconds: r.cfg.Baseline.Seconds(), LiveChurnMS: live,
+	}
+	if measured > 0 {
+		c.ReconnectsPerSecond = float64(c.MeasuredRejoins) / measured
+	}
+	if r.cfg.Baseline > 0 {
+		delta := live.P99 - base.P99
+		c.LiveBaselineMS, c.LiveP99DeltaMS = &base, &delta
+	}
+	return c
 }
 
 // startProgress prints a progress line every second until the returned
@@ -176,6 +212,9 @@ func (r *runner) startProgress(w io.Writer, live bool, start time.Time) func() {
 			_, _, errs := r.errorCounts()
 			line := fmt.Sprintf("%6.1fs  conn %d/%d  sent %d (%d/s)  delivered %d (%d/s)  errors %d",
 				time.Since(start).Seconds(), r.connected.Load(), len(r.users), sent, sent-lastSent, del, del-lastDel, errs)
+			if r.churners > 0 {
+				line += fmt.Sprintf("  rejoins %d", r.rejoins.Load())
+			}
 			lastSent, lastDel = sent, del
 			if live {
 				fmt.Fprint(w, "\r\033[K"+line)

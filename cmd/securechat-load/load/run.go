@@ -26,20 +26,25 @@ type runner struct {
 	users    []*user
 	hard     time.Time // every connection's deadline: the run ends by then
 
-	seq     []counter // next sequence number per sender
-	acked   []counter // fresh deliveries per sender (maxrate flow control)
-	measure atomic.Bool
+	seq   []counter    // next sequence number per sender
+	acked []counter    // fresh deliveries per sender (maxrate flow control)
+	phase atomic.Int32 // a phase: the histogram live latency goes to
 
-	startSend    chan struct{}  // closed: senders and churners start
-	startMeasure chan struct{}  // closed: warmup over; history clients start
+	churners   int       // the users with the highest indices churn
+	churnStart time.Time // the churn schedule's origin, set before startChurn closes
+
+	startSend    chan struct{}  // closed: senders start (preload, then steady)
+	startChurn   chan struct{}  // closed: baseline over; churners start leaving
+	startMeasure chan struct{}  // closed: measured window; history clients start
 	stopSend     chan struct{}  // closed: senders, churners, history stop
 	runDone      chan struct{}  // closed: users disconnect
-	preloaded    sync.WaitGroup // history: senders done with the preload
+	preloaded    sync.WaitGroup // senders done with the --preload
 	senders      sync.WaitGroup // sending goroutines still running
 
 	connected               atomic.Int64
 	connectLat, joinLat     Samples
-	rejoins                 atomic.Int64
+	rejoins                 atomic.Int64 // churn reconnects completed
+	measuredRejoins         int64        // rejoins during the measured window
 	replayLines, replayTime Samples
 	histLat, histLines      Samples
 	histFailed              atomic.Int64
@@ -57,11 +62,12 @@ func newRunner(cfg *Config, now time.Time) *runner {
 	r := &runner{
 		cfg: cfg, tc: cfg.tlsConfig(), runID: hex.EncodeToString(id),
 		seq: make([]counter, cfg.Senders), acked: make([]counter, cfg.Senders),
-		startSend: make(chan struct{}), startMeasure: make(chan struct{}),
+		churners:  churnerCount(cfg),
+		startSend: make(chan struct{}), startChurn: make(chan struct{}), startMeasure: make(chan struct{}),
 		stopSend: make(chan struct{}), runDone: make(chan struct{}),
 		errCount: map[string]int{},
 	}
-	r.hard = now.Add(cfg.ConnectTO + cfg.Warmup + cfg.Duration + cfg.Drain + 30*time.Second)
+	r.hard = now.Add(cfg.ConnectTO + cfg.Warmup + cfg.Baseline + r.churnLead() + cfg.Duration + cfg.Drain + 30*time.Second)
 	for k := range cfg.Channels {
 		r.channels = append(r.channels, fmt.Sprintf("#load-%s-%d", r.runID, k))
 	}
@@ -81,19 +87,14 @@ func (r *runner) newUser(i int) *user {
 			senders = append(senders, s)
 		}
 	}
-	nonSenders := r.cfg.Users - r.cfg.Senders
-	churners := 0
-	if r.cfg.Scenario == ScenarioChurn {
-		churners = int(float64(nonSenders) * r.cfg.ChurnFraction)
-	}
 	return &user{
 		run: r, idx: i, channel: r.channels[k],
 		nick:    fmt.Sprintf("%s-%s-%d", r.cfg.NickPrefix, r.runID, i),
 		sender:  i < r.cfg.Senders,
-		churner: i >= r.cfg.Users-churners,
+		churner: i >= r.cfg.Users-r.churners,
 		rx: &receiver{
 			tr: NewTracker(r.cfg.Senders, senders), senders: senders,
-			seq: r.seq, acked: r.acked, flow: r.cfg.Rate == 0, measure: &r.measure,
+			seq: r.seq, acked: r.acked, flow: r.cfg.Rate == 0, phase: &r.phase,
 		},
 	}
 }
@@ -199,21 +200,40 @@ func Run(ctx context.Context, cfg Config, progress io.Writer, live bool) (*Resul
 	return res, nil
 }
 
-// traffic runs the sending phase: warmup, measurement, drain, with the
-// server's metrics scraped around it.
+// churnLead is the time from a churner's leave to its reconnect. The
+// churners start leaving that long before the measured window, so that
+// reconnects arrive at the full rate from its first instant to its last.
+func (r *runner) churnLead() time.Duration {
+	if r.churners == 0 {
+		return 0
+	}
+	return churnSettle + r.cfg.ChurnOffline
+}
+
+// traffic runs the sending phase: preload, warmup, the churn baseline,
+// measurement, drain, with the server's metrics scraped around it.
 func (r *runner) traffic(ctx context.Context, res *Result) {
 	before := r.scrape(ctx)
 	close(r.startSend)
-	if r.cfg.Scenario == ScenarioHistory {
+	if r.cfg.Preload > 0 {
 		r.waitPreload(ctx)
 	}
 	sleep(ctx, r.cfg.Warmup)
-	sent0, del0, t0 := r.sent(), r.delivered(), time.Now()
-	r.measure.Store(true)
+	if r.cfg.Baseline > 0 {
+		r.phase.Store(int32(phaseBaseline))
+		sleep(ctx, r.cfg.Baseline)
+		r.phase.Store(int32(phaseIdle))
+	}
+	r.churnStart = time.Now()
+	close(r.startChurn)
+	sleep(ctx, r.churnLead())
+	sent0, del0, rej0, t0 := r.sent(), r.delivered(), r.rejoins.Load(), time.Now()
+	r.phase.Store(int32(phaseMain))
 	close(r.startMeasure)
 	sleep(ctx, r.cfg.Duration)
-	r.measure.Store(false)
-	sent1, del1, t1 := r.sent(), r.delivered(), time.Now()
+	r.phase.Store(int32(phaseIdle))
+	sent1, del1, rej1, t1 := r.sent(), r.delivered(), r.rejoins.Load(), time.Now()
+	r.measuredRejoins = rej1 - rej0
 	close(r.stopSend)
 	r.senders.Wait()
 	res.DrainSeconds = r.drain(ctx).Seconds()
@@ -226,7 +246,7 @@ func (r *runner) traffic(ctx context.Context, res *Result) {
 }
 
 // waitPreload waits (bounded by ctx) until the senders have put the
-// history preload into every channel.
+// preload into every channel.
 func (r *runner) waitPreload(ctx context.Context) {
 	done := make(chan struct{})
 	go func() { r.preloaded.Wait(); close(done) }()

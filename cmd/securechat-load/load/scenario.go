@@ -40,7 +40,7 @@ func (r *runner) connectAll(ctx context.Context, usersWG *sync.WaitGroup) time.D
 		usersWG.Add(1)
 		if u.sender && r.cfg.Scenario != ScenarioConnectStorm {
 			r.senders.Add(1)
-			if r.cfg.Scenario == ScenarioHistory {
+			if r.cfg.Preload > 0 {
 				r.preloaded.Add(1)
 			}
 		}
@@ -80,7 +80,7 @@ func (u *user) playRole(ctx context.Context) {
 		}
 		u.sendLoop(ctx)
 	case u.churner:
-		if waitOrStop(ctx, r.startSend, r.runDone) {
+		if waitOrStop(ctx, r.startChurn, r.runDone) {
 			u.churnLoop(ctx)
 		}
 	case r.cfg.Scenario == ScenarioHistory:
@@ -204,10 +204,10 @@ func (u *user) sendBatch(buf []byte, n int) ([]byte, error) {
 
 // sendLoop sends until stopSend: paced at the per-sender share of --rate,
 // or, with --rate 0, as fast as the window of undelivered messages allows.
-// In the history scenario it first sends the preload.
+// It first sends its share of the --preload.
 func (u *user) sendLoop(ctx context.Context) {
 	r := u.run
-	if r.cfg.Scenario == ScenarioHistory {
+	if r.cfg.Preload > 0 {
 		u.preload(ctx)
 	}
 	if u.conn == nil {
@@ -215,7 +215,7 @@ func (u *user) sendLoop(ctx context.Context) {
 	}
 	var err error
 	if r.cfg.Rate > 0 {
-		err = u.paced(ctx, r.cfg.Rate/float64(r.cfg.Senders), senderPhase(u.idx, r.cfg.Rate))
+		err = u.paced(ctx, r.cfg.Rate/float64(r.cfg.Senders), streamPhase(u.idx, r.cfg.Rate))
 	} else {
 		err = u.windowed(ctx, -1)
 	}
@@ -224,7 +224,7 @@ func (u *user) sendLoop(ctx context.Context) {
 	}
 }
 
-// preload sends this sender's share of the history preload quickly.
+// preload sends this sender's share of the preload quickly.
 func (u *user) preload(ctx context.Context) {
 	r := u.run
 	defer r.preloaded.Done()
@@ -241,11 +241,11 @@ func (u *user) preload(ctx context.Context) {
 	}
 }
 
-// senderPhase staggers sender idx so that the senders together send an
-// evenly spaced stream at totalRate: started in step, every sender would
-// fire at the same instants and the server would see bursts of S messages
+// streamPhase staggers sender (or churner) idx so that together they send
+// (reconnect) in an evenly spaced stream at totalRate: started in step,
+// they would all fire at the same instants and the server would see bursts
 // followed by silence, which is not the fixed total rate asked for.
-func senderPhase(idx int, totalRate float64) time.Duration {
+func streamPhase(idx int, totalRate float64) time.Duration {
 	return time.Duration(float64(idx) / totalRate * float64(time.Second))
 }
 
@@ -321,24 +321,29 @@ func (u *user) windowed(ctx context.Context, limit int64) error {
 	return nil
 }
 
-// churnLoop makes the user come and go like a phone on a flaky network
-// until sending stops. Before leaving it notes the senders' positions and
-// keeps reading for a settle time, so only messages sent before that point
-// count as expected.
+// churnLoop makes the user leave and come back once every churn period
+// until sending stops, like a phone on a flaky network. The schedule is
+// fixed (leave at churnStart + phase + k*period, reconnect churnLead later)
+// and the phases are staggered over the churners, so the server sees an
+// even stream of --churn-rate reconnects a second rather than bursts, and a
+// slow reconnect does not push the later ones back. Before leaving the user
+// notes the senders' positions and keeps reading for churnSettle, so only
+// messages sent before that point count as expected.
 func (u *user) churnLoop(ctx context.Context) {
 	r := u.run
-	jitter := func(d time.Duration) time.Duration { return d/2 + rand.N(d+1) }
-	for {
-		if !sleepOrStop(ctx, jitter(r.cfg.ChurnOnline), r.stopSend) {
+	period := churnPeriod(r.cfg)
+	leave := r.churnStart.Add(streamPhase(u.idx-(r.cfg.Users-r.churners), r.cfg.ChurnRate))
+	for ; ; leave = leave.Add(period) {
+		if !sleepOrStop(ctx, time.Until(leave), r.stopSend) {
 			return
 		}
 		ends := make([]int64, len(r.seq))
 		for s := range ends {
 			ends[s] = r.seq[s].Load()
 		}
-		sleep(ctx, 500*time.Millisecond)
+		sleep(ctx, churnSettle)
 		u.disconnect(func(s int) int64 { return ends[s] })
-		if !sleepOrStop(ctx, jitter(r.cfg.ChurnOffline), r.stopSend) {
+		if !sleepOrStop(ctx, time.Until(leave.Add(r.churnLead())), r.stopSend) {
 			return
 		}
 		if err := u.connect(ctx, true); err != nil && ctx.Err() != nil {

@@ -65,8 +65,11 @@ func (h *Histogram) Record(d time.Duration) {
 	h.sum += float64(v)
 }
 
-// Merge adds every sample of o to h.
+// Merge adds every sample of o to h; a nil o adds nothing.
 func (h *Histogram) Merge(o *Histogram) {
+	if o == nil {
+		return
+	}
 	for i, c := range o.counts {
 		h.counts[i] += c
 	}
@@ -175,6 +178,15 @@ type senderWindow struct {
 	seen   bitset
 }
 
+// phase says which latency histogram a live delivery is recorded in.
+type phase int32
+
+const (
+	phaseIdle     phase = iota // warmup, transitions, drain: not recorded
+	phaseBaseline              // churn: churners connected and idle
+	phaseMain                  // the measured window (--duration)
+)
+
 // Tracker does the sequence accounting for one receiver: per sender, which
 // sequence numbers arrived inside the receiver's joined window, in which
 // order, and how often. It is owned by the receiver's read goroutine; the
@@ -184,7 +196,8 @@ type Tracker struct {
 	win     []senderWindow
 	open    bool
 	totals  Counts
-	latency Histogram
+	latency Histogram  // phaseMain
+	base    *Histogram // phaseBaseline; allocated on first use, as most runs have none
 }
 
 // NewTracker returns a tracker for a receiver that shares a channel with
@@ -224,7 +237,8 @@ func (t *Tracker) Open(bases func(sender int) int64) int64 {
 
 // Observe records one live message from sender with sequence number seq.
 // It reports whether the message counts as a fresh in-window delivery.
-func (t *Tracker) Observe(sender int, seq int64, latency time.Duration, measure bool) bool {
+// Its latency is recorded in the histogram of phase p.
+func (t *Tracker) Observe(sender int, seq int64, latency time.Duration, p phase) bool {
 	if sender < 0 || sender >= len(t.slot) || t.slot[sender] < 0 || !t.open {
 		t.totals.Foreign++
 		return false
@@ -243,8 +257,14 @@ func (t *Tracker) Observe(sender int, seq int64, latency time.Duration, measure 
 	} else {
 		w.maxSeq = seq
 	}
-	if measure {
+	switch p {
+	case phaseMain:
 		t.latency.Record(latency)
+	case phaseBaseline:
+		if t.base == nil {
+			t.base = new(Histogram)
+		}
+		t.base.Record(latency)
 	}
 	return true
 }
@@ -275,8 +295,13 @@ func (t *Tracker) Close(ends func(sender int) int64) {
 // Totals returns the accounting of all closed windows.
 func (t *Tracker) Totals() Counts { return t.totals }
 
-// Latency returns the receiver's end-to-end latency histogram.
+// Latency returns the receiver's end-to-end latency histogram of the
+// measured window.
 func (t *Tracker) Latency() *Histogram { return &t.latency }
+
+// BaselineLatency returns the latency histogram of the baseline window, nil
+// if nothing was recorded in it.
+func (t *Tracker) BaselineLatency() *Histogram { return t.base }
 
 // Samples collects a modest number of values (one per connection, rejoin
 // or history request) for exact percentiles. It is safe for concurrent use.

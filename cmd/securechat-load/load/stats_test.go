@@ -58,7 +58,7 @@ func TestTrackerAccounting(t *testing.T) {
 			tr := NewTracker(3, []int{0, 1})
 			tr.Open(func(s int) int64 { return tc.bases[s] })
 			for _, o := range tc.seen {
-				tr.Observe(o.sender, o.seq, time.Millisecond, true)
+				tr.Observe(o.sender, o.seq, time.Millisecond, phaseMain)
 			}
 			tr.Close(func(s int) int64 { return tc.ends[s] })
 			if got := tr.Totals(); got != tc.want {
@@ -72,17 +72,42 @@ func TestTrackerReopen(t *testing.T) {
 	tr := NewTracker(1, []int{0})
 	tr.Open(func(int) int64 { return 0 })
 	for seq := range int64(200) {
-		tr.Observe(0, seq, 0, false)
+		tr.Observe(0, seq, 0, phaseIdle)
 	}
 	tr.Close(func(int) int64 { return 200 })
 	// Rejoin after a gap: bits from the first window must not leak.
 	tr.Open(func(int) int64 { return 300 })
-	tr.Observe(0, 300, 0, false)
-	tr.Observe(0, 250, 0, false) // predates the rejoin: replay territory
+	tr.Observe(0, 300, 0, phaseIdle)
+	tr.Observe(0, 250, 0, phaseIdle) // predates the rejoin: replay territory
 	tr.Close(func(int) int64 { return 310 })
 	want := Counts{Expected: 210, Received: 201, Lost: 9, Stale: 1}
 	if got := tr.Totals(); got != want {
 		t.Errorf("totals = %+v, want %+v", got, want)
+	}
+}
+
+// TestTrackerLatencyByPhase checks that latency goes to the histogram of
+// the phase it was observed in, and nowhere outside a window.
+func TestTrackerLatencyByPhase(t *testing.T) {
+	tr := NewTracker(1, []int{0})
+	tr.Open(func(int) int64 { return 0 })
+	if tr.BaselineLatency() != nil {
+		t.Fatal("baseline histogram allocated before use")
+	}
+	for seq, p := range []phase{phaseIdle, phaseBaseline, phaseBaseline, phaseIdle, phaseMain, phaseMain, phaseMain} {
+		tr.Observe(0, int64(seq), time.Duration(p)*time.Millisecond, p)
+	}
+	if n := tr.BaselineLatency().Count(); n != 2 || tr.BaselineLatency().Max() != time.Millisecond {
+		t.Errorf("baseline: %d samples, max %v", n, tr.BaselineLatency().Max())
+	}
+	if n := tr.Latency().Count(); n != 3 || tr.Latency().Max() != 2*time.Millisecond {
+		t.Errorf("main: %d samples, max %v", n, tr.Latency().Max())
+	}
+	var h Histogram
+	h.Merge(tr.BaselineLatency())
+	h.Merge(nil) // a receiver without baseline samples
+	if h.Count() != 2 {
+		t.Errorf("merged %d", h.Count())
 	}
 }
 
