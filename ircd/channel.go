@@ -161,19 +161,23 @@ func (ch *Channel) remove(c *Client) bool {
 	return true
 }
 
-// remember appends a relayed message to the replay ring.
-func (ch *Channel) remember(e *entry, keep int) {
-	if keep <= 0 {
-		return
-	}
+// remember appends a relayed message to the replay ring and returns the
+// members to deliver it to. Both happen under one lock, as add takes the
+// replay and adds the joiner under one: a joiner gets each message either
+// replayed or live, never both and never neither.
+func (ch *Channel) remember(e *entry, keep int) []*Client {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
+	if keep <= 0 {
+		return ch.snapshot
+	}
 	ch.recent = append(ch.recent, e)
 	// Trim only when twice over, so the copy is paid once per keep
 	// messages rather than on every message.
 	if len(ch.recent) >= 2*keep {
 		ch.recent = append(ch.recent[:0:0], ch.recent[len(ch.recent)-keep:]...)
 	}
+	return ch.snapshot
 }
 
 // namesList renders the NAMES entries as seen by a client with the given

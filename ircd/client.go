@@ -112,7 +112,13 @@ func (c *Client) channelList() []*Channel {
 // sendLine queues a serialized line. It is safe to call from any goroutine
 // and never blocks; a client whose queue overflows is disconnected.
 func (c *Client) sendLine(line []byte) {
-	if _, overflowed := c.sendq.push(line); overflowed {
+	c.queued(c.sendq.push(line))
+}
+
+// queued handles the outcome of a push: a client whose queue overflowed is
+// disconnected.
+func (c *Client) queued(_, overflowed bool) {
+	if overflowed {
 		m := c.srv.metrics
 		m.SendQDrops.Inc()
 		m.Refused.WithLabelValues("sendq").Inc()
@@ -125,14 +131,16 @@ func (c *Client) sendLine(line []byte) {
 }
 
 // send serializes and queues m for this client, routing it through the
-// labeled-response collector when a labeled command is being handled.
+// labeled-response collector when a labeled command is being handled. Only
+// the client's reader goroutine calls it: these are the replies to the
+// command it handles, so they go ahead of lines others send meanwhile.
 func (c *Client) send(m *irc.Message) {
 	if c.label != nil {
 		c.label.add(m)
 		return
 	}
 	c.srv.metrics.MessagesOut.WithLabelValues(metrics.CommandLabel(m.Command)).Inc()
-	c.sendLine([]byte(m.String()))
+	c.queued(c.sendq.pushReply([]byte(m.String())))
 }
 
 // reply sends a numeric or command from the server to this client.

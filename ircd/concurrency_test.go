@@ -3,6 +3,8 @@ package ircd
 import (
 	"fmt"
 	"net/netip"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -126,4 +128,67 @@ func quitIn(lines []string, nick string) bool {
 		}
 	}
 	return false
+}
+
+// TestJoinDuringTrafficSeesEachMessageOnce joins and parts a busy channel
+// again and again. Each time the joiner must see its JOIN before any of
+// the channel's messages, and then every message exactly once and in
+// order: the replayed tail followed seamlessly by the live stream.
+func TestJoinDuringTrafficSeesEachMessageOnce(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	const talkers = 6
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range talkers {
+		talker := ts.register(fmt.Sprintf("talker%d", i))
+		talker.Join("#busy")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 1; ; n++ {
+				select {
+				case <-stop:
+					return
+				case <-time.After(time.Millisecond):
+				}
+				talker.Send("PRIVMSG #busy :t%d seq=%d", i, n)
+			}
+		}()
+	}
+	defer func() { close(stop); wg.Wait() }()
+
+	seqRe := regexp.MustCompile(`PRIVMSG #busy :?.*t(\d+) seq=(\d+)$`)
+	for round := range 30 {
+		// A new client each round: one that parted may still get a line
+		// that was on its way when it left.
+		joiner := ts.register(fmt.Sprintf("joiner%d", round))
+		joiner.Send("JOIN #busy")
+		joined, seen := false, 0
+		last := make(map[int]int)
+		for seen < 150 {
+			line, err := joiner.ReadLine(5 * time.Second)
+			if err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			if strings.Contains(line, " JOIN #busy") {
+				joined = joined || strings.HasPrefix(line, fmt.Sprintf(":joiner%d!", round))
+				continue
+			}
+			m := seqRe.FindStringSubmatch(line)
+			if m == nil {
+				continue
+			}
+			if !joined {
+				t.Fatalf("round %d: %q arrived before the JOIN", round, line)
+			}
+			who, _ := strconv.Atoi(m[1])
+			n, _ := strconv.Atoi(m[2])
+			if prev, ok := last[who]; ok && n != prev+1 {
+				t.Fatalf("round %d: talker%d's seq %d after %d: a message was lost or repeated", round, who, n, prev)
+			}
+			last[who], seen = n, seen+1
+		}
+		joiner.Send("QUIT")
+	}
 }

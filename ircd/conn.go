@@ -31,12 +31,14 @@ var (
 // may push; only the client's writer goroutine takes. Lines queued while the
 // writer is busy are coalesced into one socket write.
 type sendQueue struct {
-	mu     sync.Mutex
-	buf    []byte
-	limit  int
-	closed bool
-	over   bool
-	wake   chan struct{}
+	mu      sync.Mutex
+	buf     []byte
+	held    []byte // others' lines while the owner's replies must go first
+	holding bool
+	limit   int
+	closed  bool
+	over    bool
+	wake    chan struct{}
 }
 
 func newSendQueue(limit int) *sendQueue {
@@ -46,28 +48,64 @@ func newSendQueue(limit int) *sendQueue {
 // push appends one line (without CRLF). It never blocks. It reports
 // whether the line was queued, and overflowed is true for the one push that
 // broke the budget, after which the queue is closed and accepts nothing.
+// While the owner holds the queue the line waits behind the owner's replies.
 func (q *sendQueue) push(line []byte) (ok, overflowed bool) {
+	return q.add(line, false)
+}
+
+// pushReply is push for the owner's replies, which go ahead of held lines.
+func (q *sendQueue) pushReply(line []byte) (ok, overflowed bool) {
+	return q.add(line, true)
+}
+
+func (q *sendQueue) add(line []byte, reply bool) (ok, overflowed bool) {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
 		return false, false
 	}
-	if len(q.buf)+len(line)+2 > q.limit {
+	if len(q.buf)+len(q.held)+len(line)+2 > q.limit {
 		q.closed, q.over = true, true
 		q.mu.Unlock()
 		q.signal()
 		return false, true
 	}
+	if q.holding && !reply {
+		q.held = append(append(q.held, line...), '\r', '\n')
+		q.mu.Unlock()
+		return true, false
+	}
 	// Only the first line into an empty queue needs to wake the writer:
 	// it takes everything queued when it runs.
 	wasEmpty := len(q.buf) == 0
-	q.buf = append(q.buf, line...)
-	q.buf = append(q.buf, '\r', '\n')
+	q.buf = append(append(q.buf, line...), '\r', '\n')
 	q.mu.Unlock()
 	if wasEmpty {
 		q.signal()
 	}
 	return true, false
+}
+
+// hold makes lines pushed by others wait until release, so the replies the
+// owner queues in between reach the client first.
+func (q *sendQueue) hold() {
+	q.mu.Lock()
+	q.holding = true
+	q.mu.Unlock()
+}
+
+// release queues the held lines behind the owner's replies.
+func (q *sendQueue) release() {
+	q.mu.Lock()
+	q.holding = false
+	wasEmpty := len(q.buf) == 0
+	q.buf = append(q.buf, q.held...)
+	q.held = nil
+	wake := wasEmpty && len(q.buf) > 0
+	q.mu.Unlock()
+	if wake {
+		q.signal()
+	}
 }
 
 func (q *sendQueue) signal() {

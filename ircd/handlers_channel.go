@@ -110,7 +110,7 @@ func (s *Server) joined(c *Client, ch *Channel, replay []*entry) {
 	}
 	members := ch.Members()
 	s.deliver(members, o, func(r *Client) bool { return r != c })
-	c.sendLine(o.lineFor(c))
+	c.sendOwn(o)
 	if c.isAway() {
 		s.notifyAway(c, ch)
 	}

@@ -92,10 +92,13 @@ func (s *Server) messageOne(c *Client, cmd, target, text string, tags irc.Tags) 
 		o.base = &irc.Message{Prefix: c.prefix(), Command: cmd, Params: params}
 		// Stored before it is delivered, so a reply can never be stored
 		// ahead of the message it answers.
-		if cmd != "TAGMSG" {
-			s.history.recordChannel(ch, o)
+		var members []*Client
+		if cmd == "TAGMSG" {
+			members = ch.Members()
+		} else {
+			members = s.history.recordChannel(ch, o)
 		}
-		s.deliver(ch.Members(), o, wantMessage(c, cmd))
+		s.deliver(members, o, wantMessage(c, cmd))
 		c.echo(o)
 		s.metrics.RelayLatency.Observe(time.Since(start).Seconds())
 		return nil

@@ -77,10 +77,13 @@ func dmName(a, b string) string {
 	return "dm:" + a + " " + b
 }
 
-func (h *history) recordChannel(ch *Channel, o *outMsg) {
+// recordChannel keeps o for replay and history and returns the members
+// to deliver it to (see Channel.remember).
+func (h *history) recordChannel(ch *Channel, o *outMsg) []*Client {
 	e := o.entry()
-	ch.remember(e, h.srv.config().Replay)
+	members := ch.remember(e, h.srv.config().Replay)
 	h.append(h.channelKey(ch), e)
+	return members
 }
 
 func (h *history) recordDirect(from, to *Client, o *outMsg) {
