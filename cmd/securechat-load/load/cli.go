@@ -103,8 +103,8 @@ func writeSections(p func(string, ...any), res *Result) {
 }
 
 func writeChurn(p func(string, ...any), ch *ChurnResult) {
-	p("churn     %d churners, each every %.2fs: %d rejoins in the measured window, %.1f/s (asked %g/s); %d in all",
-		ch.Churners, ch.PeriodSeconds, ch.MeasuredRejoins, ch.ReconnectsPerSecond, ch.Rate, ch.Rejoins)
+	p("churn     %d churners, each every %.2fs: %d rejoins in the measured window, %.1f/s (asked %g/s); %d in all, %d resuming TLS",
+		ch.Churners, ch.PeriodSeconds, ch.MeasuredRejoins, ch.ReconnectsPerSecond, ch.Rate, ch.Rejoins, ch.TLSResumed)
 	p("replay    lines %s; complete %s", distText(ch.ReplayLines, ""), distText(ch.ReplayMS, "ms"))
 	if ch.LiveBaselineMS == nil {
 		p("live      with churn %s; no baseline (--baseline 0)", distText(ch.LiveChurnMS, "ms"))

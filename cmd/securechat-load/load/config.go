@@ -37,7 +37,11 @@ type Config struct {
 	// ClassicalKEX offers only X25519 and P-256, as clients built on
 	// older TLS libraries (OpenSSL 3.0, GnuTLS 3.7) do, instead of Go's
 	// default post-quantum hybrid first.
-	ClassicalKEX  bool
+	ClassicalKEX bool
+	// TLSResume gives each user a session cache, so a churning user's
+	// reconnect resumes its TLS session as phone clients do. A user's
+	// first connection is always a full handshake.
+	TLSResume     bool
 	Fingerprint   []byte // SHA-256 of the server's leaf certificate; nil: no pin
 	Password      string
 	Auth          string // "sasl" or "pass"
@@ -103,6 +107,7 @@ func ParseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:6697", "server `host:port`")
 	fs.BoolVar(&c.TLS, "tls", true, "connect with TLS")
 	fs.BoolVar(&c.SkipVerify, "insecure-skip-verify", true, "accept any certificate (the server's self-signed one); see --tls-fingerprint")
+	fs.BoolVar(&c.TLSResume, "tls-resume", true, "reconnecting users resume their TLS session, as phone clients do (first connections are full handshakes)")
 	fs.BoolVar(&c.ClassicalKEX, "tls-classical-kex", false, "offer only X25519 and P-256 key exchange, like clients on OpenSSL 3.0 / GnuTLS 3.7 (default: Go's post-quantum hybrid first)")
 	fs.StringVar(&fp, "tls-fingerprint", "", "pin the server certificate by its SHA-256 `hex` fingerprint")
 	fs.StringVar(&c.Password, "password", "", "room password (visible in ps; prefer --password-file or SECURECHAT_PASSWORD)")

@@ -140,6 +140,14 @@ func TestChurnAgainstDaemon(t *testing.T) {
 		t.Fatalf("connected %d of 40", res.Connect.OK)
 	}
 	checkChurn(t, res, 20, 50)
+	// Reconnects resume their TLS session, as phone clients do.
+	if ch := res.Churn; ch.TLSResumed != ch.Rejoins {
+		t.Errorf("%d of %d rejoins resumed their TLS session", ch.TLSResumed, ch.Rejoins)
+	}
+	// A rejoiner sees nothing of the channel before its own JOIN.
+	if res.Messages.Foreign != 0 {
+		t.Errorf("%d messages arrived outside a joined window", res.Messages.Foreign)
+	}
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

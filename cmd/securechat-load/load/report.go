@@ -73,6 +73,7 @@ type ChurnResult struct {
 	Rate          float64 `json:"rate"`           // requested reconnects/s over all churners
 	PeriodSeconds float64 `json:"period_seconds"` // each churner reconnects this often
 	Rejoins       int64   `json:"rejoins"`        // over the whole run
+	TLSResumed    int64   `json:"tls_resumed"`    // rejoins that resumed their TLS session
 	// MeasuredRejoins completed in the measured window; ReconnectsPerSecond
 	// is them per second of it, the rate achieved.
 	MeasuredRejoins     int64   `json:"measured_rejoins"`
@@ -172,7 +173,7 @@ func (r *runner) finish(res *Result) {
 func (r *runner) churnResult(live, base Dist, measured float64) *ChurnResult {
 	c := &ChurnResult{
 		Churners: r.churners, Rate: r.cfg.ChurnRate, PeriodSeconds: churnPeriod(r.cfg).Seconds(),
-		Rejoins: r.rejoins.Load(), MeasuredRejoins: r.measuredRejoins,
+		Rejoins: r.rejoins.Load(), TLSResumed: r.resumed.Load(), MeasuredRejoins: r.measuredRejoins,
 		ReplayLines: r.replayLines.Summary(), ReplayMS: r.replayTime.Summary(),
 		BaselineSeconds: r.cfg.Baseline.Seconds(), LiveChurnMS: live,
 	}

@@ -44,6 +44,7 @@ type runner struct {
 	connected               atomic.Int64
 	connectLat, joinLat     Samples
 	rejoins                 atomic.Int64 // churn reconnects completed
+	resumed                 atomic.Int64 // of them, TLS session resumptions
 	measuredRejoins         int64        // rejoins during the measured window
 	replayLines, replayTime Samples
 	histLat, histLines      Samples

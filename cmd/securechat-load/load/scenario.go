@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"crypto/tls"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -20,6 +21,7 @@ type user struct {
 	churner bool
 	rx      *receiver
 
+	tc       *tls.Config // the run's settings, with this user's session cache
 	conn     *conn
 	readDone chan struct{}
 	closing  atomic.Bool // set before a deliberate disconnect
@@ -109,7 +111,7 @@ func waitOrStop(ctx context.Context, ch, stop <-chan struct{}) bool {
 func (u *user) connect(ctx context.Context, rejoin bool) error {
 	r := u.run
 	t0 := time.Now()
-	c, err := dialConn(ctx, r.cfg, r.tc, u.nick, r.runID)
+	c, err := dialConn(ctx, r.cfg, u.tlsConfig(), u.nick, r.runID)
 	if err != nil {
 		r.fail("connect", err)
 		return err
@@ -136,12 +138,28 @@ func (u *user) connect(ctx context.Context, rejoin bool) error {
 			return err
 		}
 		u.recordConnect(rejoin, tReg.Sub(t0), time.Since(tReg), replay)
+		if rejoin && c.resumed() {
+			r.resumed.Add(1)
+		}
 	}
 	c.nc.SetDeadline(r.hard)
 	u.conn, u.readDone = c, make(chan struct{})
 	u.closing.Store(false)
 	go u.read(c, u.readDone)
 	return nil
+}
+
+// tlsConfig returns the TLS settings for u's connections; with
+// --tls-resume each user keeps its own session, never another user's.
+func (u *user) tlsConfig() *tls.Config {
+	if u.tc == nil {
+		u.tc = u.run.tc
+		if u.run.cfg.TLSResume {
+			u.tc = u.run.tc.Clone()
+			u.tc.ClientSessionCache = tls.NewLRUClientSessionCache(1)
+		}
+	}
+	return u.tc
 }
 
 func (u *user) recordConnect(rejoin bool, reg, join time.Duration, replay int) {
