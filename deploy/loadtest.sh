@@ -3,7 +3,7 @@
 # securechatd (history in a real redis-server on loopback) and prints the
 # median of three runs of each figure BENCHMARKS.md reports.
 #
-#   deploy/loadtest.sh [scenario ...]     default: steady maxrate maxrate-tls connect-storm churn history idle
+#   deploy/loadtest.sh [scenario ...]     default: steady maxrate maxrate-tls connect-storm connect-storm-classical churn history idle
 #
 # Everything runs on 127.0.0.1; the daemon exempts loopback from flood
 # control so the numbers measure the server, not its throttle.
@@ -63,6 +63,7 @@ figures = {
     "server CPU %": lambda r: get(r, "server", "cpu_percent"),
     "server CPU us/delivery": lambda r: get(r, "server", "cpu_us_per_delivery"),
     "registrations/s": lambda r: get(r, "connect", "per_second"),
+    "failed connections": lambda r: get(r, "connect", "failed"),
     "reconnects/s": lambda r: get(r, "churn", "reconnects_per_second"),
     "replay p99 ms": lambda r: get(r, "churn", "replay_ms", "p99"),
     "replay lines p50": lambda r: get(r, "churn", "replay_lines", "p50"),
@@ -80,7 +81,7 @@ for name, f in figures.items():
 PY
 }
 
-scenarios=${*:-steady maxrate maxrate-tls connect-storm churn history idle}
+scenarios=${*:-steady maxrate maxrate-tls connect-storm connect-storm-classical churn history idle}
 for s in $scenarios; do
 	case $s in
 	steady) run steady --addr "127.0.0.1:$tport" --scenario steady --users 1000 --channels 10 --senders 20 --rate 500 --duration 10s ;;
@@ -88,6 +89,8 @@ for s in $scenarios; do
 	maxrate-tls) run maxrate-tls --addr "127.0.0.1:$tport" --scenario maxrate --users 50 --channels 1 --senders 5 --duration 10s ;;
 	# Registration only (no JOIN): the storm's figure is registrations/s.
 	connect-storm) run connect-storm --addr "127.0.0.1:$tport" --scenario connect-storm --users 10000 ;;
+	# The same storm from clients that offer only X25519 (OpenSSL 3.0, GnuTLS 3.7).
+	connect-storm-classical) run connect-storm-classical --addr "127.0.0.1:$tport" --scenario connect-storm --users 10000 --tls-classical-kex ;;
 	# The preset: ~400 churners reconnecting 200 times a second in all, each
 	# replaying 50 messages, after a 10 s baseline of live latency without churn.
 	churn) run churn --addr "127.0.0.1:$tport" --scenario churn --churn-rate 200 --duration 60s ;;
