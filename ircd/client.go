@@ -112,7 +112,7 @@ func (c *Client) channelList() []*Channel {
 // sendLine queues a serialized line. It is safe to call from any goroutine
 // and never blocks; a client whose queue overflows is disconnected.
 func (c *Client) sendLine(line []byte) {
-	c.queued(c.sendq.push(line))
+	c.queued(c.sendq.push(line, pushNow))
 }
 
 // queued handles the outcome of a push: a client whose queue overflowed is
@@ -140,7 +140,7 @@ func (c *Client) send(m *irc.Message) {
 		return
 	}
 	c.srv.metrics.MessagesOut.WithLabelValues(metrics.CommandLabel(m.Command)).Inc()
-	c.queued(c.sendq.pushReply([]byte(m.String())))
+	c.queued(c.sendq.push([]byte(m.String()), pushReply))
 }
 
 // reply sends a numeric or command from the server to this client.

@@ -20,6 +20,9 @@ const (
 	maxSpareBuf  = 64 << 10
 	busyWindow   = time.Millisecond       // writes this close mean a stream: coalesce
 	idleWindow   = 100 * time.Millisecond // writes this far apart: free buffers
+	// lazyDelay bounds how long a line that may wait (a membership notice)
+	// waits for another line to share its write.
+	lazyDelay = 50 * time.Millisecond
 )
 
 var (
@@ -35,30 +38,36 @@ type sendQueue struct {
 	buf     []byte
 	held    []byte // others' lines while the owner's replies must go first
 	holding bool
+	woken   bool // the writer was signalled and has not taken yet
+	lazy    bool // buf has lines nobody woke the writer for; the flusher will
 	limit   int
 	closed  bool
 	over    bool
 	wake    chan struct{}
+	flusher *lazyFlusher // nil: lazy lines are sent at once
 }
 
-func newSendQueue(limit int) *sendQueue {
-	return &sendQueue{limit: limit, wake: make(chan struct{}, 1)}
+func newSendQueue(limit int, f *lazyFlusher) *sendQueue {
+	return &sendQueue{limit: limit, wake: make(chan struct{}, 1), flusher: f}
 }
+
+// How a line is queued: the owner's reply, ahead of held lines; a line
+// from others, sent at once; or one that may wait up to lazyDelay for
+// another line to share its write.
+type pushKind int
+
+const (
+	pushNow pushKind = iota
+	pushReply
+	pushLazy
+)
 
 // push appends one line (without CRLF). It never blocks. It reports
 // whether the line was queued, and overflowed is true for the one push that
 // broke the budget, after which the queue is closed and accepts nothing.
-// While the owner holds the queue the line waits behind the owner's replies.
-func (q *sendQueue) push(line []byte) (ok, overflowed bool) {
-	return q.add(line, false)
-}
-
-// pushReply is push for the owner's replies, which go ahead of held lines.
-func (q *sendQueue) pushReply(line []byte) (ok, overflowed bool) {
-	return q.add(line, true)
-}
-
-func (q *sendQueue) add(line []byte, reply bool) (ok, overflowed bool) {
+// While the owner holds the queue, lines other than its replies wait
+// behind them.
+func (q *sendQueue) push(line []byte, kind pushKind) (ok, overflowed bool) {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
@@ -70,18 +79,28 @@ func (q *sendQueue) add(line []byte, reply bool) (ok, overflowed bool) {
 		q.signal()
 		return false, true
 	}
-	if q.holding && !reply {
+	if q.holding && kind != pushReply {
 		q.held = append(append(q.held, line...), '\r', '\n')
 		q.mu.Unlock()
 		return true, false
 	}
-	// Only the first line into an empty queue needs to wake the writer:
-	// it takes everything queued when it runs.
-	wasEmpty := len(q.buf) == 0
 	q.buf = append(append(q.buf, line...), '\r', '\n')
+	// The writer takes everything queued when it runs, so only a line that
+	// finds it asleep wakes it; a lazy line leaves that to the flusher.
+	wake, register := false, false
+	switch {
+	case q.woken:
+	case kind == pushLazy && q.flusher != nil:
+		register, q.lazy = !q.lazy, true
+	default:
+		wake, q.woken = true, true
+	}
 	q.mu.Unlock()
-	if wasEmpty {
+	if wake {
 		q.signal()
+	}
+	if register {
+		q.flusher.add(q)
 	}
 	return true, false
 }
@@ -98,10 +117,18 @@ func (q *sendQueue) hold() {
 func (q *sendQueue) release() {
 	q.mu.Lock()
 	q.holding = false
-	wasEmpty := len(q.buf) == 0
 	q.buf = append(q.buf, q.held...)
 	q.held = nil
-	wake := wasEmpty && len(q.buf) > 0
+	q.mu.Unlock()
+	q.flushLazy()
+}
+
+// flushLazy wakes the writer if lines wait that nobody woke it for.
+func (q *sendQueue) flushLazy() {
+	q.mu.Lock()
+	wake := !q.woken && len(q.buf) > 0
+	q.woken = q.woken || wake
+	q.lazy = false
 	q.mu.Unlock()
 	if wake {
 		q.signal()
@@ -120,6 +147,7 @@ func (q *sendQueue) signal() {
 func (q *sendQueue) take(spare []byte) (out []byte, closed, over bool) {
 	q.mu.Lock()
 	out, q.buf = q.buf, spare[:0]
+	q.woken = false
 	closed, over = q.closed, q.over
 	q.mu.Unlock()
 	return out, closed, over
@@ -131,6 +159,34 @@ func (q *sendQueue) close() {
 	q.closed = true
 	q.mu.Unlock()
 	q.signal()
+}
+
+// lazyFlusher wakes, every lazyDelay, the writers of queues holding lazy
+// lines that no other line has carried out yet.
+type lazyFlusher struct {
+	mu             sync.Mutex
+	queues, spares []*sendQueue
+}
+
+func (f *lazyFlusher) add(q *sendQueue) {
+	f.mu.Lock()
+	f.queues = append(f.queues, q)
+	f.mu.Unlock()
+}
+
+// flush wakes the writers of the queues registered since the last flush.
+func (f *lazyFlusher) flush() {
+	f.mu.Lock()
+	qs := f.queues
+	f.queues, f.spares = f.spares[:0], nil
+	f.mu.Unlock()
+	for i, q := range qs {
+		q.flushLazy()
+		qs[i] = nil // let closed clients go
+	}
+	f.mu.Lock()
+	f.spares = qs
+	f.mu.Unlock()
 }
 
 // writeLoop drains q into w until the queue is closed and empty. It runs on

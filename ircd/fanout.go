@@ -77,15 +77,24 @@ func messageTags(st, mt bool, at time.Time, msgid string, client irc.Tags, batch
 	return tags
 }
 
+// mayWait lists the commands whose notices may wait a little for another
+// line to share their write: in a big channel of phones coming and going,
+// joins and quits would otherwise cost every member a system call each.
+var mayWait = map[string]bool{"JOIN": true, "PART": true, "QUIT": true}
+
 // deliver queues o for every recipient accepted by want, returning how
 // many got it.
 func (s *Server) deliver(recipients []*Client, o *outMsg, want func(*Client) bool) int {
+	kind := pushNow
+	if mayWait[o.base.Command] {
+		kind = pushLazy
+	}
 	n := 0
 	for _, r := range recipients {
 		if want != nil && !want(r) {
 			continue
 		}
-		r.sendLine(o.lineFor(r))
+		r.queued(r.sendq.push(o.lineFor(r), kind))
 		n++
 	}
 	if n > 0 {

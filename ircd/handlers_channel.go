@@ -143,7 +143,8 @@ func (s *Server) part(c *Client, ch *Channel, reason string) {
 		params = append(params, reason)
 	}
 	o := &outMsg{base: &irc.Message{Prefix: c.prefix(), Command: "PART", Params: params}, at: time.Now()}
-	s.deliver(ch.Members(), o, nil)
+	s.deliver(ch.Members(), o, func(r *Client) bool { return r != c })
+	c.sendOwn(o)
 	s.leave(c, ch)
 }
 

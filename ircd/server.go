@@ -70,6 +70,7 @@ type Server struct {
 	// tlsPort and plainListening decide the sts policy offered in CAP LS.
 	tlsPort        atomic.Int32
 	plainListening atomic.Bool
+	lazy           lazyFlusher // sends membership notices no other line carried
 }
 
 // NewServer builds a server from cfg and deps. It loads persisted channel
@@ -100,12 +101,31 @@ func NewServer(cfg *config.Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s.stop = make(chan struct{})
-	s.bg.Add(1)
+	s.bg.Add(2)
 	go func() {
 		defer s.bg.Done()
 		s.maintainLoop()
 	}()
+	go func() {
+		defer s.bg.Done()
+		s.flushLoop()
+	}()
 	return s, nil
+}
+
+// flushLoop sends, every lazyDelay, the lazy lines no other line took
+// along, until Shutdown.
+func (s *Server) flushLoop() {
+	t := time.NewTicker(lazyDelay)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.lazy.flush()
+		}
+	}
 }
 
 // maintainLoop runs Maintain periodically until Shutdown.
@@ -302,7 +322,7 @@ func (s *Server) newClient(nc net.Conn, ip netip.Addr, useTLS bool, kind string)
 		tls:      useTLS,
 		listener: kind,
 		log:      s.log.With("conn", id, "remote", ip.String()),
-		sendq:    newSendQueue(cfg.SendQ),
+		sendq:    newSendQueue(cfg.SendQ, &s.lazy),
 		signon:   time.Now(),
 		host:     ip.String(),
 		channels: make(map[*Channel]struct{}),
