@@ -3,7 +3,7 @@
 # securechatd (history in a real redis-server on loopback) and prints the
 # median of three runs of each figure BENCHMARKS.md reports.
 #
-#   deploy/loadtest.sh [scenario ...]     default: steady maxrate maxrate-tls connect-storm connect-storm-classical churn history idle
+#   deploy/loadtest.sh [scenario ...]     default: steady maxrate maxrate-tls connect-storm connect-storm-classical churn churn-split history idle
 #
 # Everything runs on 127.0.0.1; the daemon exempts loopback from flood
 # control so the numbers measure the server, not its throttle.
@@ -81,7 +81,52 @@ for name, f in figures.items():
 PY
 }
 
-scenarios=${*:-steady maxrate maxrate-tls connect-storm connect-storm-classical churn history idle}
+# churn_split runs the churn test with the live users and the churners in
+# two generator processes that share the run's channels (--run-id), as the
+# phones coming and going are not the devices of the users chatting. The
+# live generator's p99 is measured with the churners idle (0.1 reconnects/s)
+# and churning (200/s); in one process the churners' TLS work queues in the
+# same Go scheduler as the live receivers and inflates their latency.
+churn_split() {
+	local rate i id
+	for rate in 0.1 200; do
+		for i in $(seq "$RUNS"); do
+			redis-cli -p "$rport" flushall >/dev/null
+			start_daemon
+			id=sp$i$RANDOM
+			"$work/securechat-load" --json-only --run-id "$id" --nick-prefix churn --addr "127.0.0.1:$tport" \
+				--scenario churn --users 408 --channels 10 --senders 0 --churn-fraction 1 --churn-rate "$rate" \
+				--preload 0 --baseline 0 --warmup 8s --duration 30s | tail -1 >>"$work/split-churners-$rate.jsonl" &
+			local churners=$!
+			sleep 3
+			"$work/securechat-load" --json-only --run-id "$id" --nick-prefix live --addr "127.0.0.1:$tport" \
+				--scenario steady --users 92 --channels 10 --senders 20 --rate 200 --warmup 5s --duration 20s \
+				| tail -1 >>"$work/split-live-$rate.jsonl"
+			wait "$churners"
+			kill "$daemon"; wait "$daemon" 2>/dev/null || true
+		done
+	done
+	echo "== churn-split ($RUNS runs each): 92 live users (20 senders, 200 msg/s) + 408 churners in a second generator"
+	cat "$work"/split-*.jsonl
+	python3 - "$work" <<'PY'
+import json, statistics, sys
+d = sys.argv[1]
+def runs(name): return [json.loads(l) for l in open(f"{d}/{name}.jsonl")]
+med = lambda xs: statistics.median(xs)
+idle = med([r["latency_ms"]["p99"] for r in runs("split-live-0.1")])
+busy = med([r["latency_ms"]["p99"] for r in runs("split-live-200")])
+ch = runs("split-churners-200")
+print(f"   median live p99, churners idle ms     {idle:.4g}")
+print(f"   median live p99, 200 reconnects/s ms  {busy:.4g}")
+print(f"   live p99 churn-idle ms                {busy - idle:.4g}")
+print(f"   median lost (live)                    {med([r['messages']['lost'] for r in runs('split-live-200')])}")
+print(f"   median reconnects/s                   {med([r['churn']['reconnects_per_second'] for r in ch]):.4g}")
+print(f"   median replay p99 ms                  {med([r['churn']['replay_ms']['p99'] for r in ch]):.4g}")
+print(f"   median replay lines p50               {med([r['churn']['replay_lines']['p50'] for r in ch]):.4g}")
+PY
+}
+
+scenarios=${*:-steady maxrate maxrate-tls connect-storm connect-storm-classical churn churn-split history idle}
 for s in $scenarios; do
 	case $s in
 	steady) run steady --addr "127.0.0.1:$tport" --scenario steady --users 1000 --channels 10 --senders 20 --rate 500 --duration 10s ;;
@@ -94,6 +139,7 @@ for s in $scenarios; do
 	# The preset: ~400 churners reconnecting 200 times a second in all, each
 	# replaying 50 messages, after a 10 s baseline of live latency without churn.
 	churn) run churn --addr "127.0.0.1:$tport" --scenario churn --churn-rate 200 --duration 60s ;;
+	churn-split) churn_split ;;
 	history) run history --addr "127.0.0.1:$tport" --scenario history --duration 10s ;;
 	idle) run idle --addr "127.0.0.1:$tport" --scenario steady --users 1000 --channels 10 --senders 1 --rate 1 --duration 3s ;;
 	*) echo "unknown scenario $s" >&2; exit 2 ;;

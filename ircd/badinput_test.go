@@ -348,6 +348,7 @@ func TestHalfLineRegistered(t *testing.T) {
 	watch.Join("#x")
 	slow := ts.registerPass("slow")
 	slow.Join("#x")
+	start := time.Now() // slow's last full line: its ping clock starts here
 	watch.Expect(`:slow!\S+ JOIN #x`)
 	// watch answers for itself by talking every 100 ms meanwhile.
 	stop := make(chan struct{})
@@ -363,7 +364,6 @@ func TestHalfLineRegistered(t *testing.T) {
 			}
 		}
 	}()
-	start := time.Now()
 	slow.SendRaw("PRIVMSG #x :half a li")
 	slow.Expect(`^PING `)
 	slow.ExpectClosed()

@@ -21,8 +21,10 @@ const (
 	busyWindow   = time.Millisecond       // writes this close mean a stream: coalesce
 	idleWindow   = 100 * time.Millisecond // writes this far apart: free buffers
 	// lazyDelay bounds how long a line that may wait (a membership notice)
-	// waits for another line to share its write.
-	lazyDelay = 50 * time.Millisecond
+	// waits for another line to share its write. Long enough that in a
+	// lively channel the next message nearly always carries it, so the
+	// flusher seldom wakes writers in bulk; short enough to go unnoticed.
+	lazyDelay = 200 * time.Millisecond
 )
 
 var (
@@ -161,32 +163,54 @@ func (q *sendQueue) close() {
 	q.signal()
 }
 
-// lazyFlusher wakes, every lazyDelay, the writers of queues holding lazy
-// lines that no other line has carried out yet.
+// lazyFlusher wakes the writers of queues whose lazy lines no other line
+// has carried out within lazyDelay. Queues register in time order, so the
+// due ones are always at the front.
 type lazyFlusher struct {
-	mu             sync.Mutex
-	queues, spares []*sendQueue
+	mu   sync.Mutex
+	due  []lazyEntry
+	kick chan struct{} // the list went from empty to not
 }
+
+type lazyEntry struct {
+	q  *sendQueue
+	at time.Time
+}
+
+func newLazyFlusher() *lazyFlusher { return &lazyFlusher{kick: make(chan struct{}, 1)} }
 
 func (f *lazyFlusher) add(q *sendQueue) {
+	at := time.Now().Add(lazyDelay)
 	f.mu.Lock()
-	f.queues = append(f.queues, q)
+	f.due = append(f.due, lazyEntry{q, at})
+	first := len(f.due) == 1
 	f.mu.Unlock()
+	if first {
+		select {
+		case f.kick <- struct{}{}:
+		default:
+		}
+	}
 }
 
-// flush wakes the writers of the queues registered since the last flush.
-func (f *lazyFlusher) flush() {
+// flush wakes the writers of the queues due by now and returns when the
+// next one is due (ok false: none waits).
+func (f *lazyFlusher) flush(now time.Time) (next time.Time, ok bool) {
 	f.mu.Lock()
-	qs := f.queues
-	f.queues, f.spares = f.spares[:0], nil
-	f.mu.Unlock()
-	for i, q := range qs {
-		q.flushLazy()
-		qs[i] = nil // let closed clients go
+	n := 0
+	for n < len(f.due) && !f.due[n].at.After(now) {
+		n++
 	}
-	f.mu.Lock()
-	f.spares = qs
+	ready := append([]lazyEntry(nil), f.due[:n]...)
+	f.due = append(f.due[:0], f.due[n:]...)
+	if len(f.due) > 0 {
+		next, ok = f.due[0].at, true
+	}
 	f.mu.Unlock()
+	for _, e := range ready {
+		e.q.flushLazy()
+	}
+	return next, ok
 }
 
 // writeLoop drains q into w until the queue is closed and empty. It runs on

@@ -1,6 +1,9 @@
 package ircd
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // woken reports whether q's writer has a wake-up pending, consuming it.
 func woken(q *sendQueue) bool {
@@ -16,8 +19,8 @@ func woken(q *sendQueue) bool {
 // the next ordinary line does and carries it along, in order, in one take.
 // With nothing else to carry it, the flusher sends it.
 func TestLazyLinesShareAWrite(t *testing.T) {
-	var f lazyFlusher
-	q := newSendQueue(1<<10, &f)
+	f := newLazyFlusher()
+	q := newSendQueue(1<<10, f)
 	q.push([]byte("JOIN #a"), pushLazy)
 	q.push([]byte("QUIT :bye"), pushLazy)
 	if woken(q) {
@@ -36,14 +39,16 @@ func TestLazyLinesShareAWrite(t *testing.T) {
 	if woken(q) {
 		t.Fatal("a lazy line woke the writer")
 	}
-	f.flush()
-	if !woken(q) {
-		t.Fatal("the flusher did not wake the writer for a waiting lazy line")
+	if _, due := f.flush(time.Now()); !due || woken(q) {
+		t.Fatal("the flusher woke the writer before lazyDelay")
+	}
+	if _, more := f.flush(time.Now().Add(lazyDelay)); more || !woken(q) {
+		t.Fatal("the flusher did not wake the writer for a lazy line due")
 	}
 	if out, _, _ := q.take(nil); string(out) != "PART #a\r\n" {
 		t.Fatalf("took %q after the flush", out)
 	}
-	f.flush()
+	f.flush(time.Now().Add(time.Hour))
 	if woken(q) {
 		t.Fatal("an empty queue was woken again")
 	}

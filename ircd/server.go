@@ -70,7 +70,7 @@ type Server struct {
 	// tlsPort and plainListening decide the sts policy offered in CAP LS.
 	tlsPort        atomic.Int32
 	plainListening atomic.Bool
-	lazy           lazyFlusher // sends membership notices no other line carried
+	lazy           *lazyFlusher // sends membership notices no other line carried
 }
 
 // NewServer builds a server from cfg and deps. It loads persisted channel
@@ -78,6 +78,7 @@ type Server struct {
 func NewServer(cfg *config.Config, deps Deps) (*Server, error) {
 	s := &Server{
 		vault:     deps.Vault,
+		lazy:      newLazyFlusher(),
 		metrics:   deps.Metrics,
 		log:       deps.Log,
 		tls:       deps.TLS,
@@ -113,17 +114,20 @@ func NewServer(cfg *config.Config, deps Deps) (*Server, error) {
 	return s, nil
 }
 
-// flushLoop sends, every lazyDelay, the lazy lines no other line took
-// along, until Shutdown.
+// flushLoop sends the lazy lines no other line took along once they are
+// due, until Shutdown. It sleeps while none wait.
 func (s *Server) flushLoop() {
-	t := time.NewTicker(lazyDelay)
-	defer t.Stop()
+	t := time.NewTimer(time.Hour)
+	t.Stop()
 	for {
+		if next, ok := s.lazy.flush(time.Now()); ok {
+			t.Reset(time.Until(next))
+		}
 		select {
 		case <-s.stop:
 			return
+		case <-s.lazy.kick:
 		case <-t.C:
-			s.lazy.flush()
 		}
 	}
 }
@@ -322,7 +326,7 @@ func (s *Server) newClient(nc net.Conn, ip netip.Addr, useTLS bool, kind string)
 		tls:      useTLS,
 		listener: kind,
 		log:      s.log.With("conn", id, "remote", ip.String()),
-		sendq:    newSendQueue(cfg.SendQ, &s.lazy),
+		sendq:    newSendQueue(cfg.SendQ, s.lazy),
 		signon:   time.Now(),
 		host:     ip.String(),
 		channels: make(map[*Channel]struct{}),

@@ -41,22 +41,26 @@ type Config struct {
 	// TLSResume gives each user a session cache, so a churning user's
 	// reconnect resumes its TLS session as phone clients do. A user's
 	// first connection is always a full handshake.
-	TLSResume     bool
-	Fingerprint   []byte // SHA-256 of the server's leaf certificate; nil: no pin
-	Password      string
-	Auth          string // "sasl" or "pass"
-	Scenario      string
-	Users         int
-	Channels      int
-	Senders       int
-	Rate          float64 // total messages per second; 0: as fast as delivery allows
-	Window        int     // maxrate: messages in flight per sender
-	Duration      time.Duration
-	Warmup        time.Duration
-	Baseline      time.Duration // churn: live latency measured before churn starts
-	Drain         time.Duration
-	ConnectTO     time.Duration
-	NickPrefix    string
+	TLSResume   bool
+	Fingerprint []byte // SHA-256 of the server's leaf certificate; nil: no pin
+	Password    string
+	Auth        string // "sasl" or "pass"
+	Scenario    string
+	Users       int
+	Channels    int
+	Senders     int
+	Rate        float64 // total messages per second; 0: as fast as delivery allows
+	Window      int     // maxrate: messages in flight per sender
+	Duration    time.Duration
+	Warmup      time.Duration
+	Baseline    time.Duration // churn: live latency measured before churn starts
+	Drain       time.Duration
+	ConnectTO   time.Duration
+	NickPrefix  string
+	// RunID names the run's channels (#load-RUNID-K) and nicks; random
+	// unless given. Two generators with the same --run-id share channels,
+	// so churners can run in a process apart from the users they disturb.
+	RunID         string
 	MetricsURL    string
 	MetricsToken  string
 	JSONOnly      bool
@@ -125,6 +129,7 @@ func ParseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	fs.DurationVar(&c.Drain, "drain", 5*time.Second, "how long to wait for outstanding deliveries after sending stops")
 	fs.DurationVar(&c.ConnectTO, "connect-timeout", 30*time.Second, "time allowed for all users to connect, register and join")
 	fs.StringVar(&c.NickPrefix, "nick-prefix", "lt", "nick prefix; nicks are PREFIX-RUNID-N")
+	fs.StringVar(&c.RunID, "run-id", "", "run id (letters and digits, up to 12) naming channels #load-RUNID-K; random by default. Generators given the same id share channels; give them different --nick-prefix")
 	fs.StringVar(&c.MetricsURL, "metrics-url", "", "server /metrics `URL` to scrape before and after (e.g. http://127.0.0.1:9100/metrics)")
 	fs.StringVar(&tokFile, "metrics-token-file", "", "bearer token `file` for --metrics-url")
 	fs.BoolVar(&c.JSONOnly, "json-only", false, "print only the JSON result line")
@@ -261,6 +266,9 @@ func validate(c *Config) []error {
 	case ScenarioConnectStorm, ScenarioSteady, ScenarioMaxRate, ScenarioChurn, ScenarioHistory:
 	default:
 		bad("--scenario %q: want connect-storm, steady, maxrate, churn or history", c.Scenario)
+	}
+	if len(c.RunID) > 12 || strings.ContainsFunc(c.RunID, func(r rune) bool { return !('a' <= r && r <= 'z' || '0' <= r && r <= '9') }) {
+		bad("--run-id %q: want up to 12 lower-case letters and digits", c.RunID)
 	}
 	if c.Auth != "sasl" && c.Auth != "pass" {
 		bad("--auth %q: want sasl or pass", c.Auth)

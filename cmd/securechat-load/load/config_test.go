@@ -3,6 +3,7 @@ package load
 import (
 	"encoding/json"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +92,12 @@ func TestParseArgs(t *testing.T) {
 		{name: "remote target refused", args: []string{"--addr", "10.0.0.1:6697"}, env: "pw", wantErr: "refusing non-loopback"},
 		{name: "remote metrics refused", args: []string{"--metrics-url", "http://10.0.0.1:9100/metrics"}, env: "pw", wantErr: "refusing non-loopback"},
 		{name: "bad scenario", args: []string{"--scenario", "nope"}, env: "pw", wantErr: "--scenario"},
+		{name: "bad run id", args: []string{"--run-id", "#chan"}, env: "pw", wantErr: "--run-id"},
+		{name: "run id kept", args: []string{"--run-id", "split1"}, env: "pw", check: func(t *testing.T, c Config) {
+			if c.RunID != "split1" {
+				t.Errorf("RunID %q", c.RunID)
+			}
+		}},
 		{name: "bad fingerprint", args: []string{"--tls-fingerprint", "abcd"}, env: "pw", wantErr: "fingerprint"},
 		{name: "senders above users", args: []string{"--users", "2", "--senders", "3"}, env: "pw", wantErr: "--senders"},
 		// 408 churners at 1000/s: every 0.41 s, less than the 1 s a leave,
@@ -271,5 +278,18 @@ func TestSASLChunks(t *testing.T) {
 	got := saslChunks(strings.Repeat("a", 400))
 	if len(got) != 2 || got[1] != "AUTHENTICATE +" {
 		t.Errorf("exactly 400: %v", got[len(got)-1])
+	}
+}
+
+// TestRunIDNamesChannels: generators given the same --run-id meet in the
+// same channels, and --nick-prefix keeps their nicks apart.
+func TestRunIDNamesChannels(t *testing.T) {
+	a, b := Config{Users: 2, Channels: 2, RunID: "split1", NickPrefix: "live"}, Config{Users: 2, Channels: 2, RunID: "split1", NickPrefix: "churn"}
+	ra, rb := newRunner(&a, time.Now()), newRunner(&b, time.Now())
+	if ra.channels[1] != "#load-split1-1" || !slices.Equal(ra.channels, rb.channels) {
+		t.Errorf("channels %v and %v", ra.channels, rb.channels)
+	}
+	if ra.users[0].nick == rb.users[0].nick {
+		t.Errorf("both generators use nick %q", ra.users[0].nick)
 	}
 }

@@ -58,10 +58,14 @@ type runner struct {
 
 // newRunner lays out users, channels and senders for cfg.
 func newRunner(cfg *Config, now time.Time) *runner {
-	id := make([]byte, 3)
-	_, _ = rand.Read(id)
+	runID := cfg.RunID
+	if runID == "" {
+		id := make([]byte, 3)
+		_, _ = rand.Read(id)
+		runID = hex.EncodeToString(id)
+	}
 	r := &runner{
-		cfg: cfg, tc: cfg.tlsConfig(), runID: hex.EncodeToString(id),
+		cfg: cfg, tc: cfg.tlsConfig(), runID: runID,
 		seq: make([]counter, cfg.Senders), acked: make([]counter, cfg.Senders),
 		churners:  churnerCount(cfg),
 		startSend: make(chan struct{}), startChurn: make(chan struct{}), startMeasure: make(chan struct{}),
