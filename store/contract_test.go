@@ -23,6 +23,7 @@ func testStore(t *testing.T, newStore func(t *testing.T, opts Options) Store) {
 	t.Run("RecordRoundTrip", func(t *testing.T) { t.Parallel(); testRecordRoundTrip(t, newStore(t, Options{})) })
 	t.Run("ClockBack", func(t *testing.T) { t.Parallel(); testClockBack(t, newStore(t, Options{})) })
 	t.Run("Targets", func(t *testing.T) { t.Parallel(); testTargets(t, newStore(t, Options{})) })
+	t.Run("TargetsFromBatch", func(t *testing.T) { t.Parallel(); testTargetsFromBatch(t, newStore(t, Options{})) })
 	t.Run("TrimBefore", func(t *testing.T) { t.Parallel(); testTrimBefore(t, newStore(t, Options{})) })
 	t.Run("MaxLen", func(t *testing.T) { t.Parallel(); testMaxLen(t, newStore(t, Options{MaxLen: 10})) })
 	t.Run("Keyring", func(t *testing.T) { t.Parallel(); testKeyring(t, newStore(t, Options{})) })
@@ -232,6 +233,33 @@ func testTargets(t *testing.T, s Store) {
 	got, _ := s.Targets(t.Context(), time.Time{}, time.Time{}, 1)
 	if len(got) != 1 || !got[0].Latest.Equal(at(30)) {
 		t.Errorf("newest target = %+v, want z at %v", got, at(30))
+	}
+}
+
+// testTargetsFromBatch: records of several keys written in one batch (as
+// the write-behind queue does) leave each key's latest time in the index.
+func testTargetsFromBatch(t *testing.T, s Store) {
+	batch := []KeyedRecord{
+		{Key: "y", Record: Record{ID: "1", Time: at(5)}},
+		{Key: "x", Record: Record{ID: "2", Time: at(10)}},
+		{Key: "y", Record: Record{ID: "3", Time: at(20)}},
+		{Key: "x", Record: Record{ID: "4", Time: at(15)}},
+	}
+	if b, ok := s.(BatchAppender); ok {
+		if err := b.AppendBatch(t.Context(), batch); err != nil {
+			t.Fatalf("AppendBatch: %v", err)
+		}
+	} else {
+		for _, kr := range batch {
+			mustAppend(t, s, kr.Key, kr.Record)
+		}
+	}
+	got, err := s.Targets(t.Context(), time.Time{}, time.Time{}, 10)
+	if err != nil {
+		t.Fatalf("Targets: %v", err)
+	}
+	if len(got) != 2 || got[0].Key != "y" || !got[0].Latest.Equal(at(20)) || got[1].Key != "x" || !got[1].Latest.Equal(at(15)) {
+		t.Errorf("targets %+v, want y at 20 ms then x at 15 ms", got)
 	}
 }
 

@@ -135,13 +135,19 @@ func (r *Redis) AppendBatch(ctx context.Context, recs []KeyedRecord) error {
 		}
 	}
 	xadds := make([]*redis.StringCmd, len(recs))
+	// The targets index needs each key's latest time once per batch, not
+	// once per record: a busy channel's batch is one ZADD, not 256.
+	latest := make(map[string]int64, 4)
 	start := time.Now()
 	_, perr := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, kr := range recs {
 			ms, _ := recordMs(kr.Record)
 			idMs := r.entryMs(kr.Key, ms)
 			xadds[i] = p.XAdd(ctx, r.xaddArgs(r.streamKey(kr.Key), strconv.FormatInt(idMs, 10)+"-*", entryValues(kr.Record, ms, idMs != ms)))
-			p.ZAddGT(ctx, r.targetsKey(), redis.Z{Score: float64(idMs), Member: kr.Key})
+			latest[kr.Key] = max(latest[kr.Key], idMs)
+		}
+		for key, idMs := range latest {
+			p.ZAddGT(ctx, r.targetsKey(), redis.Z{Score: float64(idMs), Member: key})
 		}
 		return nil
 	})
