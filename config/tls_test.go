@@ -57,17 +57,12 @@ func TestSelfSignedNames(t *testing.T) {
 
 func TestFingerprintFormat(t *testing.T) {
 	t.Parallel()
-	cfg := Defaults()
-	cfg.DataDir = t.TempDir()
-	c, err := NewCertificates(&cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, dataDir := selfSigned(t)
 	fp := c.Fingerprint()
 	if !regexp.MustCompile(`^([0-9A-F]{2}:){31}[0-9A-F]{2}$`).MatchString(fp) {
 		t.Fatalf("Fingerprint() = %q, want 32 colon-separated upper-case hex bytes", fp)
 	}
-	sum := sha256.Sum256(readLeaf(t, filepath.Join(cfg.DataDir, "tls-cert.pem")).Raw)
+	sum := sha256.Sum256(readLeaf(t, filepath.Join(dataDir, "tls-cert.pem")).Raw)
 	if want := strings.ToUpper(fmt.Sprintf("%x", sum[:])); strings.ReplaceAll(fp, ":", "") != want {
 		t.Errorf("Fingerprint() = %s, want SHA-256 of the leaf %s", fp, want)
 	}
@@ -131,12 +126,7 @@ func TestReloadWithNewPaths(t *testing.T) {
 
 func TestTLSConfig(t *testing.T) {
 	t.Parallel()
-	cfg := Defaults()
-	cfg.DataDir = t.TempDir()
-	c, err := NewCertificates(&cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, _ := selfSigned(t)
 	tc := c.TLSConfig()
 	if tc.MinVersion != tls.VersionTLS12 {
 		t.Errorf("MinVersion = %x, want TLS 1.2", tc.MinVersion)
@@ -200,6 +190,18 @@ func handshake(srv, client *tls.Config) error {
 	return cerr
 }
 
+// selfSigned returns certificates generated into a fresh data dir.
+func selfSigned(tb testing.TB) (*Certificates, string) {
+	tb.Helper()
+	cfg := Defaults()
+	cfg.DataDir = tb.TempDir()
+	c, err := NewCertificates(&cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c, cfg.DataDir
+}
+
 // readLeaf parses the first certificate in a PEM file.
 func readLeaf(t *testing.T, path string) *x509.Certificate {
 	t.Helper()
@@ -230,12 +232,7 @@ func mustRename(t *testing.T, from, to string) {
 // configuration and self-signed ECDSA certificate. Run it with -cpu 1, so
 // ns/op is the CPU time the two halves spend together.
 func BenchmarkTLSHandshake(b *testing.B) {
-	cfg := Defaults()
-	cfg.DataDir = b.TempDir()
-	certs, err := NewCertificates(&cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	certs, _ := selfSigned(b)
 	srv := certs.TLSConfig()
 	for _, group := range []tls.CurveID{tls.X25519MLKEM768, tls.X25519} {
 		b.Run(group.String(), func(b *testing.B) {

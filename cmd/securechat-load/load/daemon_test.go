@@ -90,20 +90,9 @@ func waitListening(t *testing.T, addr string) {
 // over TLS: 50 users in 5 channels, 5 senders, about 3 seconds.
 func TestSteadyAgainstDaemon(t *testing.T) {
 	addr, metrics, pid := startDaemon(t, "integration-pw")
-	cfg, err := ParseArgs([]string{"--addr", addr, "--scenario", "steady", "--users", "50", "--channels", "5",
+	res := runAgainst(t, "--addr", addr, "--scenario", "steady", "--users", "50", "--channels", "5",
 		"--senders", "5", "--rate", "200", "--warmup", "500ms", "--duration", "2500ms", "--drain", "5s",
-		"--metrics-url", metrics, "--server-pid", itoa(pid)},
-		func(k string) string { return map[string]string{"SECURECHAT_PASSWORD": "integration-pw"}[k] }, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Run(context.Background(), cfg, nil, false)
-	var b strings.Builder
-	WriteSummary(&b, res)
-	t.Log("\n" + b.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+		"--metrics-url", metrics, "--server-pid", itoa(pid))
 	m := res.Messages
 	if res.Connect.OK != 50 || m.Received == 0 || res.DeliveryRate == 0 {
 		t.Fatalf("connected %d, received %d", res.Connect.OK, m.Received)
@@ -122,20 +111,9 @@ func TestSteadyAgainstDaemon(t *testing.T) {
 // preload fills the channels first), and no live message may be lost.
 func TestChurnAgainstDaemon(t *testing.T) {
 	addr, _, _ := startDaemon(t, "integration-pw")
-	cfg, err := ParseArgs([]string{"--addr", addr, "--scenario", "churn", "--users", "40", "--channels", "2",
+	res := runAgainst(t, "--addr", addr, "--scenario", "churn", "--users", "40", "--channels", "2",
 		"--senders", "2", "--rate", "40", "--churn-fraction", "1", "--churn-rate", "20", "--churn-offline", "100ms",
-		"--warmup", "500ms", "--baseline", "1s", "--duration", "2s", "--drain", "5s"},
-		func(k string) string { return map[string]string{"SECURECHAT_PASSWORD": "integration-pw"}[k] }, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := Run(context.Background(), cfg, nil, false)
-	var b strings.Builder
-	WriteSummary(&b, res)
-	t.Log("\n" + b.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+		"--warmup", "500ms", "--baseline", "1s", "--duration", "2s", "--drain", "5s")
 	if res.Connect.OK != 40 {
 		t.Fatalf("connected %d of 40", res.Connect.OK)
 	}
@@ -148,6 +126,24 @@ func TestChurnAgainstDaemon(t *testing.T) {
 	if res.Messages.Foreign != 0 {
 		t.Errorf("%d messages arrived outside a joined window", res.Messages.Foreign)
 	}
+}
+
+// runAgainst runs the load generator with args against the daemon started
+// with password integration-pw and logs its summary.
+func runAgainst(t *testing.T, args ...string) *Result {
+	t.Helper()
+	cfg, err := ParseArgs(args, func(k string) string { return map[string]string{"SECURECHAT_PASSWORD": "integration-pw"}[k] }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), cfg, nil, false)
+	var b strings.Builder
+	WriteSummary(&b, res)
+	t.Log("\n" + b.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
