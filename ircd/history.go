@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/irc.v4"
 
+	"securechat/metrics"
 	"securechat/store"
 )
 
@@ -269,10 +270,35 @@ func (s *Server) replay(c *Client, target string, entries []*entry) {
 // they lack server-time. Both JOIN replay and CHATHISTORY use it.
 func (s *Server) sendHistory(c *Client, target string, entries []*entry) {
 	ref := s.startBatch(c, "chathistory", target)
-	for _, e := range entries {
-		c.send(s.replayLine(c, e, ref))
+	if c.label != nil {
+		for _, e := range entries {
+			c.send(s.replayLine(c, e, ref))
+		}
+	} else {
+		s.queueReplay(c, entries, ref)
 	}
 	s.endBatch(c, ref)
+}
+
+// queueReplay serializes entries straight into c's queue, as fan-out
+// does: every rejoin replays 50 lines, too hot a path to build an
+// irc.Message and its tag map for each. A labeled request goes through
+// send instead, so the label collector sees the messages.
+func (s *Server) queueReplay(c *Client, entries []*entry, ref string) {
+	st, mt := c.caps.has(capServerTime), c.caps.has(capMessageTags)
+	var line []byte
+	var command string
+	var out prometheus.Counter
+	for _, e := range entries {
+		m := replayMessage(e, st)
+		line = appendLine(line[:0], messageTags(st, mt, e.at, e.msgid, e.msg.Tags, ref), &m)
+		c.queued(c.sendq.push(line, pushReply))
+		if m.Command != command {
+			command = m.Command
+			out = s.metrics.MessagesOut.WithLabelValues(metrics.CommandLabel(command))
+		}
+		out.Inc()
+	}
 }
 
 // startBatch opens a batch of the given type for a batch client and
@@ -295,17 +321,26 @@ func (s *Server) endBatch(c *Client, ref string) {
 }
 
 func (s *Server) replayLine(c *Client, e *entry, batch string) *irc.Message {
-	m := *e.msg
-	m.Params = append([]string(nil), e.msg.Params...)
 	st := c.caps.has(capServerTime)
-	if n := len(m.Params); !st && n > 1 {
-		m.Params[n-1] = withTimestamp(m.Params[n-1], e.at)
-	}
+	m := replayMessage(e, st)
 	m.Tags = irc.Tags{}
 	for _, t := range messageTags(st, c.caps.has(capMessageTags), e.at, e.msgid, e.msg.Tags, batch) {
 		m.Tags[t.key] = t.value
 	}
 	return &m
+}
+
+// replayMessage is e's message as replayed to a client with server-time
+// (st) or without, whose text then starts with the original time. Its
+// tags are the caller's to set.
+func replayMessage(e *entry, st bool) irc.Message {
+	m := *e.msg
+	m.Tags = nil
+	if n := len(m.Params); !st && n > 1 {
+		m.Params = append([]string(nil), e.msg.Params...)
+		m.Params[n-1] = withTimestamp(m.Params[n-1], e.at)
+	}
+	return m
 }
 
 // withTimestamp prefixes text with its original time, keeping a CTCP
