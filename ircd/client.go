@@ -111,14 +111,12 @@ func (c *Client) channelList() []*Channel {
 
 // sendLine queues a serialized line. It is safe to call from any goroutine
 // and never blocks; a client whose queue overflows is disconnected.
-func (c *Client) sendLine(line []byte) {
-	c.queued(c.sendq.push(line, pushNow))
-}
+func (c *Client) sendLine(line []byte) { c.queue(line, pushNow) }
 
-// queued handles the outcome of a push: a client whose queue overflowed is
-// disconnected.
-func (c *Client) queued(_, overflowed bool) {
-	if overflowed {
+// queue queues a serialized line the given way (see pushKind); a client
+// whose queue overflows is disconnected.
+func (c *Client) queue(line []byte, kind pushKind) {
+	if c.sendq.push(line, kind) {
 		m := c.srv.metrics
 		m.SendQDrops.Inc()
 		m.Refused.WithLabelValues("sendq").Inc()
@@ -140,7 +138,7 @@ func (c *Client) send(m *irc.Message) {
 		return
 	}
 	c.srv.metrics.MessagesOut.WithLabelValues(metrics.CommandLabel(m.Command)).Inc()
-	c.queued(c.sendq.push([]byte(m.String()), pushReply))
+	c.queue([]byte(m.String()), pushReply)
 }
 
 // reply sends a numeric or command from the server to this client.

@@ -64,27 +64,26 @@ const (
 	pushLazy
 )
 
-// push appends one line (without CRLF). It never blocks. It reports
-// whether the line was queued, and overflowed is true for the one push that
-// broke the budget, after which the queue is closed and accepts nothing.
-// While the owner holds the queue, lines other than its replies wait
-// behind them.
-func (q *sendQueue) push(line []byte, kind pushKind) (ok, overflowed bool) {
+// push appends one line (without CRLF). It never blocks. overflowed is
+// true for the one push that broke the budget, after which the queue is
+// closed and drops every line. While the owner holds the queue, lines
+// other than its replies wait behind them.
+func (q *sendQueue) push(line []byte, kind pushKind) (overflowed bool) {
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
-		return false, false
+		return false
 	}
 	if len(q.buf)+len(q.held)+len(line)+2 > q.limit {
 		q.closed, q.over = true, true
 		q.mu.Unlock()
 		q.signal()
-		return false, true
+		return true
 	}
 	if q.holding && kind != pushReply {
 		q.held = append(append(q.held, line...), '\r', '\n')
 		q.mu.Unlock()
-		return true, false
+		return false
 	}
 	q.buf = append(append(q.buf, line...), '\r', '\n')
 	// The writer takes everything queued when it runs, so only a line that
@@ -104,7 +103,7 @@ func (q *sendQueue) push(line []byte, kind pushKind) (ok, overflowed bool) {
 	if register {
 		q.flusher.add(q)
 	}
-	return true, false
+	return false
 }
 
 // hold makes lines pushed by others wait until release, so the replies the

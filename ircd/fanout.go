@@ -94,7 +94,7 @@ func (s *Server) deliver(recipients []*Client, o *outMsg, want func(*Client) boo
 		if want != nil && !want(r) {
 			continue
 		}
-		r.queued(r.sendq.push(o.lineFor(r), kind))
+		r.queue(o.lineFor(r), kind)
 		n++
 	}
 	if n > 0 {

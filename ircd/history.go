@@ -292,7 +292,7 @@ func (s *Server) queueReplay(c *Client, entries []*entry, ref string) {
 	for _, e := range entries {
 		m := replayMessage(e, st)
 		line = appendLine(line[:0], messageTags(st, mt, e.at, e.msgid, e.msg.Tags, ref), &m)
-		c.queued(c.sendq.push(line, pushReply))
+		c.queue(line, pushReply)
 		if m.Command != command {
 			command = m.Command
 			out = s.metrics.MessagesOut.WithLabelValues(metrics.CommandLabel(command))
