@@ -278,17 +278,6 @@ func lookTool(t *testing.T, name string) string {
 	return path
 }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // fingerprintOf renders the SHA-256 of a DER certificate the way the
 // daemon logs it: upper-case hex pairs joined by colons.
 func fingerprintOf(der []byte) string {

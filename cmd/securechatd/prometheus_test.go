@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"securechat/store/redistest"
 )
 
 // TestMetricsEndToEnd drives a session (a failed login, registrations, a
@@ -148,7 +150,7 @@ func startPrometheus(t *testing.T, bin, target string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
 	conf := string(raw)
 	for _, r := range []struct{ old, new string }{
 		{"scrape_interval: 15s", "scrape_interval: 1s"},

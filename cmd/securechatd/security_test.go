@@ -33,6 +33,7 @@ import (
 	"gopkg.in/irc.v4"
 
 	"securechat/ircd/irctest"
+	"securechat/store/redistest"
 )
 
 // dialTLS connects to addr with conf (verification off: these tests look
@@ -112,7 +113,7 @@ func capLSLine(c *client, version string) string {
 // carries a duration; clients without CAP 302 get no capability values.
 func TestSTSAdvertised(t *testing.T) {
 	t.Parallel()
-	plainAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	plainAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(redistest.FreePort(t)))
 	d := startDaemon(t, daemonSpec{env: passwordEnv(roomPassword), args: []string{"--listen-plain=" + plainAddr}})
 	d.waitLog(regexp.MustCompile(`msg=listening addr=\S+ tls=false`), 5*time.Second)
 
@@ -485,7 +486,7 @@ func startTLSRedis(t *testing.T, dir string, ca *testCA, password string) (*redi
 	pool.AddCert(ca.cert)
 	var lastErr error
 	for range 5 {
-		port := freePort(t)
+		port := redistest.FreePort(t)
 		logFile := filepath.Join(dir, fmt.Sprintf("redis-%d.log", port))
 		cmd := exec.Command("redis-server",
 			"--port", "0", "--tls-port", strconv.Itoa(port), "--bind", "127.0.0.1",

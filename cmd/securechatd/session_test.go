@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"securechat/ircd/irctest"
+	"securechat/store/redistest"
 )
 
 const roomPassword = "e2e room password 42"
@@ -120,7 +121,7 @@ func containsMatch(lines []string, pattern string) bool {
 func TestPlaintextListenerWhenAsked(t *testing.T) {
 	t.Parallel()
 	// Not :0, which config rejects as equal to the TLS --listen=127.0.0.1:0.
-	plain := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
+	plain := net.JoinHostPort("127.0.0.1", strconv.Itoa(redistest.FreePort(t)))
 	d := startDaemon(t, daemonSpec{env: passwordEnv(roomPassword), args: []string{"--listen-plain=" + plain}})
 	m := d.waitLog(regexp.MustCompile(`msg=listening addr=(\S+) tls=false`), 5*time.Second)
 	ports := listeningPorts(t, d.cmd.Process.Pid)

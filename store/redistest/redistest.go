@@ -77,7 +77,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	// a few fresh ports make that race harmless.
 	var err error
 	for range 5 {
-		s.port = freePort(t)
+		s.port = FreePort(t)
 		if err = s.launch(); err == nil {
 			return s
 		}
@@ -86,8 +86,9 @@ func Start(t testing.TB, opts ...Option) *Server {
 	return nil
 }
 
-// freePort asks the kernel for an unused loopback port.
-func freePort(t testing.TB) int {
+// FreePort asks the kernel for a loopback port that is unused at the
+// moment; tests use it for every listener they must name in advance.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
