@@ -20,6 +20,8 @@ const (
 	maxSpareBuf  = 64 << 10
 	busyWindow   = time.Millisecond       // writes this close mean a stream: coalesce
 	idleWindow   = 100 * time.Millisecond // writes this far apart: free buffers
+	streamBytes  = 1024                   // a write this big means a flood: batch
+	streamDelay  = time.Millisecond       // how long a flooded writer gathers lines
 	// lazyDelay bounds how long a line that may wait (a membership notice)
 	// waits for another line to share its write. Long enough that in a
 	// lively channel the next message nearly always carries it, so the
@@ -212,18 +214,36 @@ func (f *lazyFlusher) flush(now time.Time) (next time.Time, ok bool) {
 	return next, ok
 }
 
+// writePause decides how long the writer lets lines gather before it takes
+// them, given the time since its last write and that write's size. A quiet
+// client is written at once. One written to moments ago is receiving a
+// stream: the writer yields once, so the goroutines fanning out right now
+// queue more lines first. One whose last write already carried a batch is
+// receiving a flood, where each write(2) costs as much as relaying dozens
+// of lines: it waits streamDelay, so one write carries a millisecond's
+// worth. Steady traffic, one line at a time, never waits.
+func writePause(since time.Duration, lastSize int) (pause time.Duration, yield bool) {
+	switch {
+	case since >= busyWindow:
+		return 0, false
+	case lastSize >= streamBytes:
+		return streamDelay, false
+	default:
+		return 0, true
+	}
+}
+
 // writeLoop drains q into w until the queue is closed and empty. It runs on
 // the client's writer goroutine and is the only writer of the socket.
 func writeLoop(nc net.Conn, q *sendQueue) error {
 	var spare []byte
 	var deadline, lastWrite time.Time
+	lastSize := 0
 	for range q.wake {
-		// A client that was written to moments ago is receiving a stream:
-		// let the goroutines fanning out right now queue more lines first,
-		// so one write carries several of them. A quiet client is written
-		// at once.
 		previous := lastWrite
-		if time.Since(previous) < busyWindow {
+		if pause, yield := writePause(time.Since(previous), lastSize); pause > 0 {
+			time.Sleep(pause)
+		} else if yield {
 			runtime.Gosched()
 		}
 		out, closed, over := q.take(spare)
@@ -241,7 +261,7 @@ func writeLoop(nc net.Conn, q *sendQueue) error {
 			if _, err := nc.Write(out); err != nil {
 				return err
 			}
-			lastWrite = time.Now()
+			lastWrite, lastSize = time.Now(), len(out)
 		}
 		// A streaming client keeps its buffer for the next round (unless a
 		// burst made it big); a client that is written to now and then

@@ -70,3 +70,27 @@ func TestHeldLinesFollowTheReply(t *testing.T) {
 		t.Fatalf("took %q", out)
 	}
 }
+
+// TestWritePause: only a writer whose last write, moments ago, already
+// carried a batch waits for more lines; a stream of single lines yields
+// once; a quiet client is written at once.
+func TestWritePause(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		since    time.Duration
+		lastSize int
+		pause    time.Duration
+		yield    bool
+	}{
+		{"quiet client", time.Second, 4096, 0, false},
+		{"first write", time.Duration(1<<63 - 1), 0, 0, false},
+		{"stream of single lines", busyWindow / 2, 200, 0, true},
+		{"flood", busyWindow / 2, streamBytes, streamDelay, false},
+		{"flood that paused", busyWindow, 64 << 10, 0, false},
+	} {
+		pause, yield := writePause(tc.since, tc.lastSize)
+		if pause != tc.pause || yield != tc.yield {
+			t.Errorf("%s: pause %v yield %v, want %v %v", tc.name, pause, yield, tc.pause, tc.yield)
+		}
+	}
+}
