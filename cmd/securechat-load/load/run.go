@@ -27,7 +27,7 @@ type runner struct {
 	hard     time.Time // every connection's deadline: the run ends by then
 
 	seq   []counter    // next sequence number per sender
-	acked []counter    // fresh deliveries per sender (maxrate flow control)
+	acked []ackGate    // fresh deliveries per sender (maxrate flow control)
 	phase atomic.Int32 // a phase: the histogram live latency goes to
 
 	churners   int       // the users with the highest indices churn
@@ -66,7 +66,7 @@ func newRunner(cfg *Config, now time.Time) *runner {
 	}
 	r := &runner{
 		cfg: cfg, tc: cfg.tlsConfig(), runID: runID,
-		seq: make([]counter, cfg.Senders), acked: make([]counter, cfg.Senders),
+		seq: make([]counter, cfg.Senders), acked: newAckGates(cfg.Senders),
 		churners:  churnerCount(cfg),
 		startSend: make(chan struct{}), startChurn: make(chan struct{}), startMeasure: make(chan struct{}),
 		stopSend: make(chan struct{}), runDone: make(chan struct{}),

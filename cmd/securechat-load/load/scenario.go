@@ -307,6 +307,10 @@ func (u *user) windowed(ctx context.Context, limit int64) error {
 	r := u.run
 	recips := int64(r.members(u.idx%r.cfg.Channels) - 1)
 	window := int64(r.cfg.Window)
+	gate := &r.acked[u.idx]
+	// A sender with a full window waits until a quarter of it is free, so
+	// it wakes once per batch it can send rather than once per delivery.
+	reopen := max(window/4, 1)
 	var buf []byte
 	lastMove, lastAcked := time.Now(), int64(-1)
 	for ctx.Err() == nil {
@@ -315,7 +319,7 @@ func (u *user) windowed(ctx context.Context, limit int64) error {
 			return nil
 		default:
 		}
-		sent, acked := r.seq[u.idx].Load(), r.acked[u.idx].Load()
+		sent, acked := r.seq[u.idx].Load(), gate.n.Load()
 		free := window
 		if recips > 0 {
 			free = window - (sent*recips-acked+recips-1)/recips
@@ -323,8 +327,9 @@ func (u *user) windowed(ctx context.Context, limit int64) error {
 		if acked != lastAcked {
 			lastMove, lastAcked = time.Now(), acked
 		}
-		if free <= 0 && time.Since(lastMove) < time.Second {
-			time.Sleep(50 * time.Microsecond)
+		if wait := time.Second - time.Since(lastMove); free <= 0 && wait > 0 {
+			// free reaches reopen once acked >= (sent-window+reopen)*recips.
+			gate.waitFor((sent-window+reopen)*recips, wait, r.stopSend)
 			continue
 		}
 		if free <= 0 {
