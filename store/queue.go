@@ -198,6 +198,33 @@ func (q *Queue) run() {
 			return
 		}
 		q.pop(len(batch))
+		if floodBatch(len(batch)) {
+			q.gather()
+		}
+	}
+}
+
+// A batch of gatherBatch records or more means a flood of messages. Each
+// round trip then costs more than the records it carries, so the writer
+// lets gatherDelay's worth of records collect before the next one. Quiet
+// traffic, a few records per round trip, is written at once.
+const (
+	gatherBatch = 16
+	gatherDelay = time.Millisecond
+)
+
+// floodBatch reports whether a batch of n records just written means a
+// flood the writer should gather for. A full batch means a backlog: it is
+// written without waiting.
+func floodBatch(n int) bool { return n >= gatherBatch && n < maxBatch }
+
+// gather waits gatherDelay, or less if the queue is stopped.
+func (q *Queue) gather() {
+	t := time.NewTimer(gatherDelay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-q.stop:
 	}
 }
 

@@ -224,3 +224,13 @@ func TestRedisAppendFailsWhileDown(t *testing.T) {
 		t.Fatal("Append to a stopped Redis reported success")
 	}
 }
+
+// TestFloodBatch: only a batch of a flood, big but not a full backlog
+// batch, makes the writer gather before the next round trip.
+func TestFloodBatch(t *testing.T) {
+	for n, want := range map[int]bool{0: false, 1: false, gatherBatch - 1: false, gatherBatch: true, maxBatch - 1: true, maxBatch: false} {
+		if got := floodBatch(n); got != want {
+			t.Errorf("floodBatch(%d) = %v, want %v", n, got, want)
+		}
+	}
+}
