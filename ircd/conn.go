@@ -283,13 +283,15 @@ func writeLoop(nc net.Conn, q *sendQueue) error {
 
 // lineReader splits a byte stream into IRC lines, enforcing the length
 // limits without ever buffering more than readBufSize bytes. Its buffer
-// starts small and is dropped whenever it drains, so an idle connection
-// holds only initialReadBuf bytes instead of a full-size line buffer.
+// starts small, grows while the client streams and shrinks back when it
+// pauses, so an idle connection holds only initialReadBuf bytes instead of
+// a full-size line buffer.
 type lineReader struct {
 	r          io.Reader
 	buf        []byte
 	start, end int  // unread bytes are buf[start:end]
 	discarding bool // inside a line that overflowed the buffer
+	streaming  bool // the last read filled the buffer: more is likely waiting
 }
 
 // initialReadBuf fits almost every IRC line; longer ones grow the buffer
@@ -336,9 +338,7 @@ func (lr *lineReader) fill() error {
 	switch n := lr.end - lr.start; {
 	case n == 0:
 		lr.start, lr.end = 0, 0
-		if cap(lr.buf) > initialReadBuf || lr.buf == nil {
-			lr.buf = make([]byte, initialReadBuf)
-		}
+		lr.buf = lr.nextBuf()
 	case n >= readBufSize:
 		lr.start, lr.end, lr.discarding = 0, 0, true
 	default:
@@ -346,10 +346,29 @@ func (lr *lineReader) fill() error {
 	}
 	m, err := lr.r.Read(lr.buf[lr.end:])
 	lr.end += m
+	lr.streaming = lr.end == len(lr.buf)
 	if m > 0 {
 		return nil
 	}
 	return err
+}
+
+// nextBuf picks the buffer to read into once the last one has drained. A
+// client whose last read filled it is sending a stream (a paste, a bot):
+// it gets one twice the size, up to readBufSize, so each read(2) carries
+// more lines. Any other gets a small one again, so an idle connection
+// holds only initialReadBuf bytes.
+func (lr *lineReader) nextBuf() []byte {
+	switch {
+	case lr.streaming && len(lr.buf) < readBufSize:
+		return make([]byte, min(2*len(lr.buf), readBufSize))
+	case lr.streaming:
+		return lr.buf
+	case lr.buf == nil || len(lr.buf) > initialReadBuf:
+		return make([]byte, initialReadBuf)
+	default:
+		return lr.buf
+	}
 }
 
 // compact moves unread bytes to the front and doubles the buffer when it

@@ -1,6 +1,8 @@
 package ircd
 
 import (
+	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -92,5 +94,48 @@ func TestWritePause(t *testing.T) {
 		if pause != tc.pause || yield != tc.yield {
 			t.Errorf("%s: pause %v yield %v, want %v %v", tc.name, pause, yield, tc.pause, tc.yield)
 		}
+	}
+}
+
+// chunks is a reader handing out one chunk per Read (as much as fits).
+type chunks struct{ parts [][]byte }
+
+func (c *chunks) Read(p []byte) (int, error) {
+	if len(c.parts) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.parts[0])
+	if c.parts[0] = c.parts[0][n:]; len(c.parts[0]) == 0 {
+		c.parts = c.parts[1:]
+	}
+	return n, nil
+}
+
+// TestLineReaderGrowsWhileStreaming: reads that fill the buffer make the
+// next one bigger, up to readBufSize; a read that does not lets it shrink
+// back to initialReadBuf once drained. No line is lost or cut either way.
+func TestLineReaderGrowsWhileStreaming(t *testing.T) {
+	line := strings.Repeat("x", 62) + "\r\n" // 64 bytes
+	stream := strings.Repeat(line, 1024)     // 64 KiB at once: a paste
+	src := &chunks{parts: [][]byte{[]byte(stream), []byte(line)}}
+	lr := newLineReader(src)
+	largest := 0
+	for i := range 1025 {
+		got, err := lr.next()
+		if err != nil || string(got) != line[:62] {
+			t.Fatalf("line %d: %q, %v", i, got, err)
+		}
+		largest = max(largest, len(lr.buf))
+		if i == 1023 {
+			if largest != readBufSize {
+				t.Fatalf("a 64 KiB stream grew the buffer to %d, want %d", largest, readBufSize)
+			}
+		}
+	}
+	if _, err := lr.next(); err != io.EOF {
+		t.Fatalf("after the stream: %v, want EOF", err)
+	}
+	if len(lr.buf) != initialReadBuf {
+		t.Fatalf("after a short read the buffer is %d bytes, want %d", len(lr.buf), initialReadBuf)
 	}
 }
