@@ -290,7 +290,7 @@ func (s *Server) sendTargets(c *Client, found []activity) {
 	ref := s.startBatch(c, "draft/chathistory-targets")
 	for _, a := range found {
 		m := &irc.Message{Prefix: &irc.Prefix{Name: s.name()}, Command: "CHATHISTORY",
-			Params: []string{"TARGETS", a.name, a.latest.UTC().Format(timestampLayout)}}
+			Params: []string{"TARGETS", a.name, serverTime(a.latest)}}
 		if ref != "" {
 			m.Tags = irc.Tags{"batch": ref}
 		}

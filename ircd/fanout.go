@@ -63,7 +63,7 @@ func (o *outMsg) render(v int) []byte {
 func messageTags(st, mt bool, at time.Time, msgid string, client irc.Tags, batch string) []tagPair {
 	var tags []tagPair
 	if st && !at.IsZero() {
-		tags = append(tags, tagPair{"time", at.UTC().Format(timestampLayout)})
+		tags = append(tags, tagPair{"time", serverTime(at)})
 	}
 	if mt {
 		if msgid != "" {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"regexp"
 	"slices"
@@ -601,5 +602,26 @@ func TestDirectHistoryOff(t *testing.T) {
 	a.Send("CHATHISTORY LATEST bob * 10")
 	if got := a.historyBatch(); len(got) != 0 {
 		t.Fatalf("direct message stored with StoreDirect off: %v", got)
+	}
+}
+
+// TestServerTimeMatchesFormat: the hand-rolled server-time formatter
+// writes what time.Format does with timestampLayout, in every zone, for
+// times across the range it handles and beyond it.
+func TestServerTimeMatchesFormat(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	zone := time.FixedZone("X", -5*3600-30*60)
+	times := []time.Time{
+		time.Unix(0, 0), time.Date(1999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(2024, 2, 29, 0, 0, 0, 1e6, zone), time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+	}
+	for range 10000 {
+		times = append(times, time.Unix(rng.Int64N(1<<36)-1<<35, rng.Int64N(1e9)).In(zone))
+	}
+	for _, at := range times {
+		if got, want := serverTime(at), at.UTC().Format(timestampLayout); got != want {
+			t.Fatalf("serverTime(%v) = %q, want %q", at, got, want)
+		}
 	}
 }
