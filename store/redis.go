@@ -129,10 +129,13 @@ func (r *Redis) Append(ctx context.Context, key string, rec Record) error {
 // above the stream's top (another process wrote it), the entry is added
 // with a Redis-assigned ID instead.
 func (r *Redis) AppendBatch(ctx context.Context, recs []KeyedRecord) error {
-	for _, kr := range recs {
-		if _, err := recordMs(kr.Record); err != nil {
+	times := make([]int64, len(recs)) // each record's time in ms
+	for i, kr := range recs {
+		ms, err := recordMs(kr.Record)
+		if err != nil {
 			return err
 		}
+		times[i] = ms
 	}
 	xadds := make([]*redis.StringCmd, len(recs))
 	// The targets index needs each key's latest time once per batch, not
@@ -141,7 +144,7 @@ func (r *Redis) AppendBatch(ctx context.Context, recs []KeyedRecord) error {
 	start := time.Now()
 	_, perr := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, kr := range recs {
-			ms, _ := recordMs(kr.Record)
+			ms := times[i]
 			idMs := r.entryMs(kr.Key, ms)
 			xadds[i] = p.XAdd(ctx, r.xaddArgs(r.streamKey(kr.Key), strconv.FormatInt(idMs, 10)+"-*", entryValues(kr.Record, ms, idMs != ms)))
 			latest[kr.Key] = max(latest[kr.Key], idMs)
@@ -158,7 +161,7 @@ func (r *Redis) AppendBatch(ctx context.Context, recs []KeyedRecord) error {
 	for i, cmd := range xadds {
 		err := cmd.Err()
 		if isStaleID(err) {
-			err = r.appendAtTop(ctx, recs[i])
+			err = r.appendAtTop(ctx, recs[i], times[i])
 		}
 		if err != nil {
 			return wrapErr("append", err)
@@ -168,9 +171,8 @@ func (r *Redis) AppendBatch(ctx context.Context, recs []KeyedRecord) error {
 }
 
 // appendAtTop adds a record with a Redis-assigned ID, keeping its own time
-// in a field.
-func (r *Redis) appendAtTop(ctx context.Context, kr KeyedRecord) error {
-	ms, _ := recordMs(kr.Record)
+// (ms) in a field.
+func (r *Redis) appendAtTop(ctx context.Context, kr KeyedRecord, ms int64) error {
 	start := time.Now()
 	err := r.client.XAdd(ctx, r.xaddArgs(r.streamKey(kr.Key), "*", entryValues(kr.Record, ms, true))).Err()
 	r.timed("append", start)
