@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"gopkg.in/irc.v4"
-
-	"securechat/metrics"
 )
 
 // Client is one connected user. Its reader goroutine owns the registration
@@ -137,7 +135,7 @@ func (c *Client) send(m *irc.Message) {
 		c.label.add(m)
 		return
 	}
-	c.srv.metrics.MessagesOut.WithLabelValues(metrics.CommandLabel(m.Command)).Inc()
+	c.srv.metrics.Out(m.Command).Inc()
 	c.queue([]byte(m.String()), pushReply)
 }
 

@@ -4,8 +4,6 @@ import (
 	"time"
 
 	"gopkg.in/irc.v4"
-
-	"securechat/metrics"
 )
 
 // outMsg is one message for many recipients. Each recipient gets one of a
@@ -53,15 +51,16 @@ func (o *outMsg) render(v int) []byte {
 	if v&4 != 0 {
 		m = o.extended
 	}
-	tags := messageTags(v&1 != 0, v&2 != 0, o.at, o.msgid, o.tags, o.batch)
-	return appendLine(make([]byte, 0, 256), tags, m)
+	var room [4]tagPair
+	tags := messageTags(room[:0], v&1 != 0, v&2 != 0, o.at, o.msgid, o.tags, o.batch)
+	return appendLine(nil, tags, m)
 }
 
 // messageTags lists the tags a relayed or replayed message carries for a
 // recipient with server-time (st) and message-tags (mt): its time, its
-// msgid and client-only tags, and the batch it belongs to, if any.
-func messageTags(st, mt bool, at time.Time, msgid string, client irc.Tags, batch string) []tagPair {
-	var tags []tagPair
+// msgid and client-only tags, and the batch it belongs to, if any. They
+// are appended to tags, which callers size on their stack.
+func messageTags(tags []tagPair, st, mt bool, at time.Time, msgid string, client irc.Tags, batch string) []tagPair {
 	if st && !at.IsZero() {
 		tags = append(tags, tagPair{"time", serverTime(at)})
 	}
@@ -99,7 +98,7 @@ func (s *Server) deliver(recipients []*Client, o *outMsg, want func(*Client) boo
 	}
 	if n > 0 {
 		s.metrics.Deliveries.Add(float64(n))
-		s.metrics.MessagesOut.WithLabelValues(metrics.CommandLabel(o.base.Command)).Add(float64(n))
+		s.metrics.Out(o.base.Command).Add(float64(n))
 	}
 	return n
 }

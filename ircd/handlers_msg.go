@@ -72,11 +72,21 @@ func clientTags(c *Client, m *irc.Message) irc.Tags {
 	return out
 }
 
+// relayMsg is a PRIVMSG, NOTICE or TAGMSG being relayed, with its message
+// and parameters in the same allocation: the relay path makes one per line.
+type relayMsg struct {
+	outMsg
+	msg    irc.Message
+	params [2]string
+}
+
 func (s *Server) messageOne(c *Client, cmd, target, text string, tags irc.Tags) error {
 	start := time.Now()
 	at := storedTime(start)
-	o := &outMsg{at: at, msgid: s.newMsgID(at), tags: tags}
-	params := []string{target, text}
+	r := &relayMsg{params: [2]string{target, text}}
+	o := &r.outMsg
+	o.at, o.msgid, o.tags = at, s.newMsgID(at), tags
+	params := r.params[:]
 	if cmd == "TAGMSG" {
 		params = params[:1]
 	}
@@ -89,7 +99,8 @@ func (s *Server) messageOne(c *Client, cmd, target, text string, tags irc.Tags) 
 			return err
 		}
 		params[0] = ch.name
-		o.base = &irc.Message{Prefix: c.prefix(), Command: cmd, Params: params}
+		r.msg = irc.Message{Prefix: c.prefix(), Command: cmd, Params: params}
+		o.base = &r.msg
 		// Stored before it is delivered, so a reply can never be stored
 		// ahead of the message it answers.
 		var members []*Client
@@ -156,16 +167,13 @@ func (ch *Channel) canSend(c *Client) error {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	privs, member := ch.members[c]
-	cannot := ircError{irc.ERR_CANNOTSENDTOCHAN, []string{ch.name, "Cannot send to channel"}}
 	switch {
 	case c.isOper():
 		return nil
-	case !member && ch.modes.noExternal:
-		return cannot
-	case ch.modes.moderated && privs == 0:
-		return cannot
-	case privs == 0 && ch.bannedLocked(c):
-		return cannot
+	case !member && ch.modes.noExternal,
+		ch.modes.moderated && privs == 0,
+		privs == 0 && ch.bannedLocked(c):
+		return ircError{irc.ERR_CANNOTSENDTOCHAN, []string{ch.name, "Cannot send to channel"}}
 	}
 	return nil
 }

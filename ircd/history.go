@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/irc.v4"
 
-	"securechat/metrics"
 	"securechat/store"
 )
 
@@ -95,9 +94,15 @@ func (h *history) recordDirect(from, to *Client, o *outMsg) {
 }
 
 func (o *outMsg) entry() *entry {
-	m := *o.base
-	m.Tags = o.tags
-	return &entry{msgid: o.msgid, at: o.at, msg: &m}
+	// One allocation for the entry and its copy of the message: every
+	// relayed line makes one.
+	both := &struct {
+		e entry
+		m irc.Message
+	}{e: entry{msgid: o.msgid, at: o.at}, m: *o.base}
+	both.m.Tags = o.tags
+	both.e.msg = &both.m
+	return &both.e
 }
 
 // channelKey is ch's opaque store key, computed once per channel: the
@@ -289,13 +294,14 @@ func (s *Server) queueReplay(c *Client, entries []*entry, ref string) {
 	var line []byte
 	var command string
 	var out prometheus.Counter
+	var room [4]tagPair
 	for _, e := range entries {
 		m := replayMessage(e, st)
-		line = appendLine(line[:0], messageTags(st, mt, e.at, e.msgid, e.msg.Tags, ref), &m)
+		line = appendLine(line[:0], messageTags(room[:0], st, mt, e.at, e.msgid, e.msg.Tags, ref), &m)
 		c.queue(line, pushReply)
 		if m.Command != command {
 			command = m.Command
-			out = s.metrics.MessagesOut.WithLabelValues(metrics.CommandLabel(command))
+			out = s.metrics.Out(command)
 		}
 		out.Inc()
 	}
@@ -324,7 +330,7 @@ func (s *Server) replayLine(c *Client, e *entry, batch string) *irc.Message {
 	st := c.caps.has(capServerTime)
 	m := replayMessage(e, st)
 	m.Tags = irc.Tags{}
-	for _, t := range messageTags(st, c.caps.has(capMessageTags), e.at, e.msgid, e.msg.Tags, batch) {
+	for _, t := range messageTags(nil, st, c.caps.has(capMessageTags), e.at, e.msgid, e.msg.Tags, batch) {
 		m.Tags[t.key] = t.value
 	}
 	return &m

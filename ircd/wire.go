@@ -1,6 +1,7 @@
 package ircd
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -14,6 +15,7 @@ import (
 // slice and writes tags in a stable order. Everything else uses the
 // library.
 func appendLine(buf []byte, tags []tagPair, m *irc.Message) []byte {
+	buf = slices.Grow(buf, lineSize(tags, m))
 	if len(tags) > 0 {
 		buf = append(buf, '@')
 		for i, t := range tags {
@@ -41,6 +43,22 @@ func appendLine(buf []byte, tags []tagPair, m *irc.Message) []byte {
 	}
 	buf = append(buf, m.Command...)
 	return appendParams(buf, m.Params)
+}
+
+// lineSize is what appendLine appends, short only by tag escapes: growing
+// the buffer once up front saves the slice doubling its way up.
+func lineSize(tags []tagPair, m *irc.Message) int {
+	n := len(m.Command) + 1
+	for _, t := range tags {
+		n += len(t.key) + len(t.value) + 2
+	}
+	if p := m.Prefix; p != nil {
+		n += len(p.Name) + len(p.User) + len(p.Host) + 4
+	}
+	for _, p := range m.Params {
+		n += len(p) + 2
+	}
+	return n
 }
 
 func appendParams(buf []byte, params []string) []byte {

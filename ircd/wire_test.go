@@ -2,6 +2,7 @@ package ircd
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 
 	"gopkg.in/irc.v4"
@@ -45,4 +46,37 @@ func TestAppendLineRoundTrips(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzParseUntagged checks the fast parser against gopkg.in/irc.v4 on
+// every line without tags: same error, command, parameters and prefix.
+func FuzzParseUntagged(f *testing.F) {
+	for _, s := range []string{
+		"PRIVMSG #c :hello world", "privmsg #c hi", ":n!u@h PRIVMSG #c ::)",
+		"JOIN #a,#b key", "  PING   x  y ", "PING :", ":prefix", ": x", " :x",
+		"MODE #c +o  n", "NICK\r\n", "\r\n", "QUIT :a :b", "CAP LS 302",
+		"PRIVMSG #c :\xff\xfe", "A B C D E F G :h i",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if s == "" || s[0] == '@' {
+			return
+		}
+		got, gotErr := parseUntagged(s)
+		want, wantErr := irc.ParseMessage(s)
+		if gotErr != wantErr {
+			t.Fatalf("%q: error %v, library %v", s, gotErr, wantErr)
+		}
+		if wantErr != nil {
+			return
+		}
+		if got.Command != want.Command || !slices.Equal(got.Params, want.Params) ||
+			*got.Prefix != *want.Prefix || len(got.Tags) != len(want.Tags) {
+			t.Fatalf("%q: parsed %#v %#v, library %#v %#v", s, got, got.Prefix, want, want.Prefix)
+		}
+		if (got.Params == nil) != (want.Params == nil) {
+			t.Fatalf("%q: params %#v, library %#v", s, got.Params, want.Params)
+		}
+	})
 }

@@ -1,6 +1,11 @@
 package metrics
 
-import "strings"
+import (
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // CommandLabel returns the value to use for the command label of MessagesIn
 // and MessagesOut: the upper-cased command if it is one securechat knows,
@@ -44,3 +49,28 @@ func knownCommand(cmd string) bool {
 	}
 	return false
 }
+
+// commandCounters caches the children of a command-labelled counter vector.
+// The vector's own lookup hashes the label and takes a read lock that every
+// goroutine shares, a cost paid on every line relayed; the cache is read
+// without locks. It stays bounded because it is keyed by CommandLabel.
+type commandCounters struct {
+	vec   *prometheus.CounterVec
+	cache sync.Map // label → prometheus.Counter
+}
+
+func (c *commandCounters) get(cmd string) prometheus.Counter {
+	label := CommandLabel(cmd)
+	if ctr, ok := c.cache.Load(label); ok {
+		return ctr.(prometheus.Counter)
+	}
+	ctr := c.vec.WithLabelValues(label)
+	c.cache.Store(label, ctr)
+	return ctr
+}
+
+// In returns the MessagesIn counter for command cmd.
+func (m *Metrics) In(cmd string) prometheus.Counter { return m.in.get(cmd) }
+
+// Out returns the MessagesOut counter for command cmd.
+func (m *Metrics) Out(cmd string) prometheus.Counter { return m.out.get(cmd) }

@@ -74,10 +74,10 @@ type Metrics struct {
 	// reason (the Reason* constants).
 	Refused *prometheus.CounterVec
 	// MessagesIn counts lines read from clients, labelled with
-	// CommandLabel(command).
+	// CommandLabel(command). In is the cheap way to reach its counters.
 	MessagesIn *prometheus.CounterVec
 	// MessagesOut counts lines written to clients, labelled with
-	// CommandLabel(command).
+	// CommandLabel(command). Out is the cheap way to reach its counters.
 	MessagesOut *prometheus.CounterVec
 	// Deliveries counts messages handed to a recipient's send queue by
 	// channel or private-message fan-out.
@@ -115,6 +115,8 @@ type Metrics struct {
 	// handing it to its last recipient (queued on that connection's send
 	// queue), so it covers parsing, fan-out and any store work on the path.
 	RelayLatency prometheus.Histogram
+
+	in, out commandCounters // MessagesIn and MessagesOut, through In and Out
 }
 
 // New registers the securechat collectors on reg, together with the Go
@@ -152,6 +154,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		ReplayLatency:    f.histogram("replay_latency_seconds", "Time taken by each history replay.", replayBuckets()),
 		RelayLatency:     f.histogram("relay_latency_seconds", "Time from reading a PRIVMSG to handing it to its last recipient.", relayBuckets()),
 	}
+	m.in.vec, m.out.vec = m.MessagesIn, m.MessagesOut
 	m.initLabels()
 	return m
 }

@@ -3,6 +3,7 @@ package metrics
 import (
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -213,6 +214,42 @@ func TestMessagesLabelBounded(t *testing.T) {
 	m.MessagesIn.WithLabelValues(CommandLabel("PING")).Inc()
 	if n := countSeries(m.MessagesIn); n != 2 {
 		t.Errorf("MessagesIn has %d series after 10001 commands, want 2 (other, PING)", n)
+	}
+}
+
+// TestCachedCommandCounters checks that In and Out count on the same series
+// as the vectors, under the label CommandLabel gives, and that their cache
+// creates no series of its own for made-up commands.
+func TestCachedCommandCounters(t *testing.T) {
+	t.Parallel()
+	m := New(prometheus.NewRegistry(), "test")
+	for i := range 1000 {
+		m.In("privmsg").Inc()
+		m.In("MADEUP" + strconv.Itoa(i)).Inc()
+		m.Out("PRIVMSG").Add(2)
+	}
+	m.Out("001").Inc()
+	checks := []struct {
+		vec   *prometheus.CounterVec
+		label string
+		want  float64
+	}{
+		{m.MessagesIn, "PRIVMSG", 1000},
+		{m.MessagesIn, "other", 1000},
+		{m.MessagesOut, "PRIVMSG", 2000},
+		{m.MessagesOut, "numeric", 1},
+	}
+	for _, c := range checks {
+		var d dto.Metric
+		if err := c.vec.WithLabelValues(c.label).Write(&d); err != nil {
+			t.Fatal(err)
+		}
+		if got := d.GetCounter().GetValue(); got != c.want {
+			t.Errorf("%s = %v, want %v", c.label, got, c.want)
+		}
+	}
+	if n := countSeries(m.MessagesIn); n != 2 {
+		t.Errorf("MessagesIn has %d series, want 2 (PRIVMSG, other)", n)
 	}
 }
 
