@@ -115,9 +115,11 @@ func (k *Keyring) Unlock(password []byte, epoch time.Duration) (*Vault, error) {
 	keys := make([]*dataKey, 0, len(k.DataKeys))
 	for _, w := range k.DataKeys {
 		dk := &dataKey{id: w.ID, start: w.EpochStart.UnixNano(), end: w.EpochEnd.UnixNano()}
-		if dk.key, err = unwrapKey(kek, w.Wrapped, dk.aad()); err != nil {
+		key, err := unwrapKey(kek, w.Wrapped, dk.aad())
+		if err != nil {
 			return nil, fmt.Errorf("%w: data key %d: %w", ErrKeyringInvalid, w.ID, err)
 		}
+		dk.setKey(key)
 		keys = append(keys, dk)
 	}
 	return newVault(k.clone(), kek, nameKey, password, epoch, keys), nil

@@ -1,11 +1,10 @@
 package crypto
 
 import (
-	"crypto/cipher"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"golang.org/x/crypto/chacha20poly1305"
@@ -34,13 +33,19 @@ const (
 // version | key id | nonce | XChaCha20-Poly1305 ciphertext, and only opens
 // with the same targetKey, msgid and t.
 func (v *Vault) Seal(targetKey, msgid string, t time.Time, plaintext []byte) ([]byte, error) {
-	id, aead := v.sealKey(t)
+	k := v.index.Load().forSeal(epochStart(t, v.epoch))
 	out := make([]byte, headerLen, len(plaintext)+Overhead)
 	out[0] = recordVersion
-	binary.BigEndian.PutUint32(out[1:5], id)
+	binary.BigEndian.PutUint32(out[1:5], k.id)
 	nonce := out[5:headerLen]
-	rand.Read(nonce) // 192-bit random nonces: collisions are not a concern
-	return aead.Seal(out, nonce, plaintext, recordAAD(out[:5], targetKey, msgid, t)), nil
+	s := v.scratch.Get().(*scratch)
+	// Random 192-bit nonces need no counter kept across goroutines, restarts
+	// or copies of the keyring, and collisions are not a concern: even after
+	// 2^48 records under one key the chance of any is about 2^-97.
+	s.nonces.read(nonce)
+	sealed := k.aead.Seal(out, nonce, plaintext, s.recordAAD(out[:5], targetKey, msgid, t))
+	v.scratch.Put(s)
+	return sealed, nil
 }
 
 // Open decrypts a record made by Seal. Any failure, including malformed
@@ -53,50 +58,29 @@ func (v *Vault) Open(targetKey, msgid string, t time.Time, sealed []byte) ([]byt
 		return nil, fmt.Errorf("%w: record version %d", ErrOpen, sealed[0])
 	}
 	id := binary.BigEndian.Uint32(sealed[1:5])
-	aead, ok := v.openKey(id)
+	aead, ok := v.index.Load().byID[id]
 	if !ok {
 		return nil, fmt.Errorf("%w: %w %d", ErrOpen, ErrUnknownKey, id)
 	}
-	aad := recordAAD(sealed[:5], targetKey, msgid, t)
+	s := v.scratch.Get().(*scratch)
+	aad := s.recordAAD(sealed[:5], targetKey, msgid, t)
 	plaintext, err := aead.Open(nil, sealed[5:headerLen], sealed[headerLen:], aad)
+	v.scratch.Put(s)
 	if err != nil {
 		return nil, fmt.Errorf("%w: key %d: %w", ErrOpen, id, err)
 	}
 	return plaintext, nil
 }
 
-// sealKey picks the data key for t and returns an AEAD built from a copy of
-// it, so ExpireBefore can wipe the key while a Seal is still running.
-func (v *Vault) sealKey(t time.Time) (uint32, cipher.AEAD) {
-	start := epochStart(t, v.epoch)
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	k := v.byEpoch[start]
-	if k == nil {
-		k = v.keys[len(v.keys)-1] // never empty: the keyring and ExpireBefore see to it
-	}
-	return k.id, newAEAD(k.key)
-}
-
-func (v *Vault) openKey(id uint32) (cipher.AEAD, bool) {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	k := v.byID[id]
-	if k == nil {
-		return nil, false
-	}
-	return newAEAD(k.key), true
-}
-
-// recordAAD binds a record to its header (version and key id), target,
-// msgid and time. Strings are length-prefixed so no two different tuples
-// encode alike.
-func recordAAD(header []byte, targetKey, msgid string, t time.Time) []byte {
-	aad := make([]byte, 0, len(header)+4+len(targetKey)+4+len(msgid)+8)
-	aad = append(aad, header...)
-	aad = binary.BigEndian.AppendUint32(aad, uint32(len(targetKey)))
-	aad = append(aad, targetKey...)
-	aad = binary.BigEndian.AppendUint32(aad, uint32(len(msgid)))
-	aad = append(aad, msgid...)
-	return binary.BigEndian.AppendUint64(aad, uint64(t.UnixNano()))
+// appendRecordAAD appends the AAD that binds a record to its header
+// (version and key id), target, msgid and time. Strings are length-prefixed
+// so no two different tuples encode alike.
+func appendRecordAAD(dst, header []byte, targetKey, msgid string, t time.Time) []byte {
+	dst = slices.Grow(dst, len(header)+4+len(targetKey)+4+len(msgid)+8)
+	dst = append(dst, header...)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(targetKey)))
+	dst = append(dst, targetKey...)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(msgid)))
+	dst = append(dst, msgid...)
+	return binary.BigEndian.AppendUint64(dst, uint64(t.UnixNano()))
 }

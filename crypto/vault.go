@@ -2,6 +2,7 @@ package crypto
 
 import (
 	"cmp"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -10,34 +11,83 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Vault holds a keyring's unwrapped keys in memory and seals and opens
 // records with them. It is safe for concurrent use by many goroutines: mu
 // guards the key set, the persisted keyring, the key-encryption key and the
-// password MAC; the other fields are fixed when the Vault is made.
+// password MAC; index is republished under mu and read without it; the other
+// fields are fixed when the Vault is made.
 type Vault struct {
 	epoch   time.Duration
 	now     func() time.Time // wall clock for ExpireBefore's guard; tests replace it
 	nameKey []byte
 	pwKey   []byte // random per process, so pwMAC is useless outside it
 
-	mu      sync.RWMutex
-	ring    Keyring
-	kek     []byte
-	pwMAC   []byte
-	keys    []*dataKey          // ascending id, in step with ring.DataKeys
-	byID    map[uint32]*dataKey // for Open
-	byEpoch map[int64]*dataKey  // newest key per epoch start of the current length, for Seal
+	// index is all Seal and Open read of the key set. Readers take no lock
+	// because under load a shared reader count's cache line bounced between
+	// cores on every call.
+	index   atomic.Pointer[keyIndex]
+	scratch sync.Pool // of *scratch, so Seal and Open allocate only their result
+
+	mu    sync.RWMutex
+	ring  Keyring
+	kek   []byte
+	pwMAC []byte
+	keys  []*dataKey // ascending id, in step with ring.DataKeys
 }
 
 // dataKey is one unwrapped data key; [start, end) is its epoch in Unix
-// nanoseconds.
+// nanoseconds. Only holders of mu touch it: readers get the AEAD through a
+// keyIndex, so ExpireBefore can destroy the key without racing them.
 type dataKey struct {
 	id         uint32
 	start, end int64
 	key        []byte
+	aead       cipher.AEAD // built once from key; nil once destroyed
+}
+
+// setKey installs key and builds its AEAD once, so Seal and Open never pay
+// for chacha20poly1305.NewX and its key copy.
+func (k *dataKey) setKey(key []byte) {
+	k.key, k.aead = key, newAEAD(key)
+}
+
+// destroy is ExpireBefore's best effort at forgetting a key. The AEAD keeps
+// its own copy of the key, out of our reach, so dropping the reference leaves
+// that copy to the garbage collector, exactly like the copy every Seal and
+// Open used to make: no weaker than before. A Seal or Open that fetched the
+// AEAD before expiry may still finish with it; it is never mutated, so that
+// is safe, and the record it seals then fails to open with ErrUnknownKey.
+func (k *dataKey) destroy() {
+	clear(k.key)
+	k.aead = nil
+}
+
+// keyIndex is an immutable snapshot of the key set for Seal and Open. It
+// holds AEADs by value rather than *dataKey, so readers never see a field
+// that a writer changes.
+type keyIndex struct {
+	byID    map[uint32]cipher.AEAD // for Open
+	byEpoch map[int64]sealKey      // newest key per epoch start of the current length
+	newest  sealKey                // for times no epoch covers
+}
+
+// sealKey is what Seal needs of a data key.
+type sealKey struct {
+	id   uint32
+	aead cipher.AEAD
+}
+
+// forSeal picks the key for a record in the epoch starting at start: the
+// newest key of that epoch, or the newest key of all if none covers it.
+func (ix *keyIndex) forSeal(start int64) sealKey {
+	if k, ok := ix.byEpoch[start]; ok {
+		return k
+	}
+	return ix.newest // always set: the keyring and ExpireBefore see to it
 }
 
 func newVault(ring Keyring, kek, nameKey, password []byte, epoch time.Duration, keys []*dataKey) *Vault {
@@ -50,6 +100,7 @@ func newVault(ring Keyring, kek, nameKey, password []byte, epoch time.Duration, 
 		kek:     kek,
 		keys:    keys,
 	}
+	v.scratch.New = func() any { return new(scratch) }
 	v.pwMAC = v.passwordMAC(password)
 	slices.SortFunc(v.keys, func(a, b *dataKey) int { return cmp.Compare(a.id, b.id) })
 	v.reindexLocked()
@@ -127,7 +178,7 @@ func (v *Vault) Rotate(now time.Time) (*Keyring, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	starts := []int64{cur}
-	for s := range v.byEpoch {
+	for s := range v.index.Load().byEpoch {
 		if s > cur {
 			starts = append(starts, s)
 		}
@@ -150,7 +201,7 @@ func (v *Vault) EnsureEpochKeys(now time.Time) (changed bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for _, s := range []int64{cur, cur + int64(v.epoch)} {
-		if v.byEpoch[s] != nil {
+		if _, ok := v.index.Load().byEpoch[s]; ok {
 			continue
 		}
 		if v.addKeyLocked(s) == nil {
@@ -174,7 +225,7 @@ func (v *Vault) ExpireBefore(t time.Time) (removed int) {
 	for _, k := range v.keys {
 		if k != newest && k.end <= cutoff {
 			gone[k.id] = true
-			clear(k.key) // best effort: drop the bytes, not just the reference
+			k.destroy()
 		}
 	}
 	if len(gone) == 0 {
@@ -192,7 +243,8 @@ func (v *Vault) addKeyLocked(start int64) error {
 	if v.ring.NextID == math.MaxUint32 {
 		return fmt.Errorf("crypto: data key ids exhausted")
 	}
-	k := &dataKey{id: v.ring.NextID, start: start, end: start + int64(v.epoch), key: randomBytes(keyLen)}
+	k := &dataKey{id: v.ring.NextID, start: start, end: start + int64(v.epoch)}
+	k.setKey(randomBytes(keyLen))
 	v.ring.NextID++
 	v.ring.DataKeys = append(v.ring.DataKeys, wrapData(v.kek, k))
 	v.keys = append(v.keys, k)
@@ -200,21 +252,28 @@ func (v *Vault) addKeyLocked(start int64) error {
 	return nil
 }
 
-// reindexLocked rebuilds the lookup maps; key sets are small and change
+// reindexLocked publishes a new keyIndex; key sets are small and change
 // rarely, so rebuilding beats keeping three structures in step by hand. Keys
 // made under another epoch length stay openable but are not chosen by Seal.
+// The caller holds mu for writing.
 func (v *Vault) reindexLocked() {
-	v.byID = make(map[uint32]*dataKey, len(v.keys))
-	v.byEpoch = make(map[int64]*dataKey, len(v.keys))
+	ix := &keyIndex{
+		byID:    make(map[uint32]cipher.AEAD, len(v.keys)),
+		byEpoch: make(map[int64]sealKey, len(v.keys)),
+	}
 	for _, k := range v.keys {
-		v.byID[k.id] = k
+		ix.byID[k.id] = k.aead
 		if k.end-k.start != int64(v.epoch) {
 			continue
 		}
-		if old := v.byEpoch[k.start]; old == nil || k.id > old.id {
-			v.byEpoch[k.start] = k
+		if old, ok := ix.byEpoch[k.start]; !ok || k.id > old.id {
+			ix.byEpoch[k.start] = sealKey{k.id, k.aead}
 		}
 	}
+	if n := len(v.keys); n > 0 { // only NewKeyring's empty Vault has none
+		ix.newest = sealKey{v.keys[n-1].id, v.keys[n-1].aead}
+	}
+	v.index.Store(ix)
 }
 
 func wrapData(kek []byte, k *dataKey) WrappedKey {
