@@ -28,8 +28,11 @@ var (
 // is built from the prefix and the caller's opaque key only.
 //
 // Redis is safe for concurrent use; the go-redis client pools connections.
+// Appends are the exception: they share one connection of their own
+// (appends, raw RESP), a batch at a time, as the Queue's one writer needs.
 type Redis struct {
 	client  *redis.Client
+	appends *appendConn
 	prefix  string
 	maxLen  int
 	observe func(op string, d time.Duration)
@@ -93,7 +96,11 @@ func newRedis(c *redis.Client, opts Options) *Redis {
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	return &Redis{client: c, prefix: prefix, maxLen: opts.MaxLen, observe: opts.ObserveLatency, top: make(map[string]int64)}
+	return &Redis{
+		client: c, appends: newAppendConn(c.Options()),
+		prefix: prefix, maxLen: opts.MaxLen, observe: opts.ObserveLatency,
+		top: make(map[string]int64),
+	}
 }
 
 // redactURLError drops the URL that net/url puts in its parse errors.
@@ -128,46 +135,107 @@ func (r *Redis) Append(ctx context.Context, key string, rec Record) error {
 // and keeps its own time in a field. If Redis still refuses an ID as not
 // above the stream's top (another process wrote it), the entry is added
 // with a Redis-assigned ID instead.
+//
+// The pipeline goes through r.appends as raw RESP, not through go-redis,
+// whose per-command costs dominate at full load.
 func (r *Redis) AppendBatch(ctx context.Context, recs []KeyedRecord) error {
-	times := make([]int64, len(recs)) // each record's time in ms
-	for i, kr := range recs {
-		ms, err := recordMs(kr.Record)
-		if err != nil {
+	for _, kr := range recs {
+		if _, err := recordMs(kr.Record); err != nil {
 			return err
 		}
-		times[i] = ms
 	}
-	xadds := make([]*redis.StringCmd, len(recs))
-	// The targets index needs each key's latest time once per batch, not
-	// once per record: a busy channel's batch is one ZADD, not 256.
-	latest := make(map[string]int64, 4)
-	start := time.Now()
-	_, perr := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, kr := range recs {
-			ms := times[i]
-			idMs := r.entryMs(kr.Key, ms)
-			xadds[i] = p.XAdd(ctx, r.xaddArgs(r.streamKey(kr.Key), strconv.FormatInt(idMs, 10)+"-*", entryValues(kr.Record, ms, idMs != ms)))
-			latest[kr.Key] = max(latest[kr.Key], idMs)
-		}
-		for key, idMs := range latest {
-			p.ZAddGT(ctx, r.targetsKey(), redis.Z{Score: float64(idMs), Member: key})
-		}
+	if len(recs) == 0 {
 		return nil
-	})
+	}
+	a := r.appends
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var n int
+	a.cmds, n = r.appendCommands(a.cmds[:0], recs)
+	start := time.Now()
+	replies, err := a.pipeline(ctx, n)
 	r.timed("append", start)
-	if err := pipelineErr(perr); err != nil {
+	if err != nil {
 		return wrapErr("append", err)
 	}
-	for i, cmd := range xadds {
-		err := cmd.Err()
+	// Only the XADDs' replies count: a failed ZADD leaves the targets
+	// index behind, which does not justify writing every record again.
+	for i, err := range replies[:len(recs)] {
 		if isStaleID(err) {
-			err = r.appendAtTop(ctx, recs[i], times[i])
+			err = r.appendAtTop(ctx, recs[i], recs[i].Time.UnixMilli())
 		}
 		if err != nil {
 			return wrapErr("append", err)
 		}
 	}
 	return nil
+}
+
+// appendCommands appends AppendBatch's pipeline to b and returns it with
+// its number of commands: an XADD per record, then a ZADD per key, since
+// the targets index needs each key's latest time once per batch, not once
+// per record: a busy channel's batch is one ZADD, not 256.
+func (r *Redis) appendCommands(b []byte, recs []KeyedRecord) ([]byte, int) {
+	latest := make(map[string]int64, 4)
+	for _, kr := range recs {
+		ms := kr.Time.UnixMilli()
+		idMs := r.entryMs(kr.Key, ms)
+		b = r.appendXAdd(b, kr, ms, idMs)
+		latest[kr.Key] = max(latest[kr.Key], idMs)
+	}
+	for key, idMs := range latest {
+		b = r.appendZAddGT(b, key, idMs)
+	}
+	return b, len(recs) + len(latest)
+}
+
+// appendXAdd appends the XADD that go-redis sends for
+// r.xaddArgs(r.streamKey(key), "<idMs>-*", entryValues(rec, ms, idMs != ms)):
+//
+//	xadd <stream> [maxlen ~ <MaxLen>] <idMs>-* id <ID> d <Data> [t <ms>]
+//
+// TestAppendCommandsMatchGoRedis holds the two in step.
+func (r *Redis) appendXAdd(b []byte, kr KeyedRecord, ms, idMs int64) []byte {
+	withTime := idMs != ms
+	n := 7
+	if r.maxLen > 0 {
+		n += 3
+	}
+	if withTime {
+		n += 2
+	}
+	b = appendArray(b, n)
+	b = appendBulk(b, "xadd")
+	b = appendBulkConcat(b, r.prefix, "h:", kr.Key)
+	if r.maxLen > 0 {
+		b = appendBulk(b, "maxlen")
+		b = appendBulk(b, "~")
+		b = appendBulkInt(b, int64(r.maxLen))
+	}
+	var id [24]byte
+	b = appendBulk(b, append(strconv.AppendInt(id[:0], idMs, 10), '-', '*'))
+	b = appendBulk(b, fieldID)
+	b = appendBulk(b, kr.ID)
+	b = appendBulk(b, fieldData)
+	b = appendBulk(b, kr.Data)
+	if withTime {
+		b = appendBulk(b, fieldTime)
+		b = appendBulkInt(b, ms)
+	}
+	return b
+}
+
+// appendZAddGT appends the ZADD that go-redis sends for ZAddGT of key at
+// score idMs (a float64 it writes without exponent, so the same digits):
+//
+//	zadd <targets> gt <idMs> <key>
+func (r *Redis) appendZAddGT(b []byte, key string, idMs int64) []byte {
+	b = appendArray(b, 5)
+	b = appendBulk(b, "zadd")
+	b = appendBulkConcat(b, r.prefix, "targets")
+	b = appendBulk(b, "gt")
+	b = appendBulkInt(b, idMs)
+	return appendBulk(b, key)
 }
 
 // appendAtTop adds a record with a Redis-assigned ID, keeping its own time
@@ -187,19 +255,6 @@ func entryValues(rec Record, ms int64, withTime bool) []any {
 		values = append(values, fieldTime, ms)
 	}
 	return values
-}
-
-// pipelineErr returns the error of a pipeline that failed as a whole
-// (connection refused, timeout). go-redis does not always set such an
-// error on each command, so looking only at the commands would count an
-// unsent batch as written and lose it. Redis error replies are left to the
-// per-command checks.
-func pipelineErr(err error) error {
-	var reply redis.Error
-	if err == nil || errors.As(err, &reply) {
-		return nil
-	}
-	return err
 }
 
 // entryMs returns the millisecond for a new entry of key: the record's own,
@@ -442,7 +497,8 @@ func (r *Redis) Ping(ctx context.Context) error {
 	return wrapErr("ping", err)
 }
 
-// Close closes the connection pool.
+// Close closes the append connection and the connection pool.
 func (r *Redis) Close() error {
+	r.appends.close()
 	return wrapErr("close", r.client.Close())
 }
