@@ -28,13 +28,17 @@ func (c *Client) serve() {
 	}()
 	lr := newLineReader(c.nc)
 	pinged := false
+	var deadline time.Time
 	for {
 		if q := c.quitRequested(); q != "" {
 			reason = q
 			return
 		}
 		start := time.Now()
-		_ = c.nc.SetReadDeadline(c.readDeadline(start, pinged))
+		if d := c.readDeadline(start, pinged); moveDeadline(deadline, d, c.srv.config().PingInterval/8) {
+			_ = c.nc.SetReadDeadline(d)
+			deadline = d
+		}
 		line, err := lr.next()
 		waited := time.Since(start)
 		switch {
@@ -75,6 +79,14 @@ func (c *Client) readDeadline(now time.Time, pinged bool) time.Time {
 	default:
 		return now.Add(cfg.PingInterval)
 	}
+}
+
+// moveDeadline reports whether the read deadline must move from cur to
+// want. Moving it costs a timer update, which a busy client would pay on
+// every line; so a deadline that is already set and only slack early
+// stays, and the ping comes at most slack sooner than configured.
+func moveDeadline(cur, want time.Time, slack time.Duration) bool {
+	return cur.IsZero() || want.Before(cur) || want.Sub(cur) > slack
 }
 
 func (c *Client) onIdle(pinged bool) (reason string, stop bool) {

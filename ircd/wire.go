@@ -73,11 +73,19 @@ func appendParams(buf []byte, params []string) []byte {
 	return buf
 }
 
+// tagEscaped lists the bytes appendTagValue must escape.
+const tagEscaped = "; \\\r\n"
+
 // tagPair is one message tag with its unescaped value.
 type tagPair struct{ key, value string }
 
 // appendTagValue escapes a tag value as the message-tags spec requires.
+// The values the server itself adds to every line (time, msgid) never
+// need escaping, so they are copied whole.
 func appendTagValue(buf []byte, v string) []byte {
+	if strings.IndexAny(v, tagEscaped) < 0 {
+		return append(buf, v...)
+	}
 	for i := 0; i < len(v); i++ {
 		switch c := v[i]; c {
 		case ';':
