@@ -252,12 +252,22 @@ func jsonMap(t *testing.T, res *Result) map[string]any {
 }
 
 func TestParsePayloadAndTags(t *testing.T) {
-	s, q, n, ok := parsePayload([]byte("3 17 1700000000123456789"))
+	marker := []byte(" :LT r1 ")
+	s, q, n, ok := loadPayload([]byte("@time=x :a!b@c PRIVMSG #c :LT r1 3 17 1700000000123456789"), marker)
 	if !ok || s != 3 || q != 17 || n != 1700000000123456789 {
-		t.Errorf("parsePayload = %d %d %d %v", s, q, n, ok)
+		t.Errorf("loadPayload = %d %d %d %v", s, q, n, ok)
 	}
-	if _, _, _, ok := parsePayload([]byte("3 x 1")); ok {
-		t.Error("malformed payload accepted")
+	for _, line := range []string{
+		":a PRIVMSG #c :LT r1 3 x 1",                     // not a number
+		":a PRIVMSG #c :LT r2 3 17 1",                    // another run
+		":a PRIVMSG #c :LT r1 17 1",                      // two numbers
+		":a PRIVMSG #c :LT r1 3 17 1 ",                   // trailing text
+		":a PRIVMSG #c :LT r1 3 17 12345678901234567890", // 20 digits
+		"3 17 1", "", " :LT r1 ",
+	} {
+		if _, _, _, ok := loadPayload([]byte(line), marker); ok {
+			t.Errorf("loadPayload accepted %q", line)
+		}
 	}
 	for line, want := range map[string]bool{
 		"@batch=abc;time=x :a PRIVMSG #c :hi":   true,

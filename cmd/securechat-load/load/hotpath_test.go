@@ -28,11 +28,14 @@ func deliveryLine(seq int) []byte {
 func TestStepCountsDeliveriesAndSkipsBatches(t *testing.T) {
 	var data []byte
 	data = append(data, deliveryLine(0)...)
-	data = append(data, "@batch=r1;time=x :a!u@h PRIVMSG #c :LT abc123 0 1 5\r\n"...) // replay: not live
+	// A replay, not live: lines tagged with a batch the server opened.
+	data = append(data, ":srv BATCH +r1 chathistory #c\r\n"...)
+	data = append(data, "@batch=r1;time=x :a!u@h PRIVMSG #c :LT abc123 0 1 5\r\n"...)
+	data = append(data, ":srv BATCH -r1\r\n"...)
 	data = append(data, deliveryLine(1)...)
 	data = append(data, ":a!u@h PRIVMSG #c :LT other 0 7 5\r\n"...) // another run
 	c := loadConn(data)
-	for range 4 {
+	for range 6 {
 		if _, err := c.step(); err != nil {
 			t.Fatal(err)
 		}
