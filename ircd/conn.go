@@ -309,7 +309,7 @@ func (lr *lineReader) next() ([]byte, error) {
 				lr.discarding = false
 				return nil, errLineTooLong
 			}
-			line = bytes.TrimRight(line, "\r\n")
+			line = trimEOL(line)
 			if !withinLimits(line) {
 				return nil, errLineTooLong
 			}
@@ -319,6 +319,22 @@ func (lr *lineReader) next() ([]byte, error) {
 			return nil, err
 		}
 	}
+}
+
+// pending reports whether a complete line is buffered, so next will not
+// read.
+func (lr *lineReader) pending() bool {
+	return bytes.IndexByte(lr.buf[lr.start:lr.end], '\n') >= 0
+}
+
+// trimEOL drops a line's trailing CRs and LFs, like bytes.TrimRight(line,
+// "\r\n") without building its byte set on every line.
+func trimEOL(line []byte) []byte {
+	n := len(line)
+	for n > 0 && (line[n-1] == '\n' || line[n-1] == '\r') {
+		n--
+	}
+	return line[:n]
 }
 
 // cut takes one complete line, with its LF, from the buffer.

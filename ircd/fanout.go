@@ -62,16 +62,16 @@ func (o *outMsg) render(v int) []byte {
 // are appended to tags, which callers size on their stack.
 func messageTags(tags []tagPair, st, mt bool, at time.Time, msgid string, client irc.Tags, batch string) []tagPair {
 	if st && !at.IsZero() {
-		tags = append(tags, tagPair{"time", serverTime(at)})
+		tags = append(tags, tagPair{"time", serverTime(at), true})
 	}
 	if mt {
 		if msgid != "" {
-			tags = append(tags, tagPair{"msgid", msgid})
+			tags = append(tags, tagPair{"msgid", msgid, true})
 		}
 		tags = append(tags, sortedTags(client)...)
 	}
 	if batch != "" {
-		tags = append(tags, tagPair{"batch", batch})
+		tags = append(tags, tagPair{"batch", batch, true})
 	}
 	return tags
 }

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 // BenchmarkChannelRelay measures the daemon's own CPU for relaying one
@@ -21,7 +22,7 @@ func BenchmarkChannelRelay(b *testing.B) {
 	b.ReportAllocs()
 	n := 0
 	for b.Loop() {
-		if err := ts.srv.messageOne(sender, "PRIVMSG", "#bench", text, nil); err != nil {
+		if err := ts.srv.messageOne(sender, "PRIVMSG", "#bench", text, nil, time.Now()); err != nil {
 			b.Fatal(err)
 		}
 		if n++; n%64 == 0 { // drain as writers would, reusing buffers

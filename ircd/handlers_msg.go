@@ -31,9 +31,10 @@ func (s *Server) message(c *Client, m *irc.Message) error {
 	if m.Command == "TAGMSG" && len(tags) == 0 {
 		return nil
 	}
-	c.lastMsg.Store(time.Now().UnixNano())
+	now := time.Now()
+	c.lastMsg.Store(now.UnixNano())
 	for _, t := range targets {
-		err := s.messageOne(c, m.Command, t, text, tags)
+		err := s.messageOne(c, m.Command, t, text, tags, now)
 		if err != nil && m.Command != "NOTICE" {
 			s.replyError(c, m, err)
 		}
@@ -80,8 +81,9 @@ type relayMsg struct {
 	params [2]string
 }
 
-func (s *Server) messageOne(c *Client, cmd, target, text string, tags irc.Tags) error {
-	start := time.Now()
+// messageOne relays a message to one target; start is when the server
+// took it up, the message's time.
+func (s *Server) messageOne(c *Client, cmd, target, text string, tags irc.Tags, start time.Time) error {
 	at := storedTime(start)
 	r := &relayMsg{params: [2]string{target, text}}
 	o := &r.outMsg

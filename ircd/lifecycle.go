@@ -27,36 +27,29 @@ func (c *Client) serve() {
 		c.sendq.close()
 	}()
 	lr := newLineReader(c.nc)
-	pinged := false
-	var deadline time.Time
+	var st readState
 	for {
 		if q := c.quitRequested(); q != "" {
 			reason = q
 			return
 		}
-		start := time.Now()
-		if d := c.readDeadline(start, pinged); moveDeadline(deadline, d, c.srv.config().PingInterval/8) {
-			_ = c.nc.SetReadDeadline(d)
-			deadline = d
-		}
-		line, err := lr.next()
-		waited := time.Since(start)
+		line, waited, err := c.nextLine(lr, &st)
 		switch {
 		case errors.Is(err, errLineTooLong):
 			c.numeric(errInputTooLong, "Input line was too long")
 			continue
 		case isTimeout(err):
-			if r, stop := c.onIdle(pinged); stop {
+			if r, stop := c.onIdle(st.pinged); stop {
 				reason = r
 				return
 			}
-			pinged = true
+			st.pinged = true
 			continue
 		case err != nil:
 			reason = readErrorReason(err) // quit prefers a requested reason
 			return
 		}
-		pinged = false
+		st.pinged = false
 		if len(line) == 0 {
 			continue
 		}
@@ -65,6 +58,29 @@ func (c *Client) serve() {
 			return
 		}
 	}
+}
+
+// readState is what the serve loop carries from one read to the next.
+type readState struct {
+	pinged   bool      // a PING went out since the last line
+	deadline time.Time // the read deadline last set
+}
+
+// nextLine returns the client's next line and how long it waited for it.
+// A line already buffered costs no clock read and no deadline update: a
+// client that streams sends dozens of lines per read.
+func (c *Client) nextLine(lr *lineReader, st *readState) (line []byte, waited time.Duration, err error) {
+	if lr.pending() {
+		line, err = lr.next()
+		return line, 0, err
+	}
+	start := time.Now()
+	if d := c.readDeadline(start, st.pinged); moveDeadline(st.deadline, d, c.srv.config().PingInterval/8) {
+		_ = c.nc.SetReadDeadline(d)
+		st.deadline = d
+	}
+	line, err = lr.next()
+	return line, time.Since(start), err
 }
 
 // readDeadline bounds the wait for the next line: the registration timeout

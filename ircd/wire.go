@@ -23,9 +23,12 @@ func appendLine(buf []byte, tags []tagPair, m *irc.Message) []byte {
 				buf = append(buf, ';')
 			}
 			buf = append(buf, t.key...)
-			if t.value != "" {
-				buf = append(buf, '=')
-				buf = appendTagValue(buf, t.value)
+			switch {
+			case t.value == "":
+			case t.plain:
+				buf = append(append(buf, '='), t.value...)
+			default:
+				buf = appendTagValue(append(buf, '='), t.value)
 			}
 		}
 		buf = append(buf, ' ')
@@ -73,19 +76,16 @@ func appendParams(buf []byte, params []string) []byte {
 	return buf
 }
 
-// tagEscaped lists the bytes appendTagValue must escape.
-const tagEscaped = "; \\\r\n"
-
-// tagPair is one message tag with its unescaped value.
-type tagPair struct{ key, value string }
+// tagPair is one message tag with its unescaped value. plain marks a value
+// the server made from characters that never need escaping (a time, a
+// msgid), which appendLine copies without looking at each byte.
+type tagPair struct {
+	key, value string
+	plain      bool
+}
 
 // appendTagValue escapes a tag value as the message-tags spec requires.
-// The values the server itself adds to every line (time, msgid) never
-// need escaping, so they are copied whole.
 func appendTagValue(buf []byte, v string) []byte {
-	if strings.IndexAny(v, tagEscaped) < 0 {
-		return append(buf, v...)
-	}
 	for i := 0; i < len(v); i++ {
 		switch c := v[i]; c {
 		case ';':
@@ -113,7 +113,7 @@ func sortedTags(t irc.Tags) []tagPair {
 	}
 	out := make([]tagPair, 0, len(t))
 	for k, v := range t {
-		out = append(out, tagPair{k, v})
+		out = append(out, tagPair{key: k, value: v})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
 	return out

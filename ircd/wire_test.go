@@ -23,7 +23,7 @@ func TestAppendLineRoundTrips(t *testing.T) {
 		{"empty trailing", nil, &irc.Message{Command: "AWAY", Params: []string{""}}},
 		{"colon trailing", nil, &irc.Message{Command: "PRIVMSG", Params: []string{"#c", ":)"}}},
 		{"no params", nil, &irc.Message{Prefix: &irc.Prefix{Name: "s"}, Command: "ACK"}},
-		{"escaped tags", []tagPair{{"+x", "a;b c\\d\r\ne"}, {"msgid", "abc"}, {"flag", ""}},
+		{"escaped tags", []tagPair{{key: "+x", value: "a;b c\\d\r\ne"}, {key: "msgid", value: "abc", plain: true}, {key: "flag"}},
 			&irc.Message{Prefix: &irc.Prefix{Name: "a"}, Command: "TAGMSG", Params: []string{"#c"}}},
 	}
 	for _, tc := range cases {
