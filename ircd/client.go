@@ -34,6 +34,8 @@ type Client struct {
 	quitReason atomic.Pointer[string]
 	label      *labelCollector // reply collector of the labeled command in progress
 	operTried  time.Time       // last OPER attempt, for pacing; reader goroutine only
+	burst      relayBurst      // channel messages held while more lines are buffered; reader only
+	streaming  bool            // more complete lines are buffered behind the one handled; reader only
 
 	mu         sync.Mutex
 	nick       string
@@ -114,7 +116,17 @@ func (c *Client) sendLine(line []byte) { c.queue(line, pushNow) }
 // queue queues a serialized line the given way (see pushKind); a client
 // whose queue overflows is disconnected.
 func (c *Client) queue(line []byte, kind pushKind) {
-	if c.sendq.push(line, kind) {
+	c.afterPush(c.sendq.push(line, kind))
+}
+
+// queueAll queues lines in order, as one push.
+func (c *Client) queueAll(lines [][]byte, kind pushKind) {
+	c.afterPush(c.sendq.pushAll(lines, kind))
+}
+
+// afterPush cuts the client off if the push overflowed its send queue.
+func (c *Client) afterPush(overflowed bool) {
+	if overflowed {
 		m := c.srv.metrics
 		m.SendQDrops.Inc()
 		m.Refused.WithLabelValues("sendq").Inc()

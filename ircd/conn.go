@@ -71,23 +71,34 @@ const (
 // closed and drops every line. While the owner holds the queue, lines
 // other than its replies wait behind them.
 func (q *sendQueue) push(line []byte, kind pushKind) (overflowed bool) {
+	lines := [1][]byte{line}
+	return q.pushAll(lines[:], kind)
+}
+
+// pushAll is push for several lines under one lock: to a busy client the
+// lock, last written by another core, costs more than the lines.
+func (q *sendQueue) pushAll(lines [][]byte, kind pushKind) (overflowed bool) {
+	size := 0
+	for _, l := range lines {
+		size += len(l) + 2
+	}
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
 		return false
 	}
-	if len(q.buf)+len(q.held)+len(line)+2 > q.limit {
+	if len(q.buf)+len(q.held)+size > q.limit {
 		q.closed, q.over = true, true
 		q.mu.Unlock()
 		q.signal()
 		return true
 	}
 	if q.holding && kind != pushReply {
-		q.held = append(append(q.held, line...), '\r', '\n')
+		q.held = appendLines(q.held, lines)
 		q.mu.Unlock()
 		return false
 	}
-	q.buf = append(append(q.buf, line...), '\r', '\n')
+	q.buf = appendLines(q.buf, lines)
 	// The writer takes everything queued when it runs, so only a line that
 	// finds it asleep wakes it; a lazy line leaves that to the flusher.
 	wake, register := false, false
@@ -106,6 +117,13 @@ func (q *sendQueue) push(line []byte, kind pushKind) (overflowed bool) {
 		q.flusher.add(q)
 	}
 	return false
+}
+
+func appendLines(buf []byte, lines [][]byte) []byte {
+	for _, l := range lines {
+		buf = append(append(buf, l...), '\r', '\n')
+	}
+	return buf
 }
 
 // hold makes lines pushed by others wait until release, so the replies the

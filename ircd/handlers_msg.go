@@ -105,17 +105,16 @@ func (s *Server) messageOne(c *Client, cmd, target, text string, tags irc.Tags, 
 		o.base = &r.msg
 		// Stored before it is delivered, so a reply can never be stored
 		// ahead of the message it answers.
-		var members []*Client
 		if cmd == "TAGMSG" {
-			members = ch.Members()
+			s.deliver(ch.Members(), o, wantMessage(c, cmd))
+			s.metrics.RelayLatency.Observe(time.Since(start).Seconds())
 		} else {
-			members = s.history.recordChannel(ch, o)
+			s.relayChannel(c, s.history.recordChannel(ch, o), o, start)
 		}
-		s.deliver(members, o, wantMessage(c, cmd))
 		c.echo(o)
-		s.metrics.RelayLatency.Observe(time.Since(start).Seconds())
 		return nil
 	}
+	s.flushBurst(c) // a private message must not overtake them
 	return s.messageUser(c, o, cmd, params, start)
 }
 

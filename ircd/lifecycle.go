@@ -23,6 +23,7 @@ func (c *Client) serve() {
 			c.log.Error("handler panic", "panic", r)
 			reason = "Internal error"
 		}
+		c.srv.flushBurst(c)
 		c.quit(reason)
 		c.sendq.close()
 	}()
@@ -53,6 +54,7 @@ func (c *Client) serve() {
 		if len(line) == 0 {
 			continue
 		}
+		c.streaming = lr.pending()
 		if r, stop := c.handleLine(line, waited); stop {
 			reason = r
 			return
@@ -74,6 +76,7 @@ func (c *Client) nextLine(lr *lineReader, st *readState) (line []byte, waited ti
 		line, err = lr.next()
 		return line, 0, err
 	}
+	c.srv.flushBurst(c) // before a read that may block
 	start := time.Now()
 	if d := c.readDeadline(start, st.pinged); moveDeadline(st.deadline, d, c.srv.config().PingInterval/8) {
 		_ = c.nc.SetReadDeadline(d)
@@ -142,6 +145,9 @@ func (c *Client) handleLine(line []byte, waited time.Duration) (reason string, s
 		return "", false
 	}
 	c.srv.metrics.In(m.Command).Inc()
+	if m.Command != "PRIVMSG" && m.Command != "NOTICE" {
+		c.srv.flushBurst(c) // whatever else c does comes after its messages
+	}
 	c.srv.dispatch(c, m)
 	return "", false
 }

@@ -1,0 +1,91 @@
+package ircd
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"securechat/config"
+)
+
+// TestBurstKeepsEachSendersOrder has four clients flood one channel at once,
+// each in one write, so the server holds their messages in bursts,
+// and then half of them send a private message and all part. A member must
+// see every sender's channel messages complete and in order, and its
+// private message and PART only after them.
+func TestBurstKeepsEachSendersOrder(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, withConfig(func(cfg *config.Config) {
+		cfg.FloodExempt = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	}))
+	watcher := ts.registerPass("watcher")
+	watcher.JoinAndSync("#r")
+	const senders, perSender = 4, 400
+	clients := make([]*testClient, senders)
+	for i := range clients {
+		clients[i] = ts.registerPass(fmt.Sprintf("s%d", i))
+		clients[i].JoinAndSync("#r")
+	}
+	var wg sync.WaitGroup
+	dms := func(i int) bool { return i%2 == 0 }
+	for i, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var b strings.Builder
+			for k := range perSender {
+				fmt.Fprintf(&b, "PRIVMSG #r :%d\r\n", k)
+			}
+			if dms(i) {
+				fmt.Fprintf(&b, "PRIVMSG watcher :done\r\n")
+			}
+			fmt.Fprintf(&b, "PART #r\r\n")
+			c.SendRaw(b.String())
+			drain(c)
+		}()
+	}
+	next := make([]int, senders) // each sender's next expected message; perSender+1: saw its private message
+	parted := 0
+	deadline := time.Now().Add(30 * time.Second)
+	for parted < senders && time.Now().Before(deadline) {
+		line, err := watcher.ReadLine(10 * time.Second)
+		if err != nil {
+			t.Fatalf("after %d PARTs: %v (progress %v)", parted, err, next)
+		}
+		var i int
+		if _, err := fmt.Sscanf(line, ":s%d!", &i); err != nil || i < 0 || i >= senders {
+			continue
+		}
+		switch fields := strings.Fields(line); {
+		case fields[1] == "PRIVMSG" && fields[2] == "#r":
+			if got := strings.TrimPrefix(fields[3], ":"); got != fmt.Sprint(next[i]) {
+				t.Fatalf("s%d: got message %s, want %d", i, got, next[i])
+			}
+			next[i]++
+		case fields[1] == "PRIVMSG":
+			if next[i] != perSender {
+				t.Fatalf("s%d: private message after %d of %d channel messages", i, next[i], perSender)
+			}
+			next[i]++
+		case fields[1] == "PART":
+			if want := perSender + btoi(dms(i)); next[i] != want {
+				t.Fatalf("s%d: PART after %d channel messages (private message seen: %v)", i, min(next[i], perSender), next[i] > perSender)
+			}
+			parted++
+		}
+	}
+	if parted < senders {
+		t.Fatalf("saw %d of %d PARTs (progress %v)", parted, senders, next)
+	}
+	wg.Wait()
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
