@@ -1,7 +1,9 @@
 package ircd
 
 import (
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -137,5 +139,60 @@ func TestLineReaderGrowsWhileStreaming(t *testing.T) {
 	}
 	if len(lr.buf) != initialReadBuf {
 		t.Fatalf("after a short read the buffer is %d bytes, want %d", len(lr.buf), initialReadBuf)
+	}
+}
+
+// TestSendQueueMatchesModel runs random pushes (single lines from a buffer
+// the caller then overwrites, and runs of lines as a burst pushes them),
+// holds, releases and takes against a plain byte-string model of the
+// queue: reused buffers must never change a line still queued or held.
+func TestSendQueueMatchesModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	q := newSendQueue(1<<20, nil)
+	var want, held strings.Builder
+	holding := false
+	scratch := make([]byte, 0, 64)
+	var spare []byte
+	for i := range 20000 {
+		line := fmt.Sprintf("L%d %s", i, strings.Repeat("x", rng.IntN(40)))
+		switch op := rng.IntN(10); {
+		case op < 4: // a caller's reused buffer
+			scratch = append(scratch[:0], line...)
+			kind := pushNow
+			if rng.IntN(3) == 0 {
+				kind = pushReply
+			}
+			q.push(scratch, kind)
+			for j := range scratch {
+				scratch[j] = '#'
+			}
+			if holding && kind != pushReply {
+				held.WriteString(line + "\r\n")
+			} else {
+				want.WriteString(line + "\r\n")
+			}
+		case op < 7:
+			q.pushAll([][]byte{[]byte(line)}, pushNow)
+			if holding {
+				held.WriteString(line + "\r\n")
+			} else {
+				want.WriteString(line + "\r\n")
+			}
+		case op == 7 && !holding:
+			q.hold()
+			holding = true
+		case op == 7:
+			q.release()
+			holding = false
+			want.WriteString(held.String())
+			held.Reset()
+		default:
+			out, _, _ := q.take(spare)
+			if string(out) != want.String() {
+				t.Fatalf("op %d: took %q, want %q", i, out, want.String())
+			}
+			want.Reset()
+			spare = out
+		}
 	}
 }
