@@ -80,8 +80,15 @@ func (s *Server) deliverRun(c *Client, run []burstJob) {
 	clear(lines)
 	c.burst.lines = lines[:0]
 	s.metrics.Deliveries.Add(float64(n * len(run)))
-	for _, j := range run {
-		s.metrics.Out(j.o.base.Command).Add(float64(n))
-		s.metrics.RelayLatency.Observe(time.Since(j.start).Seconds())
+	done := time.Now() // the whole run reached its last member now
+	count := 0
+	for i, j := range run {
+		s.metrics.RelayLatency.Observe(done.Sub(j.start).Seconds())
+		// One count per stretch of the same command, not per message.
+		count++
+		if cmd := j.o.base.Command; i == len(run)-1 || run[i+1].o.base.Command != cmd {
+			s.metrics.Out(cmd).Add(float64(n * count))
+			count = 0
+		}
 	}
 }

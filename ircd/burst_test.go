@@ -89,3 +89,36 @@ func btoi(b bool) int {
 	}
 	return 0
 }
+
+// TestBurstCountsEveryDelivery: a burst of mixed PRIVMSG and NOTICE lines,
+// sent in one write, is counted per command and per delivery exactly as
+// the same lines sent one at a time would be.
+func TestBurstCountsEveryDelivery(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, withConfig(func(cfg *config.Config) {
+		cfg.FloodExempt = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	}))
+	a, b, c := ts.registerPass("a"), ts.registerPass("b"), ts.registerPass("c")
+	for _, cl := range []*testClient{a, b, c} {
+		cl.JoinAndSync("#m")
+	}
+	out := func(cmd string) float64 {
+		return counterValue(t, ts, "securechat_messages_sent_total", map[string]string{"command": cmd})
+	}
+	privmsg, notice := out("PRIVMSG"), out("NOTICE")
+	deliveries := counterValue(t, ts, "securechat_fanout_deliveries_total", nil)
+	a.SendRaw("PRIVMSG #m :1\r\nPRIVMSG #m :2\r\nNOTICE #m :3\r\nPRIVMSG #m :4\r\n")
+	for _, cl := range []*testClient{b, c} {
+		cl.Expect(`PRIVMSG #m :?4$`)
+	}
+	a.Sync() // the burst's accounting is done before a's next command
+	if got := out("PRIVMSG") - privmsg; got != 6 {
+		t.Errorf("PRIVMSG sent rose by %v, want 6 (3 messages to 2 members)", got)
+	}
+	if got := out("NOTICE") - notice; got != 2 {
+		t.Errorf("NOTICE sent rose by %v, want 2", got)
+	}
+	if got := counterValue(t, ts, "securechat_fanout_deliveries_total", nil) - deliveries; got != 8 {
+		t.Errorf("deliveries rose by %v, want 8", got)
+	}
+}
