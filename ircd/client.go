@@ -34,7 +34,7 @@ type Client struct {
 	quitReason atomic.Pointer[string]
 	label      *labelCollector // reply collector of the labeled command in progress
 	operTried  time.Time       // last OPER attempt, for pacing; reader goroutine only
-	burst      relayBurst      // channel messages held while more lines are buffered; reader only
+	burst      []burstJob      // channel messages held while more lines are buffered; reader only
 	streaming  bool            // more complete lines are buffered behind the one handled; reader only
 
 	mu         sync.Mutex

@@ -347,7 +347,7 @@ func (lr *lineReader) pending() bool {
 
 // trimEOL drops a line's trailing CRs and LFs, like bytes.TrimRight(line,
 // "\r\n") without building its byte set on every line.
-func trimEOL(line []byte) []byte {
+func trimEOL[S ~string | ~[]byte](line S) S {
 	n := len(line)
 	for n > 0 && (line[n-1] == '\n' || line[n-1] == '\r') {
 		n--

@@ -185,7 +185,7 @@ func parseLine(line []byte) (*irc.Message, error) {
 // does, except that Tags stays nil, in one allocation where the library
 // makes about seven: it runs for every line a client sends.
 func parseUntagged(s string) (*irc.Message, error) {
-	s = strings.TrimRight(s, "\r\n")
+	s = trimEOL(s)
 	if s == "" {
 		return nil, irc.ErrZeroLengthMessage
 	}
