@@ -57,6 +57,7 @@ func encodeArgs(t *testing.T, b []byte, args []any) []byte {
 // TestAppendCommandsMatchGoRedis checks that the raw pipeline holds the
 // very commands the go-redis pipeline sent: XADDs built by xaddArgs and
 // entryValues, in order, then one ZADD GT per key in any order.
+// The go-redis encoding is kept here, as the reference.
 func TestAppendCommandsMatchGoRedis(t *testing.T) {
 	batch := []KeyedRecord{
 		{Key: "a", Record: Record{ID: "m1", Time: at(5), Data: []byte("one")}},
@@ -516,4 +517,38 @@ func TestAppendConnRedials(t *testing.T) {
 	if err := r.AppendBatch(ctx, batch(4)); !errors.Is(err, redis.ErrClosed) {
 		t.Errorf("AppendBatch after Close = %v, want redis.ErrClosed", err)
 	}
+}
+
+// TestStaleXAddMatchesGoRedis checks the XADD that re-adds a record with a
+// Redis-assigned ID (its time kept in a field) against go-redis's.
+func TestStaleXAddMatchesGoRedis(t *testing.T) {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialed
+	defer client.Close()
+	r := newRedis(client, Options{MaxLen: 500, Prefix: "p:"})
+	kr := KeyedRecord{Key: "k", Record: Record{ID: "m1", Time: at(7), Data: []byte("sealed")}}
+	ms := kr.Time.UnixMilli()
+	want := encodeArgs(t, nil, client.Pipeline().XAdd(t.Context(), r.xaddArgs(r.streamKey(kr.Key), "*", entryValues(kr.Record, ms, true))).Args())
+	if got := r.appendXAdd(nil, kr, []byte("*"), ms, true); string(got) != string(want) {
+		t.Fatalf("XADD\n%q\nwant\n%q", got, want)
+	}
+}
+
+// xaddArgs is the go-redis XAdd of an entry, as the store sent it before
+// it wrote its own RESP.
+func (r *Redis) xaddArgs(stream, id string, values []any) *redis.XAddArgs {
+	a := &redis.XAddArgs{Stream: stream, ID: id, Values: values}
+	if r.maxLen > 0 {
+		a.MaxLen, a.Approx = int64(r.maxLen), true
+	}
+	return a
+}
+
+// entryValues are a stream entry's fields for xaddArgs; the time field is
+// only written when the entry ID cannot carry the record's time.
+func entryValues(rec Record, ms int64, withTime bool) []any {
+	values := []any{fieldID, rec.ID, fieldData, rec.Data}
+	if withTime {
+		values = append(values, fieldTime, ms)
+	}
+	return values
 }

@@ -160,15 +160,36 @@ func (r *Redis) AppendBatch(ctx context.Context, recs []KeyedRecord) error {
 	}
 	// Only the XADDs' replies count: a failed ZADD leaves the targets
 	// index behind, which does not justify writing every record again.
+	var stale []KeyedRecord
 	for i, err := range replies[:len(recs)] {
-		if isStaleID(err) {
-			err = r.appendAtTop(ctx, recs[i], recs[i].Time.UnixMilli())
-		}
-		if err != nil {
+		switch {
+		case isStaleID(err):
+			stale = append(stale, recs[i])
+		case err != nil:
 			return wrapErr("append", err)
 		}
 	}
-	return nil
+	return wrapErr("append", r.appendAtTop(ctx, stale))
+}
+
+// appendAtTop adds recs, in one pipeline, with Redis-assigned IDs, each
+// keeping its own time in a field. The caller holds r.appends.mu.
+func (r *Redis) appendAtTop(ctx context.Context, recs []KeyedRecord) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	a := r.appends
+	a.cmds = a.cmds[:0]
+	for _, kr := range recs {
+		a.cmds = r.appendXAdd(a.cmds, kr, []byte("*"), kr.Time.UnixMilli(), true)
+	}
+	start := time.Now()
+	replies, err := a.pipeline(ctx, len(recs))
+	r.timed("append", start)
+	if err != nil {
+		return err
+	}
+	return errors.Join(replies...)
 }
 
 // appendCommands appends AppendBatch's pipeline to b and returns it with
@@ -177,10 +198,11 @@ func (r *Redis) AppendBatch(ctx context.Context, recs []KeyedRecord) error {
 // per record: a busy channel's batch is one ZADD, not 256.
 func (r *Redis) appendCommands(b []byte, recs []KeyedRecord) ([]byte, int) {
 	latest := make(map[string]int64, 4)
+	var id [24]byte
 	for _, kr := range recs {
 		ms := kr.Time.UnixMilli()
 		idMs := r.entryMs(kr.Key, ms)
-		b = r.appendXAdd(b, kr, ms, idMs)
+		b = r.appendXAdd(b, kr, append(strconv.AppendInt(id[:0], idMs, 10), '-', '*'), ms, idMs != ms)
 		latest[kr.Key] = max(latest[kr.Key], idMs)
 	}
 	for key, idMs := range latest {
@@ -189,14 +211,14 @@ func (r *Redis) appendCommands(b []byte, recs []KeyedRecord) ([]byte, int) {
 	return b, len(recs) + len(latest)
 }
 
-// appendXAdd appends the XADD that go-redis sends for
-// r.xaddArgs(r.streamKey(key), "<idMs>-*", entryValues(rec, ms, idMs != ms)):
+// appendXAdd appends the XADD of kr's entry with the given ID; withTime
+// adds the record's time (ms) as a field, for an entry whose ID cannot
+// carry it:
 //
-//	xadd <stream> [maxlen ~ <MaxLen>] <idMs>-* id <ID> d <Data> [t <ms>]
+//	xadd <stream> [maxlen ~ <MaxLen>] <id> id <ID> d <Data> [t <ms>]
 //
-// TestAppendCommandsMatchGoRedis holds the two in step.
-func (r *Redis) appendXAdd(b []byte, kr KeyedRecord, ms, idMs int64) []byte {
-	withTime := idMs != ms
+// TestAppendCommandsMatchGoRedis checks it against go-redis's XAdd.
+func (r *Redis) appendXAdd(b []byte, kr KeyedRecord, id []byte, ms int64, withTime bool) []byte {
 	n := 7
 	if r.maxLen > 0 {
 		n += 3
@@ -212,8 +234,7 @@ func (r *Redis) appendXAdd(b []byte, kr KeyedRecord, ms, idMs int64) []byte {
 		b = appendBulk(b, "~")
 		b = appendBulkInt(b, int64(r.maxLen))
 	}
-	var id [24]byte
-	b = appendBulk(b, append(strconv.AppendInt(id[:0], idMs, 10), '-', '*'))
+	b = appendBulk(b, id)
 	b = appendBulk(b, fieldID)
 	b = appendBulk(b, kr.ID)
 	b = appendBulk(b, fieldData)
@@ -238,25 +259,6 @@ func (r *Redis) appendZAddGT(b []byte, key string, idMs int64) []byte {
 	return appendBulk(b, key)
 }
 
-// appendAtTop adds a record with a Redis-assigned ID, keeping its own time
-// (ms) in a field.
-func (r *Redis) appendAtTop(ctx context.Context, kr KeyedRecord, ms int64) error {
-	start := time.Now()
-	err := r.client.XAdd(ctx, r.xaddArgs(r.streamKey(kr.Key), "*", entryValues(kr.Record, ms, true))).Err()
-	r.timed("append", start)
-	return err
-}
-
-// entryValues are a stream entry's fields; the time field is only written
-// when the entry ID cannot carry the record's time.
-func entryValues(rec Record, ms int64, withTime bool) []any {
-	values := []any{fieldID, rec.ID, fieldData, rec.Data}
-	if withTime {
-		values = append(values, fieldTime, ms)
-	}
-	return values
-}
-
 // entryMs returns the millisecond for a new entry of key: the record's own,
 // or the stream's newest if that is later, so IDs only grow.
 func (r *Redis) entryMs(key string, ms int64) int64 {
@@ -267,14 +269,6 @@ func (r *Redis) entryMs(key string, ms int64) int64 {
 	}
 	r.top[key] = ms
 	return ms
-}
-
-func (r *Redis) xaddArgs(stream, id string, values []any) *redis.XAddArgs {
-	a := &redis.XAddArgs{Stream: stream, ID: id, Values: values}
-	if r.maxLen > 0 {
-		a.MaxLen, a.Approx = int64(r.maxLen), true
-	}
-	return a
 }
 
 // isStaleID reports whether XADD failed because the ID was not above the
