@@ -16,6 +16,7 @@ test:
 	./.ci/install-deps
 	$(MAKE) check
 	$(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -run 'Stacks$$' ./ircd  # stack sizes, which -race changes
 	$(MAKE) fuzz
 
 check:

@@ -1,6 +1,7 @@
 package ircd
 
 import (
+	"io"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -18,8 +19,9 @@ import (
 type Client struct {
 	srv        *Server
 	id         uint64
-	nc         net.Conn // the TLS connection, or the TCP one for plaintext
-	raw        net.Conn // the TCP connection under nc
+	nc         net.Conn  // the TLS connection, or the TCP one for plaintext
+	raw        net.Conn  // the TCP connection under nc
+	in         io.Reader // what the reader goroutine reads nc through
 	ip         netip.Addr
 	tls        bool
 	listener   string

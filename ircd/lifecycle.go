@@ -27,7 +27,7 @@ func (c *Client) serve() {
 		c.quit(reason)
 		c.sendq.close()
 	}()
-	lr := newLineReader(c.nc)
+	lr := newLineReader(c.in)
 	var st readState
 	for {
 		if q := c.quitRequested(); q != "" {

@@ -263,10 +263,11 @@ func (s *Server) accept(nc net.Conn, useTLS bool, kind string) {
 	}
 	raw := nc
 	if useTLS {
-		nc = tls.Server(nc, s.tls)
+		nc = tls.Server(newPollConn(nc), s.tls)
 	}
 	c := s.newClient(nc, ip, useTLS, kind)
 	c.raw = raw
+	c.in = newConnReader(nc)
 	if !s.trackConn(c, true) {
 		s.guard.release(ip)
 		_ = nc.Close()
