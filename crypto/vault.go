@@ -184,6 +184,9 @@ func (v *Vault) Rotate(now time.Time) (*Keyring, error) {
 		}
 	}
 	slices.Sort(starts)
+	// One index for the whole rotation: a Seal meanwhile sees the keys
+	// before it or after it, never a rotation half done.
+	defer v.reindexLocked()
 	for _, s := range starts {
 		if err := v.addKeyLocked(s); err != nil {
 			return nil, err
@@ -207,6 +210,9 @@ func (v *Vault) EnsureEpochKeys(now time.Time) (changed bool) {
 		if v.addKeyLocked(s) == nil {
 			changed = true
 		}
+	}
+	if changed {
+		v.reindexLocked()
 	}
 	return changed
 }
@@ -238,7 +244,8 @@ func (v *Vault) ExpireBefore(t time.Time) (removed int) {
 }
 
 // addKeyLocked creates, wraps and records a data key for the epoch starting
-// at start. The caller holds mu for writing.
+// at start. The caller holds mu for writing and publishes the new key with
+// reindexLocked.
 func (v *Vault) addKeyLocked(start int64) error {
 	if v.ring.NextID == math.MaxUint32 {
 		return fmt.Errorf("crypto: data key ids exhausted")
@@ -248,7 +255,6 @@ func (v *Vault) addKeyLocked(start int64) error {
 	v.ring.NextID++
 	v.ring.DataKeys = append(v.ring.DataKeys, wrapData(v.kek, k))
 	v.keys = append(v.keys, k)
-	v.reindexLocked()
 	return nil
 }
 
