@@ -59,21 +59,9 @@ func loopbackDeliveries(b *testing.B, pause time.Duration) {
 
 // loopbackPairs returns n connected TCP pairs on 127.0.0.1.
 func loopbackPairs(b *testing.B, n int) (writers, readers []net.Conn) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
+	ln := loopbackListener(b)
 	for range n {
-		r, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			b.Fatal(err)
-		}
-		w, err := ln.Accept()
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { _ = w.Close(); _ = r.Close() })
+		w, r := tcpPair(b, ln)
 		writers, readers = append(writers, w), append(readers, r)
 	}
 	return writers, readers

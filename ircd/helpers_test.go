@@ -125,6 +125,33 @@ type testClient struct {
 
 func (ts *testServer) dial() *testClient { return ts.dialWith(0) }
 
+// loopbackListener listens on a free loopback port until the test ends.
+func loopbackListener(tb testing.TB) net.Listener {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = ln.Close() })
+	return ln
+}
+
+// tcpPair returns both ends of a new TCP connection to ln, closed when the
+// test ends.
+func tcpPair(tb testing.TB, ln net.Listener) (accepted, dialed net.Conn) {
+	tb.Helper()
+	dialed, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	accepted, err = ln.Accept()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = accepted.Close(); _ = dialed.Close() })
+	return accepted, dialed
+}
+
 // dialWith connects over TLS; a positive rcvbuf shrinks the socket's
 // receive buffer, so a client that stops reading backs up quickly.
 func (ts *testServer) dialWith(rcvbuf int) *testClient {

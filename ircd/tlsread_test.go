@@ -42,23 +42,9 @@ func tlsPair(t *testing.T) (*tlsReader, *tls.Conn, *heldConn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = ln.Close() }()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		nc, _ := ln.Accept()
-		accepted <- nc
-	}()
-	raw, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	srvRaw, raw := tcpPair(t, loopbackListener(t))
 	held := &heldConn{Conn: raw}
 	client := tls.Client(held, &tls.Config{InsecureSkipVerify: true})
-	srvRaw := <-accepted
 	srv := tls.Server(newPollConn(srvRaw), certs.TLSConfig())
 	t.Cleanup(func() { _ = client.Close(); _ = srv.Close() })
 	done := make(chan error, 1)
