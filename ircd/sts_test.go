@@ -21,10 +21,7 @@ func TestSTSPolicy(t *testing.T) {
 		t.Fatalf("sts offered without a plaintext listener: %q", ls.Trailing())
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := loopbackListener(t)
 	ts.srv.Start(ln, false)
 	raw, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
