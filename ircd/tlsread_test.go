@@ -143,6 +143,19 @@ func TestTLSReaderDeadlines(t *testing.T) {
 	}
 }
 
+// A slow client is cut off by closing its socket from another goroutine
+// (afterPush); the parked reader must see that at once.
+func TestTLSReaderSocketClosed(t *testing.T) {
+	in, _, _ := tlsPair(t)
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		_ = in.pc.Conn.Close() // the TCP connection, as afterPush closes c.raw
+	}()
+	if _, err := in.Read(make([]byte, 512)); err == nil || isTimeout(err) {
+		t.Errorf("read after the socket was closed: %v, want a closed-connection error", err)
+	}
+}
+
 func TestTLSReaderEndOfStream(t *testing.T) {
 	in, client, _ := tlsPair(t)
 	if _, err := client.Write([]byte("QUIT\r\n")); err != nil {
