@@ -67,6 +67,11 @@ func (r *tlsReader) tryRead(fd uintptr) bool {
 	r.pc.fd, r.pc.polling = int(fd), true
 	r.n, r.err = r.tc.Read(r.b)
 	r.pc.polling = false
+	if r.n > 0 && r.err == errWouldBlock {
+		// crypto/tls looks past the data for a close_notify alert and
+		// found the rest of the record not yet there: not an error.
+		r.err = nil
+	}
 	return r.n > 0 || r.err != errWouldBlock
 }
 

@@ -35,8 +35,9 @@ func (h *heldConn) flush() error {
 }
 
 // tlsPair returns the server side of a real TLS connection over loopback
-// TCP, read through newConnReader, and the client's side.
-func tlsPair(t *testing.T) (*tlsReader, *tls.Conn, *heldConn) {
+// TCP, read through newConnReader, and the client's side, which offers at
+// most maxVersion.
+func tlsPair(t *testing.T, maxVersion uint16) (*tlsReader, *tls.Conn, *heldConn) {
 	t.Helper()
 	certs, err := config.NewCertificates(testConfig(t))
 	if err != nil {
@@ -44,7 +45,7 @@ func tlsPair(t *testing.T) (*tlsReader, *tls.Conn, *heldConn) {
 	}
 	srvRaw, raw := tcpPair(t, loopbackListener(t))
 	held := &heldConn{Conn: raw}
-	client := tls.Client(held, &tls.Config{InsecureSkipVerify: true})
+	client := tls.Client(held, &tls.Config{InsecureSkipVerify: true, MaxVersion: maxVersion})
 	srv := tls.Server(newPollConn(srvRaw), certs.TLSConfig())
 	t.Cleanup(func() { _ = client.Close(); _ = srv.Close() })
 	done := make(chan error, 1)
@@ -84,7 +85,7 @@ func readAll(t *testing.T, in io.Reader, n, buf int) string {
 // socket with the first, so the second must come from its buffer, not from
 // a wait on a socket that has nothing more.
 func TestTLSReaderReturnsRecordsAlreadyRead(t *testing.T) {
-	in, client, held := tlsPair(t)
+	in, client, held := tlsPair(t, tls.VersionTLS13)
 	held.hold = true
 	for _, l := range []string{"PING :a\r\n", "PING :b\r\n", "PING :c\r\n"} {
 		if _, err := client.Write([]byte(l)); err != nil {
@@ -102,7 +103,7 @@ func TestTLSReaderReturnsRecordsAlreadyRead(t *testing.T) {
 // A record larger than the reader's buffer is handed out over several
 // reads from crypto/tls's decrypted buffer.
 func TestTLSReaderReturnsRestOfLargeRecord(t *testing.T) {
-	in, client, _ := tlsPair(t)
+	in, client, _ := tlsPair(t, tls.VersionTLS13)
 	line := "PRIVMSG #c :" + strings.Repeat("x", 3000) + "\r\n"
 	if _, err := client.Write([]byte(line)); err != nil {
 		t.Fatal(err)
@@ -113,7 +114,7 @@ func TestTLSReaderReturnsRestOfLargeRecord(t *testing.T) {
 }
 
 func TestTLSReaderWaitsForLaterData(t *testing.T) {
-	in, client, _ := tlsPair(t)
+	in, client, _ := tlsPair(t, tls.VersionTLS13)
 	go func() {
 		time.Sleep(50 * time.Millisecond)
 		_, _ = client.Write([]byte("PING :late\r\n"))
@@ -124,7 +125,7 @@ func TestTLSReaderWaitsForLaterData(t *testing.T) {
 }
 
 func TestTLSReaderDeadlines(t *testing.T) {
-	in, _, _ := tlsPair(t)
+	in, _, _ := tlsPair(t, tls.VersionTLS13)
 	b := make([]byte, 512)
 
 	_ = in.tc.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
@@ -146,7 +147,7 @@ func TestTLSReaderDeadlines(t *testing.T) {
 // A slow client is cut off by closing its socket from another goroutine
 // (afterPush); the parked reader must see that at once.
 func TestTLSReaderSocketClosed(t *testing.T) {
-	in, _, _ := tlsPair(t)
+	in, _, _ := tlsPair(t, tls.VersionTLS13)
 	go func() {
 		time.Sleep(50 * time.Millisecond)
 		_ = in.pc.Conn.Close() // the TCP connection, as afterPush closes c.raw
@@ -156,8 +157,40 @@ func TestTLSReaderSocketClosed(t *testing.T) {
 	}
 }
 
+// After a record's data crypto/tls looks ahead for a close_notify alert,
+// which only TLS 1.2 shows unencrypted; when only part of that record has
+// arrived, the data must come back without an error, and the alert as the
+// end of the stream once complete.
+func TestTLSReaderDataBeforePartialAlert(t *testing.T) {
+	in, client, held := tlsPair(t, tls.VersionTLS12)
+	held.hold = true
+	if _, err := client.Write([]byte("QUIT\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.CloseWrite(); err != nil { // queues close_notify behind the data
+		t.Fatal(err)
+	}
+	_ = held.Conn.SetWriteDeadline(time.Time{}) // CloseWrite left it expired
+	recs := held.held.Bytes()
+	first := 5 + (int(recs[3])<<8 | int(recs[4]))
+	if _, err := held.Conn.Write(recs[:first+3]); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // both parts are in the socket
+	b := make([]byte, 512)
+	if n, err := in.Read(b); string(b[:n]) != "QUIT\r\n" || err != nil {
+		t.Fatalf("read = %q, %v; want the line and no error", b[:n], err)
+	}
+	if _, err := held.Conn.Write(recs[first+3:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Read(b); err != io.EOF {
+		t.Errorf("read after close_notify: %v, want EOF", err)
+	}
+}
+
 func TestTLSReaderEndOfStream(t *testing.T) {
-	in, client, _ := tlsPair(t)
+	in, client, _ := tlsPair(t, tls.VersionTLS13)
 	if _, err := client.Write([]byte("QUIT\r\n")); err != nil {
 		t.Fatal(err)
 	}
