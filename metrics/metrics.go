@@ -55,6 +55,7 @@ const (
 	OpRead   = "read"
 	OpOpen   = "open"
 	OpSeal   = "seal"
+	OpIndex  = "index" // the CHATHISTORY TARGETS index, updated with appends
 )
 
 // Metrics is the set of collectors the daemon updates. Its fields are set
@@ -94,7 +95,7 @@ type Metrics struct {
 	// HistoryReads counts history read requests (replays, CHATHISTORY).
 	HistoryReads prometheus.Counter
 	// HistoryErrors counts history failures by operation (OpAppend,
-	// OpRead, OpOpen, OpSeal).
+	// OpRead, OpOpen, OpSeal, OpIndex).
 	HistoryErrors *prometheus.CounterVec
 	// WriteQueueDepth is the number of history writes waiting for the store.
 	WriteQueueDepth prometheus.Gauge
@@ -176,7 +177,7 @@ func (m *Metrics) initLabels() {
 		ReasonSendQ, ReasonPingTimeout, ReasonRegistrationTimeout} {
 		m.Refused.WithLabelValues(v)
 	}
-	for _, v := range []string{OpAppend, OpRead, OpOpen, OpSeal} {
+	for _, v := range []string{OpAppend, OpRead, OpOpen, OpSeal, OpIndex} {
 		m.HistoryErrors.WithLabelValues(v)
 	}
 	for _, v := range []string{OpSeal, OpOpen} {

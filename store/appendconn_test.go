@@ -552,3 +552,31 @@ func entryValues(rec Record, ms int64, withTime bool) []any {
 	}
 	return values
 }
+
+// TestRedisAppendIndexError: Redis refuses the targets index update (the
+// key holds the wrong type). The records are stored all the same, and the
+// refusal is reported once per batch, not swallowed.
+func TestRedisAppendIndexError(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	var reported []error
+	r := openRedis(t, srv, Options{OnIndexError: func(err error) { reported = append(reported, err) }})
+	ctx := t.Context()
+	batch := []KeyedRecord{{Key: "k", Record: Record{ID: "a", Time: at(1)}}}
+	if err := r.AppendBatch(ctx, batch); err != nil || len(reported) != 0 {
+		t.Fatalf("AppendBatch with a sound index: %v, reported %v", err, reported)
+	}
+	if err := srv.Client().Set(ctx, "sc:targets", "not a sorted set", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	batch = []KeyedRecord{{Key: "k", Record: Record{ID: "b", Time: at(2)}}, {Key: "j", Record: Record{ID: "c", Time: at(3)}}}
+	if err := r.AppendBatch(ctx, batch); err != nil {
+		t.Fatalf("AppendBatch with a broken index: %v", err)
+	}
+	if len(reported) != 1 || !strings.Contains(reported[0].Error(), "WRONGTYPE") {
+		t.Errorf("reported %v, want one WRONGTYPE error", reported)
+	}
+	if got := mustQuery(t, r, "k", Query{Limit: 10}); !slices.Equal(ids(got), []string{"a", "b"}) {
+		t.Errorf("k = %v, want [a b]", ids(got))
+	}
+}

@@ -24,4 +24,10 @@ type Options struct {
 	// daemon can export a histogram without store importing metrics. It
 	// must be cheap and safe for concurrent use.
 	ObserveLatency func(op string, d time.Duration)
+	// OnIndexError, if not nil, is called when Redis stored a batch's
+	// records but refused to update the CHATHISTORY TARGETS index. The
+	// records are not written again for it (they are safe); the index
+	// catches up with the target's next stored message. The error is
+	// Redis's own reply and never contains record data.
+	OnIndexError func(error)
 }

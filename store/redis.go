@@ -36,6 +36,7 @@ type Redis struct {
 	prefix  string
 	maxLen  int
 	observe func(op string, d time.Duration)
+	onIndex func(error)
 
 	// mu guards top: the highest entry millisecond this process gave each
 	// stream, so a batch whose records arrive slightly out of time order
@@ -99,7 +100,7 @@ func newRedis(c *redis.Client, opts Options) *Redis {
 	return &Redis{
 		client: c, appends: newAppendConn(c.Options()),
 		prefix: prefix, maxLen: opts.MaxLen, observe: opts.ObserveLatency,
-		top: make(map[string]int64),
+		onIndex: opts.OnIndexError, top: make(map[string]int64),
 	}
 }
 
@@ -158,8 +159,12 @@ func (r *Redis) AppendBatch(ctx context.Context, recs []KeyedRecord) error {
 	if err != nil {
 		return wrapErr("append", err)
 	}
-	// Only the XADDs' replies count: a failed ZADD leaves the targets
-	// index behind, which does not justify writing every record again.
+	// Only the XADDs' replies decide the result: a failed ZADD leaves the
+	// targets index behind, which does not justify writing every record
+	// again, but the operator hears of it.
+	if err := errors.Join(replies[len(recs):]...); err != nil && r.onIndex != nil {
+		r.onIndex(err)
+	}
 	var stale []KeyedRecord
 	for i, err := range replies[:len(recs)] {
 		switch {

@@ -37,7 +37,7 @@ func daemon(cfg *config.Config, args, env []string, log *slog.Logger, stdout io.
 	redis.SetLogger(redisLogger{log})
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, version)
-	st, err := openStore(ctx, cfg, m)
+	st, err := openStore(ctx, cfg, m, log)
 	if err != nil {
 		return err
 	}
@@ -73,11 +73,15 @@ func daemon(cfg *config.Config, args, env []string, log *slog.Logger, stdout io.
 	return shutdown(srv, hs, log)
 }
 
-func openStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics) (store.Store, error) {
+func openStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (store.Store, error) {
 	opts := store.Options{MaxLen: cfg.HistoryMaxLen}
-	if m != nil { // the key tools run without metrics
+	if m != nil { // the key tools run without metrics, and append nothing
 		opts.ObserveLatency = func(op string, d time.Duration) {
 			m.StoreLatency.WithLabelValues(op).Observe(d.Seconds())
+		}
+		opts.OnIndexError = func(err error) {
+			m.HistoryErrors.WithLabelValues(metrics.OpIndex).Inc()
+			log.Warn("history stored, but Redis refused the CHATHISTORY TARGETS index update", "err", err)
 		}
 	}
 	if cfg.Redis == "" {

@@ -38,7 +38,7 @@ func changePassword(args, env []string, stdin io.Reader, stdout io.Writer) error
 	if len(newPW) < 8 {
 		return errors.New("the new password must be at least 8 bytes")
 	}
-	st, err := openStore(context.Background(), cfg, nil)
+	st, err := openStore(context.Background(), cfg, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func rotateKey(args, env []string, _ io.Reader, stdout io.Writer) error {
 	if cfg.Redis == "" {
 		return errors.New("rotate-key: set --redis (or SECURECHAT_REDIS); the embedded store keeps no keyring between runs, and each start makes new keys anyway")
 	}
-	st, err := openStore(context.Background(), cfg, nil)
+	st, err := openStore(context.Background(), cfg, nil, nil)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -293,4 +294,31 @@ func TestMetricsToken(t *testing.T) {
 			t.Errorf("%s: %d, want 200 without a token", p, code)
 		}
 	}
+}
+
+// TestHistoryIndexErrorIsCounted: Redis refuses the CHATHISTORY TARGETS
+// index update (its key holds the wrong type). Messages are still stored,
+// and the refusal shows in history_errors_total{op="index"} and the log.
+func TestHistoryIndexErrorIsCounted(t *testing.T) {
+	t.Parallel()
+	rs := redistest.Start(t)
+	d := startDaemon(t, daemonSpec{env: passwordEnv(roomPassword),
+		args: []string{"--metrics-listen=127.0.0.1:0", "--redis=" + rs.URL()}})
+	base := "http://" + d.metricsAddr
+	if err := rs.Client().Set(t.Context(), "sc:targets", "not a sorted set", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	alice, _ := d.register("alice", roomPassword)
+	alice.JoinAndSync("#index")
+	alice.Send("PRIVMSG #index :stored all the same")
+	m := waitMetrics(t, base, func(m metricSet) bool {
+		return m.get("securechat_history_errors_total", `op="index"`) >= 1
+	})
+	if got := m.get("securechat_history_errors_total", `op="index"`); got < 1 {
+		t.Errorf(`history_errors_total{op="index"} = %v, want at least 1`, got)
+	}
+	if got := m.get("securechat_history_appends_total", ""); got < 1 {
+		t.Errorf("history_appends_total = %v, want the message stored", got)
+	}
+	d.waitLog(regexp.MustCompile(`refused the CHATHISTORY TARGETS index update.*WRONGTYPE`), 5*time.Second)
 }
