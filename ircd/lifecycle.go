@@ -54,7 +54,7 @@ func (c *Client) serve() {
 		if len(line) == 0 {
 			continue
 		}
-		c.streaming = lr.pending()
+		c.streaming = st.buffered
 		if r, stop := c.handleLine(line, waited); stop {
 			reason = r
 			return
@@ -66,24 +66,27 @@ func (c *Client) serve() {
 type readState struct {
 	pinged   bool      // a PING went out since the last line
 	deadline time.Time // the read deadline last set
+	buffered bool      // another complete line is buffered: the next needs no read
 }
 
 // nextLine returns the client's next line and how long it waited for it.
 // A line already buffered costs no clock read and no deadline update: a
 // client that streams sends dozens of lines per read.
 func (c *Client) nextLine(lr *lineReader, st *readState) (line []byte, waited time.Duration, err error) {
-	if lr.pending() {
+	if st.buffered {
 		line, err = lr.next()
-		return line, 0, err
+	} else {
+		c.srv.flushBurst(c) // before a read that may block
+		start := time.Now()
+		if d := c.readDeadline(start, st.pinged); moveDeadline(st.deadline, d, c.srv.config().PingInterval/8) {
+			_ = c.nc.SetReadDeadline(d)
+			st.deadline = d
+		}
+		line, err = lr.next()
+		waited = time.Since(start)
 	}
-	c.srv.flushBurst(c) // before a read that may block
-	start := time.Now()
-	if d := c.readDeadline(start, st.pinged); moveDeadline(st.deadline, d, c.srv.config().PingInterval/8) {
-		_ = c.nc.SetReadDeadline(d)
-		st.deadline = d
-	}
-	line, err = lr.next()
-	return line, time.Since(start), err
+	st.buffered = lr.pending()
+	return line, waited, err
 }
 
 // readDeadline bounds the wait for the next line: the registration timeout

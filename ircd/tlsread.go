@@ -24,7 +24,6 @@ import (
 type tlsReader struct {
 	tc   *tls.Conn
 	pc   *pollConn
-	rc   syscall.RawConn
 	poll func(fd uintptr) bool // r.tryRead, bound once
 
 	b   []byte // the caller's buffer, during Read
@@ -44,7 +43,7 @@ func newConnReader(nc net.Conn) io.Reader {
 	if !ok {
 		return nc
 	}
-	r := &tlsReader{tc: tc, pc: pc, rc: pc.rc}
+	r := &tlsReader{tc: tc, pc: pc}
 	r.poll = r.tryRead
 	return r
 }
@@ -53,7 +52,7 @@ func (r *tlsReader) Read(b []byte) (int, error) {
 	r.b = b
 	// The raw read honours the read deadline: a timeout, or disconnect
 	// moving the deadline to now, ends the wait like a read's.
-	err := r.rc.Read(r.poll)
+	err := r.pc.rc.Read(r.poll)
 	r.b = nil
 	if err != nil {
 		return 0, err
