@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gopkg.in/irc.v4"
+
+	"securechat/ircd/wire"
 )
 
 // Client is one connected user. Its reader goroutine owns the registration
@@ -150,7 +152,7 @@ func (c *Client) send(m *irc.Message) {
 		return
 	}
 	c.srv.metrics.Out(m.Command).Inc()
-	c.queue([]byte(m.String()), pushReply)
+	c.queue(wire.Line(m), pushReply)
 }
 
 // reply sends a numeric or command from the server to this client.
@@ -167,9 +169,13 @@ func (c *Client) numeric(code string, params ...string) {
 	c.reply(code, append([]string{c.nickOrStar()}, params...)...)
 }
 
-// fail sends an IRCv3 standard reply FAIL.
+// fail sends an IRCv3 standard reply FAIL: the command, the code, any
+// context and, last, the description.
 func (c *Client) fail(command, code string, context ...string) {
-	c.reply("FAIL", append(append([]string{command, code}, context[:len(context)-1]...), context[len(context)-1])...)
+	if len(context) == 0 {
+		context = []string{"Command failed"} // the description is required
+	}
+	c.reply("FAIL", append([]string{command, code}, context...)...)
 }
 
 func (c *Client) foldedNick() string {

@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"sync"
 	"time"
+
+	"securechat/ircd/wire"
 )
 
 // Line limits from the IRCv3 message-tags spec: the tag section may take
@@ -327,7 +329,7 @@ func (lr *lineReader) next() ([]byte, error) {
 				lr.discarding = false
 				return nil, errLineTooLong
 			}
-			line = trimEOL(line)
+			line = wire.TrimEOL(line)
 			if !withinLimits(line) {
 				return nil, errLineTooLong
 			}

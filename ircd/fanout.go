@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"gopkg.in/irc.v4"
+
+	"securechat/ircd/wire"
 )
 
 // outMsg is one message for many recipients. Each recipient gets one of a
@@ -51,27 +53,27 @@ func (o *outMsg) render(v int) []byte {
 	if v&4 != 0 {
 		m = o.extended
 	}
-	var room [4]tagPair
+	var room [4]wire.Tag
 	tags := messageTags(room[:0], v&1 != 0, v&2 != 0, o.at, o.msgid, o.tags, o.batch)
-	return appendLine(nil, tags, m)
+	return wire.AppendLine(nil, tags, m)
 }
 
 // messageTags lists the tags a relayed or replayed message carries for a
 // recipient with server-time (st) and message-tags (mt): its time, its
 // msgid and client-only tags, and the batch it belongs to, if any. They
 // are appended to tags, which callers size on their stack.
-func messageTags(tags []tagPair, st, mt bool, at time.Time, msgid string, client irc.Tags, batch string) []tagPair {
+func messageTags(tags []wire.Tag, st, mt bool, at time.Time, msgid string, client irc.Tags, batch string) []wire.Tag {
 	if st && !at.IsZero() {
-		tags = append(tags, tagPair{"time", serverTime(at), true})
+		tags = append(tags, wire.Tag{Key: "time", Value: serverTime(at), Plain: true})
 	}
 	if mt {
 		if msgid != "" {
-			tags = append(tags, tagPair{"msgid", msgid, true})
+			tags = append(tags, wire.Tag{Key: "msgid", Value: msgid, Plain: true})
 		}
-		tags = append(tags, sortedTags(client)...)
+		tags = append(tags, wire.SortedTags(client)...)
 	}
 	if batch != "" {
-		tags = append(tags, tagPair{"batch", batch, true})
+		tags = append(tags, wire.Tag{Key: "batch", Value: batch, Plain: true})
 	}
 	return tags
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"securechat/config"
+	"securechat/ircd/wire"
 )
 
 // twoHalves delivers data in two reads split at cut, as a socket might,
@@ -120,7 +121,7 @@ func FuzzLineReader(f *testing.F) {
 			if bytes.IndexByte(line, '\r') >= 0 && func() bool { code, _ := lineProblem(line); return code == "" }() {
 				t.Fatalf("line with a CR would be dispatched: %q", line)
 			}
-			if m, err := parseLine(line); err == nil && m.Command == "" {
+			if m, err := wire.Parse(line); err == nil && m.Command == "" {
 				t.Fatalf("parsed a line without a command: %q", line)
 			}
 			got = append(got, string(line))
@@ -177,7 +178,7 @@ func fuzzLines(data []byte) []string {
 		if len(out) == 64 {
 			break
 		}
-		if m, err := parseLine([]byte(strings.TrimRight(l, "\r"))); err == nil && m.Command == "OPER" {
+		if m, err := wire.Parse([]byte(strings.TrimRight(l, "\r"))); err == nil && m.Command == "OPER" {
 			continue
 		}
 		out = append(out, l)

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"gopkg.in/irc.v4"
+
+	"securechat/ircd/wire"
 )
 
 func handlePrivmsg(c *Client, m *irc.Message) error { return c.srv.message(c, m) }
@@ -158,7 +160,7 @@ func (c *Client) echo(o *outMsg) {
 // sendOwn sends c its copy of a broadcast through send, not sendLine, so
 // a labeled command's reply carries the label.
 func (c *Client) sendOwn(o *outMsg) {
-	if m, err := irc.ParseMessage(string(o.lineFor(c))); err == nil {
+	if m, err := wire.Parse(o.lineFor(c)); err == nil {
 		c.send(m)
 	}
 }

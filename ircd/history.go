@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/irc.v4"
 
+	"securechat/ircd/wire"
 	"securechat/store"
 )
 
@@ -121,7 +122,7 @@ func (h *history) channelKey(ch *Channel) string {
 func (h *history) append(key string, e *entry) {
 	v, m := h.srv.vault, h.srv.metrics
 	start := time.Now()
-	sealed, err := v.Seal(key, e.msgid, e.at, appendLine(nil, sortedTags(e.msg.Tags), e.msg))
+	sealed, err := v.Seal(key, e.msgid, e.at, wire.AppendLine(nil, wire.SortedTags(e.msg.Tags), e.msg))
 	h.sealLatency.Observe(time.Since(start).Seconds())
 	if err != nil {
 		m.HistoryErrors.WithLabelValues("seal").Inc()
@@ -165,7 +166,7 @@ func (h *history) open(key string, r store.Record) *entry {
 	plain, err := h.srv.vault.Open(key, r.ID, r.Time, r.Data)
 	m.CryptoLatency.WithLabelValues("open").Observe(time.Since(start).Seconds())
 	if err == nil {
-		if msg, perr := irc.ParseMessage(string(plain)); perr == nil {
+		if msg, perr := wire.Parse(plain); perr == nil {
 			return &entry{msgid: r.ID, at: r.Time, msg: msg}
 		}
 	}
@@ -294,10 +295,10 @@ func (s *Server) queueReplay(c *Client, entries []*entry, ref string) {
 	var line []byte
 	var command string
 	var out prometheus.Counter
-	var room [4]tagPair
+	var room [4]wire.Tag
 	for _, e := range entries {
 		m := replayMessage(e, st)
-		line = appendLine(line[:0], messageTags(room[:0], st, mt, e.at, e.msgid, e.msg.Tags, ref), &m)
+		line = wire.AppendLine(line[:0], messageTags(room[:0], st, mt, e.at, e.msgid, e.msg.Tags, ref), &m)
 		c.queue(line, pushReply)
 		if m.Command != command {
 			command = m.Command
@@ -331,7 +332,7 @@ func (s *Server) replayLine(c *Client, e *entry, batch string) *irc.Message {
 	m := replayMessage(e, st)
 	m.Tags = irc.Tags{}
 	for _, t := range messageTags(nil, st, c.caps.has(capMessageTags), e.at, e.msgid, e.msg.Tags, batch) {
-		m.Tags[t.key] = t.value
+		m.Tags[t.Key] = t.Value
 	}
 	return &m
 }

@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"gopkg.in/irc.v4"
+	"securechat/ircd/wire"
 )
 
 // serve is the client's reader goroutine: it reads lines, applies flood
@@ -139,12 +139,16 @@ func (c *Client) handleLine(line []byte, waited time.Duration) (reason string, s
 		c.numeric(errInputTooLong, "Input line was too long")
 		return "", false
 	}
-	m, err := parseLine(line)
-	if err != nil {
+	m, err := wire.Parse(line)
+	if code, text := lineProblem(line); code != "" {
+		cmd := "*"
+		if err == nil {
+			cmd = failCommand(m.Command)
+		}
+		c.fail(cmd, code, text)
 		return "", false
 	}
-	if code, text := lineProblem(line); code != "" {
-		c.fail(failCommand(m.Command), code, text)
+	if err != nil {
 		return "", false
 	}
 	c.srv.metrics.In(m.Command).Inc()
@@ -168,60 +172,6 @@ func clientTagData(line []byte) int {
 		return sp - 1
 	}
 	return len(line) - 1
-}
-
-// parseLine is irc.ParseMessage without its one crash: gopkg.in/irc.v4
-// indexes past the end of a line that is a tag section and a space only.
-// Lines without tags, nearly all of them, take parseUntagged instead.
-func parseLine(line []byte) (*irc.Message, error) {
-	s := string(line)
-	if s == "" || s[0] != '@' {
-		return parseUntagged(s)
-	}
-	if strings.IndexByte(s, ' ') == len(s)-1 {
-		return nil, irc.ErrMissingDataAfterTags
-	}
-	return irc.ParseMessage(s)
-}
-
-// parseUntagged parses a line without tags exactly as irc.ParseMessage
-// does, except that Tags stays nil, in one allocation where the library
-// makes about seven: it runs for every line a client sends.
-func parseUntagged(s string) (*irc.Message, error) {
-	s = trimEOL(s)
-	if s == "" {
-		return nil, irc.ErrZeroLengthMessage
-	}
-	p := &struct {
-		m      irc.Message
-		prefix irc.Prefix
-		params [4]string
-	}{}
-	p.m.Prefix = &p.prefix
-	if s[0] == ':' {
-		i := strings.IndexByte(s, ' ')
-		if i < 0 {
-			return nil, irc.ErrMissingDataAfterPrefix
-		}
-		p.m.Prefix = irc.ParsePrefix(s[1:i])
-		s = s[i+1:]
-	}
-	head, trailing, hasTrailing := strings.Cut(s, " :")
-	params := p.params[:0]
-	for f := range strings.FieldsFuncSeq(head, func(r rune) bool { return r == ' ' }) {
-		params = append(params, f)
-	}
-	if len(params) == 0 {
-		return nil, irc.ErrMissingCommand
-	}
-	if hasTrailing {
-		params = append(params, trailing)
-	}
-	p.m.Command = strings.ToUpper(params[0])
-	if len(params) > 1 {
-		p.m.Params = params[1:]
-	}
-	return &p.m, nil
 }
 
 // lineProblem returns the FAIL code and text for a line that must not be
