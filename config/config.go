@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"time"
+
+	"securechat/crypto"
 )
 
 // Oper is a server operator account. PasswordHash is an encoded Argon2id
@@ -21,6 +23,9 @@ type Oper struct {
 	Name         string
 	PasswordHash string
 }
+
+// CheckPassword reports whether pw matches the operator's password hash.
+func (o Oper) CheckPassword(pw []byte) bool { return crypto.VerifyPassword(o.PasswordHash, pw) }
 
 // Config is the daemon's whole configuration. It is immutable once built:
 // a reload builds a new one and swaps the pointer.

@@ -1,6 +1,7 @@
 package ircd
 
 import (
+	"context"
 	"sort"
 	"strings"
 	"sync"
@@ -8,6 +9,10 @@ import (
 	"time"
 
 	"gopkg.in/irc.v4"
+
+	"securechat/ircd/history"
+	"securechat/ircd/wire"
+	"securechat/metrics"
 )
 
 // Member privileges, as bit flags.
@@ -36,8 +41,7 @@ type Channel struct {
 	modes    chanModes
 	bans     []listEntry
 	invites  map[string]struct{} // casefolded nicks invited past +i
-	recent   []*entry            // replay ring, oldest first
-	loaded   bool                // recent holds the store's tail
+	ring     history.Ring        // replay ring
 	dead     bool                // removed from the server map
 }
 
@@ -60,7 +64,7 @@ type listEntry struct {
 func newChannel(name string) *Channel {
 	return &Channel{
 		name:    name,
-		folded:  casefold(name),
+		folded:  wire.Casefold(name),
 		created: time.Now(),
 		members: make(map[*Client]uint8),
 		modes:   defaultChanModes(),
@@ -95,7 +99,7 @@ func (ch *Channel) privs(c *Client) (uint8, bool) {
 // channel: no members, no persisted settings and no history cached.
 func (ch *Channel) isEmptyStateless() bool {
 	return len(ch.members) == 0 && ch.topic.text == "" && len(ch.bans) == 0 &&
-		ch.modes == defaultChanModes() && len(ch.recent) == 0
+		ch.modes == defaultChanModes() && ch.ring.Len() == 0
 }
 
 // joinCheck returns the numeric refusing c entry, or "" to admit.
@@ -130,7 +134,7 @@ func (ch *Channel) bannedLocked(c *Client) bool {
 
 // add makes c a member, first ones as operator, and returns the replay
 // entries it should see, so nothing live can slip between replay and join.
-func (ch *Channel) add(c *Client, key string) (numeric string, replay []*entry) {
+func (ch *Channel) add(c *Client, key string) (numeric string, replay []*history.Entry) {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	if _, already := ch.members[c]; already || ch.dead {
@@ -146,7 +150,7 @@ func (ch *Channel) add(c *Client, key string) (numeric string, replay []*entry) 
 	ch.members[c] = privs
 	delete(ch.invites, c.foldedNick())
 	ch.rebuildSnapshot()
-	return "", append([]*entry(nil), ch.recent...)
+	return "", ch.ring.Snapshot()
 }
 
 // remove drops c and reports whether it was a member.
@@ -159,25 +163,6 @@ func (ch *Channel) remove(c *Client) bool {
 	delete(ch.members, c)
 	ch.rebuildSnapshot()
 	return true
-}
-
-// remember appends a relayed message to the replay ring and returns the
-// members to deliver it to. Both happen under one lock, as add takes the
-// replay and adds the joiner under one: a joiner gets each message either
-// replayed or live, never both and never neither.
-func (ch *Channel) remember(e *entry, keep int) []*Client {
-	ch.mu.Lock()
-	defer ch.mu.Unlock()
-	if keep <= 0 {
-		return ch.snapshot
-	}
-	ch.recent = append(ch.recent, e)
-	// Trim only when twice over, so the copy is paid once per keep
-	// messages rather than on every message.
-	if len(ch.recent) >= 2*keep {
-		ch.recent = append(ch.recent[:0:0], ch.recent[len(ch.recent)-keep:]...)
-	}
-	return ch.snapshot
 }
 
 // namesList renders the NAMES entries as seen by a client with the given
@@ -242,4 +227,26 @@ func (ch *Channel) modeString(showKey bool) []string {
 		params = append(params, itoa(m.limit))
 	}
 	return append([]string{flags}, params...)
+}
+
+// loadChannels restores persisted channels at start-up.
+func (s *Server) loadChannels() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	states, err := s.history.Channels(ctx)
+	if err != nil {
+		return err
+	}
+	for _, st := range states {
+		if !validChannel(st.Name) {
+			s.metrics.HistoryErrors.WithLabelValues(metrics.OpOpen).Inc()
+			s.log.Warn("skipping channel state with an invalid name")
+			continue
+		}
+		ch := newChannel(st.Name)
+		ch.restore(st)
+		s.channels[ch.folded] = ch
+		s.metrics.Channels.Inc()
+	}
+	return nil
 }

@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"gopkg.in/irc.v4"
+
+	"securechat/ircd/history"
+	"securechat/ircd/wire"
 )
 
 func itoa(n int) string { return strconv.Itoa(n) }
@@ -73,7 +76,7 @@ var joinRefusal = map[string]string{
 
 // channelFor returns the live channel named name, creating it.
 func (s *Server) channelFor(name string) *Channel {
-	folded := casefold(name)
+	folded := wire.Casefold(name)
 	s.mu.RLock()
 	ch := s.channels[folded]
 	s.mu.RUnlock()
@@ -93,10 +96,10 @@ func (s *Server) channelFor(name string) *Channel {
 func (s *Server) lookupChannel(name string) *Channel {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.channels[casefold(name)]
+	return s.channels[wire.Casefold(name)]
 }
 
-func (s *Server) joined(c *Client, ch *Channel, replay []*entry) {
+func (s *Server) joined(c *Client, ch *Channel, replay []*history.Entry) {
 	c.mu.Lock()
 	c.channels[ch] = struct{}{}
 	realname := c.realname
@@ -116,7 +119,7 @@ func (s *Server) joined(c *Client, ch *Channel, replay []*entry) {
 	}
 	s.sendTopic(c, ch, false)
 	s.sendNames(c, ch)
-	replay = lastN(s.history.ensureLoaded(ch, replay), s.config().Replay)
+	replay = history.LastN(s.ensureLoaded(ch, replay), s.config().Replay)
 	s.replay(c, ch.name, replay)
 }
 
@@ -198,14 +201,19 @@ func handleTopic(c *Client, m *irc.Message) error {
 	return nil
 }
 
+// setTopic changes ch's topic, persists it and tells every member, all
+// under ch.mu: members see concurrent changes in the order they were made,
+// and the state stored last is the one they saw last. Saving only queues
+// the state, so a slow store delays nobody.
 func (s *Server) setTopic(c *Client, ch *Channel, text string) {
 	now := storedTime(time.Now())
+	setter, prefix, key := c.hostmask(), c.prefix(), s.channelKey(ch)
+	o := &outMsg{base: &irc.Message{Prefix: prefix, Command: "TOPIC", Params: []string{ch.name, text}}, at: now, msgid: s.newMsgID(now)}
 	ch.mu.Lock()
-	ch.topic = topicState{text: text, setter: c.hostmask(), at: now}
-	ch.mu.Unlock()
-	s.history.saveChannel(ch)
-	o := &outMsg{base: &irc.Message{Prefix: c.prefix(), Command: "TOPIC", Params: []string{ch.name, text}}, at: now, msgid: s.newMsgID(now)}
-	s.deliver(ch.Members(), o, nil)
+	defer ch.mu.Unlock()
+	ch.topic = topicState{text: text, setter: setter, at: now}
+	s.history.SaveChannel(key, ch.stateLocked())
+	s.deliver(ch.snapshot, o, nil)
 }
 
 func (ch *Channel) topicLocked() bool {
@@ -288,7 +296,7 @@ func handleList(c *Client, m *irc.Message) error {
 	if len(m.Params) > 0 && !strings.HasPrefix(m.Params[0], "<") && !strings.HasPrefix(m.Params[0], ">") {
 		filter = make(map[string]bool)
 		for _, n := range splitList(m.Params[0]) {
-			filter[casefold(n)] = true
+			filter[wire.Casefold(n)] = true
 		}
 	}
 	c.numeric(irc.RPL_LISTSTART, "Channel", "Users  Name")

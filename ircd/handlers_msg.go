@@ -111,7 +111,7 @@ func (s *Server) messageOne(c *Client, cmd, target, text string, tags irc.Tags, 
 			s.deliver(ch.Members(), o, wantMessage(c, cmd))
 			s.metrics.RelayLatency.Observe(time.Since(start).Seconds())
 		} else {
-			s.relayChannel(c, s.history.recordChannel(ch, o), o, start)
+			s.relayChannel(c, s.recordChannel(ch, o), o, start)
 		}
 		c.echo(o)
 		return nil
@@ -137,7 +137,7 @@ func (s *Server) messageUser(c *Client, o *outMsg, cmd string, params []string, 
 	params[0] = target.Nick()
 	o.base = &irc.Message{Prefix: c.prefix(), Command: cmd, Params: params}
 	if cmd != "TAGMSG" {
-		s.history.recordDirect(c, target, o)
+		s.recordDirect(c, target, o)
 	}
 	if target != c {
 		s.deliver([]*Client{target}, o, wantMessage(c, cmd))

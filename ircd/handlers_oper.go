@@ -7,7 +7,6 @@ import (
 	"gopkg.in/irc.v4"
 
 	"securechat/config"
-	"securechat/crypto"
 )
 
 // operPace is the least time between two OPER attempts of one client.
@@ -29,7 +28,7 @@ func handleOper(c *Client, m *irc.Message) error {
 		c.authFailed(mechanismOper)
 		return ircError{irc.ERR_NOOPERHOST, []string{"No O-lines for your host"}}
 	}
-	if !crypto.VerifyPassword(o.PasswordHash, []byte(m.Params[1])) {
+	if !o.CheckPassword([]byte(m.Params[1])) {
 		c.authFailed(mechanismOper)
 		return ircError{irc.ERR_PASSWDMISMATCH, []string{"Password incorrect"}}
 	}
@@ -86,10 +85,11 @@ func handleRehash(c *Client, _ *irc.Message) error {
 		file = "*"
 	}
 	c.numeric(irc.RPL_REHASHING, paramSafe(file), "Rehashing")
-	if s.rehashF == nil {
+	rehash := s.rehashF.Load()
+	if rehash == nil {
 		return nil
 	}
-	if err := s.rehashF(); err != nil {
+	if err := (*rehash)(); err != nil {
 		c.log.Warn("rehash failed", "err", err)
 		// errors.Join separates problems with newlines; a reply is one line.
 		return failError{"REHASH_FAILED", []string{"Rehash failed: " + strings.ReplaceAll(err.Error(), "\n", "; ")}}

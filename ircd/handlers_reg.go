@@ -21,7 +21,7 @@ func handlePass(c *Client, m *irc.Message) error {
 		return ircError{irc.ERR_ALREADYREGISTERED, []string{"You may not reregister"}}
 	}
 	c.reg.passTried = true
-	if c.srv.vault.CheckPassword([]byte(m.Params[0])) {
+	if c.srv.history.CheckPassword([]byte(m.Params[0])) {
 		c.reg.authed = true
 	}
 	return nil
@@ -116,7 +116,7 @@ func (c *Client) resetSASL() {
 func finishSASLPlain(c *Client, payload string) error {
 	raw, err := base64.StdEncoding.DecodeString(payload)
 	parts := bytes.Split(raw, []byte{0})
-	if err != nil || len(parts) != 3 || !c.srv.vault.CheckPassword(parts[2]) {
+	if err != nil || len(parts) != 3 || !c.srv.history.CheckPassword(parts[2]) {
 		c.authFailed("sasl_plain")
 		return ircError{irc.ERR_SASLFAIL, []string{"SASL authentication failed"}}
 	}

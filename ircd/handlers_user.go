@@ -4,12 +4,14 @@ import (
 	"time"
 
 	"gopkg.in/irc.v4"
+
+	"securechat/ircd/wire"
 )
 
 func (s *Server) lookupClient(nick string) *Client {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.clients[casefold(nick)]
+	return s.clients[wire.Casefold(nick)]
 }
 
 func handleNick(c *Client, m *irc.Message) error {
@@ -25,7 +27,7 @@ func handleNick(c *Client, m *irc.Message) error {
 			return ircError{irc.ERR_NICKNAMEINUSE, []string{nick, "Nickname is already in use"}}
 		}
 		c.mu.Lock()
-		c.nick, c.nickFolded = nick, casefold(nick)
+		c.nick, c.nickFolded = nick, wire.Casefold(nick)
 		c.mu.Unlock()
 		c.srv.tryRegister(c)
 		return nil
@@ -35,7 +37,7 @@ func handleNick(c *Client, m *irc.Message) error {
 
 // changeNick renames a registered client and tells it and its neighbours.
 func (s *Server) changeNick(c *Client, nick string) error {
-	folded := casefold(nick)
+	folded := wire.Casefold(nick)
 	old := c.prefix()
 	s.mu.Lock()
 	if other, taken := s.clients[folded]; taken && other != c {
@@ -46,7 +48,7 @@ func (s *Server) changeNick(c *Client, nick string) error {
 		s.mu.Unlock()
 		return nil
 	}
-	delete(s.clients, casefold(old.Name))
+	delete(s.clients, wire.Casefold(old.Name))
 	s.clients[folded] = c
 	c.mu.Lock()
 	c.nick, c.nickFolded = nick, folded

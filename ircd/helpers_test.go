@@ -12,6 +12,7 @@ import (
 
 	"securechat/config"
 	"securechat/crypto"
+	"securechat/ircd/history"
 	"securechat/ircd/irctest"
 	"securechat/metrics"
 	"securechat/store"
@@ -96,7 +97,8 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 	}
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, "test")
-	srv, err := NewServer(setup.cfg, Deps{Vault: setup.vault, Store: setup.store, Metrics: m, TLS: certs.TLSConfig(), Version: "test", Log: setup.log})
+	h := history.New(setup.vault, setup.store, history.Options{QueueSize: setup.cfg.WriteQueueSize, Metrics: m, Log: setup.log})
+	srv, err := NewServer(setup.cfg, Deps{History: h, Metrics: m, TLS: certs.TLSConfig(), Version: "test", Log: setup.log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,4 +187,15 @@ func (ts *testServer) registerPass(nick string) *testClient {
 	c := ts.dial()
 	c.RegisterPass(nick, testPassword)
 	return c
+}
+
+// state returns ch's settings as they would be persisted, and whether
+// there is anything to persist.
+func (ch *Channel) state() (history.ChannelState, bool) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if st := ch.stateLocked(); st != nil {
+		return *st, true
+	}
+	return history.ChannelState{}, false
 }

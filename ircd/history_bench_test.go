@@ -8,16 +8,19 @@ import (
 	"time"
 
 	"gopkg.in/irc.v4"
+
+	"securechat/ircd/history"
+	"securechat/ircd/wire"
 )
 
 // benchEntry is a typical channel message as sealed: prefix, target and
 // about 80 characters of text.
-func benchEntry(s *Server, target string, i int) *entry {
+func benchEntry(s *Server, target string, i int) *history.Entry {
 	at := storedTime(time.Now())
 	text := fmt.Sprintf("message %d: %s", i, strings.Repeat("lorem ipsum ", 6))
 	msg := &irc.Message{Prefix: &irc.Prefix{Name: "alice", User: "~alice", Host: "127.0.0.1"},
 		Command: "PRIVMSG", Params: []string{target, text}}
-	return &entry{msgid: s.newMsgID(at), at: at, msg: msg}
+	return &history.Entry{MsgID: s.newMsgID(at), At: at, Msg: msg}
 }
 
 // BenchmarkSealMessage measures Vault.Seal alone on a typical line.
@@ -26,11 +29,11 @@ func BenchmarkSealMessage(b *testing.B) {
 	key := v.TargetKey("#bench")
 	s := &Server{}
 	e := benchEntry(s, "#bench", 0)
-	line := []byte(e.msg.String())
+	line := wire.Line(e.Msg)
 	b.SetBytes(int64(len(line)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := v.Seal(key, e.msgid, e.at, line); err != nil {
+		if _, err := v.Seal(key, e.MsgID, e.At, line); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -41,9 +44,10 @@ func BenchmarkSealMessage(b *testing.B) {
 func BenchmarkHistoryAppend(b *testing.B) {
 	ts := newTestServer(b)
 	e := benchEntry(ts.srv, "#bench", 0)
+	key := ts.vault.TargetKey("#bench")
 	b.ReportAllocs()
 	for b.Loop() {
-		ts.srv.history.append(ts.vault.TargetKey("#bench"), e)
+		ts.srv.history.AppendChannel(key, "#bench", e)
 	}
 }
 
@@ -59,7 +63,7 @@ func BenchmarkReplay50OnJoin(b *testing.B) {
 		b.StopTimer()
 		name := fmt.Sprintf("#cold%d", i)
 		for j := range 50 {
-			ts.srv.history.append(ts.vault.TargetKey(name), benchEntry(ts.srv, name, j))
+			ts.srv.history.AppendChannel(ts.vault.TargetKey(name), name, benchEntry(ts.srv, name, j))
 		}
 		ts.flushHistory()
 		b.StartTimer()
@@ -83,7 +87,7 @@ func BenchmarkChathistoryLatest50(b *testing.B) {
 	c := ts.register("reader", "batch", "server-time", "message-tags")
 	c.Join("#hist")
 	for j := range 50 {
-		ts.srv.history.append(ts.vault.TargetKey("#hist"), benchEntry(ts.srv, "#hist", j))
+		ts.srv.history.AppendChannel(ts.vault.TargetKey("#hist"), "#hist", benchEntry(ts.srv, "#hist", j))
 	}
 	ts.flushHistory()
 	var lat []time.Duration

@@ -20,6 +20,7 @@ import (
 
 	"securechat/config"
 	"securechat/crypto"
+	"securechat/ircd/history"
 	"securechat/store"
 	"securechat/store/redistest"
 )
@@ -62,7 +63,7 @@ func (ts *testServer) flushHistory() {
 	ts.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := ts.srv.history.queue.Flush(ctx); err != nil {
+	if err := ts.srv.history.Flush(ctx); err != nil {
 		ts.t.Fatalf("flush history: %v", err)
 	}
 }
@@ -253,8 +254,10 @@ func TestTamperedRecordsAreSkipped(t *testing.T) {
 	if !slices.Equal(got, []string{"one", "three"}) {
 		t.Fatalf("replay after tampering = %q, want [one three]", got)
 	}
-	if n := ts2.historyErrors("open"); n != 2 {
-		t.Fatalf("history open errors = %v, want 2", n)
+	// The CHATHISTORY TARGETS index, warmed at start, may open the
+	// moved record (the newest of #a) a second time.
+	if n := ts2.historyErrors("open"); n < 2 || n > 3 {
+		t.Fatalf("history open errors = %v, want 2 (or 3 with the index warm-up)", n)
 	}
 	b.Sync()
 }
@@ -321,7 +324,7 @@ func TestRestartKeepsHistoryAndTopic(t *testing.T) {
 
 func openVault(t testing.TB, st store.State, pw string, epoch time.Duration) *crypto.Vault {
 	t.Helper()
-	v, err := OpenVault(context.Background(), st, []byte(pw), epoch)
+	v, err := history.OpenVault(context.Background(), st, []byte(pw), epoch)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,10 +349,10 @@ func TestPasswordChangeAndRotation(t *testing.T) {
 	old := a.say("#pw", "sealed before the change")
 	ts1.shutdown()
 
-	if err := ChangePassword(ctx, st, []byte(oldPW), []byte(newPW), epoch); err != nil {
+	if err := history.ChangePassword(ctx, st, []byte(oldPW), []byte(newPW), epoch); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := OpenVault(ctx, st, []byte(oldPW), epoch); err == nil {
+	if _, err := history.OpenVault(ctx, st, []byte(oldPW), epoch); err == nil {
 		t.Fatal("the old password still opens the keyring")
 	}
 	v2 := openVault(t, st, newPW, epoch)
@@ -358,7 +361,7 @@ func TestPasswordChangeAndRotation(t *testing.T) {
 	}
 	assertLatest(t, newTestServer(t, withStore(st, v2)), "#pw", "sealed before the change")
 
-	if err := RotateKey(ctx, st, []byte(newPW), epoch); err != nil {
+	if err := history.RotateKey(ctx, st, []byte(newPW), epoch); err != nil {
 		t.Fatal(err)
 	}
 	v3 := openVault(t, st, newPW, epoch)
@@ -415,7 +418,11 @@ func TestExpiredKeysAreDestroyed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := saveKeyring(context.Background(), st, v.Keyring()); err != nil {
+	data, err := v.Keyring().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.SaveKeyring(context.Background(), data); err != nil {
 		t.Fatal(err)
 	}
 	ts := newTestServer(t, withStore(st, v), withConfig(func(c *config.Config) {

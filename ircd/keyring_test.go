@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"securechat/ircd/history"
 	"securechat/store"
 )
 
@@ -16,7 +17,7 @@ func TestMaintainKeepsKeyToolChanges(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	st := store.NewMemory(store.Options{})
-	v, err := OpenVault(ctx, st, []byte(testPassword), time.Hour)
+	v, err := history.OpenVault(ctx, st, []byte(testPassword), time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,16 +25,16 @@ func TestMaintainKeepsKeyToolChanges(t *testing.T) {
 	if err := ts.srv.Maintain(ctx); err != nil {
 		t.Fatalf("Maintain on an untouched keyring: %v", err)
 	}
-	if err := ChangePassword(ctx, st, []byte(testPassword), []byte("a new room password"), time.Hour); err != nil {
+	if err := history.ChangePassword(ctx, st, []byte(testPassword), []byte("a new room password"), time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	if err := ts.srv.Maintain(ctx); !errors.Is(err, errKeyringChanged) {
-		t.Fatalf("Maintain after passwd = %v, want errKeyringChanged", err)
+	if err := ts.srv.Maintain(ctx); !errors.Is(err, history.ErrKeyringChanged) {
+		t.Fatalf("Maintain after passwd = %v, want history.ErrKeyringChanged", err)
 	}
-	if _, err := OpenVault(ctx, st, []byte("a new room password"), time.Hour); err != nil {
+	if _, err := history.OpenVault(ctx, st, []byte("a new room password"), time.Hour); err != nil {
 		t.Fatalf("new password no longer opens the keyring: %v", err)
 	}
-	if _, err := OpenVault(ctx, st, []byte(testPassword), time.Hour); err == nil {
+	if _, err := history.OpenVault(ctx, st, []byte(testPassword), time.Hour); err == nil {
 		t.Fatal("old password opens the keyring again")
 	}
 }

@@ -1,6 +1,10 @@
 package ircd
 
-import "strings"
+import (
+	"strings"
+
+	"securechat/ircd/wire"
+)
 
 // maxMaskLen bounds a ban mask: longer than any nick!user@host can be, so
 // nothing legitimate is refused, and short enough that the matcher's
@@ -62,7 +66,7 @@ func normalizeMask(mask string) string {
 	case at < 0:
 		mask += "@*"
 	}
-	return casefold(mask)
+	return wire.Casefold(mask)
 }
 
 // hasWildcard reports whether s is a glob rather than a literal name.

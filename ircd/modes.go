@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"gopkg.in/irc.v4"
+
+	"securechat/ircd/history"
 )
 
 // Numerics from modern.ircdocs.horse that gopkg.in/irc.v4 leaves commented out.
@@ -310,31 +312,35 @@ func (s *Server) resolveTargets(c *Client, changes []modeChange) []modeChange {
 
 // changeModes applies changes, tells every member (and an operator
 // overriding from outside) in one MODE line, and persists the settings.
+// All three happen under ch.mu, so members see concurrent changes in the
+// order they were made and the last state stored is the last one seen.
 func (s *Server) changeModes(c *Client, ch *Channel, changes []modeChange) {
-	setter := c.hostmask()
-	b, persist, errs := ch.applyModes(changes, setter, storedTime(time.Now()))
+	setter, prefix, key := c.hostmask(), c.prefix(), s.channelKey(ch)
+	now := storedTime(time.Now())
+	ch.mu.Lock()
+	b, persist, errs := ch.applyModesLocked(changes, setter, now)
 	for _, e := range errs {
 		c.numeric(e.numeric, e.params...)
 	}
-	if b.empty() {
-		return
+	if !b.empty() {
+		msg := &irc.Message{Prefix: prefix, Command: "MODE", Params: append([]string{ch.name}, b.params()...)}
+		o := &outMsg{base: msg, at: time.Now()}
+		if persist {
+			s.history.SaveChannel(key, ch.stateLocked())
+		}
+		s.deliver(ch.snapshot, o, func(r *Client) bool { return r != c })
+		c.sendOwn(o)
 	}
-	msg := &irc.Message{Prefix: c.prefix(), Command: "MODE", Params: append([]string{ch.name}, b.params()...)}
-	o := &outMsg{base: msg, at: time.Now()}
-	s.deliver(ch.Members(), o, func(r *Client) bool { return r != c })
-	c.sendOwn(o)
+	ch.mu.Unlock()
 	if persist {
-		s.history.saveChannel(ch)
 		s.dropIfEmpty(ch)
 	}
 }
 
-// applyModes applies changes under ch.mu and returns those that changed
-// something, whether a persisted setting changed, and the errors to send
-// once the lock is released.
-func (ch *Channel) applyModes(changes []modeChange, setter string, now time.Time) (b modeBuilder, persist bool, errs []ircError) {
-	ch.mu.Lock()
-	defer ch.mu.Unlock()
+// applyModesLocked applies changes and returns those that changed
+// something, whether a persisted setting changed, and the errors to
+// send; ch.mu is held.
+func (ch *Channel) applyModesLocked(changes []modeChange, setter string, now time.Time) (b modeBuilder, persist bool, errs []ircError) {
 	if ch.dead {
 		return b, false, nil
 	}
@@ -461,26 +467,26 @@ func (s *Server) sendBanList(c *Client, ch *Channel) error {
 	return nil
 }
 
-// state snapshots ch's persisted settings; keep is false when they are all
-// defaults (no topic, +nt, no key, limit or bans), so nothing is stored.
-func (ch *Channel) state() (st chanState, keep bool) {
-	ch.mu.Lock()
-	defer ch.mu.Unlock()
-	st = chanState{
+// stateLocked returns ch's settings to persist, or nil when they are
+// all defaults and nothing needs keeping; ch.mu is held.
+func (ch *Channel) stateLocked() *history.ChannelState {
+	st := &history.ChannelState{
 		Name: ch.name, Created: ch.created,
 		Topic: ch.topic.text, TopicSetter: ch.topic.setter, TopicAt: ch.topic.at,
 		Modes: ch.modes.flags(), Key: ch.modes.key, Limit: ch.modes.limit,
 	}
 	for _, b := range ch.bans {
-		st.Bans = append(st.Bans, banRecord{Mask: b.mask, Setter: b.setter, At: b.at})
+		st.Bans = append(st.Bans, history.Ban{Mask: b.mask, Setter: b.setter, At: b.at})
 	}
-	keep = st.Topic != "" || len(st.Bans) > 0 || ch.modes != defaultChanModes()
-	return st, keep
+	if st.Topic == "" && len(st.Bans) == 0 && ch.modes == defaultChanModes() {
+		return nil
+	}
+	return st
 }
 
 // restore is the inverse of state, for a channel not yet published.
 // Values a current server would refuse are dropped rather than trusted.
-func (ch *Channel) restore(st chanState) {
+func (ch *Channel) restore(st history.ChannelState) {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	if !st.Created.IsZero() {

@@ -17,17 +17,6 @@ const (
 	maxModes    = 6 // parameterised mode changes per MODE command
 )
 
-// casefold maps a nick or channel name to its canonical form under
-// CASEMAPPING=ascii.
-func casefold(name string) string {
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; c >= 'A' && c <= 'Z' {
-			return strings.ToLower(name)
-		}
-	}
-	return name
-}
-
 // validNick follows the modern IRC rules: no spaces, commas, '*', '?',
 // '!', '@', and no leading '#', '&', ':', '$', '+', '-' or digit.
 func validNick(nick string) bool {

@@ -15,18 +15,17 @@ import (
 	"time"
 
 	"securechat/config"
-	"securechat/crypto"
+	"securechat/ircd/history"
 	"securechat/metrics"
-	"securechat/store"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown.
 var ErrServerClosed = errors.New("ircd: server closed")
 
 // Deps are the parts the server is built from; cmd/securechatd wires them.
+// The server closes History in Shutdown, after its clients are gone.
 type Deps struct {
-	Vault   *crypto.Vault
-	Store   store.Store
+	History *history.History
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
 	TLS     *tls.Config // used by listeners started with tls=true
@@ -38,8 +37,7 @@ type Deps struct {
 // has its own mutex. Lock order: Server.mu, then Channel.mu, then Client.mu.
 type Server struct {
 	cfg     atomic.Pointer[config.Config]
-	vault   *crypto.Vault
-	history *history
+	history *history.History
 	metrics *metrics.Metrics
 	log     *slog.Logger
 	tls     *tls.Config
@@ -64,7 +62,7 @@ type Server struct {
 	msgidNode uint32
 	batchSeq  atomic.Uint64
 	wg        sync.WaitGroup
-	rehashF   func() error // set by the daemon so REHASH does what SIGHUP does
+	rehashF   atomic.Pointer[func() error] // set by the daemon so REHASH does what SIGHUP does
 	// maintainMu serializes Maintain, so keyring snapshots are saved in order.
 	maintainMu sync.Mutex
 	// tlsPort and plainListening decide the sts policy offered in CAP LS.
@@ -77,7 +75,7 @@ type Server struct {
 // state and starts the history writer; call Serve to accept clients.
 func NewServer(cfg *config.Config, deps Deps) (*Server, error) {
 	s := &Server{
-		vault:     deps.Vault,
+		history:   deps.History,
 		lazy:      newLazyFlusher(),
 		metrics:   deps.Metrics,
 		log:       deps.Log,
@@ -97,7 +95,6 @@ func NewServer(cfg *config.Config, deps Deps) (*Server, error) {
 	s.cfg.Store(cfg)
 	s.guard = newAddrGuard(s.config)
 	s.loadMOTD(cfg)
-	s.history = newHistory(s, deps.Store)
 	if err := s.loadChannels(); err != nil {
 		return nil, err
 	}
@@ -132,24 +129,6 @@ func (s *Server) flushLoop() {
 	}
 }
 
-// maintainLoop runs Maintain periodically until Shutdown.
-func (s *Server) maintainLoop() {
-	t := time.NewTicker(maintenanceInterval(s.config().KeyEpoch))
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			if err := s.Maintain(ctx); err != nil {
-				s.log.Warn("maintenance failed, will retry", "err", err)
-			}
-			cancel()
-		}
-	}
-}
-
 // Start serves ln in a new goroutine; Serve's error, other than
 // ErrServerClosed, is logged.
 func (s *Server) Start(ln net.Listener, useTLS bool) {
@@ -173,7 +152,7 @@ func (s *Server) name() string           { return s.config().ServerName }
 
 // SetRehash installs the function REHASH calls; the daemon passes the same
 // reload it runs on SIGHUP.
-func (s *Server) SetRehash(f func() error) { s.rehashF = f }
+func (s *Server) SetRehash(f func() error) { s.rehashF.Store(&f) }
 
 // Reload swaps in a new configuration. Existing clients keep their
 // connections; new limits apply from their next check.
@@ -371,7 +350,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 	}
-	return s.history.close(ctx)
+	return s.history.Close(ctx)
 }
 
 // Ready reports whether the server is accepting and its store answers.
@@ -382,7 +361,7 @@ func (s *Server) Ready(ctx context.Context) error {
 	if closing || n == 0 {
 		return errors.New("no listener accepting")
 	}
-	return s.history.ping(ctx)
+	return s.history.Ping(ctx)
 }
 
 func remoteIP(nc net.Conn) netip.Addr {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"gopkg.in/irc.v4"
+
+	"securechat/ircd/wire"
 )
 
 // whowasEntry is one former identity, as WHOWAS reports it.
@@ -36,7 +38,7 @@ func (w *whowasRing) add(p *irc.Prefix, c *Client) {
 	c.mu.Lock()
 	realname := c.realname
 	c.mu.Unlock()
-	e := whowasEntry{nick: p.Name, folded: casefold(p.Name), user: p.User, host: p.Host, realname: realname, at: time.Now()}
+	e := whowasEntry{nick: p.Name, folded: wire.Casefold(p.Name), user: p.User, host: p.Host, realname: realname, at: time.Now()}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.entries) < cap(w.entries) {
@@ -50,7 +52,7 @@ func (w *whowasRing) add(p *irc.Prefix, c *Client) {
 // lookup returns up to limit entries for nick, newest first; limit <= 0
 // means all of them.
 func (w *whowasRing) lookup(nick string, limit int) []whowasEntry {
-	folded := casefold(nick)
+	folded := wire.Casefold(nick)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var out []whowasEntry

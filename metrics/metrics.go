@@ -56,6 +56,8 @@ const (
 	OpOpen   = "open"
 	OpSeal   = "seal"
 	OpIndex  = "index" // the CHATHISTORY TARGETS index, updated with appends
+	// OpChannelState is a failed save of a channel's sealed settings.
+	OpChannelState = "channel_state"
 )
 
 // Metrics is the set of collectors the daemon updates. Its fields are set
@@ -95,7 +97,7 @@ type Metrics struct {
 	// HistoryReads counts history read requests (replays, CHATHISTORY).
 	HistoryReads prometheus.Counter
 	// HistoryErrors counts history failures by operation (OpAppend,
-	// OpRead, OpOpen, OpSeal, OpIndex).
+	// OpRead, OpOpen, OpSeal, OpIndex, OpChannelState).
 	HistoryErrors *prometheus.CounterVec
 	// WriteQueueDepth is the number of history writes waiting for the store.
 	WriteQueueDepth prometheus.Gauge
@@ -177,7 +179,7 @@ func (m *Metrics) initLabels() {
 		ReasonSendQ, ReasonPingTimeout, ReasonRegistrationTimeout} {
 		m.Refused.WithLabelValues(v)
 	}
-	for _, v := range []string{OpAppend, OpRead, OpOpen, OpSeal, OpIndex} {
+	for _, v := range []string{OpAppend, OpRead, OpOpen, OpSeal, OpIndex, OpChannelState} {
 		m.HistoryErrors.WithLabelValues(v)
 	}
 	for _, v := range []string{OpSeal, OpOpen} {

@@ -19,6 +19,7 @@ import (
 
 	"securechat/config"
 	"securechat/ircd"
+	"securechat/ircd/history"
 	"securechat/metrics"
 	"securechat/store"
 )
@@ -42,7 +43,7 @@ func daemon(cfg *config.Config, args, env []string, log *slog.Logger, stdout io.
 		return err
 	}
 	defer st.Close()
-	vault, err := ircd.OpenVault(ctx, st, pw, cfg.KeyEpoch)
+	vault, err := history.OpenVault(ctx, st, pw, cfg.KeyEpoch)
 	if err != nil {
 		return err
 	}
@@ -54,7 +55,8 @@ func daemon(cfg *config.Config, args, env []string, log *slog.Logger, stdout io.
 		return err
 	}
 	log.Info("TLS certificate", "sha256", certs.Fingerprint())
-	srv, err := ircd.NewServer(cfg, ircd.Deps{Vault: vault, Store: st, Metrics: m, Log: log, TLS: certs.TLSConfig(), Version: version})
+	h := history.New(vault, st, history.Options{QueueSize: cfg.WriteQueueSize, Metrics: m, Log: log})
+	srv, err := ircd.NewServer(cfg, ircd.Deps{History: h, Metrics: m, Log: log, TLS: certs.TLSConfig(), Version: version})
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 
 	"securechat/config"
 	"securechat/crypto"
-	"securechat/ircd"
+	"securechat/ircd/history"
 )
 
 // keyTools are the key-management subcommands. Each takes the daemon's own
@@ -43,7 +43,7 @@ func changePassword(args, env []string, stdin io.Reader, stdout io.Writer) error
 		return err
 	}
 	defer st.Close()
-	if err := ircd.ChangePassword(context.Background(), st, oldPW, newPW, cfg.KeyEpoch); err != nil {
+	if err := history.ChangePassword(context.Background(), st, oldPW, newPW, cfg.KeyEpoch); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "Room password changed; history stays readable and the old password no longer works.")
@@ -77,7 +77,7 @@ func rotateKey(args, env []string, _ io.Reader, stdout io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	if err := ircd.RotateKey(context.Background(), st, pw, cfg.KeyEpoch); err != nil {
+	if err := history.RotateKey(context.Background(), st, pw, cfg.KeyEpoch); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "New data key added; new records use it, old ones stay readable.")

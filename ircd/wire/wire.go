@@ -174,3 +174,14 @@ func SortedTags(t irc.Tags) []Tag {
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
 }
+
+// Casefold maps a nick or channel name to its canonical form under
+// CASEMAPPING=ascii, the form in which names are compared and keyed.
+func Casefold(name string) string {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c >= 'A' && c <= 'Z' {
+			return strings.ToLower(name)
+		}
+	}
+	return name
+}

@@ -1,4 +1,4 @@
-package ircd
+package history
 
 import (
 	"bytes"
@@ -83,88 +83,58 @@ func RotateKey(ctx context.Context, st store.State, password []byte, epoch time.
 }
 
 // Maintain runs the periodic housekeeping: data keys for the coming epoch,
-// and retention — trimming expired history and destroying the keys of
-// epochs wholly past the maximum age, so even old backups of the expired
-// ciphertext cannot be opened with the current keyring.
-func (s *Server) Maintain(ctx context.Context) error {
-	s.maintainMu.Lock()
-	defer s.maintainMu.Unlock()
-	if err := s.keyringUnchanged(ctx); err != nil {
+// and, with maxAge > 0, retention — trimming history older than maxAge and
+// destroying the keys of epochs wholly past it, so even old backups of the
+// expired ciphertext cannot be opened with the current keyring. Callers
+// run one Maintain at a time.
+func (h *History) Maintain(ctx context.Context, now time.Time, maxAge time.Duration) error {
+	if err := h.keyringUnchanged(ctx); err != nil {
 		return err
 	}
-	cfg := s.config()
-	now := time.Now()
-	changed := s.vault.EnsureEpochKeys(now)
+	changed := h.vault.EnsureEpochKeys(now)
 	expired := false
 	var errs []error
-	if cfg.HistoryMaxAge > 0 {
-		cutoff := now.Add(-cfg.HistoryMaxAge)
-		if err := s.history.store.TrimBefore(ctx, cutoff); err != nil {
+	if maxAge > 0 {
+		cutoff := now.Add(-maxAge)
+		h.index.forgetBefore(cutoff)
+		if err := h.store.TrimBefore(ctx, cutoff); err != nil {
 			errs = append(errs, fmt.Errorf("trimming history: %w", err))
 		}
-		expired = s.vault.ExpireBefore(cutoff) > 0
-		s.forgetBefore(cutoff)
+		expired = h.vault.ExpireBefore(cutoff) > 0
 	}
 	if changed || expired {
-		err := saveKeyring(ctx, s.history.store, s.vault.Keyring())
+		err := saveKeyring(ctx, h.store, h.vault.Keyring())
 		errs = append(errs, err)
 		if expired && err == nil {
-			s.resealChannels()
+			// Settings are sealed once, when they change: a topic set
+			// longer ago than maxAge was sealed under a key just
+			// destroyed. Seal them again under the newest, now saved.
+			h.states.resealAll()
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// resealChannels stores every channel's settings again under the newest
-// key. Settings are sealed once, when they change, so without this a
-// topic set longer ago than the maximum age would be sealed under a key
-// ExpireBefore just destroyed, and lost at the next restart. It runs only
-// after the keyring is saved, so the key it seals with is persisted.
-func (s *Server) resealChannels() {
-	for _, ch := range s.channelSnapshot() {
-		s.history.saveChannel(ch)
-	}
-}
-
-// errKeyringChanged means someone else rewrote the stored keyring while
+// ErrKeyringChanged means someone else rewrote the stored keyring while
 // this daemon ran; saving ours would undo their change.
-var errKeyringChanged = errors.New("the stored keyring was changed by another process " +
+var ErrKeyringChanged = errors.New("the stored keyring was changed by another process " +
 	"(securechatd passwd or rotate-key while the daemon ran?): restart the daemon to use it; " +
 	"until then no keys are added or destroyed")
 
 // keyringUnchanged checks that the stored keyring is still the one this
 // daemon holds, so Maintain never overwrites a password change or a key
 // rotation made by the key tools while the daemon was running.
-func (s *Server) keyringUnchanged(ctx context.Context) error {
-	stored, err := s.history.store.Keyring(ctx)
+func (h *History) keyringUnchanged(ctx context.Context) error {
+	stored, err := h.store.Keyring(ctx)
 	if err != nil {
 		return fmt.Errorf("reading keyring: %w", err)
 	}
-	ours, err := s.vault.Keyring().Marshal()
+	ours, err := h.vault.Keyring().Marshal()
 	if err != nil {
 		return fmt.Errorf("encoding keyring: %w", err)
 	}
 	if !bytes.Equal(stored, ours) {
-		return errKeyringChanged
+		return ErrKeyringChanged
 	}
 	return nil
-}
-
-// forgetBefore drops expired entries from the channels' replay rings.
-func (s *Server) forgetBefore(cutoff time.Time) {
-	for _, ch := range s.channelSnapshot() {
-		ch.mu.Lock()
-		i := 0
-		for i < len(ch.recent) && ch.recent[i].at.Before(cutoff) {
-			i++
-		}
-		ch.recent = ch.recent[i:]
-		ch.mu.Unlock()
-	}
-}
-
-// maintenanceInterval is how often Maintain runs: often enough to create
-// the next epoch's key well before it starts.
-func maintenanceInterval(epoch time.Duration) time.Duration {
-	return max(min(time.Minute, epoch/4), 50*time.Millisecond)
 }

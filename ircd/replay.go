@@ -1,0 +1,188 @@
+package ircd
+
+import (
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"gopkg.in/irc.v4"
+
+	"securechat/ircd/history"
+	"securechat/ircd/wire"
+)
+
+// entryOf is the history entry of a relayed message, with client-only
+// tags but no server tags.
+func entryOf(o *outMsg) *history.Entry {
+	// One allocation for the entry and its copy of the message: every
+	// relayed line makes one.
+	both := &struct {
+		e history.Entry
+		m irc.Message
+	}{e: history.Entry{MsgID: o.msgid, At: o.at}, m: *o.base}
+	both.m.Tags = o.tags
+	both.e.Msg = &both.m
+	return &both.e
+}
+
+// recordChannel keeps o in ch's replay ring and its history and returns
+// the members to deliver it to. Both happen under ch's lock, in the same
+// critical section that add takes the replay and adds a joiner in.
+func (s *Server) recordChannel(ch *Channel, o *outMsg) []*Client {
+	e := entryOf(o)
+	key := s.channelKey(ch)
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if keep := s.config().Replay; keep > 0 {
+		ch.ring.Add(e, keep)
+	}
+	s.history.AppendChannel(key, ch.folded, e)
+	return ch.snapshot
+}
+
+// recordDirect keeps a private message from one nick to another.
+func (s *Server) recordDirect(from, to *Client, o *outMsg) {
+	if s.config().StoreDirect {
+		s.history.AppendDirect(from.foldedNick(), to.foldedNick(), entryOf(o))
+	}
+}
+
+// channelKey is ch's opaque store key, computed once per channel: the
+// keyed hash would otherwise cost an HMAC on every message.
+func (s *Server) channelKey(ch *Channel) string {
+	if k := ch.storeKey.Load(); k != nil {
+		return *k
+	}
+	k := s.history.Key(ch.folded)
+	ch.storeKey.Store(&k)
+	return k
+}
+
+// ensureLoaded fills a cold channel's replay ring from the store once, and
+// returns the replay a joining client should get: the stored tail before
+// the entries it already saw in memory.
+func (s *Server) ensureLoaded(ch *Channel, replay []*history.Entry) []*history.Entry {
+	limit := s.config().Replay
+	if limit <= 0 {
+		return nil
+	}
+	ch.loadMu.Lock()
+	defer ch.loadMu.Unlock()
+	ch.mu.Lock()
+	loaded := ch.ring.Loaded()
+	ch.mu.Unlock()
+	if loaded {
+		return replay
+	}
+	stored, err := s.history.Tail(s.channelKey(ch), limit)
+	if err != nil {
+		s.log.Warn("replay unavailable", "err", err)
+		return replay
+	}
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.ring.Merge(stored, replay, limit)
+}
+
+// replay sends a joining client the channel's recent entries before live
+// traffic, and records how long that took. Nothing is sent when there is
+// nothing to replay, so a join stays quiet in an empty channel.
+func (s *Server) replay(c *Client, target string, entries []*history.Entry) {
+	if len(entries) == 0 {
+		return
+	}
+	start := time.Now()
+	s.sendHistory(c, target, entries)
+	s.metrics.ReplayMessages.Observe(float64(len(entries)))
+	s.metrics.ReplayLatency.Observe(time.Since(start).Seconds())
+}
+
+// sendHistory sends entries as one chathistory batch to batch clients,
+// even when empty so a CHATHISTORY caller knows the answer is complete;
+// others get plain messages whose text starts with the original time when
+// they lack server-time. Both JOIN replay and CHATHISTORY use it.
+func (s *Server) sendHistory(c *Client, target string, entries []*history.Entry) {
+	ref := s.startBatch(c, "chathistory", target)
+	if c.label != nil {
+		for _, e := range entries {
+			c.send(s.replayLine(c, e, ref))
+		}
+	} else {
+		s.queueReplay(c, entries, ref)
+	}
+	s.endBatch(c, ref)
+}
+
+// queueReplay serializes entries straight into c's queue, as fan-out
+// does: every rejoin replays 50 lines, too hot a path to build an
+// irc.Message and its tag map for each. A labeled request goes through
+// send instead, so the label collector sees the messages.
+func (s *Server) queueReplay(c *Client, entries []*history.Entry, ref string) {
+	st, mt := c.caps.has(capServerTime), c.caps.has(capMessageTags)
+	var line []byte
+	var command string
+	var out prometheus.Counter
+	var room [4]wire.Tag
+	for _, e := range entries {
+		m := replayMessage(e, st)
+		line = wire.AppendLine(line[:0], messageTags(room[:0], st, mt, e.At, e.MsgID, e.Msg.Tags, ref), &m)
+		c.queue(line, pushReply)
+		if m.Command != command {
+			command = m.Command
+			out = s.metrics.Out(command)
+		}
+		out.Inc()
+	}
+}
+
+// startBatch opens a batch of the given type for a batch client and
+// returns its reference, or "" for a client without batch.
+func (s *Server) startBatch(c *Client, kind string, params ...string) string {
+	if !c.caps.has(capBatch) {
+		return ""
+	}
+	ref := s.newBatchRef()
+	p := append([]string{"+" + ref, kind}, params...)
+	c.send(&irc.Message{Prefix: &irc.Prefix{Name: s.name()}, Command: "BATCH", Params: p})
+	return ref
+}
+
+// endBatch closes a batch opened by startBatch; "" is no batch.
+func (s *Server) endBatch(c *Client, ref string) {
+	if ref != "" {
+		c.send(&irc.Message{Prefix: &irc.Prefix{Name: s.name()}, Command: "BATCH", Params: []string{"-" + ref}})
+	}
+}
+
+func (s *Server) replayLine(c *Client, e *history.Entry, batch string) *irc.Message {
+	st := c.caps.has(capServerTime)
+	m := replayMessage(e, st)
+	m.Tags = irc.Tags{}
+	for _, t := range messageTags(nil, st, c.caps.has(capMessageTags), e.At, e.MsgID, e.Msg.Tags, batch) {
+		m.Tags[t.Key] = t.Value
+	}
+	return &m
+}
+
+// replayMessage is e's message as replayed to a client with server-time
+// (st) or without, whose text then starts with the original time. Its
+// tags are the caller's to set.
+func replayMessage(e *history.Entry, st bool) irc.Message {
+	m := *e.Msg
+	m.Tags = nil
+	if n := len(m.Params); !st && n > 1 {
+		m.Params = append([]string(nil), e.Msg.Params...)
+		m.Params[n-1] = withTimestamp(m.Params[n-1], e.At)
+	}
+	return m
+}
+
+// withTimestamp prefixes text with its original time, keeping a CTCP
+// ACTION intact.
+func withTimestamp(text string, at time.Time) string {
+	stamp := "[" + at.UTC().Format("2006-01-02 15:04:05") + " UTC] "
+	if rest, ok := strings.CutPrefix(text, "\x01ACTION "); ok {
+		return "\x01ACTION " + stamp + rest
+	}
+	return stamp + text
+}
