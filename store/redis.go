@@ -118,11 +118,7 @@ func (r *Redis) keyringKey() string          { return r.prefix + "keyring" }
 func (r *Redis) channelsKey() string         { return r.prefix + "channels" }
 
 // timed reports one round trip that began at start to ObserveLatency.
-func (r *Redis) timed(op string, start time.Time) {
-	if r.observe != nil {
-		r.observe(op, time.Since(start))
-	}
-}
+func (r *Redis) timed(op string, start time.Time) { observe(r.observe, op, start) }
 
 // Append adds rec at the end of key's stream; see AppendBatch.
 func (r *Redis) Append(ctx context.Context, key string, rec Record) error {
