@@ -85,7 +85,7 @@ func openStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics, log 
 		}
 	}
 	if cfg.Redis == "" {
-		return store.NewMemory(opts), nil
+		return openBolt(cfg.DataDir, opts)
 	}
 	if cfg.RedisPasswordFile != "" {
 		pw, err := config.ReadSecretFile(cfg.RedisPasswordFile)
@@ -95,6 +95,18 @@ func openStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics, log 
 		opts.Password = pw
 	}
 	return store.OpenRedis(ctx, cfg.Redis, opts)
+}
+
+// boltFile is the embedded store's file inside the data directory.
+const boltFile = "securechat.db"
+
+// openBolt opens the embedded store in dataDir, creating the directory
+// (0700: it also holds the room password and TLS key) if needed.
+func openBolt(dataDir string, opts store.Options) (*store.Bolt, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data-dir: %w", err)
+	}
+	return store.OpenBolt(filepath.Join(dataDir, boltFile), opts)
 }
 
 func listen(srv *ircd.Server, cfg *config.Config) error {
