@@ -185,6 +185,9 @@ func waitForSignals(reload func() error, log *slog.Logger) {
 	}
 }
 
+// shutdown stops the server and the metrics listener. Its error, such as
+// history that could not be flushed to the store in time, becomes the
+// process's non-zero exit status, so a supervisor sees that data was lost.
 func shutdown(srv *ircd.Server, hs *http.Server, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 	defer cancel()
@@ -194,6 +197,7 @@ func shutdown(srv *ircd.Server, hs *http.Server, log *slog.Logger) error {
 	}
 	if err != nil {
 		log.Error("shutdown incomplete", "err", err)
+		return fmt.Errorf("shutdown incomplete, history may be lost: %w", err)
 	}
 	return nil
 }
