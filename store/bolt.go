@@ -147,13 +147,11 @@ func (b *Bolt) Append(ctx context.Context, key string, rec Record) error {
 // AppendBatch appends recs in one transaction, so a batch costs one disk
 // sync and is written whole or not at all.
 func (b *Bolt) AppendBatch(_ context.Context, recs []KeyedRecord) error {
-	for _, kr := range recs {
-		if _, err := recordMs(kr.Record); err != nil {
-			return err
-		}
-	}
 	if len(recs) == 0 {
 		return nil
+	}
+	if err := checkTimes(recs); err != nil {
+		return err
 	}
 	defer b.timed("append", time.Now())
 	err := b.db.Update(func(tx *bolt.Tx) error {

@@ -22,6 +22,17 @@ func recordMs(rec Record) (int64, error) {
 	return ms, nil
 }
 
+// checkTimes refuses a batch holding a record that cannot be positioned,
+// before any of it is written.
+func checkTimes(recs []KeyedRecord) error {
+	for _, kr := range recs {
+		if _, err := recordMs(kr.Record); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // cloneRecord copies rec's data and truncates its time to the precision
 // that is stored, so callers never share buffers with the store.
 func cloneRecord(rec Record) Record {

@@ -28,13 +28,11 @@ func (r *Redis) Append(ctx context.Context, key string, rec Record) error {
 // restarted after the clock went back), the record is added after it. Any
 // other refusal is the record's own, reported as ErrRefused.
 func (r *Redis) AppendBatch(ctx context.Context, recs []KeyedRecord) error {
-	for _, kr := range recs {
-		if _, err := recordMs(kr.Record); err != nil {
-			return err
-		}
-	}
 	if len(recs) == 0 {
 		return nil
+	}
+	if err := checkTimes(recs); err != nil {
+		return err
 	}
 	idMs := r.entryIDs(recs)
 	xadds, err := r.pipeAppends(ctx, recs, idMs)
