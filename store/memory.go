@@ -4,15 +4,14 @@ import (
 	"context"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 )
 
 var _ Store = (*Memory)(nil)
 
-// Memory is the embedded store used when no Redis URL is configured. It
-// loses everything on exit. It is safe for concurrent use; mu guards all
+// Memory is an in-memory store for tests: it loses everything on exit.
+// The daemon's embedded default is Bolt. It is safe for concurrent use; mu guards all
 // of its fields.
 type Memory struct {
 	maxLen int
@@ -93,13 +92,7 @@ func (m *Memory) Targets(_ context.Context, after, before time.Time, limit int) 
 		}
 	}
 	m.mu.Unlock()
-	slices.SortFunc(out, func(a, b TargetActivity) int {
-		if c := b.Latest.Compare(a.Latest); c != 0 {
-			return c
-		}
-		return strings.Compare(b.Key, a.Key) // as Redis orders ties
-	})
-	return out[:min(len(out), max(limit, 0))], nil
+	return newestTargets(out, limit), nil
 }
 
 // TrimBefore deletes every record positioned before t, across all keys,

@@ -32,6 +32,13 @@ type QueueOptions struct {
 	MinBackoff, MaxBackoff time.Duration
 	// WriteTimeout bounds one write attempt. Zero means 5s.
 	WriteTimeout time.Duration
+	// MaxRefusals is how many times a record the backend refuses
+	// (ErrRefused) is tried before it is discarded. Zero means 5. Failures
+	// to reach the backend are retried without limit.
+	MaxRefusals int
+	// OnDiscard is called with the number of records discarded after
+	// MaxRefusals refusals and the last refusal.
+	OnDiscard func(n int, err error)
 }
 
 // queued is one record waiting to be written.
@@ -43,7 +50,8 @@ type queued struct {
 // Queue is a bounded write-behind buffer in front of a History, so a slow
 // or absent backend never stalls live chat: Append never blocks, and one
 // writer goroutine writes records in order, retrying the oldest with
-// backoff while the backend fails. Writes are at least once: a write whose
+// backoff while the backend cannot be reached. Records the backend refuses
+// (ErrRefused) are discarded after MaxRefusals tries instead. Writes are at least once: a write whose
 // reply was lost is retried and may be stored twice.
 //
 // Queue is safe for concurrent use; mu guards the ring and counters.
@@ -99,6 +107,9 @@ func queueDefaults(o QueueOptions) QueueOptions {
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 5 * time.Second
+	}
+	if o.MaxRefusals <= 0 {
+		o.MaxRefusals = 5
 	}
 	return o
 }
@@ -180,12 +191,19 @@ func (q *Queue) Close(ctx context.Context) error {
 const maxBatch = 256
 
 // run is the writer goroutine: it writes the oldest records, a batch at a
-// time, until the queue is empty, then sleeps until Append wakes it.
+// time, until the queue is empty, then sleeps until Append wakes it. When
+// the backend refuses a batch, its records are written one at a time
+// (singles counts those left), so only the refused ones are discarded.
 func (q *Queue) run() {
 	defer close(q.stopped)
 	var batch []KeyedRecord
+	singles := 0
 	for {
-		batch = q.peek(batch[:0])
+		limit := maxBatch
+		if singles > 0 {
+			limit = 1
+		}
+		batch = q.peek(batch[:0], limit)
 		if len(batch) == 0 {
 			select {
 			case <-q.wake:
@@ -194,15 +212,31 @@ func (q *Queue) run() {
 				return
 			}
 		}
-		if !q.writeWithRetry(batch) {
+		res := q.writeWithRetry(batch)
+		switch res {
+		case stopped:
 			return
+		case split:
+			singles = len(batch)
+			continue
 		}
-		q.pop(len(batch))
+		q.pop(len(batch), res == written)
+		singles = max(singles-len(batch), 0)
 		if floodBatch(len(batch)) {
 			q.gather()
 		}
 	}
 }
+
+// writeResult is how writeWithRetry ended.
+type writeResult int
+
+const (
+	written   writeResult = iota
+	discarded             // a lone record refused MaxRefusals times
+	split                 // a batch of several refused: write them one by one
+	stopped               // the queue was stopped first
+)
 
 // A batch of gatherBatch records or more means a flood of messages. Each
 // round trip then costs more than the records it carries, so the writer
@@ -228,23 +262,38 @@ func (q *Queue) gather() {
 	}
 }
 
-// writeWithRetry writes batch, retrying with backoff until it succeeds
-// (true) or the queue is stopped (false).
-func (q *Queue) writeWithRetry(batch []KeyedRecord) bool {
+// writeWithRetry writes batch, retrying with backoff while the backend
+// cannot be reached, until it is written or the queue is stopped. A batch
+// the backend refuses is split at once if it holds several records, or
+// discarded after MaxRefusals refusals if it holds one, so a record that
+// can never be stored does not hold up every record behind it.
+func (q *Queue) writeWithRetry(batch []KeyedRecord) writeResult {
 	backoff := q.opts.MinBackoff
+	refusals := 0
 	for {
 		err := q.write(batch)
 		if err == nil {
-			return true
+			return written
 		}
 		if q.opts.OnError != nil {
 			q.opts.OnError(err)
+		}
+		if errors.Is(err, ErrRefused) {
+			if len(batch) > 1 {
+				return split
+			}
+			if refusals++; refusals >= q.opts.MaxRefusals {
+				if q.opts.OnDiscard != nil {
+					q.opts.OnDiscard(len(batch), err)
+				}
+				return discarded
+			}
 		}
 		select {
 		case <-time.After(backoff):
 			backoff = min(backoff*2, q.opts.MaxBackoff)
 		case <-q.stop:
-			return false
+			return stopped
 		}
 	}
 }
@@ -263,24 +312,24 @@ func (q *Queue) write(batch []KeyedRecord) error {
 	return nil
 }
 
-// peek appends up to maxBatch of the oldest records to buf without
-// removing them, so Depth and Close still count them while they are
-// written.
-func (q *Queue) peek(buf []KeyedRecord) []KeyedRecord {
+// peek appends up to limit of the oldest records to buf without removing
+// them, so Depth and Close still count them while they are written.
+func (q *Queue) peek(buf []KeyedRecord, limit int) []KeyedRecord {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for i := 0; i < q.n && i < maxBatch; i++ {
+	for i := 0; i < q.n && i < limit; i++ {
 		it := q.ring[(q.head+i)%len(q.ring)]
 		buf = append(buf, KeyedRecord{Key: it.key, Record: it.rec})
 	}
 	return buf
 }
 
-// pop removes the n records just written and tells Flush waiters. The
-// hook runs first, so once Flush returns every OnWritten call for the
-// records it waited for has been made.
-func (q *Queue) pop(n int) {
-	if q.opts.OnWritten != nil {
+// pop removes the n records just written (or discarded) and tells Flush
+// waiters, which wait for records to be dealt with either way. The hook
+// runs first, so once Flush returns every OnWritten call for the records
+// it waited for has been made.
+func (q *Queue) pop(n int, wasWritten bool) {
+	if wasWritten && q.opts.OnWritten != nil {
 		q.opts.OnWritten(n, q.Depth()-n)
 	}
 	q.mu.Lock()

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -44,7 +45,10 @@ func TestQueueSurvivesRedisRestart(t *testing.T) {
 	srv := redistest.Start(t)
 	s := openRedis(t, srv, Options{})
 	var errs atomic.Int64
-	q := NewQueue(s, fastRetry(QueueOptions{OnError: func(error) { errs.Add(1) }}))
+	q := NewQueue(s, fastRetry(QueueOptions{
+		OnError:   func(error) { errs.Add(1) },
+		OnDiscard: func(n int, err error) { t.Errorf("discarded %d records while Redis was down: %v", n, err) },
+	}))
 	closeQueue(t, q)
 
 	srv.Stop()
@@ -233,4 +237,79 @@ func TestFloodBatch(t *testing.T) {
 			t.Errorf("floodBatch(%d) = %v, want %v", n, got, want)
 		}
 	}
+}
+
+// TestQueueDiscardsRefusedRecords: a record Redis always refuses (its
+// stream key holds a string) is tried MaxRefusals times, reported through
+// OnDiscard and dropped; the records around it, in the same batches, are
+// all stored in order and counted as written.
+func TestQueueDiscardsRefusedRecords(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := openRedis(t, srv, Options{})
+	if err := srv.Client().Set(t.Context(), "sc:h:taken", "not a stream", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var discards []error
+	var written, failures atomic.Int64
+	q := NewQueue(s, fastRetry(QueueOptions{
+		MaxRefusals: 3,
+		OnError:     func(error) { failures.Add(1) },
+		OnWritten:   func(n, _ int) { written.Add(int64(n)) },
+		OnDiscard: func(n int, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			for range n {
+				discards = append(discards, err)
+			}
+		},
+	}))
+	closeQueue(t, q)
+	const n = 40
+	var want []string
+	for i := range n {
+		key := "k"
+		if i == 7 || i == 30 {
+			key = "taken"
+		} else {
+			want = append(want, strconv.Itoa(i))
+		}
+		q.Append(key, Record{ID: strconv.Itoa(i), Time: at(i), Data: []byte("x")})
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	if err := q.Flush(ctx); err != nil {
+		t.Fatalf("Flush with refused records queued: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(discards) != 2 || !errors.Is(discards[0], ErrRefused) {
+		t.Errorf("OnDiscard reported %v, want two ErrRefused records", discards)
+	}
+	if got := written.Load(); got != n-2 {
+		t.Errorf("OnWritten counted %d, want %d", got, n-2)
+	}
+	if failures.Load() < 2*3 {
+		t.Errorf("%d failed writes, want each refused record tried 3 times", failures.Load())
+	}
+	// Records of a refused batch that Redis did store are written again
+	// one by one (at least once); their first appearances keep the order.
+	got := ids(mustQuery(t, s, "k", Query{Limit: 1000}))
+	if !slices.Equal(uniqueInOrder(got), want) {
+		t.Errorf("stored %v, want %v (each at least once, in order)", got, want)
+	}
+}
+
+// uniqueInOrder keeps the first appearance of each id.
+func uniqueInOrder(got []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, id := range got {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
 }

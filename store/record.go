@@ -1,16 +1,16 @@
 package store
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 )
 
 // errBeforeEpoch is returned for records that cannot be positioned, since
 // both backends order history by non-negative Unix milliseconds.
-var errBeforeEpoch = errors.New("store: record time before 1970")
+var errBeforeEpoch = fmt.Errorf("%w: record time before 1970", ErrRefused)
 
 // recordMs returns rec's time in Unix milliseconds, the precision at which
 // every store keeps it.
@@ -20,6 +20,17 @@ func recordMs(rec Record) (int64, error) {
 		return 0, fmt.Errorf("append %q: %w", rec.ID, errBeforeEpoch)
 	}
 	return ms, nil
+}
+
+// checkTimes refuses a batch holding a record that cannot be positioned,
+// before any of it is written.
+func checkTimes(recs []KeyedRecord) error {
+	for _, kr := range recs {
+		if _, err := recordMs(kr.Record); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // cloneRecord copies rec's data and truncates its time to the precision
@@ -50,4 +61,23 @@ func targetBounds(after, before time.Time) (lo, hi int64) {
 		hi = before.UnixMilli()
 	}
 	return lo, hi
+}
+
+// newestTargets sorts targets newest first, ties by descending key as
+// Redis orders them, and keeps at most limit.
+func newestTargets(out []TargetActivity, limit int) []TargetActivity {
+	slices.SortFunc(out, func(a, b TargetActivity) int {
+		if c := b.Latest.Compare(a.Latest); c != 0 {
+			return c
+		}
+		return strings.Compare(b.Key, a.Key)
+	})
+	return out[:min(len(out), max(limit, 0))]
+}
+
+// observe reports an operation that began at start to hook, if set.
+func observe(hook func(op string, d time.Duration), op string, start time.Time) {
+	if hook != nil {
+		hook(op, time.Since(start))
+	}
 }

@@ -27,24 +27,30 @@ var (
 // <prefix>keyring and channel states the hash <prefix>channels. Every name
 // is built from the prefix and the caller's opaque key only.
 //
-// Redis is safe for concurrent use; the go-redis client pools connections.
-// Appends are the exception: they share one connection of their own
-// (appends, raw RESP), a batch at a time, as the Queue's one writer needs.
+// Redis is safe for concurrent use; go-redis pools connections. Appends
+// go through a client of their own (writer), so the Queue's pipelines
+// never wait behind reads for a connection, nor reads behind them.
 type Redis struct {
 	client  *redis.Client
-	appends *appendConn
+	writer  *redis.Client
 	prefix  string
 	maxLen  int
 	observe func(op string, d time.Duration)
 	onIndex func(error)
 
-	// mu guards top: the highest entry millisecond this process gave each
-	// stream, so a batch whose records arrive slightly out of time order
-	// (several writers took their timestamps concurrently) still gets
-	// increasing IDs without a second round trip.
+	// mu guards top: the highest entry millisecond this process gave or saw
+	// in each stream, so a batch whose records arrive slightly out of time
+	// order (several writers took their timestamps concurrently) still gets
+	// increasing IDs without a second round trip. It is only a hint (a
+	// stale ID is detected and repaired; see AppendBatch), so TrimBefore
+	// prunes it and it is reset if it grows past maxTopKeys.
 	mu  sync.Mutex
 	top map[string]int64
 }
+
+// maxTopKeys bounds Redis.top, which otherwise grows with every target
+// that was ever written.
+const maxTopKeys = 100_000
 
 // Field names inside a stream entry. "t" is only present when the entry ID
 // could not carry the record's own time (see Append).
@@ -84,21 +90,28 @@ func OpenRedis(ctx context.Context, rawURL string, opts Options) (*Redis, error)
 	// Single-node Redis has no maintenance notifications; asking for them
 	// costs a round trip per connection.
 	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	r := newRedis(redis.NewClient(o), opts)
+	// The Queue has one writer goroutine: one connection, and a spare
+	// while a broken one is replaced, are all it needs.
+	// Its context's deadline bounds each write (Queue.WriteTimeout), not
+	// only the client's read and write timeouts.
+	wo := *o
+	wo.PoolSize = 2
+	wo.ContextTimeoutEnabled = true
+	r := newRedis(redis.NewClient(o), redis.NewClient(&wo), opts)
 	if err := r.Ping(ctx); err != nil {
-		_ = r.client.Close()
+		_ = r.Close()
 		return nil, fmt.Errorf("store: open redis: %w", err)
 	}
 	return r, nil
 }
 
-func newRedis(c *redis.Client, opts Options) *Redis {
+func newRedis(c, writer *redis.Client, opts Options) *Redis {
 	prefix := opts.Prefix
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
 	return &Redis{
-		client: c, appends: newAppendConn(c.Options()),
+		client: c, writer: writer,
 		prefix: prefix, maxLen: opts.MaxLen, observe: opts.ObserveLatency,
 		onIndex: opts.OnIndexError, top: make(map[string]int64),
 	}
@@ -118,169 +131,7 @@ func (r *Redis) keyringKey() string          { return r.prefix + "keyring" }
 func (r *Redis) channelsKey() string         { return r.prefix + "channels" }
 
 // timed reports one round trip that began at start to ObserveLatency.
-func (r *Redis) timed(op string, start time.Time) {
-	if r.observe != nil {
-		r.observe(op, time.Since(start))
-	}
-}
-
-// Append adds rec at the end of key's stream; see AppendBatch.
-func (r *Redis) Append(ctx context.Context, key string, rec Record) error {
-	return r.AppendBatch(ctx, []KeyedRecord{{Key: key, Record: rec}})
-}
-
-// AppendBatch appends recs in one pipelined round trip. Each entry's ID is
-// <ms>-<seq> from its record's time, so time queries become XRANGE bounds;
-// a record older than its stream's newest entry (writers' times
-// interleave, or the clock went back) is placed at that newest millisecond
-// and keeps its own time in a field. If Redis still refuses an ID as not
-// above the stream's top (another process wrote it), the entry is added
-// with a Redis-assigned ID instead.
-//
-// The pipeline goes through r.appends as raw RESP, not through go-redis,
-// whose per-command costs dominate at full load.
-func (r *Redis) AppendBatch(ctx context.Context, recs []KeyedRecord) error {
-	for _, kr := range recs {
-		if _, err := recordMs(kr.Record); err != nil {
-			return err
-		}
-	}
-	if len(recs) == 0 {
-		return nil
-	}
-	a := r.appends
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var n int
-	a.cmds, n = r.appendCommands(a.cmds[:0], recs)
-	start := time.Now()
-	replies, err := a.pipeline(ctx, n)
-	r.timed("append", start)
-	if err != nil {
-		return wrapErr("append", err)
-	}
-	// Only the XADDs' replies decide the result: a failed ZADD leaves the
-	// targets index behind, which does not justify writing every record
-	// again, but the operator hears of it.
-	if err := errors.Join(replies[len(recs):]...); err != nil && r.onIndex != nil {
-		r.onIndex(err)
-	}
-	var stale []KeyedRecord
-	for i, err := range replies[:len(recs)] {
-		switch {
-		case isStaleID(err):
-			stale = append(stale, recs[i])
-		case err != nil:
-			return wrapErr("append", err)
-		}
-	}
-	return wrapErr("append", r.appendAtTop(ctx, stale))
-}
-
-// appendAtTop adds recs, in one pipeline, with Redis-assigned IDs, each
-// keeping its own time in a field. The caller holds r.appends.mu.
-func (r *Redis) appendAtTop(ctx context.Context, recs []KeyedRecord) error {
-	if len(recs) == 0 {
-		return nil
-	}
-	a := r.appends
-	a.cmds = a.cmds[:0]
-	for _, kr := range recs {
-		a.cmds = r.appendXAdd(a.cmds, kr, []byte("*"), kr.Time.UnixMilli(), true)
-	}
-	start := time.Now()
-	replies, err := a.pipeline(ctx, len(recs))
-	r.timed("append", start)
-	if err != nil {
-		return err
-	}
-	return errors.Join(replies...)
-}
-
-// appendCommands appends AppendBatch's pipeline to b and returns it with
-// its number of commands: an XADD per record, then a ZADD per key, since
-// the targets index needs each key's latest time once per batch, not once
-// per record: a busy channel's batch is one ZADD, not 256.
-func (r *Redis) appendCommands(b []byte, recs []KeyedRecord) ([]byte, int) {
-	latest := make(map[string]int64, 4)
-	var id [24]byte
-	for _, kr := range recs {
-		ms := kr.Time.UnixMilli()
-		idMs := r.entryMs(kr.Key, ms)
-		b = r.appendXAdd(b, kr, append(strconv.AppendInt(id[:0], idMs, 10), '-', '*'), ms, idMs != ms)
-		latest[kr.Key] = max(latest[kr.Key], idMs)
-	}
-	for key, idMs := range latest {
-		b = r.appendZAddGT(b, key, idMs)
-	}
-	return b, len(recs) + len(latest)
-}
-
-// appendXAdd appends the XADD of kr's entry with the given ID; withTime
-// adds the record's time (ms) as a field, for an entry whose ID cannot
-// carry it:
-//
-//	xadd <stream> [maxlen ~ <MaxLen>] <id> id <ID> d <Data> [t <ms>]
-//
-// TestAppendCommandsMatchGoRedis checks it against go-redis's XAdd.
-func (r *Redis) appendXAdd(b []byte, kr KeyedRecord, id []byte, ms int64, withTime bool) []byte {
-	n := 7
-	if r.maxLen > 0 {
-		n += 3
-	}
-	if withTime {
-		n += 2
-	}
-	b = appendArray(b, n)
-	b = appendBulk(b, "xadd")
-	b = appendBulkConcat(b, r.prefix, "h:", kr.Key)
-	if r.maxLen > 0 {
-		b = appendBulk(b, "maxlen")
-		b = appendBulk(b, "~")
-		b = appendBulkInt(b, int64(r.maxLen))
-	}
-	b = appendBulk(b, id)
-	b = appendBulk(b, fieldID)
-	b = appendBulk(b, kr.ID)
-	b = appendBulk(b, fieldData)
-	b = appendBulk(b, kr.Data)
-	if withTime {
-		b = appendBulk(b, fieldTime)
-		b = appendBulkInt(b, ms)
-	}
-	return b
-}
-
-// appendZAddGT appends the ZADD that go-redis sends for ZAddGT of key at
-// score idMs (a float64 it writes without exponent, so the same digits):
-//
-//	zadd <targets> gt <idMs> <key>
-func (r *Redis) appendZAddGT(b []byte, key string, idMs int64) []byte {
-	b = appendArray(b, 5)
-	b = appendBulk(b, "zadd")
-	b = appendBulkConcat(b, r.prefix, "targets")
-	b = appendBulk(b, "gt")
-	b = appendBulkInt(b, idMs)
-	return appendBulk(b, key)
-}
-
-// entryMs returns the millisecond for a new entry of key: the record's own,
-// or the stream's newest if that is later, so IDs only grow.
-func (r *Redis) entryMs(key string, ms int64) int64 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if top := r.top[key]; top > ms {
-		return top
-	}
-	r.top[key] = ms
-	return ms
-}
-
-// isStaleID reports whether XADD failed because the ID was not above the
-// stream's top entry.
-func isStaleID(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "equal or smaller than the target stream top")
-}
+func (r *Redis) timed(op string, start time.Time) { observe(r.observe, op, start) }
 
 // wrapErr wraps err with the operation's name, leaving nil alone.
 func wrapErr(op string, err error) error {
@@ -415,6 +266,7 @@ func (r *Redis) TrimBefore(ctx context.Context, t time.Time) error {
 			return err
 		}
 		if cursor = next; cursor == 0 {
+			r.pruneTop(t.UnixMilli())
 			return nil
 		}
 	}
@@ -496,8 +348,7 @@ func (r *Redis) Ping(ctx context.Context) error {
 	return wrapErr("ping", err)
 }
 
-// Close closes the append connection and the connection pool.
+// Close closes both clients' connections.
 func (r *Redis) Close() error {
-	r.appends.close()
-	return wrapErr("close", r.client.Close())
+	return wrapErr("close", errors.Join(r.writer.Close(), r.client.Close()))
 }

@@ -14,6 +14,13 @@ import (
 // has never been written.
 var ErrNotFound = errors.New("store: not found")
 
+// ErrRefused marks an append the backend refused because of the records
+// themselves (too large, a time it cannot place, a key holding something
+// else), not because it is unreachable. Retrying such a write is not
+// expected to help, so the Queue discards its records after a few
+// attempts instead of letting them block every later record.
+var ErrRefused = errors.New("store: records refused")
+
 // Record is one history entry. ID (the IRC msgid) and Time are stored in
 // the clear because they order and index the history; Data is sealed by the
 // caller and bound to ID, Time and the target key.

@@ -87,7 +87,7 @@ func openStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics, log 
 		}
 	}
 	if cfg.Redis == "" {
-		return store.NewMemory(opts), nil
+		return openBolt(cfg.DataDir, opts)
 	}
 	if cfg.RedisPasswordFile != "" {
 		pw, err := config.ReadSecretFile(cfg.RedisPasswordFile)
@@ -97,6 +97,18 @@ func openStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics, log 
 		opts.Password = pw
 	}
 	return store.OpenRedis(ctx, cfg.Redis, opts)
+}
+
+// boltFile is the embedded store's file inside the data directory.
+const boltFile = "securechat.db"
+
+// openBolt opens the embedded store in dataDir, creating the directory
+// (0700: it also holds the room password and TLS key) if needed.
+func openBolt(dataDir string, opts store.Options) (*store.Bolt, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data-dir: %w", err)
+	}
+	return store.OpenBolt(filepath.Join(dataDir, boltFile), opts)
 }
 
 func listen(srv *ircd.Server, cfg *config.Config) error {
@@ -175,6 +187,9 @@ func waitForSignals(reload func() error, log *slog.Logger) {
 	}
 }
 
+// shutdown stops the server and the metrics listener. Its error, such as
+// history that could not be flushed to the store in time, becomes the
+// process's non-zero exit status, so a supervisor sees that data was lost.
 func shutdown(srv *ircd.Server, hs *http.Server, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 	defer cancel()
@@ -184,6 +199,7 @@ func shutdown(srv *ircd.Server, hs *http.Server, log *slog.Logger) error {
 	}
 	if err != nil {
 		log.Error("shutdown incomplete", "err", err)
+		return fmt.Errorf("shutdown incomplete, history may be lost: %w", err)
 	}
 	return nil
 }

@@ -61,16 +61,13 @@ func updateGeneratedPassword(cfg *config.Config, env []string, pw []byte, stdout
 	return os.WriteFile(path, append(pw, '\n'), 0o600)
 }
 
-// rotateKey adds a data key to the keyring in Redis. The embedded store
-// keeps nothing between runs, so there a rotation would be lost on exit
-// while reporting success; it is refused instead.
+// rotateKey adds a data key to the stored keyring (Redis, or the embedded
+// store in the data directory). Stop the daemon first: the embedded store
+// is locked while it runs, and a running one keeps the old keyring.
 func rotateKey(args, env []string, _ io.Reader, stdout io.Writer) error {
 	cfg, pw, err := loadForKeys(args, env)
 	if err != nil {
 		return err
-	}
-	if cfg.Redis == "" {
-		return errors.New("rotate-key: set --redis (or SECURECHAT_REDIS); the embedded store keeps no keyring between runs, and each start makes new keys anyway")
 	}
 	st, err := openStore(context.Background(), cfg, nil, nil)
 	if err != nil {

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,7 +8,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"maps"
 	"math/big"
 	"net"
@@ -27,84 +25,6 @@ import (
 
 	"securechat/store/redistest"
 )
-
-// encodeArgs appends a command as go-redis's proto.Writer encodes args of
-// the types the append path uses.
-func encodeArgs(t *testing.T, b []byte, args []any) []byte {
-	t.Helper()
-	b = fmt.Appendf(b, "*%d\r\n", len(args))
-	for _, a := range args {
-		var s string
-		switch v := a.(type) {
-		case string:
-			s = v
-		case []byte:
-			s = string(v)
-		case int:
-			s = strconv.Itoa(v)
-		case int64:
-			s = strconv.FormatInt(v, 10)
-		case float64:
-			s = strconv.FormatFloat(v, 'f', -1, 64)
-		default:
-			t.Fatalf("argument %#v of unexpected type", a)
-		}
-		b = fmt.Appendf(b, "$%d\r\n%s\r\n", len(s), s)
-	}
-	return b
-}
-
-// TestAppendCommandsMatchGoRedis checks that the raw pipeline holds the
-// very commands the go-redis pipeline sent: XADDs built by xaddArgs and
-// entryValues, in order, then one ZADD GT per key in any order.
-// The go-redis encoding is kept here, as the reference.
-func TestAppendCommandsMatchGoRedis(t *testing.T) {
-	batch := []KeyedRecord{
-		{Key: "a", Record: Record{ID: "m1", Time: at(5), Data: []byte("one")}},
-		{Key: "b\x00\xff", Record: Record{ID: "m2", Time: at(3), Data: []byte{0, '\r', '\n'}}},
-		{Key: "a", Record: Record{ID: "m3", Time: at(4), Data: []byte{}}}, // clock back
-		{Key: "a", Record: Record{ID: "", Time: at(9)}},
-	}
-	for _, maxLen := range []int{0, 500} {
-		client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialed
-		defer client.Close()
-		ours := newRedis(client, Options{MaxLen: maxLen, Prefix: "p:"})
-		ref := newRedis(client, Options{MaxLen: maxLen, Prefix: "p:"})
-		got, n := ours.appendCommands(nil, batch)
-
-		p := client.Pipeline()
-		var xadds []byte
-		latest := map[string]int64{}
-		for _, kr := range batch {
-			ms := kr.Time.UnixMilli()
-			idMs := ref.entryMs(kr.Key, ms)
-			cmd := p.XAdd(t.Context(), ref.xaddArgs(ref.streamKey(kr.Key), strconv.FormatInt(idMs, 10)+"-*", entryValues(kr.Record, ms, idMs != ms)))
-			xadds = encodeArgs(t, xadds, cmd.Args())
-			latest[kr.Key] = max(latest[kr.Key], idMs)
-		}
-		zadds := map[string]bool{}
-		for key, idMs := range latest {
-			cmd := p.ZAddGT(t.Context(), ref.targetsKey(), redis.Z{Score: float64(idMs), Member: key})
-			zadds[string(encodeArgs(t, nil, cmd.Args()))] = true
-		}
-		if n != len(batch)+len(latest) {
-			t.Errorf("maxLen %d: %d commands, want %d", maxLen, n, len(batch)+len(latest))
-		}
-		rest, ok := strings.CutPrefix(string(got), string(xadds))
-		if !ok {
-			t.Fatalf("maxLen %d: XADDs\n%q\nwant\n%q", maxLen, got, xadds)
-		}
-		for z := range zadds {
-			if i := strings.Index(rest, z); i >= 0 {
-				rest = rest[:i] + rest[i+len(z):]
-				delete(zadds, z)
-			}
-		}
-		if rest != "" || len(zadds) != 0 {
-			t.Errorf("maxLen %d: ZADDs left over %q, missing %q", maxLen, rest, slices.Collect(maps.Keys(zadds)))
-		}
-	}
-}
 
 // TestRedisAppendAuthAndDB appends through servers that need a password
 // or an ACL user, into non-zero databases, and finds the records there
@@ -390,10 +310,12 @@ func checkAtLeastOnce(t *testing.T, got []string, n, maxDup int) {
 	}
 }
 
-// TestRedisAppendTimeoutAndCancel: while the server holds writes back, a
-// batch fails when its context's deadline passes or it is cancelled, in
-// time; the batch written afterwards succeeds, and each record is stored.
-func TestRedisAppendTimeoutAndCancel(t *testing.T) {
+// TestRedisAppendTimeout: while the server holds writes back, a batch
+// fails when its context's deadline passes, in time; the batch written
+// afterwards succeeds, and each record is stored. (go-redis does not abort
+// a round trip when a context without a deadline is cancelled, so the
+// Queue always gives its writes one.)
+func TestRedisAppendTimeout(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	r := openRedis(t, srv, Options{})
@@ -406,28 +328,12 @@ func TestRedisAppendTimeoutAndCancel(t *testing.T) {
 	if err := srv.Client().Do(t.Context(), "client", "pause", "3000", "write").Err(); err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		name string
-		ctx  func() (context.Context, context.CancelFunc)
-		want error
-	}{
-		{"deadline", func() (context.Context, context.CancelFunc) {
-			return context.WithTimeout(t.Context(), 100*time.Millisecond)
-		}, context.DeadlineExceeded},
-		{"cancel", func() (context.Context, context.CancelFunc) {
-			ctx, cancel := context.WithCancel(t.Context())
-			time.AfterFunc(100*time.Millisecond, cancel)
-			return ctx, cancel
-		}, context.Canceled},
-	}
-	for i, tt := range tests {
-		ctx, cancel := tt.ctx()
-		start := time.Now()
-		err := r.AppendBatch(ctx, rec(i+1))
-		cancel()
-		if !errors.Is(err, tt.want) || time.Since(start) > time.Second {
-			t.Errorf("%s: AppendBatch = %v after %v, want %v at once", tt.name, err, time.Since(start), tt.want)
-		}
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	start := time.Now()
+	err := r.AppendBatch(ctx, rec(1))
+	cancel()
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > time.Second {
+		t.Errorf("AppendBatch = %v after %v, want %v at once", err, time.Since(start), context.DeadlineExceeded)
 	}
 	if err := srv.Client().ClientUnpause(t.Context()).Err(); err != nil {
 		t.Fatal(err)
@@ -435,122 +341,7 @@ func TestRedisAppendTimeoutAndCancel(t *testing.T) {
 	if err := r.AppendBatch(t.Context(), slices.Concat(rec(1), rec(2), rec(3))); err != nil {
 		t.Fatalf("AppendBatch after unpause: %v", err)
 	}
-	checkAtLeastOnce(t, ids(mustQuery(t, r, "k", Query{Limit: 100})), 4, 2)
-}
-
-// fakeStep is what fakeRedis does on one accepted connection: for each
-// step, read that many commands, then write the reply.
-type fakeStep struct {
-	commands int
-	reply    string
-}
-
-// fakeRedis serves scripted replies, one script per connection in turn,
-// and closes each connection after its script. It counts connections.
-func fakeRedis(t *testing.T, scripts ...[]fakeStep) (addr string, accepted *atomic.Int64) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = ln.Close() })
-	accepted = new(atomic.Int64)
-	go func() {
-		for _, script := range scripts {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			serveScript(conn, script)
-		}
-	}()
-	return ln.Addr().String(), accepted
-}
-
-func serveScript(conn net.Conn, script []fakeStep) {
-	defer conn.Close()
-	rd := &respReader{br: bufio.NewReader(conn)}
-	for _, step := range script {
-		if _, err := rd.readErrors(nil, step.commands); err != nil {
-			return
-		}
-		if _, err := conn.Write([]byte(step.reply)); err != nil {
-			return
-		}
-	}
-}
-
-// TestAppendConnRedials runs batches of 2 XADDs and a ZADD against a fake
-// server: a reply of unknown type is a protocol error that costs the
-// connection; an unexpected but well-formed reply is read past; a
-// connection the server closed while idle is redialed within the batch.
-func TestAppendConnRedials(t *testing.T) {
-	t.Parallel()
-	ok := "$3\r\n1-0\r\n$3\r\n1-1\r\n:1\r\n"
-	addr, accepted := fakeRedis(t,
-		[]fakeStep{{3, "?garbage\r\n"}},
-		[]fakeStep{{3, "*2\r\n$1\r\na\r\n*1\r\n:1\r\n$3\r\n1-1\r\n:1\r\n"}, {3, ok}},
-		[]fakeStep{{3, ok}},
-	)
-	client := redis.NewClient(&redis.Options{Addr: addr})
-	r := newRedis(client, Options{})
-	defer r.Close()
-	batch := func(i int) []KeyedRecord {
-		return []KeyedRecord{
-			{Key: "k", Record: Record{ID: "a", Time: at(2 * i)}},
-			{Key: "k", Record: Record{ID: "b", Time: at(2*i + 1)}},
-		}
-	}
-	ctx := t.Context()
-	if err := r.AppendBatch(ctx, batch(0)); !errors.Is(err, errProtocol) {
-		t.Fatalf("batch 0 = %v, want a protocol error", err)
-	}
-	for i := 1; i <= 3; i++ {
-		if err := r.AppendBatch(ctx, batch(i)); err != nil {
-			t.Fatalf("batch %d: %v", i, err)
-		}
-	}
-	if n := accepted.Load(); n != 3 {
-		t.Errorf("%d connections, want 3", n)
-	}
-	_ = r.Close()
-	if err := r.AppendBatch(ctx, batch(4)); !errors.Is(err, redis.ErrClosed) {
-		t.Errorf("AppendBatch after Close = %v, want redis.ErrClosed", err)
-	}
-}
-
-// TestStaleXAddMatchesGoRedis checks the XADD that re-adds a record with a
-// Redis-assigned ID (its time kept in a field) against go-redis's.
-func TestStaleXAddMatchesGoRedis(t *testing.T) {
-	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialed
-	defer client.Close()
-	r := newRedis(client, Options{MaxLen: 500, Prefix: "p:"})
-	kr := KeyedRecord{Key: "k", Record: Record{ID: "m1", Time: at(7), Data: []byte("sealed")}}
-	ms := kr.Time.UnixMilli()
-	want := encodeArgs(t, nil, client.Pipeline().XAdd(t.Context(), r.xaddArgs(r.streamKey(kr.Key), "*", entryValues(kr.Record, ms, true))).Args())
-	if got := r.appendXAdd(nil, kr, []byte("*"), ms, true); string(got) != string(want) {
-		t.Fatalf("XADD\n%q\nwant\n%q", got, want)
-	}
-}
-
-// xaddArgs is the go-redis XAdd of an entry, as the store sent it before
-// it wrote its own RESP.
-func (r *Redis) xaddArgs(stream, id string, values []any) *redis.XAddArgs {
-	a := &redis.XAddArgs{Stream: stream, ID: id, Values: values}
-	if r.maxLen > 0 {
-		a.MaxLen, a.Approx = int64(r.maxLen), true
-	}
-	return a
-}
-
-// entryValues are a stream entry's fields for xaddArgs; the time field is
-// only written when the entry ID cannot carry the record's time.
-func entryValues(rec Record, ms int64, withTime bool) []any {
-	values := []any{fieldID, rec.ID, fieldData, rec.Data}
-	if withTime {
-		values = append(values, fieldTime, ms)
-	}
-	return values
+	checkAtLeastOnce(t, ids(mustQuery(t, r, "k", Query{Limit: 100})), 4, 1)
 }
 
 // TestRedisAppendIndexError: Redis refuses the targets index update (the
@@ -578,5 +369,64 @@ func TestRedisAppendIndexError(t *testing.T) {
 	}
 	if got := mustQuery(t, r, "k", Query{Limit: 10}); !slices.Equal(ids(got), []string{"a", "b"}) {
 		t.Errorf("k = %v, want [a b]", ids(got))
+	}
+}
+
+// TestRedisAppendRefused: a record whose stream key holds another type is
+// refused as ErrRefused, for the queue to discard, while a server that
+// cannot take writes for now (a read-only replica) is not: that batch must
+// be retried, and succeeds once the server takes writes again.
+func TestRedisAppendRefused(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	r := openRedis(t, srv, Options{})
+	ctx := t.Context()
+	if err := srv.Client().Set(ctx, "sc:h:taken", "not a stream", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	batch := []KeyedRecord{{Key: "taken", Record: Record{ID: "1", Time: at(1)}}}
+	if err := r.AppendBatch(ctx, batch); !errors.Is(err, ErrRefused) {
+		t.Errorf("AppendBatch to a string key = %v, want ErrRefused", err)
+	}
+	// REPLICAOF a port nobody listens on: the server turns read-only.
+	port := strconv.Itoa(redistest.FreePort(t))
+	if err := srv.Client().Do(ctx, "replicaof", "127.0.0.1", port).Err(); err != nil {
+		t.Fatal(err)
+	}
+	batch = []KeyedRecord{{Key: "k", Record: Record{ID: "2", Time: at(2)}}}
+	err := r.AppendBatch(ctx, batch)
+	if err == nil || errors.Is(err, ErrRefused) || !redis.IsReadOnlyError(err) {
+		t.Errorf("AppendBatch to a read-only replica = %v, want a READONLY error that is not ErrRefused", err)
+	}
+	if err := srv.Client().Do(ctx, "replicaof", "no", "one").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.AppendBatch(ctx, batch); err != nil {
+		t.Fatalf("AppendBatch once writable again: %v", err)
+	}
+}
+
+// TestRedisTopPrunedOnTrim: TrimBefore forgets the streams it emptied from
+// the per-stream ID hint, so the hint does not grow with every target
+// ever written, and a stream written again afterwards still works.
+func TestRedisTopPrunedOnTrim(t *testing.T) {
+	t.Parallel()
+	r := openRedis(t, redistest.Start(t), Options{})
+	for i := range 50 {
+		mustAppend(t, r, "old"+strconv.Itoa(i), Record{ID: "o", Time: at(i)})
+	}
+	mustAppend(t, r, "new", Record{ID: "n", Time: at(500)})
+	if err := r.TrimBefore(t.Context(), at(100)); err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	keys := slices.Sorted(maps.Keys(r.top))
+	r.mu.Unlock()
+	if !slices.Equal(keys, []string{"new"}) {
+		t.Errorf("top after TrimBefore holds %v, want [new]", keys)
+	}
+	mustAppend(t, r, "old1", Record{ID: "again", Time: at(600)})
+	if got := ids(mustQuery(t, r, "old1", Query{Limit: 10})); !slices.Equal(got, []string{"again"}) {
+		t.Errorf("old1 after trim and append = %v, want [again]", got)
 	}
 }
