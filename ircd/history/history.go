@@ -82,6 +82,7 @@ func New(v *crypto.Vault, st store.Store, opts Options) *History {
 		OnDrop:    h.onDrop,
 		OnError:   h.onWriteError,
 		OnWritten: h.onWritten,
+		OnDiscard: h.onDiscard,
 	})
 	h.states = newStateWriter(h)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -111,6 +112,13 @@ func (h *History) onDrop() {
 func (h *History) onWriteError(err error) {
 	h.m.HistoryErrors.WithLabelValues(metrics.OpAppend).Inc()
 	h.log.Warn("history write failed, will retry", "err", err)
+}
+
+// onDiscard reports records the store refused again and again: they are
+// dropped so that later records are not held up behind them forever.
+func (h *History) onDiscard(n int, err error) {
+	h.m.WriteQueueDrops.Add(float64(n))
+	h.log.Error("history records refused by the store were dropped", "records", n, "err", err)
 }
 
 func (h *History) onWritten(n, waiting int) {
