@@ -299,7 +299,7 @@ func (s *Server) queueReplay(c *Client, entries []*entry, ref string) {
 	for _, e := range entries {
 		m := replayMessage(e, st)
 		line = wire.AppendLine(line[:0], messageTags(room[:0], st, mt, e.at, e.msgid, e.msg.Tags, ref), &m)
-		c.queue(line, pushReply)
+		c.queue(line)
 		if m.Command != command {
 			command = m.Command
 			out = s.metrics.Out(command)
