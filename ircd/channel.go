@@ -132,16 +132,20 @@ func (ch *Channel) bannedLocked(c *Client) bool {
 	return false
 }
 
-// add makes c a member, first ones as operator, and returns the replay
-// entries it should see, so nothing live can slip between replay and join.
-func (ch *Channel) add(c *Client, key string) (numeric string, replay []*history.Entry) {
+// add makes c a member, first ones as operator, and runs burst in the
+// same critical section, so what burst queues (the join, the names, the
+// replay) comes before any later message of the channel: a joiner gets
+// each message either replayed or live, never both and never neither.
+// It returns the numeric refusing c, "-" if c is a member already or the
+// channel is gone, or "".
+func (ch *Channel) add(c *Client, key string, burst func()) (numeric string) {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	if _, already := ch.members[c]; already || ch.dead {
-		return "-", nil
+		return "-"
 	}
 	if n := ch.joinCheck(c, key); n != "" {
-		return n, nil
+		return n
 	}
 	var privs uint8
 	if len(ch.members) == 0 {
@@ -150,7 +154,10 @@ func (ch *Channel) add(c *Client, key string) (numeric string, replay []*history
 	ch.members[c] = privs
 	delete(ch.invites, c.foldedNick())
 	ch.rebuildSnapshot()
-	return "", ch.ring.Snapshot()
+	if burst != nil {
+		burst()
+	}
+	return ""
 }
 
 // remove drops c and reports whether it was a member.
@@ -169,22 +176,20 @@ func (ch *Channel) remove(c *Client) bool {
 // capabilities.
 func (ch *Channel) namesList(multiPrefix, userhost bool) []string {
 	ch.mu.Lock()
-	type nm struct {
-		c     *Client
-		privs uint8
-	}
-	list := make([]nm, 0, len(ch.members))
+	defer ch.mu.Unlock()
+	return ch.namesListLocked(multiPrefix, userhost)
+}
+
+// namesListLocked is namesList with ch.mu held; it takes the members'
+// locks, which come after ch.mu in the lock order.
+func (ch *Channel) namesListLocked(multiPrefix, userhost bool) []string {
+	out := make([]string, 0, len(ch.members))
 	for c, p := range ch.members {
-		list = append(list, nm{c, p})
-	}
-	ch.mu.Unlock()
-	out := make([]string, 0, len(list))
-	for _, m := range list {
-		name := m.c.Nick()
+		name := c.Nick()
 		if userhost {
-			name = m.c.hostmask()
+			name = c.hostmask()
 		}
-		out = append(out, prefixFor(m.privs, multiPrefix)+name)
+		out = append(out, prefixFor(p, multiPrefix)+name)
 	}
 	sort.Strings(out)
 	return out

@@ -1,9 +1,7 @@
 package ircd
 
 import (
-	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -12,6 +10,7 @@ import (
 
 	"gopkg.in/irc.v4"
 
+	"securechat/ircd/transport"
 	"securechat/ircd/wire"
 )
 
@@ -21,14 +20,12 @@ import (
 type Client struct {
 	srv        *Server
 	id         uint64
-	nc         net.Conn  // the TLS connection, or the TCP one for plaintext
-	raw        net.Conn  // the TCP connection under nc
-	in         io.Reader // what the reader goroutine reads nc through
+	conn       *transport.Conn
+	pending    transport.Pending // queues pushed to and not yet flushed; reader only
 	ip         netip.Addr
 	tls        bool
 	listener   string
 	log        *slog.Logger
-	sendq      *sendQueue
 	caps       capSet // written only by the reader goroutine, read by others atomically
 	reg        registration
 	flood      floodBucket
@@ -38,8 +35,6 @@ type Client struct {
 	quitReason atomic.Pointer[string]
 	label      *labelCollector // reply collector of the labeled command in progress
 	operTried  time.Time       // last OPER attempt, for pacing; reader goroutine only
-	burst      []burstJob      // channel messages held while more lines are buffered; reader only
-	streaming  bool            // more complete lines are buffered behind the one handled; reader only
 
 	mu         sync.Mutex
 	nick       string
@@ -113,22 +108,28 @@ func (c *Client) channelList() []*Channel {
 	return out
 }
 
-// sendLine queues a serialized line. It is safe to call from any goroutine
-// and never blocks; a client whose queue overflows is disconnected.
-func (c *Client) sendLine(line []byte) { c.queue(line, pushNow) }
+// sendLine queues a serialized line and flushes it. It is safe to call
+// from any goroutine and never blocks; a client whose queue overflows is
+// disconnected.
+func (c *Client) sendLine(line []byte) { c.afterPush(c.conn.Push(nil, line)) }
 
-// queue queues a serialized line the given way (see pushKind); a client
-// whose queue overflows is disconnected.
-func (c *Client) queue(line []byte, kind pushKind) {
-	c.afterPush(c.sendq.push(line, kind))
+// queue queues a line for this client, to be flushed by c's reader at the
+// end of its read loop. Only c's reader goroutine calls it.
+func (c *Client) queue(line []byte) { c.afterPush(c.conn.Push(&c.pending, line)) }
+
+// push queues lines in order, as one push, for flushing by p (nil: at
+// once). p belongs to the calling goroutine.
+func (c *Client) push(p *transport.Pending, lines ...[]byte) {
+	c.afterPush(c.conn.Push(p, lines...))
 }
 
-// queueAll queues lines in order, as one push.
-func (c *Client) queueAll(lines [][]byte, kind pushKind) {
-	c.afterPush(c.sendq.pushAll(lines, kind))
-}
+// flushPending flushes every queue c's reader pushed to since its last
+// flush. Reader goroutine only.
+func (c *Client) flushPending() { c.pending.Flush() }
 
-// afterPush cuts the client off if the push overflowed its send queue.
+// afterPush cuts off a client whose send queue a push overflowed: the
+// reason first, so the quit path reports it, then the socket, which frees
+// its reader and any writer stuck on the peer at once.
 func (c *Client) afterPush(overflowed bool) {
 	if overflowed {
 		m := c.srv.metrics
@@ -136,23 +137,20 @@ func (c *Client) afterPush(overflowed bool) {
 		m.Refused.WithLabelValues("sendq").Inc()
 		c.log.Info("disconnecting slow client", "reason", "sendq")
 		c.requestQuit("SendQ exceeded")
-		// The writer may be stuck in a write to a peer that stopped
-		// reading; closing the raw socket frees it and the reader at once.
-		_ = c.raw.Close()
+		c.conn.Abort()
 	}
 }
 
 // send serializes and queues m for this client, routing it through the
 // labeled-response collector when a labeled command is being handled. Only
-// the client's reader goroutine calls it: these are the replies to the
-// command it handles, so they go ahead of lines others send meanwhile.
+// the client's reader goroutine calls it.
 func (c *Client) send(m *irc.Message) {
 	if c.label != nil {
 		c.label.add(m)
 		return
 	}
 	c.srv.metrics.Out(m.Command).Inc()
-	c.queue(wire.Line(m), pushReply)
+	c.queue(wire.Line(m))
 }
 
 // reply sends a numeric or command from the server to this client.
@@ -188,4 +186,10 @@ func (c *Client) isOper() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.oper
+}
+
+func (c *Client) realName() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.realname
 }

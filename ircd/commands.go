@@ -31,10 +31,6 @@ type command struct {
 	minParams int
 	preReg    bool // allowed before registration completes
 	oper      bool // needs IRC operator status
-	// burst: the replies must reach the client ahead of anything others
-	// send it meanwhile. A joiner must see its JOIN, the names and the
-	// replay before the channel's next live message.
-	burst bool
 }
 
 // commands is the dispatch table, keyed by upper-case command.
@@ -50,7 +46,7 @@ func init() {
 		"PING":         {handler: handlePing, minParams: 1, preReg: true},
 		"PONG":         {handler: handlePong, preReg: true},
 		"QUIT":         {handler: handleQuit, preReg: true},
-		"JOIN":         {handler: handleJoin, minParams: 1, burst: true},
+		"JOIN":         {handler: handleJoin, minParams: 1},
 		"PART":         {handler: handlePart, minParams: 1},
 		"PRIVMSG":      {handler: handlePrivmsg, minParams: 2},
 		"NOTICE":       {handler: handleNotice, minParams: 2},
@@ -94,10 +90,6 @@ func (s *Server) dispatch(c *Client, m *irc.Message) {
 	case !cmd.preReg && !registered:
 		c.numeric(irc.ERR_NOTREGISTERED, "You have not registered")
 		return
-	}
-	if cmd.burst {
-		c.sendq.hold()
-		defer c.sendq.release()
 	}
 	c.withLabel(m, func() { s.run(c, cmd, m) })
 }

@@ -5,6 +5,7 @@ import (
 
 	"gopkg.in/irc.v4"
 
+	"securechat/ircd/transport"
 	"securechat/ircd/wire"
 )
 
@@ -78,60 +79,58 @@ func messageTags(tags []wire.Tag, st, mt bool, at time.Time, msgid string, clien
 	return tags
 }
 
-// mayWait lists the commands whose notices may wait a little for another
-// line to share their write: in a big channel of phones coming and going,
-// joins and quits would otherwise cost every member a system call each.
-var mayWait = map[string]bool{"JOIN": true, "PART": true, "QUIT": true}
-
-// deliver queues o for every recipient accepted by want (nil: all).
+// deliver queues o for every recipient accepted by want (nil: all) and
+// flushes each at once. Any goroutine.
 func (s *Server) deliver(recipients []*Client, o *outMsg, want func(*Client) bool) {
-	msgs := [1]*outMsg{o}
-	s.deliverAll(recipients, msgs[:], want)
+	s.deliverTo(nil, recipients, o, want)
 }
 
-// deliverAll queues msgs, in order, for every recipient accepted by want,
-// each recipient's lines in one push: to a busy client the queue's lock,
-// last written by another core, costs more than the lines. Lines that may
-// wait (see mayWait) wait only if they all may.
-func (s *Server) deliverAll(recipients []*Client, msgs []*outMsg, want func(*Client) bool) {
-	kind := pushLazy
-	for _, o := range msgs {
-		if !mayWait[o.base.Command] {
-			kind = pushNow
-		}
-	}
-	var room [maxBurst][]byte
+// deliverTo queues o for every recipient accepted by want, for flushing by
+// p (nil: at once), which belongs to the calling goroutine.
+func (s *Server) deliverTo(p *transport.Pending, recipients []*Client, o *outMsg, want func(*Client) bool) {
 	n := 0
 	for _, r := range recipients {
 		if want != nil && !want(r) {
 			continue
 		}
-		lines := room[:0]
-		for _, o := range msgs {
-			lines = append(lines, o.lineFor(r))
-		}
-		r.queueAll(lines, kind)
+		r.push(p, o.lineFor(r))
 		n++
 	}
-	s.countDeliveries(msgs, n)
+	s.countDeliveries(o, n)
 }
 
-// countDeliveries counts msgs delivered to n recipients each, adding to
-// the lines-sent counter (a cache line every core writes) once per stretch
-// of the same command rather than once per message.
-func (s *Server) countDeliveries(msgs []*outMsg, n int) {
+// relayChannel relays a channel message from c to every other member. The
+// message takes its time and msgid, is queued for every member, and enters
+// the history queue and the replay ring (unless a TAGMSG), all in one
+// critical section of the channel's lock, so the ring, history and every
+// member see the channel's messages in one order. c's reader flushes the
+// members' queues at the end of its read loop.
+func (s *Server) relayChannel(c *Client, ch *Channel, o *outMsg) {
+	stored := o.base.Command != "TAGMSG"
+	key, keep := s.channelKey(ch), s.config().Replay
+	want := wantMessage(c, o.base.Command)
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	o.at = storedTime(time.Now())
+	o.msgid = s.newMsgID(o.at)
+	s.deliverTo(&c.pending, ch.snapshot, o, want)
+	if !stored {
+		return
+	}
+	e := entryOf(o)
+	s.history.AppendChannel(key, ch.folded, e)
+	if keep > 0 {
+		ch.ring.Add(e, keep)
+	}
+}
+
+// countDeliveries counts o delivered to n recipients.
+func (s *Server) countDeliveries(o *outMsg, n int) {
 	if n == 0 {
 		return
 	}
-	s.metrics.Deliveries.Add(float64(n * len(msgs)))
-	stretch := 0
-	for i, o := range msgs {
-		stretch++
-		if cmd := o.base.Command; i == len(msgs)-1 || msgs[i+1].base.Command != cmd {
-			s.metrics.Out(cmd).Add(float64(n * stretch))
-			stretch = 0
-		}
-	}
+	s.metrics.Deliveries.Add(float64(n))
+	s.metrics.Out(o.base.Command).Add(float64(n))
 }
 
 // neighbours returns every client sharing a channel with c, without c.

@@ -1,7 +1,6 @@
 package ircd
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -19,124 +18,6 @@ import (
 	"securechat/config"
 	"securechat/ircd/wire"
 )
-
-// twoHalves delivers data in two reads split at cut, as a socket might,
-// never returning more than the caller's buffer holds.
-type twoHalves struct {
-	parts [][]byte
-}
-
-func (r *twoHalves) Read(p []byte) (int, error) {
-	for len(r.parts) > 0 && len(r.parts[0]) == 0 {
-		r.parts = r.parts[1:]
-	}
-	if len(r.parts) == 0 {
-		return 0, io.EOF
-	}
-	n := copy(p, r.parts[0])
-	r.parts[0] = r.parts[0][n:]
-	return n, nil
-}
-
-// expectedLines is the line reader's contract written out plainly: every
-// LF-terminated segment is one result; a segment longer than the read
-// buffer, or whose tags or body break the limits, is errLineTooLong; an
-// unterminated tail is never returned.
-func expectedLines(data []byte) []string {
-	var out []string
-	for {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			return out
-		}
-		seg := data[:i+1]
-		data = data[i+1:]
-		line := bytes.TrimRight(seg, "\r\n")
-		if len(seg) > readBufSize || !lineFitsSpec(line) {
-			out = append(out, "<too long>")
-			continue
-		}
-		out = append(out, string(line))
-	}
-}
-
-// lineFitsSpec restates the message-tags limits independently of
-// withinLimits: at most 8191 bytes of tags including '@' and the space,
-// and 510 bytes of body (512 with the CRLF).
-func lineFitsSpec(line []byte) bool {
-	if len(line) > 0 && line[0] == '@' {
-		tags, body, found := bytes.Cut(line, []byte(" "))
-		if !found {
-			return len(line) <= maxTagBytes
-		}
-		return len(tags)+1 <= 8191 && len(body) <= 510
-	}
-	return len(line) <= 510
-}
-
-func FuzzLineReader(f *testing.F) {
-	seeds := []string{
-		"PING a\r\n",
-		"PING a\nPING b\r\nPING c",
-		"PRIVMSG #x :a\rPRIVMSG #x :evil\r\n",
-		"@+t=v PRIVMSG #x :hi\r\n",
-		"@a \r\n",
-		"\r\n\r\n\n\n",
-		"PRIVMSG #x :" + strings.Repeat("x", 497) + "\r\n",
-		"PRIVMSG #x :" + strings.Repeat("x", 498) + "\r\nPING after\r\n",
-		"@" + strings.Repeat("t", 8189) + " PING x\r\nPING after\r\n",
-		"@" + strings.Repeat("t", 8190) + " PING x\r\nPING after\r\n",
-		strings.Repeat("y", readBufSize+100) + "\nPING after\r\n",
-		strings.Repeat("z", readBufSize-1) + "\n",
-		"NICK a\x00b\r\n",
-		"\xff\xfe\r\n",
-	}
-	for i, s := range seeds {
-		f.Add([]byte(s), uint16(i*7))
-	}
-	f.Fuzz(func(t *testing.T, data []byte, cut uint16) {
-		k := int(cut) % (len(data) + 1)
-		lr := newLineReader(&twoHalves{parts: [][]byte{data[:k:k], data[k:]}})
-		var got []string
-		for {
-			line, err := lr.next()
-			if errors.Is(err, errLineTooLong) {
-				got = append(got, "<too long>")
-				continue
-			}
-			if err != nil {
-				if !errors.Is(err, io.EOF) {
-					t.Fatalf("unexpected error %v", err)
-				}
-				break
-			}
-			if !withinLimits(line) || !lineFitsSpec(line) {
-				t.Fatalf("line over the limits returned: %d bytes", len(line))
-			}
-			if bytes.IndexByte(line, '\n') >= 0 || bytes.HasSuffix(line, []byte("\r")) {
-				t.Fatalf("line keeps its terminator: %q", line)
-			}
-			// A CR inside a line reaches handleLine, which must refuse it
-			// before it is parsed, so it can never be relayed.
-			if bytes.IndexByte(line, '\r') >= 0 && func() bool { code, _ := lineProblem(line); return code == "" }() {
-				t.Fatalf("line with a CR would be dispatched: %q", line)
-			}
-			if m, err := wire.Parse(line); err == nil && m.Command == "" {
-				t.Fatalf("parsed a line without a command: %q", line)
-			}
-			got = append(got, string(line))
-		}
-		want := expectedLines(data)
-		if len(got) != len(want) {
-			t.Fatalf("got %d lines, want %d (cut %d)", len(got), len(want), k)
-		}
-		for i := range got {
-			if got[i] != want[i] {
-				t.Fatalf("line %d = %q, want %q (cut %d)", i, got[i], want[i], k)
-			}
-		}
-	})
-}
 
 // panicCounter is a slog handler that counts records reporting a handler
 // panic or an internal command failure; everything else is dropped.

@@ -50,10 +50,10 @@ func (s *Server) join(c *Client, name, key string) error {
 	}
 	for attempt := 0; attempt < 3; attempt++ {
 		ch := s.channelFor(name)
-		numeric, replay := ch.add(c, key)
-		switch numeric {
+		s.loadRing(ch) // fills a cold replay ring; may read the store
+		switch numeric := ch.add(c, key, func() { s.joinBurst(c, ch) }); numeric {
 		case "":
-			s.joined(c, ch, replay)
+			s.joined(c, ch)
 			return nil
 		case "-":
 			if _, member := ch.privs(c); member {
@@ -99,28 +99,34 @@ func (s *Server) lookupChannel(name string) *Channel {
 	return s.channels[wire.Casefold(name)]
 }
 
-func (s *Server) joined(c *Client, ch *Channel, replay []*history.Entry) {
-	c.mu.Lock()
-	c.channels[ch] = struct{}{}
-	realname := c.realname
-	c.mu.Unlock()
-	s.metrics.ChannelMembers.Inc()
+// joinBurst queues JOIN for the members and, for c, its own JOIN, the
+// topic, the names and the replay. ch.add runs it in the critical section
+// that makes c a member, so c sees all of it before the channel's next
+// live message, and the members see the JOIN in the channel's order.
+// ch.mu is held.
+func (s *Server) joinBurst(c *Client, ch *Channel) {
 	p := c.prefix()
 	o := &outMsg{
 		base:     &irc.Message{Prefix: p, Command: "JOIN", Params: []string{ch.name}},
-		extended: &irc.Message{Prefix: p, Command: "JOIN", Params: []string{ch.name, p.Name, realname}},
+		extended: &irc.Message{Prefix: p, Command: "JOIN", Params: []string{ch.name, p.Name, c.realName()}},
 		at:       time.Now(),
 	}
-	members := ch.Members()
-	s.deliver(members, o, func(r *Client) bool { return r != c })
+	s.deliverTo(&c.pending, ch.snapshot, o, func(r *Client) bool { return r != c })
 	c.sendOwn(o)
+	s.sendTopicState(c, ch.name, ch.topic, false)
+	s.sendNamesList(c, ch.name, ch.namesListLocked(c.caps.has(capMultiPrefix), c.caps.has(capUserhostInNames)), ch.modes.secret)
+	s.replay(c, ch.name, history.LastN(ch.ring.Snapshot(), s.config().Replay))
+}
+
+// joined records c's membership of ch on c's side, after ch.add.
+func (s *Server) joined(c *Client, ch *Channel) {
+	c.mu.Lock()
+	c.channels[ch] = struct{}{}
+	c.mu.Unlock()
+	s.metrics.ChannelMembers.Inc()
 	if c.isAway() {
 		s.notifyAway(c, ch)
 	}
-	s.sendTopic(c, ch, false)
-	s.sendNames(c, ch)
-	replay = history.LastN(s.ensureLoaded(ch, replay), s.config().Replay)
-	s.replay(c, ch.name, replay)
 }
 
 func handlePart(c *Client, m *irc.Message) error {
@@ -233,14 +239,20 @@ func (s *Server) sendTopic(c *Client, ch *Channel, explicit bool) {
 	ch.mu.Lock()
 	t := ch.topic
 	ch.mu.Unlock()
+	s.sendTopicState(c, ch.name, t, explicit)
+}
+
+// sendTopicState sends channel name's topic t; an unset one only when
+// asked for explicitly.
+func (s *Server) sendTopicState(c *Client, name string, t topicState, explicit bool) {
 	if t.text == "" {
 		if explicit {
-			c.numeric(irc.RPL_NOTOPIC, ch.name, "No topic is set")
+			c.numeric(irc.RPL_NOTOPIC, name, "No topic is set")
 		}
 		return
 	}
-	c.numeric(irc.RPL_TOPIC, ch.name, t.text)
-	c.numeric(rplTopicWhoTime, ch.name, t.setter, itoa(int(t.at.Unix())))
+	c.numeric(irc.RPL_TOPIC, name, t.text)
+	c.numeric(rplTopicWhoTime, name, t.setter, itoa(int(t.at.Unix())))
 }
 
 func handleNames(c *Client, m *irc.Message) error {
@@ -270,8 +282,13 @@ func (c *Client) canSee(ch *Channel) bool {
 // sendNames sends 353 lines packed up to the line limit, then 366.
 func (s *Server) sendNames(c *Client, ch *Channel) {
 	names := ch.namesList(c.caps.has(capMultiPrefix), c.caps.has(capUserhostInNames))
+	s.sendNamesList(c, ch.name, names, ch.isSecret())
+}
+
+// sendNamesList sends the NAMES reply for channel name listing names.
+func (s *Server) sendNamesList(c *Client, name string, names []string, secret bool) {
 	symbol := "="
-	if ch.isSecret() {
+	if secret {
 		symbol = "@"
 	}
 	const budget = 400 // leaves room for prefix, numeric, nick and channel
@@ -279,16 +296,16 @@ func (s *Server) sendNames(c *Client, ch *Channel) {
 	size := 0
 	for _, n := range names {
 		if size+len(n)+1 > budget && len(line) > 0 {
-			c.numeric(irc.RPL_NAMREPLY, symbol, ch.name, strings.Join(line, " "))
+			c.numeric(irc.RPL_NAMREPLY, symbol, name, strings.Join(line, " "))
 			line, size = nil, 0
 		}
 		line = append(line, n)
 		size += len(n) + 1
 	}
 	if len(line) > 0 {
-		c.numeric(irc.RPL_NAMREPLY, symbol, ch.name, strings.Join(line, " "))
+		c.numeric(irc.RPL_NAMREPLY, symbol, name, strings.Join(line, " "))
 	}
-	c.numeric(irc.RPL_ENDOFNAMES, ch.name, "End of /NAMES list")
+	c.numeric(irc.RPL_ENDOFNAMES, name, "End of /NAMES list")
 }
 
 func handleList(c *Client, m *irc.Message) error {

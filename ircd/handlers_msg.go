@@ -105,18 +105,11 @@ func (s *Server) messageOne(c *Client, cmd, target, text string, tags irc.Tags, 
 		params[0] = ch.name
 		r.msg = irc.Message{Prefix: c.prefix(), Command: cmd, Params: params}
 		o.base = &r.msg
-		// Stored before it is delivered, so a reply can never be stored
-		// ahead of the message it answers.
-		if cmd == "TAGMSG" {
-			s.deliver(ch.Members(), o, wantMessage(c, cmd))
-			s.metrics.RelayLatency.Observe(time.Since(start).Seconds())
-		} else {
-			s.relayChannel(c, s.recordChannel(ch, o), o, start)
-		}
+		s.relayChannel(c, ch, o)
+		s.metrics.RelayLatency.Observe(time.Since(start).Seconds())
 		c.echo(o)
 		return nil
 	}
-	s.flushBurst(c) // a private message must not overtake them
 	return s.messageUser(c, o, cmd, params, start)
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"securechat/ircd/transport"
 	"securechat/ircd/wire"
 )
 
@@ -23,20 +24,19 @@ func (c *Client) serve() {
 			c.log.Error("handler panic", "panic", r)
 			reason = "Internal error"
 		}
-		c.srv.flushBurst(c)
+		c.flushPending()
 		c.quit(reason)
-		c.sendq.close()
+		c.conn.Close()
 	}()
-	lr := newLineReader(c.in)
 	var st readState
 	for {
 		if q := c.quitRequested(); q != "" {
 			reason = q
 			return
 		}
-		line, waited, err := c.nextLine(lr, &st)
+		line, waited, err := c.nextLine(&st)
 		switch {
-		case errors.Is(err, errLineTooLong):
+		case errors.Is(err, transport.ErrLineTooLong):
 			c.numeric(errInputTooLong, "Input line was too long")
 			continue
 		case isTimeout(err):
@@ -54,7 +54,6 @@ func (c *Client) serve() {
 		if len(line) == 0 {
 			continue
 		}
-		c.streaming = st.buffered
 		if r, stop := c.handleLine(line, waited); stop {
 			reason = r
 			return
@@ -72,20 +71,20 @@ type readState struct {
 // nextLine returns the client's next line and how long it waited for it.
 // A line already buffered costs no clock read and no deadline update: a
 // client that streams sends dozens of lines per read.
-func (c *Client) nextLine(lr *lineReader, st *readState) (line []byte, waited time.Duration, err error) {
+func (c *Client) nextLine(st *readState) (line []byte, waited time.Duration, err error) {
 	if st.buffered {
-		line, err = lr.next()
+		line, err = c.conn.ReadLine()
 	} else {
-		c.srv.flushBurst(c) // before a read that may block
+		c.flushPending() // before a read that may block
 		start := time.Now()
 		if d := c.readDeadline(start, st.pinged); moveDeadline(st.deadline, d, c.srv.config().PingInterval/8) {
-			_ = c.nc.SetReadDeadline(d)
+			_ = c.conn.SetReadDeadline(d)
 			st.deadline = d
 		}
-		line, err = lr.next()
+		line, err = c.conn.ReadLine()
 		waited = time.Since(start)
 	}
-	st.buffered = lr.pending()
+	st.buffered = c.conn.Buffered()
 	return line, waited, err
 }
 
@@ -130,6 +129,9 @@ func (c *Client) onIdle(pinged bool) (reason string, stop bool) {
 // is how long the reader blocked for it, which tells a backlog apart from
 // a client that paused.
 func (c *Client) handleLine(line []byte, waited time.Duration) (reason string, stop bool) {
+	if !c.flood.exempt {
+		c.flushPending() // flood control may pause the reader
+	}
 	if !c.flood.take(waited) {
 		c.srv.metrics.Refused.WithLabelValues("flood").Inc()
 		c.sendError("Excess Flood")
@@ -152,12 +154,16 @@ func (c *Client) handleLine(line []byte, waited time.Duration) (reason string, s
 		return "", false
 	}
 	c.srv.metrics.In(m.Command).Inc()
-	if m.Command != "PRIVMSG" && m.Command != "NOTICE" {
-		c.srv.flushBurst(c) // whatever else c does comes after its messages
+	if !relayed[m.Command] {
+		c.flushPending() // a command other than a relay may block
 	}
 	c.srv.dispatch(c, m)
 	return "", false
 }
+
+// relayed lists the commands whose deliveries the reader may leave
+// unflushed while more lines are buffered: they never block.
+var relayed = map[string]bool{"PRIVMSG": true, "NOTICE": true, "TAGMSG": true}
 
 // maxClientTagData is the tag data (between '@' and the space) a client
 // may send, per the message-tags spec: the other half of the 8191 bytes is
@@ -241,12 +247,13 @@ func (c *Client) quitRequested() string {
 }
 
 // disconnect closes the client from another goroutine (KILL, shutdown):
-// it queues ERROR, closes the queue so the writer flushes and hangs up.
+// it queues ERROR and closes the connection, which writes what is queued
+// and hangs up, and wakes the reader to run the quit path.
 func (c *Client) disconnect(text string) {
 	c.sendError(text)
 	c.requestQuit(text)
-	c.sendq.close()
-	_ = c.nc.SetReadDeadline(time.Now())
+	c.conn.Close()
+	_ = c.conn.SetReadDeadline(time.Now())
 }
 
 // quit removes the client from every shared structure and tells the

@@ -25,21 +25,6 @@ func entryOf(o *outMsg) *history.Entry {
 	return &both.e
 }
 
-// recordChannel keeps o in ch's replay ring and its history and returns
-// the members to deliver it to. Both happen under ch's lock, in the same
-// critical section that add takes the replay and adds a joiner in.
-func (s *Server) recordChannel(ch *Channel, o *outMsg) []*Client {
-	e := entryOf(o)
-	key := s.channelKey(ch)
-	ch.mu.Lock()
-	defer ch.mu.Unlock()
-	if keep := s.config().Replay; keep > 0 {
-		ch.ring.Add(e, keep)
-	}
-	s.history.AppendChannel(key, ch.folded, e)
-	return ch.snapshot
-}
-
 // recordDirect keeps a private message from one nick to another.
 func (s *Server) recordDirect(from, to *Client, o *outMsg) {
 	if s.config().StoreDirect {
@@ -58,13 +43,13 @@ func (s *Server) channelKey(ch *Channel) string {
 	return k
 }
 
-// ensureLoaded fills a cold channel's replay ring from the store once, and
-// returns the replay a joining client should get: the stored tail before
-// the entries it already saw in memory.
-func (s *Server) ensureLoaded(ch *Channel, replay []*history.Entry) []*history.Entry {
+// loadRing fills a cold channel's replay ring from the store, once. It
+// runs before the joiner is added, outside ch.mu, since it may wait for
+// the store; loadMu makes two joins of a cold channel read it once.
+func (s *Server) loadRing(ch *Channel) {
 	limit := s.config().Replay
 	if limit <= 0 {
-		return nil
+		return
 	}
 	ch.loadMu.Lock()
 	defer ch.loadMu.Unlock()
@@ -72,16 +57,16 @@ func (s *Server) ensureLoaded(ch *Channel, replay []*history.Entry) []*history.E
 	loaded := ch.ring.Loaded()
 	ch.mu.Unlock()
 	if loaded {
-		return replay
+		return
 	}
 	stored, err := s.history.Tail(s.channelKey(ch), limit)
 	if err != nil {
 		s.log.Warn("replay unavailable", "err", err)
-		return replay
+		return
 	}
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	return ch.ring.Merge(stored, replay, limit)
+	ch.ring.Merge(stored, limit)
 }
 
 // replay sends a joining client the channel's recent entries before live
@@ -126,7 +111,7 @@ func (s *Server) queueReplay(c *Client, entries []*history.Entry, ref string) {
 	for _, e := range entries {
 		m := replayMessage(e, st)
 		line = wire.AppendLine(line[:0], messageTags(room[:0], st, mt, e.At, e.MsgID, e.Msg.Tags, ref), &m)
-		c.queue(line, pushReply)
+		c.queue(line)
 		if m.Command != command {
 			command = m.Command
 			out = s.metrics.Out(command)

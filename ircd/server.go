@@ -16,6 +16,7 @@ import (
 
 	"securechat/config"
 	"securechat/ircd/history"
+	"securechat/ircd/transport"
 	"securechat/metrics"
 )
 
@@ -68,7 +69,6 @@ type Server struct {
 	// tlsPort and plainListening decide the sts policy offered in CAP LS.
 	tlsPort        atomic.Int32
 	plainListening atomic.Bool
-	lazy           *lazyFlusher // sends membership notices no other line carried
 }
 
 // NewServer builds a server from cfg and deps. It loads persisted channel
@@ -76,7 +76,6 @@ type Server struct {
 func NewServer(cfg *config.Config, deps Deps) (*Server, error) {
 	s := &Server{
 		history:   deps.History,
-		lazy:      newLazyFlusher(),
 		metrics:   deps.Metrics,
 		log:       deps.Log,
 		tls:       deps.TLS,
@@ -99,34 +98,12 @@ func NewServer(cfg *config.Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s.stop = make(chan struct{})
-	s.bg.Add(2)
+	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
 		s.maintainLoop()
 	}()
-	go func() {
-		defer s.bg.Done()
-		s.flushLoop()
-	}()
 	return s, nil
-}
-
-// flushLoop sends the lazy lines no other line took along once they are
-// due, until Shutdown. It sleeps while none wait.
-func (s *Server) flushLoop() {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	for {
-		if next, ok := s.lazy.flush(time.Now()); ok {
-			t.Reset(time.Until(next))
-		}
-		select {
-		case <-s.stop:
-			return
-		case <-s.lazy.kick:
-		case <-t.C:
-		}
-	}
 }
 
 // Start serves ln in a new goroutine; Serve's error, other than
@@ -240,77 +217,53 @@ func (s *Server) accept(nc net.Conn, useTLS bool, kind string) {
 		_ = nc.Close()
 		return
 	}
-	raw := nc
-	if useTLS {
-		nc = tls.Server(newPollConn(nc), s.tls)
-	}
 	c := s.newClient(nc, ip, useTLS, kind)
-	c.raw = raw
-	c.in = newConnReader(nc)
 	if !s.trackConn(c, true) {
 		s.guard.release(ip)
 		_ = nc.Close()
 		return
 	}
 	s.metrics.ClientsConnected.WithLabelValues(kind).Inc()
+	// Two parts to wait for: the reader, and the connection's last writer,
+	// which reports through connClosed.
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
-		s.writeClient(c)
-	}()
-	go func() {
-		defer s.wg.Done()
-		s.handshake(c)
+		c.conn.Handshake(c.signon.Add(s.config().RegistrationTimeout))
 		c.serve()
 	}()
 }
 
-// handshake completes a TLS handshake on a short-lived goroutine. The key
-// exchange and certificate code grow a goroutine's stack to tens of KiB;
-// that stack dies with the helper instead of staying, for hours, with the
-// reader of an idle client. A failed handshake surfaces as the reader's
-// first error, which runs the usual quit path.
-func (s *Server) handshake(c *Client) {
-	tc, ok := c.nc.(*tls.Conn)
-	if !ok {
-		return
-	}
-	_ = tc.SetDeadline(c.signon.Add(s.config().RegistrationTimeout))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = tc.Handshake()
-	}()
-	<-done
-	_ = tc.SetWriteDeadline(time.Time{})
-}
-
-func (s *Server) writeClient(c *Client) {
-	err := writeLoop(c.nc, c.sendq)
-	// Closing the socket ends the reader too, which runs the quit path.
-	_ = c.nc.Close()
+// connClosed runs once, on the connection's last writer, after its socket
+// is closed; err is nil after an orderly close.
+func (s *Server) connClosed(c *Client, err error) {
 	if err != nil {
-		// A SendQ overflow has already set its own quit reason.
-		c.quit("Write error")
+		c.quit("Write error") // a requested reason (SendQ, KILL) still wins
 	}
+	s.wg.Done()
 }
 
+// newClient builds the client for nc, which may be nil in benchmarks that
+// never flush.
 func (s *Server) newClient(nc net.Conn, ip netip.Addr, useTLS bool, kind string) *Client {
 	id := s.nextID.Add(1)
 	cfg := s.config()
 	c := &Client{
 		srv:      s,
 		id:       id,
-		nc:       nc,
 		ip:       ip,
 		tls:      useTLS,
 		listener: kind,
 		log:      s.log.With("conn", id, "remote", ip.String()),
-		sendq:    newSendQueue(cfg.SendQ, s.lazy),
 		signon:   time.Now(),
 		host:     ip.String(),
 		channels: make(map[*Channel]struct{}),
 	}
+	tc := transport.Config{SendQ: cfg.SendQ, OnClosed: func(err error) { s.connClosed(c, err) }}
+	if useTLS {
+		tc.TLS = s.tls
+	}
+	c.conn = transport.New(nc, tc)
 	if ip.Is6() && !ip.Is4In6() {
 		// A host starting with ':' would break the line's prefix.
 		c.host = "[" + c.host + "]"

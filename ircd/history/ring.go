@@ -43,15 +43,13 @@ func (r *Ring) ForgetBefore(cutoff time.Time) {
 	r.entries = r.entries[i:]
 }
 
-// Merge puts the stored tail, read after snapshot was taken for a
-// joiner, in front of the ring, marks it loaded and returns the joiner's
-// replay: the stored tail before the entries of its snapshot, at most
-// limit of them.
-func (r *Ring) Merge(stored, snapshot []*Entry, limit int) []*Entry {
-	stored = withoutLater(stored, r.entries, snapshot)
-	r.entries = mergeEntries(stored, r.entries, limit)
+// Merge puts the stored tail, read while the ring went on taking live
+// messages, in front of the ring, keeping limit entries, and marks the
+// ring loaded. Stored entries the ring already has are dropped: the
+// write-behind queue may have stored them by the time the tail was read.
+func (r *Ring) Merge(stored []*Entry, limit int) {
+	r.entries = mergeEntries(withoutRing(stored, r.entries), r.entries, limit)
 	r.loaded = true
-	return mergeEntries(stored, snapshot, limit)
 }
 
 // Tail reads the newest limit entries of key from the store, for a
@@ -62,27 +60,18 @@ func (h *History) Tail(key string, limit int) ([]*Entry, error) {
 	return h.Read(ctx, key, Query{Limit: limit, FromNewest: true})
 }
 
-// withoutLater drops from stored the entries that reached the ring after
-// the joiner's snapshot was taken: the joiner got those live, and the
-// write-behind queue may already have stored them by the time the cold
-// tail is read, which would otherwise replay them a second time.
-func withoutLater(stored, ring, snapshot []*Entry) []*Entry {
-	seen := make(map[string]bool, len(snapshot))
-	for _, e := range snapshot {
-		seen[e.MsgID] = true
-	}
-	later := make(map[string]bool)
-	for _, e := range ring {
-		if !seen[e.MsgID] {
-			later[e.MsgID] = true
-		}
-	}
-	if len(later) == 0 {
+// withoutRing drops from stored the entries whose msgids ring holds.
+func withoutRing(stored, ring []*Entry) []*Entry {
+	if len(ring) == 0 {
 		return stored
+	}
+	in := make(map[string]bool, len(ring))
+	for _, e := range ring {
+		in[e.MsgID] = true
 	}
 	out := make([]*Entry, 0, len(stored))
 	for _, e := range stored {
-		if !later[e.MsgID] {
+		if !in[e.MsgID] {
 			out = append(out, e)
 		}
 	}

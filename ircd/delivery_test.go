@@ -3,6 +3,7 @@ package ircd
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -121,4 +122,61 @@ func TestBurstCountsEveryDelivery(t *testing.T) {
 	if got := counterValue(t, ts, "securechat_fanout_deliveries_total", nil) - deliveries; got != 8 {
 		t.Errorf("deliveries rose by %v, want 8", got)
 	}
+}
+
+// TestConcurrentSendersOneOrder has four clients flood one channel at
+// once. Every member must see the channel's messages in one and the same
+// order, the order the channel recorded them in: the last messages of
+// that order are what CHATHISTORY LATEST returns, and a client joining
+// afterwards is replayed the same tail.
+func TestConcurrentSendersOneOrder(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, withConfig(func(cfg *config.Config) {
+		cfg.FloodExempt = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	}))
+	const senders, perSender = 4, 25 // 100 messages: one CHATHISTORY page
+	watchers := []*testClient{ts.register("w0", fullCaps...), ts.register("w1"), ts.register("w2", "server-time")}
+	for _, w := range watchers {
+		w.JoinAndSync("#o")
+	}
+	clients := make([]*testClient, senders)
+	for i := range clients {
+		clients[i] = ts.registerPass(fmt.Sprintf("s%d", i))
+		clients[i].JoinAndSync("#o")
+	}
+	var wg sync.WaitGroup
+	for i, c := range clients {
+		wg.Go(func() {
+			var b strings.Builder
+			for k := range perSender {
+				fmt.Fprintf(&b, "PRIVMSG #o :%d-%d\r\n", i, k)
+			}
+			c.SendRaw(b.String())
+		})
+	}
+	wg.Wait()
+	var first []string
+	for _, w := range watchers {
+		got := channelTexts(t, w, "#o", senders*perSender)
+		if first == nil {
+			first = got
+		} else if !slices.Equal(got, first) {
+			t.Fatalf("%s saw the channel in another order:\n%q\nwant\n%q", w.Nick, got, first)
+		}
+	}
+	watchers[0].Send("CHATHISTORY LATEST #o * %d", senders*perSender)
+	if got := texts(watchers[0].historyBatch()); !slices.Equal(got, first) {
+		t.Fatalf("history order differs from live order:\n%q\nlive\n%q", got, first)
+	}
+}
+
+// channelTexts reads n PRIVMSGs to channel from c and returns their texts.
+func channelTexts(t *testing.T, c *testClient, channel string, n int) []string {
+	t.Helper()
+	var out []string
+	for len(out) < n {
+		m := c.Expect(`PRIVMSG ` + channel + ` `)
+		out = append(out, m.Trailing())
+	}
+	return out
 }
