@@ -1,0 +1,115 @@
+package history
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"securechat/metrics"
+	"securechat/store"
+)
+
+var readAll = store.Query{Limit: 100}
+
+// Records whose sealed bytes were changed in the store are skipped and
+// counted; the rest still read.
+func TestReadSkipsTamperedRecords(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		at   func(data []byte) int // which byte of the middle record to flip
+	}{
+		{"version", func([]byte) int { return 0 }},
+		{"key id", func([]byte) int { return 4 }},
+		{"nonce", func([]byte) int { return 10 }},
+		{"ciphertext", func(d []byte) int { return len(d) / 2 }},
+		{"tag", func(d []byte) int { return len(d) - 1 }},
+	}
+	v := newTestVault(t)
+	src := newMemory()
+	writer, _ := newTestHistory(t, v, src)
+	key, t0 := writer.Key("#chan"), baseTime()
+	for i, id := range []string{"m1", "m2", "m3"} {
+		writer.AppendChannel(key, "#chan", msgEntry(t, id, t0.Add(time.Duration(i)*time.Millisecond), ":A!a@h PRIVMSG #chan :"+id))
+	}
+	ctx := testContext(t, 5*time.Second)
+	if err := writer.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := src.Query(ctx, key, readAll)
+	if err != nil || len(recs) != 3 {
+		t.Fatalf("stored %d records, %v; want 3", len(recs), err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			st := newMemory()
+			for i, r := range recs {
+				if i == 1 {
+					r.Data = slices.Clone(r.Data)
+					r.Data[tt.at(r.Data)] ^= 0x01
+				}
+				if err := st.Append(ctx, key, r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h, m := newTestHistory(t, v, st)
+			got, err := h.Read(ctx, key, readAll)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !equalIDs(got, []string{"m1", "m3"}) {
+				t.Fatalf("read %v, want [m1 m3]", msgIDs(got))
+			}
+			if n := errorCount(t, m, metrics.OpOpen); n != 1 {
+				t.Fatalf("HistoryErrors{open} = %v, want 1", n)
+			}
+		})
+	}
+}
+
+func TestReadDropsRepeatedRecords(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		stored []string // msgids in store order
+		want   []string
+	}{
+		{"no repeats", []string{"a", "b", "c"}, []string{"a", "b", "c"}},
+		{"one repeated", []string{"a", "b", "b", "c"}, []string{"a", "b", "c"}},
+		{"repeated thrice", []string{"a", "a", "a"}, []string{"a"}},
+		{"first and last repeated", []string{"a", "a", "b", "c", "c"}, []string{"a", "b", "c"}},
+	}
+	v := newTestVault(t)
+	key, t0 := v.TargetKey("#chan"), baseTime()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			st := newMemory()
+			ctx := testContext(t, 5*time.Second)
+			sealed := map[string]store.Record{}
+			for i, id := range tt.stored {
+				r, ok := sealed[id]
+				if !ok {
+					// A retried write stores the same sealed record again.
+					r = sealedRecord(t, v, key, id, t0.Add(time.Duration(i)*time.Millisecond), "PRIVMSG #chan :"+id)
+					sealed[id] = r
+				}
+				if err := st.Append(ctx, key, r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			h, m := newTestHistory(t, v, st)
+			got, err := h.Read(ctx, key, readAll)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !equalIDs(got, tt.want) {
+				t.Fatalf("read %v, want %v", msgIDs(got), tt.want)
+			}
+			if n := errorCount(t, m, metrics.OpOpen); n != 0 {
+				t.Fatalf("HistoryErrors{open} = %v, want 0", n)
+			}
+		})
+	}
+}
