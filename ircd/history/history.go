@@ -167,15 +167,18 @@ func (h *History) AppendDirect(from, to string, e *Entry) {
 }
 
 func (h *History) append(key string, e *Entry) {
+	// The seal binds the time, and the store hands it back in whole
+	// milliseconds: seal that, or the record could never be opened.
+	at := e.At.Truncate(time.Millisecond)
 	start := time.Now()
-	sealed, err := h.vault.Seal(key, e.MsgID, e.At, wire.Line(e.Msg))
+	sealed, err := h.vault.Seal(key, e.MsgID, at, wire.Line(e.Msg))
 	h.sealLatency.Observe(time.Since(start).Seconds())
 	if err != nil {
 		h.m.HistoryErrors.WithLabelValues(metrics.OpSeal).Inc()
 		h.log.Error("sealing a record failed", "err", err)
 		return
 	}
-	h.queue.Append(key, store.Record{ID: e.MsgID, Time: e.At, Data: sealed})
+	h.queue.Append(key, store.Record{ID: e.MsgID, Time: at, Data: sealed})
 	h.m.WriteQueueDepth.Set(float64(h.queue.Depth()))
 }
 

@@ -113,3 +113,43 @@ func TestReadDropsRepeatedRecords(t *testing.T) {
 		})
 	}
 }
+
+// Entry times finer than the store's millisecond must not make a record
+// unreadable.
+func TestAppendedEntriesReadBack(t *testing.T) {
+	t.Parallel()
+	t0 := baseTime()
+	tests := []struct {
+		name string
+		at   time.Time
+	}{
+		{"millisecond time", t0},
+		{"nanosecond time", t0.Add(123456 * time.Nanosecond)},
+		{"time with a monotonic reading", time.Now()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h, m := newTestHistory(t, newTestVault(t), newMemory())
+			ctx := testContext(t, 5*time.Second)
+			key := h.Key("#chan")
+			h.AppendChannel(key, "#chan", msgEntry(t, "c1", tt.at, ":A!a@h PRIVMSG #chan :channel"))
+			h.AppendDirect("alice", "bob", msgEntry(t, "d1", tt.at, ":Alice!a@h PRIVMSG bob :direct"))
+			if err := h.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for key, want := range map[string]string{key: "c1", h.DirectKey("bob", "alice"): "d1"} {
+				got, err := h.Read(ctx, key, readAll)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !equalIDs(got, []string{want}) || !got[0].At.Equal(tt.at.Truncate(time.Millisecond)) {
+					t.Fatalf("read %v, want %s at %v", got, want, tt.at.Truncate(time.Millisecond))
+				}
+			}
+			if n := errorCount(t, m, metrics.OpOpen); n != 0 {
+				t.Fatalf("HistoryErrors{open} = %v, want 0", n)
+			}
+		})
+	}
+}
