@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"securechat/crypto"
 	"securechat/metrics"
 	"securechat/store"
 )
@@ -43,28 +44,36 @@ func TestReadSkipsTamperedRecords(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			st := newMemory()
-			for i, r := range recs {
-				if i == 1 {
-					r.Data = slices.Clone(r.Data)
-					r.Data[tt.at(r.Data)] ^= 0x01
-				}
-				if err := st.Append(ctx, key, r); err != nil {
-					t.Fatal(err)
-				}
-			}
-			h, m := newTestHistory(t, v, st)
-			got, err := h.Read(ctx, key, readAll)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !equalIDs(got, []string{"m1", "m3"}) {
-				t.Fatalf("read %v, want [m1 m3]", msgIDs(got))
-			}
-			if n := errorCount(t, m, metrics.OpOpen); n != 1 {
-				t.Fatalf("HistoryErrors{open} = %v, want 1", n)
-			}
+			stored := slices.Clone(recs)
+			stored[1].Data = slices.Clone(stored[1].Data)
+			stored[1].Data[tt.at(stored[1].Data)] ^= 0x01
+			expectRead(t, v, key, stored, []string{"m1", "m3"}, 1)
 		})
+	}
+}
+
+// expectRead stores recs under key in a new store and checks that a
+// History over it reads back the records want, counting openErrors
+// records that do not open.
+func expectRead(t *testing.T, v *crypto.Vault, key string, recs []store.Record, want []string, openErrors float64) {
+	t.Helper()
+	st := newMemory()
+	ctx := testContext(t, 5*time.Second)
+	for _, r := range recs {
+		if err := st.Append(ctx, key, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, m := newTestHistory(t, v, st)
+	got, err := h.Read(ctx, key, readAll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !equalIDs(got, want) {
+		t.Fatalf("read %v, want %v", msgIDs(got), want)
+	}
+	if n := errorCount(t, m, metrics.OpOpen); n != openErrors {
+		t.Fatalf("HistoryErrors{open} = %v, want %v", n, openErrors)
 	}
 }
 
@@ -85,9 +94,8 @@ func TestReadDropsRepeatedRecords(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			st := newMemory()
-			ctx := testContext(t, 5*time.Second)
 			sealed := map[string]store.Record{}
+			var stored []store.Record
 			for i, id := range tt.stored {
 				r, ok := sealed[id]
 				if !ok {
@@ -95,21 +103,9 @@ func TestReadDropsRepeatedRecords(t *testing.T) {
 					r = sealedRecord(t, v, key, id, t0.Add(time.Duration(i)*time.Millisecond), "PRIVMSG #chan :"+id)
 					sealed[id] = r
 				}
-				if err := st.Append(ctx, key, r); err != nil {
-					t.Fatal(err)
-				}
+				stored = append(stored, r)
 			}
-			h, m := newTestHistory(t, v, st)
-			got, err := h.Read(ctx, key, readAll)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !equalIDs(got, tt.want) {
-				t.Fatalf("read %v, want %v", msgIDs(got), tt.want)
-			}
-			if n := errorCount(t, m, metrics.OpOpen); n != 0 {
-				t.Fatalf("HistoryErrors{open} = %v, want 0", n)
-			}
+			expectRead(t, v, key, stored, tt.want, 0)
 		})
 	}
 }
