@@ -1,10 +1,28 @@
 package transport
 
-import "time"
+import (
+	"sync"
+	"time"
+)
 
 // maxSpareBuf is the largest write buffer a busy writer keeps for its
 // next round; a bigger one (after a burst) goes back to the collector.
 const maxSpareBuf = 64 << 10
+
+// buffers holds the send buffers of queues that went idle. An idle queue
+// holds no buffer, so idle connections cost nothing here, yet a queue that
+// fills again takes a grown buffer instead of growing a new one from
+// nothing, which under load costs more than the copying of the lines.
+var buffers = sync.Pool{New: func() any { return new([]byte) }}
+
+func getBuffer() []byte { return (*buffers.Get().(*[]byte))[:0] }
+
+func putBuffer(b []byte) {
+	if cap(b) > 0 && cap(b) <= maxSpareBuf {
+		b = b[:0]
+		buffers.Put(&b)
+	}
+}
 
 // Push appends lines (each without CRLF) to the send queue; it never
 // blocks. The bytes go out when the queue is flushed: by p.Flush if p is
@@ -27,6 +45,9 @@ func (c *Conn) Push(p *Pending, lines ...[]byte) (overflowed bool) {
 		c.closed, c.over = true, true
 		c.mu.Unlock()
 		return true
+	}
+	if c.buf == nil {
+		c.buf = getBuffer()
 	}
 	for _, l := range lines {
 		c.buf = append(append(c.buf, l...), '\r', '\n')
@@ -86,7 +107,10 @@ func (c *Conn) take(spare []byte) (out []byte, done, closed, over bool) {
 	if len(out) > 0 && !c.over {
 		return out, false, false, false
 	}
-	c.buf = nil // an idle queue holds no buffer
+	// An idle queue holds no buffer: both go back to the pool.
+	putBuffer(out)
+	putBuffer(c.buf)
+	c.buf = nil
 	c.writing = false
 	if c.closed {
 		c.ended = true
