@@ -5,6 +5,15 @@ import (
 	"time"
 )
 
+// A write of at least floodBytes means the client is receiving a flood:
+// its writer then waits floodDelay before taking more, so each write(2),
+// which costs as much as queueing dozens of lines, carries a
+// millisecond's worth. A client receiving now and then is written at once.
+const (
+	floodBytes = 1024
+	floodDelay = time.Millisecond
+)
+
 // maxSpareBuf is the largest write buffer a busy writer keeps for its
 // next round; a bigger one (after a burst) goes back to the collector.
 const maxSpareBuf = 64 << 10
@@ -135,6 +144,9 @@ func (c *Conn) writeLoop() {
 		if err := c.write(out); err != nil {
 			c.fail(err)
 			return
+		}
+		if len(out) >= floodBytes {
+			time.Sleep(floodDelay)
 		}
 		if spare = out; cap(spare) > maxSpareBuf {
 			spare = nil
