@@ -12,6 +12,7 @@ import (
 
 	"securechat/ircd/transport"
 	"securechat/ircd/wire"
+	"securechat/metrics"
 )
 
 // Client is one connected user. Its reader goroutine owns the registration
@@ -34,6 +35,7 @@ type Client struct {
 	quitOnce   sync.Once
 	quitReason atomic.Pointer[string]
 	label      *labelCollector // reply collector of the labeled command in progress
+	scratch    []byte          // send's serialization buffer; reader only
 	operTried  time.Time       // last OPER attempt, for pacing; reader goroutine only
 
 	mu         sync.Mutex
@@ -134,7 +136,7 @@ func (c *Client) afterPush(overflowed bool) {
 	if overflowed {
 		m := c.srv.metrics
 		m.SendQDrops.Inc()
-		m.Refused.WithLabelValues("sendq").Inc()
+		m.Refused.WithLabelValues(metrics.ReasonSendQ).Inc()
 		c.log.Info("disconnecting slow client", "reason", "sendq")
 		c.requestQuit("SendQ exceeded")
 		c.conn.Abort()
@@ -145,12 +147,20 @@ func (c *Client) afterPush(overflowed bool) {
 // labeled-response collector when a labeled command is being handled. Only
 // the client's reader goroutine calls it.
 func (c *Client) send(m *irc.Message) {
+	c.sendTagged(wire.SortedTags(m.Tags), m)
+}
+
+// sendTagged is send with the tags given apart from m (m.Tags is
+// ignored), as fan-out and replay build them. Reader goroutine only: it
+// serializes into the client's scratch buffer, which the queue copies.
+func (c *Client) sendTagged(tags []wire.Tag, m *irc.Message) {
 	if c.label != nil {
-		c.label.add(m)
+		c.label.add(tags, m)
 		return
 	}
 	c.srv.metrics.Out(m.Command).Inc()
-	c.queue(wire.Line(m))
+	c.scratch = wire.AppendLine(c.scratch[:0], tags, m)
+	c.queue(c.scratch)
 }
 
 // reply sends a numeric or command from the server to this client.

@@ -2,10 +2,13 @@ package ircd
 
 import (
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 
 	"gopkg.in/irc.v4"
+
+	"securechat/ircd/wire"
 )
 
 // ircError is a handler failure the client is told about as a numeric.
@@ -122,10 +125,18 @@ func (s *Server) run(c *Client, cmd command, m *irc.Message) {
 // sent with the label: one line tagged, several in a batch, none as ACK.
 type labelCollector struct {
 	label string
-	msgs  []*irc.Message
+	msgs  []taggedMsg
 }
 
-func (l *labelCollector) add(m *irc.Message) { l.msgs = append(l.msgs, m) }
+// taggedMsg is a reply with the tags it is sent with.
+type taggedMsg struct {
+	tags []wire.Tag
+	m    *irc.Message
+}
+
+func (l *labelCollector) add(tags []wire.Tag, m *irc.Message) {
+	l.msgs = append(l.msgs, taggedMsg{slices.Clone(tags), m})
+}
 
 // newBatchRef returns a batch reference unique within this server.
 func (s *Server) newBatchRef() string { return strconv.FormatUint(s.batchSeq.Add(1), 36) }
@@ -146,33 +157,26 @@ func (c *Client) withLabel(m *irc.Message, f func()) {
 }
 
 func (c *Client) flushLabeled(col *labelCollector) {
+	label := wire.Tag{Key: "label", Value: col.label}
+	server := &irc.Prefix{Name: c.srv.name()}
 	switch len(col.msgs) {
 	case 0:
-		c.send(&irc.Message{Tags: irc.Tags{"label": col.label}, Prefix: &irc.Prefix{Name: c.srv.name()}, Command: "ACK"})
+		c.sendTagged([]wire.Tag{label}, &irc.Message{Prefix: server, Command: "ACK"})
 	case 1:
-		m := col.msgs[0]
-		m.Tags = withTag(m.Tags, "label", col.label)
-		c.send(m)
+		r := col.msgs[0]
+		c.sendTagged(append(r.tags, label), r.m)
 	default:
 		ref := c.srv.newBatchRef()
-		c.send(&irc.Message{Tags: irc.Tags{"label": col.label}, Prefix: &irc.Prefix{Name: c.srv.name()}, Command: "BATCH", Params: []string{"+" + ref, "labeled-response"}})
-		for _, m := range col.msgs {
+		c.sendTagged([]wire.Tag{label}, &irc.Message{Prefix: server, Command: "BATCH", Params: []string{"+" + ref, "labeled-response"}})
+		for _, r := range col.msgs {
 			// A nested batch (chathistory) keeps its own reference; its
 			// BATCH lines themselves carry ours.
-			if _, nested := m.Tags["batch"]; !nested {
-				m.Tags = withTag(m.Tags, "batch", ref)
+			tags := r.tags
+			if !slices.ContainsFunc(tags, func(t wire.Tag) bool { return t.Key == "batch" }) {
+				tags = append(tags, wire.Tag{Key: "batch", Value: ref, Plain: true})
 			}
-			c.send(m)
+			c.sendTagged(tags, r.m)
 		}
-		c.send(&irc.Message{Prefix: &irc.Prefix{Name: c.srv.name()}, Command: "BATCH", Params: []string{"-" + ref}})
+		c.send(&irc.Message{Prefix: server, Command: "BATCH", Params: []string{"-" + ref}})
 	}
-}
-
-func withTag(t irc.Tags, k, v string) irc.Tags {
-	out := make(irc.Tags, len(t)+1)
-	for key, val := range t {
-		out[key] = val
-	}
-	out[k] = v
-	return out
 }

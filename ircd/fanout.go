@@ -39,24 +39,31 @@ func variant(c *Client) int {
 
 // lineFor returns the serialized line for c.
 func (o *outMsg) lineFor(c *Client) []byte {
-	v := variant(c)
-	if o.extended == nil {
-		v &^= 4
-	}
+	v := o.variantOf(c)
 	if o.lines[v] == nil {
-		o.lines[v] = o.render(v)
+		var room [4]wire.Tag
+		tags, m := o.render(room[:0], v)
+		o.lines[v] = wire.AppendLine(nil, tags, m)
 	}
 	return o.lines[v]
 }
 
-func (o *outMsg) render(v int) []byte {
+func (o *outMsg) variantOf(c *Client) int {
+	v := variant(c)
+	if o.extended == nil {
+		v &^= 4
+	}
+	return v
+}
+
+// render returns the message and tags of variant v, appending the tags
+// to room.
+func (o *outMsg) render(room []wire.Tag, v int) ([]wire.Tag, *irc.Message) {
 	m := o.base
 	if v&4 != 0 {
 		m = o.extended
 	}
-	var room [4]wire.Tag
-	tags := messageTags(room[:0], v&1 != 0, v&2 != 0, o.at, o.msgid, o.tags, o.batch)
-	return wire.AppendLine(nil, tags, m)
+	return messageTags(room, v&1 != 0, v&2 != 0, o.at, o.msgid, o.tags, o.batch), m
 }
 
 // messageTags lists the tags a relayed or replayed message carries for a

@@ -150,12 +150,11 @@ func (c *Client) echo(o *outMsg) {
 	}
 }
 
-// sendOwn sends c its copy of a broadcast through send, not sendLine, so
-// a labeled command's reply carries the label.
+// sendOwn sends c its copy of a broadcast as a reply, so a labeled
+// command's reply carries the label.
 func (c *Client) sendOwn(o *outMsg) {
-	if m, err := wire.Parse(o.lineFor(c)); err == nil {
-		c.send(m)
-	}
+	var room [4]wire.Tag
+	c.sendTagged(o.render(room[:0], o.variantOf(c)))
 }
 
 // canSend applies +n, +m and bans to a message from c.

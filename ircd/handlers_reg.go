@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"gopkg.in/irc.v4"
+
+	"securechat/metrics"
 )
 
 // SASL limits: AUTHENTICATE carries base64 in chunks of 400 bytes; a PLAIN
@@ -151,7 +153,7 @@ func (s *Server) tryRegister(c *Client) {
 			mech = "pass"
 		}
 		c.authFailed(mech)
-		s.metrics.Registrations.WithLabelValues("bad_password").Inc()
+		s.metrics.Registrations.WithLabelValues(metrics.ResultBadPassword).Inc()
 		c.numeric(irc.ERR_PASSWDMISMATCH, "Password incorrect")
 		c.sendError("Bad password")
 		c.requestQuit("Bad password")
@@ -161,7 +163,7 @@ func (s *Server) tryRegister(c *Client) {
 		c.numeric(irc.ERR_NICKNAMEINUSE, taken, "Nickname is already in use")
 		return
 	}
-	s.metrics.Registrations.WithLabelValues("ok").Inc()
+	s.metrics.Registrations.WithLabelValues(metrics.ResultOK).Inc()
 	c.log.Info("registered", "nick", c.Nick(), "tls", c.tls)
 	s.welcome(c)
 }

@@ -12,6 +12,7 @@ import (
 
 	"securechat/ircd/transport"
 	"securechat/ircd/wire"
+	"securechat/metrics"
 )
 
 // serve is the client's reader goroutine: it reads lines, applies flood
@@ -112,13 +113,13 @@ func moveDeadline(cur, want time.Time, slack time.Duration) bool {
 
 func (c *Client) onIdle(pinged bool) (reason string, stop bool) {
 	if !c.isRegistered() {
-		c.srv.metrics.Registrations.WithLabelValues("timeout").Inc()
-		c.srv.metrics.Refused.WithLabelValues("registration_timeout").Inc()
+		c.srv.metrics.Registrations.WithLabelValues(metrics.ResultTimeout).Inc()
+		c.srv.metrics.Refused.WithLabelValues(metrics.ReasonRegistrationTimeout).Inc()
 		c.sendError("Registration timed out")
 		return "Registration timed out", true
 	}
 	if pinged {
-		c.srv.metrics.Refused.WithLabelValues("ping_timeout").Inc()
+		c.srv.metrics.Refused.WithLabelValues(metrics.ReasonPingTimeout).Inc()
 		return "Ping timeout", true
 	}
 	c.sendLine([]byte("PING :" + c.srv.name()))
@@ -133,7 +134,7 @@ func (c *Client) handleLine(line []byte, waited time.Duration) (reason string, s
 		c.flushPending() // flood control may pause the reader
 	}
 	if !c.flood.take(waited) {
-		c.srv.metrics.Refused.WithLabelValues("flood").Inc()
+		c.srv.metrics.Refused.WithLabelValues(metrics.ReasonFlood).Inc()
 		c.sendError("Excess Flood")
 		return "Excess Flood", true
 	}

@@ -4,7 +4,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/irc.v4"
 
 	"securechat/ircd/history"
@@ -85,39 +84,17 @@ func (s *Server) replay(c *Client, target string, entries []*history.Entry) {
 // sendHistory sends entries as one chathistory batch to batch clients,
 // even when empty so a CHATHISTORY caller knows the answer is complete;
 // others get plain messages whose text starts with the original time when
-// they lack server-time. Both JOIN replay and CHATHISTORY use it.
+// they lack server-time. JOIN replay and CHATHISTORY both use it, labeled
+// or not.
 func (s *Server) sendHistory(c *Client, target string, entries []*history.Entry) {
 	ref := s.startBatch(c, "chathistory", target)
-	if c.label != nil {
-		for _, e := range entries {
-			c.send(s.replayLine(c, e, ref))
-		}
-	} else {
-		s.queueReplay(c, entries, ref)
-	}
-	s.endBatch(c, ref)
-}
-
-// queueReplay serializes entries straight into c's queue, as fan-out
-// does: every rejoin replays 50 lines, too hot a path to build an
-// irc.Message and its tag map for each. A labeled request goes through
-// send instead, so the label collector sees the messages.
-func (s *Server) queueReplay(c *Client, entries []*history.Entry, ref string) {
 	st, mt := c.caps.has(capServerTime), c.caps.has(capMessageTags)
-	var line []byte
-	var command string
-	var out prometheus.Counter
 	var room [4]wire.Tag
 	for _, e := range entries {
 		m := replayMessage(e, st)
-		line = wire.AppendLine(line[:0], messageTags(room[:0], st, mt, e.At, e.MsgID, e.Msg.Tags, ref), &m)
-		c.queue(line)
-		if m.Command != command {
-			command = m.Command
-			out = s.metrics.Out(command)
-		}
-		out.Inc()
+		c.sendTagged(messageTags(room[:0], st, mt, e.At, e.MsgID, e.Msg.Tags, ref), &m)
 	}
+	s.endBatch(c, ref)
 }
 
 // startBatch opens a batch of the given type for a batch client and
@@ -137,16 +114,6 @@ func (s *Server) endBatch(c *Client, ref string) {
 	if ref != "" {
 		c.send(&irc.Message{Prefix: &irc.Prefix{Name: s.name()}, Command: "BATCH", Params: []string{"-" + ref}})
 	}
-}
-
-func (s *Server) replayLine(c *Client, e *history.Entry, batch string) *irc.Message {
-	st := c.caps.has(capServerTime)
-	m := replayMessage(e, st)
-	m.Tags = irc.Tags{}
-	for _, t := range messageTags(nil, st, c.caps.has(capMessageTags), e.At, e.MsgID, e.Msg.Tags, batch) {
-		m.Tags[t.Key] = t.Value
-	}
-	return &m
 }
 
 // replayMessage is e's message as replayed to a client with server-time
