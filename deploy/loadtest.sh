@@ -3,7 +3,7 @@
 # securechatd (history in a real redis-server on loopback) and prints the
 # median of three runs of each figure BENCHMARKS.md reports.
 #
-#   deploy/loadtest.sh [scenario ...]     default: steady maxrate maxrate-tls connect-storm connect-storm-classical churn churn-split history idle
+#   deploy/loadtest.sh [scenario ...]     default: steady steady-plain maxrate maxrate-tls connect-storm connect-storm-classical churn churn-split history idle
 #
 # Everything runs on 127.0.0.1; the daemon exempts loopback from flood
 # control so the numbers measure the server, not its throttle.
@@ -126,10 +126,13 @@ print(f"   median replay lines p50               {med([r['churn']['replay_lines'
 PY
 }
 
-scenarios=${*:-steady maxrate maxrate-tls connect-storm connect-storm-classical churn churn-split history idle}
+scenarios=${*:-steady steady-plain maxrate maxrate-tls connect-storm connect-storm-classical churn churn-split history idle}
 for s in $scenarios; do
 	case $s in
 	steady) run steady --addr "127.0.0.1:$tport" --scenario steady --users 1000 --channels 10 --senders 20 --rate 500 --duration 10s ;;
+	# The same over the plaintext port, where the comparison with other
+	# servers (and issue 12's per-delivery target) is made.
+	steady-plain) run steady-plain --addr "127.0.0.1:$pport" --tls=false --scenario steady --users 1000 --channels 10 --senders 20 --rate 500 --duration 10s ;;
 	maxrate) run maxrate --addr "127.0.0.1:$pport" --tls=false --scenario maxrate --users 50 --channels 1 --senders 5 --duration 10s ;;
 	maxrate-tls) run maxrate-tls --addr "127.0.0.1:$tport" --scenario maxrate --users 50 --channels 1 --senders 5 --duration 10s ;;
 	# Registration only (no JOIN): the storm's figure is registrations/s.

@@ -154,7 +154,11 @@ func (c *Client) send(m *irc.Message) {
 // ignored), as fan-out and replay build them. Reader goroutine only: it
 // serializes into the client's scratch buffer, which the queue copies.
 func (c *Client) sendTagged(tags []wire.Tag, m *irc.Message) {
-	if c.label != nil {
+	switch {
+	case c.label == nil:
+	case c.label.ref != "":
+		tags = inBatch(tags, c.label.ref)
+	default:
 		c.label.add(tags, m)
 		return
 	}

@@ -126,6 +126,7 @@ func (s *Server) run(c *Client, cmd command, m *irc.Message) {
 type labelCollector struct {
 	label string
 	msgs  []taggedMsg
+	ref   string // the open batch the replies stream in, once streaming
 }
 
 // taggedMsg is a reply with the tags it is sent with.
@@ -156,9 +157,42 @@ func (c *Client) withLabel(m *irc.Message, f func()) {
 	c.flushLabeled(col)
 }
 
+// streamLabeled opens the labeled-response batch at once and sends what
+// was collected, so the rest of the command's replies go out as they are
+// made. JOIN needs it: its replies are queued in the critical section
+// that makes the client a member, ahead of the channel's next message.
+func (c *Client) streamLabeled() {
+	col := c.label
+	if col == nil || col.ref != "" {
+		return
+	}
+	c.label = nil
+	ref := c.srv.newBatchRef()
+	c.sendTagged([]wire.Tag{{Key: "label", Value: col.label}},
+		&irc.Message{Prefix: &irc.Prefix{Name: c.srv.name()}, Command: "BATCH", Params: []string{"+" + ref, "labeled-response"}})
+	for _, r := range col.msgs {
+		c.sendTagged(inBatch(r.tags, ref), r.m)
+	}
+	col.msgs, col.ref = nil, ref
+	c.label = col
+}
+
+// inBatch tags a reply as part of batch ref, unless it belongs to a
+// nested batch (chathistory), whose BATCH lines themselves carry ref.
+func inBatch(tags []wire.Tag, ref string) []wire.Tag {
+	if slices.ContainsFunc(tags, func(t wire.Tag) bool { return t.Key == "batch" }) {
+		return tags
+	}
+	return append(tags, wire.Tag{Key: "batch", Value: ref, Plain: true})
+}
+
 func (c *Client) flushLabeled(col *labelCollector) {
 	label := wire.Tag{Key: "label", Value: col.label}
 	server := &irc.Prefix{Name: c.srv.name()}
+	if col.ref != "" {
+		c.send(&irc.Message{Prefix: server, Command: "BATCH", Params: []string{"-" + col.ref}})
+		return
+	}
 	switch len(col.msgs) {
 	case 0:
 		c.sendTagged([]wire.Tag{label}, &irc.Message{Prefix: server, Command: "ACK"})
@@ -169,13 +203,7 @@ func (c *Client) flushLabeled(col *labelCollector) {
 		ref := c.srv.newBatchRef()
 		c.sendTagged([]wire.Tag{label}, &irc.Message{Prefix: server, Command: "BATCH", Params: []string{"+" + ref, "labeled-response"}})
 		for _, r := range col.msgs {
-			// A nested batch (chathistory) keeps its own reference; its
-			// BATCH lines themselves carry ours.
-			tags := r.tags
-			if !slices.ContainsFunc(tags, func(t wire.Tag) bool { return t.Key == "batch" }) {
-				tags = append(tags, wire.Tag{Key: "batch", Value: ref, Plain: true})
-			}
-			c.sendTagged(tags, r.m)
+			c.sendTagged(inBatch(r.tags, ref), r.m)
 		}
 		c.send(&irc.Message{Prefix: server, Command: "BATCH", Params: []string{"-" + ref}})
 	}

@@ -1,6 +1,7 @@
 package ircd
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"securechat/config"
+	"securechat/ircd/wire"
+	"securechat/store"
 )
 
 // TestBurstKeepsEachSendersOrder has four clients flood one channel at once,
@@ -179,4 +182,58 @@ func channelTexts(t *testing.T, c *testClient, channel string, n int) []string {
 		out = append(out, m.Trailing())
 	}
 	return out
+}
+
+// slowQueryStore holds every history read of one key until release is
+// closed, as a slow Redis would.
+type slowQueryStore struct {
+	store.Store
+	key     string
+	release chan struct{}
+}
+
+func (s *slowQueryStore) Query(ctx context.Context, key string, q store.Query) ([]store.Record, error) {
+	if key == s.key {
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+		}
+	}
+	return s.Store.Query(ctx, key, q)
+}
+
+// TestLabeledJoinComesBeforeLiveTraffic joins, with a label, a channel
+// another member talks in and then a channel whose history is slow to
+// load: the labeled batch with the first JOIN must reach the joiner before
+// any of that channel's messages, while the command is still running.
+func TestLabeledJoinComesBeforeLiveTraffic(t *testing.T) {
+	t.Parallel()
+	v := newTestVault(t)
+	slow := &slowQueryStore{Store: store.NewMemory(store.Options{}), key: v.TargetKey("#slow"), release: make(chan struct{})}
+	ts := newTestServer(t, withStore(slow, v))
+	alice := ts.register("alice")
+	alice.Join("#talk")
+	bob := ts.register("bob", "labeled-response", "batch")
+	bob.Send("@label=j1 JOIN #talk,#slow")
+	alice.Expect(` JOIN #talk`) // bob is a member now
+	alice.Send("PRIVMSG #talk :live")
+	sawJoin := false
+	for {
+		line, err := bob.ReadLine(5 * time.Second)
+		if err != nil {
+			t.Fatalf("waiting for the live message: %v", err)
+		}
+		m, _ := wire.Parse([]byte(line))
+		if m != nil && m.Command == "JOIN" {
+			sawJoin = true
+		}
+		if m != nil && m.Command == "PRIVMSG" {
+			if !sawJoin {
+				t.Fatalf("live message %q before the labeled JOIN", line)
+			}
+			break
+		}
+	}
+	close(slow.release)
+	bob.Expect(`BATCH -`)
 }

@@ -50,7 +50,8 @@ func (s *Server) join(c *Client, name, key string) error {
 	}
 	for attempt := 0; attempt < 3; attempt++ {
 		ch := s.channelFor(name)
-		s.loadRing(ch) // fills a cold replay ring; may read the store
+		c.flushPending() // what this command queued so far goes out before a wait
+		s.loadRing(ch)   // fills a cold replay ring; may read the store
 		switch numeric := ch.add(c, key, func() { s.joinBurst(c, ch) }); numeric {
 		case "":
 			s.joined(c, ch)
@@ -105,6 +106,7 @@ func (s *Server) lookupChannel(name string) *Channel {
 // live message, and the members see the JOIN in the channel's order.
 // ch.mu is held.
 func (s *Server) joinBurst(c *Client, ch *Channel) {
+	c.streamLabeled()
 	p := c.prefix()
 	o := &outMsg{
 		base:     &irc.Message{Prefix: p, Command: "JOIN", Params: []string{ch.name}},
