@@ -3,6 +3,7 @@ package ircd
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -164,4 +165,22 @@ func TestQuitSeenByChannel(t *testing.T) {
 	alice.Send("QUIT :see you")
 	alice.ExpectClosed()
 	bob.Expect(`:alice!\S+ QUIT :Quit: see you`)
+}
+
+// TestFailWithoutDescription checks that fail, given no context, still
+// sends the description the standard-replies spec requires (it used to
+// index past the end of its arguments and panic).
+func TestFailWithoutDescription(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	c := benchMembers(ts.srv, "#fail", 1)[0]
+	c.label = &labelCollector{label: "x"}
+	c.fail("TEST", "SOME_CODE")
+	if len(c.label.msgs) != 1 {
+		t.Fatalf("got %d replies, want 1", len(c.label.msgs))
+	}
+	m := c.label.msgs[0].m
+	if m.Command != "FAIL" || !slices.Equal(m.Params, []string{"TEST", "SOME_CODE", "Command failed"}) {
+		t.Fatalf("reply %v %q, want FAIL TEST SOME_CODE :Command failed", m.Command, m.Params)
+	}
 }
