@@ -166,3 +166,22 @@ func testRehash(t *testing.T, hash string) {
 	root.Expect(` 382 root `)
 	root.Expect(`^:irc\.test FAIL REHASH REHASH_FAILED :Rehash failed: bad listen; bad redis$`)
 }
+
+// TestSetRehashWhileServing installs the reload function while an operator
+// runs REHASH, as the daemon does after its listeners start: under -race
+// this fails if the function is a plain field.
+func TestSetRehashWhileServing(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, withOper(operHash(t)))
+	root := operUp(ts, "root")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ts.srv.SetRehash(func() error { return nil })
+	}()
+	root.Send("REHASH")
+	root.Expect(` 382 root `)
+	<-done
+	root.Send("REHASH")
+	root.Expect(` 382 root `)
+}
