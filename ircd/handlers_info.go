@@ -21,14 +21,16 @@ const whoxOrder = "tcuihsnfdlaor"
 // taken under the client's lock once.
 type clientInfo struct {
 	nick, user, host, realname, away string
+	account                          string // "" when not logged in
 	oper, invisible                  bool
 }
 
 func (c *Client) info() clientInfo {
+	account := c.account() // outside c.mu: it may come to take locks of its own
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return clientInfo{nick: c.nick, user: c.user, host: c.host, realname: c.realname,
-		away: c.away, oper: c.oper, invisible: c.invisible}
+		away: c.away, account: account, oper: c.oper, invisible: c.invisible}
 }
 
 // idleSeconds is the time since c last sent a message, or since it signed
@@ -175,7 +177,7 @@ func (c *Client) sendWhoRow(r whoRow, q whoQuery) {
 	values := map[byte]string{
 		't': token, 'c': r.channel, 'u': i.user, 'i': hiddenIP, 'h': i.host, 's': server,
 		'n': i.nick, 'f': flags, 'd': "0", 'l': strconv.FormatInt(r.target.idleSeconds(), 10),
-		'a': i.nick, 'o': "n/a", 'r': i.realname,
+		'a': whoxAccount(i.account), 'o': "n/a", 'r': i.realname,
 	}
 	var params []string
 	for _, f := range []byte(whoxOrder) {
@@ -184,6 +186,15 @@ func (c *Client) sendWhoRow(r whoRow, q whoQuery) {
 		}
 	}
 	c.numeric(rplWhoSpcRpl, params...)
+}
+
+// whoxAccount is the %a field: the account, or "0" for none, as WHOX
+// defines it.
+func whoxAccount(account string) string {
+	if account == "" {
+		return "0"
+	}
+	return account
 }
 
 // handleWhois answers WHOIS [<server>] <nick>: only the first nick of a
@@ -216,6 +227,9 @@ func (c *Client) sendWhois(t *Client) {
 	}
 	if i.oper {
 		c.numeric(irc.RPL_WHOISOPERATOR, i.nick, "is an IRC operator")
+	}
+	if i.account != "" {
+		c.numeric(rplWhoisAccount, i.nick, i.account, "is logged in as")
 	}
 	if t.tls {
 		c.numeric(rplWhoisSecure, i.nick, "is using a secure connection")

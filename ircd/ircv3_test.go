@@ -100,7 +100,7 @@ func TestExtendedJoin(t *testing.T) {
 	ext.Join("#x")
 	plain.Join("#x")
 	ts.register("newbie").Join("#x")
-	ext.Expect(`:newbie!\S+ JOIN #x newbie :Real newbie$`)
+	ext.Expect(`:newbie!\S+ JOIN #x \* :Real newbie$`) // logged in to no account
 	plain.Expect(`:newbie!\S+ JOIN #x$`)
 }
 
