@@ -48,6 +48,7 @@ type Client struct {
 	oper       bool
 	invisible  bool
 	wallops    bool
+	bot        bool // user mode +B
 	registered bool
 	listed     bool // counted in the server's LUSERS totals (registered, not yet removed)
 	channels   map[*Channel]struct{}

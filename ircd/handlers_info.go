@@ -22,7 +22,7 @@ const whoxOrder = "tcuihsnfdlaor"
 type clientInfo struct {
 	nick, user, host, realname, away string
 	account                          string // "" when not logged in
-	oper, invisible                  bool
+	oper, invisible, bot             bool
 }
 
 func (c *Client) info() clientInfo {
@@ -30,7 +30,7 @@ func (c *Client) info() clientInfo {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return clientInfo{nick: c.nick, user: c.user, host: c.host, realname: c.realname,
-		away: c.away, account: account, oper: c.oper, invisible: c.invisible}
+		away: c.away, account: account, oper: c.oper, invisible: c.invisible, bot: c.bot}
 }
 
 // idleSeconds is the time since c last sent a message, or since it signed
@@ -147,8 +147,8 @@ func whoMatch(mask string, i clientInfo, hostmask string) bool {
 	return false
 }
 
-// whoFlags renders H (here) or G (gone), '*' for an operator, then the
-// channel prefixes in a channel query.
+// whoFlags renders H (here) or G (gone), '*' for an operator, the
+// channel prefixes in a channel query, then B for a bot (ISUPPORT BOT=B).
 func (c *Client) whoFlags(i clientInfo, privs uint8) string {
 	f := "H"
 	if i.away != "" {
@@ -157,7 +157,11 @@ func (c *Client) whoFlags(i clientInfo, privs uint8) string {
 	if i.oper {
 		f += "*"
 	}
-	return f + prefixFor(privs, c.caps.has(capMultiPrefix))
+	f += prefixFor(privs, c.caps.has(capMultiPrefix))
+	if i.bot {
+		f += "B"
+	}
+	return f
 }
 
 // sendWhoRow sends 352 RPL_WHOREPLY, or 354 with the requested WHOX
@@ -227,6 +231,9 @@ func (c *Client) sendWhois(t *Client) {
 	}
 	if i.oper {
 		c.numeric(irc.RPL_WHOISOPERATOR, i.nick, "is an IRC operator")
+	}
+	if i.bot {
+		c.numeric(rplWhoisBot, i.nick, "is a bot on "+c.srv.config().Network)
 	}
 	if i.account != "" {
 		c.numeric(rplWhoisAccount, i.nick, i.account, "is logged in as")

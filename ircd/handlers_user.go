@@ -123,3 +123,21 @@ func handleSetname(c *Client, m *irc.Message) error {
 	c.srv.notifyNeighbours(c, &irc.Message{Prefix: c.prefix(), Command: "SETNAME", Params: []string{name}}, capSetname, true)
 	return nil
 }
+
+// withBotTag adds the bot tag to the tags of a message from c when c has
+// user mode +B, so message-tags clients can tell bots from people. tags
+// is not changed; a bot's messages get a copy.
+func (c *Client) withBotTag(tags irc.Tags) irc.Tags {
+	c.mu.Lock()
+	bot := c.bot
+	c.mu.Unlock()
+	if !bot {
+		return tags
+	}
+	out := make(irc.Tags, len(tags)+1)
+	for k, v := range tags {
+		out[k] = v
+	}
+	out["bot"] = ""
+	return out
+}
