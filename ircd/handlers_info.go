@@ -265,16 +265,19 @@ func (c *Client) sendWhoisChannels(t *Client, nick string) {
 }
 
 // packWords joins words with spaces into lines of at most budget bytes.
-func packWords(words []string, budget int) []string {
+func packWords(words []string, budget int) []string { return packList(words, " ", budget) }
+
+// packList joins words with sep into lines of at most budget bytes.
+func packList(words []string, sep string, budget int) []string {
 	var lines []string
 	var b strings.Builder
 	for _, w := range words {
-		if b.Len() > 0 && b.Len()+1+len(w) > budget {
+		if b.Len() > 0 && b.Len()+len(sep)+len(w) > budget {
 			lines = append(lines, b.String())
 			b.Reset()
 		}
 		if b.Len() > 0 {
-			b.WriteByte(' ')
+			b.WriteString(sep)
 		}
 		b.WriteString(w)
 	}

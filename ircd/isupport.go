@@ -32,6 +32,7 @@ func (s *Server) isupportLines() [][]string {
 		"MAXLIST=b:" + strconv.Itoa(maxBans),
 		"MAXTARGETS=" + strconv.Itoa(maxTargets),
 		"MODES=" + strconv.Itoa(maxModes),
+		"MONITOR=" + strconv.Itoa(monitorLimit),
 		"MSGREFTYPES=msgid,timestamp",
 		"NETWORK=" + cfg.Network,
 		"NICKLEN=" + strconv.Itoa(nickLen),
