@@ -7,17 +7,6 @@ import (
 	"testing"
 )
 
-// noLine fails the test if any of lines matches pattern.
-func noLine(t *testing.T, lines []string, pattern string) {
-	t.Helper()
-	re := regexp.MustCompile(pattern)
-	for _, l := range lines {
-		if re.MatchString(l) {
-			t.Fatalf("unexpected %q in:\n%s", l, strings.Join(lines, "\n"))
-		}
-	}
-}
-
 // TestMonitor follows one watcher through the IRCv3 MONITOR spec: status
 // on adding, sign-on, nick changes, sign-off, removal, L, S and C.
 func TestMonitor(t *testing.T) {
@@ -33,7 +22,7 @@ func TestMonitor(t *testing.T) {
 	w.Send("MONITOR + bob,Carol,*!x@y")
 	w.Expect(` 730 w :?carol!~carol@127\.0\.0\.1$`)
 	w.Expect(` 731 w :?bob$`)
-	noLine(t, w.Sync(), ` 73[01] `) // the mask is no nick: not added, not answered
+	assertNone(t, "w", w.Sync(), ` 73[01] `) // the mask is no nick: not added, not answered
 
 	bob := ts.register("bob")
 	w.Expect(` 730 w :?bob!~bob@127\.0\.0\.1$`)
@@ -47,7 +36,7 @@ func TestMonitor(t *testing.T) {
 	bob.Send("NICK Bob")
 	bob.Expect(`NICK :?Bob$`)
 	bob.Sync()
-	noLine(t, w.Sync(), ` 73[01] `) // a change of case is no news
+	assertNone(t, "w", w.Sync(), ` 73[01] `) // a change of case is no news
 
 	bob.Send("NICK robert")
 	w.Expect(` 731 w :?Bob$`)
@@ -65,7 +54,7 @@ func TestMonitor(t *testing.T) {
 	w.Expect(` 731 w :?carol$`) // sent after bob's quit, had it been announced
 	w.Send("MONITOR L")
 	_, before := w.ExpectAfter(` 733 `)
-	noLine(t, before, ` 73[01] w :?bob`) // bob's quit was not announced
+	assertNone(t, "w", before, ` 73[01] w :?bob`) // bob's quit was not announced
 	if len(before) != 1 || !regexpMatch(` 732 w :?Carol$`, before[0]) {
 		t.Fatalf("MONITOR L after removing bob and robert: %q, want Carol alone", before)
 	}
@@ -74,7 +63,7 @@ func TestMonitor(t *testing.T) {
 	w.Send("MONITOR C")
 	w.Send("MONITOR L")
 	_, before = w.ExpectAfter(` 733 `)
-	noLine(t, before, ` 732 `)
+	assertNone(t, "w", before, ` 732 `)
 
 	w.Send("MONITOR +")
 	w.Expect(` 461 w MONITOR `)
@@ -131,8 +120,8 @@ func TestExtendedMonitor(t *testing.T) {
 	bob.Send("SETNAME :Robert")
 	ext.Expect(`^(@\S+ )?:bob!~bob@\S+ SETNAME :?Robert$`)
 	bob.Sync()
-	noLine(t, plain.Sync(), ` (AWAY|SETNAME) `)  // without extended-monitor
-	noLine(t, noAway.Sync(), ` (AWAY|SETNAME) `) // without away-notify or setname
+	assertNone(t, "plain", plain.Sync(), ` (AWAY|SETNAME) `)   // without extended-monitor
+	assertNone(t, "noaway", noAway.Sync(), ` (AWAY|SETNAME) `) // without away-notify or setname
 
 	ext.Join("#c")
 	bob.Join("#c")
