@@ -29,6 +29,7 @@ const (
 	capStandardReplies
 	capChathistory
 	capAccountTag
+	capExtendedMonitor
 )
 
 // capNames lists the offered capabilities in the order CAP LS shows them.
@@ -51,6 +52,7 @@ var capNames = []struct {
 	{"invite-notify", capInviteNotify},
 	{"standard-replies", capStandardReplies},
 	{"draft/chathistory", capChathistory},
+	{"extended-monitor", capExtendedMonitor},
 }
 
 func lookupCap(name string) (capability, bool) {

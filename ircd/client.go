@@ -48,6 +48,7 @@ type Client struct {
 	oper       bool
 	invisible  bool
 	wallops    bool
+	bot        bool // user mode +B
 	registered bool
 	listed     bool // counted in the server's LUSERS totals (registered, not yet removed)
 	channels   map[*Channel]struct{}
@@ -200,6 +201,20 @@ func (c *Client) isOper() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.oper
+}
+
+// account is the services account c is logged in to, or "" when it is
+// logged in to none. There are no accounts yet: the room password is
+// shared, so logging in proves no identity. Everything that reports an
+// account (WHOX %a, WHOIS 330, extended-join) asks here.
+func (c *Client) account() string { return "" }
+
+// accountOrStar is c's account as extended-join shows it: "*" for none.
+func accountOrStar(c *Client) string {
+	if a := c.account(); a != "" {
+		return a
+	}
+	return "*"
 }
 
 func (c *Client) realName() string {

@@ -110,7 +110,7 @@ func (s *Server) joinBurst(c *Client, ch *Channel) {
 	p := c.prefix()
 	o := &outMsg{
 		base:     &irc.Message{Prefix: p, Command: "JOIN", Params: []string{ch.name}},
-		extended: &irc.Message{Prefix: p, Command: "JOIN", Params: []string{ch.name, p.Name, c.realName()}},
+		extended: &irc.Message{Prefix: p, Command: "JOIN", Params: []string{ch.name, accountOrStar(c), c.realName()}},
 		at:       time.Now(),
 	}
 	s.deliverTo(&c.pending, ch.snapshot, o, func(r *Client) bool { return r != c })

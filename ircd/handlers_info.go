@@ -21,14 +21,16 @@ const whoxOrder = "tcuihsnfdlaor"
 // taken under the client's lock once.
 type clientInfo struct {
 	nick, user, host, realname, away string
-	oper, invisible                  bool
+	account                          string // "" when not logged in
+	oper, invisible, bot             bool
 }
 
 func (c *Client) info() clientInfo {
+	account := c.account() // outside c.mu: it may come to take locks of its own
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return clientInfo{nick: c.nick, user: c.user, host: c.host, realname: c.realname,
-		away: c.away, oper: c.oper, invisible: c.invisible}
+		away: c.away, account: account, oper: c.oper, invisible: c.invisible, bot: c.bot}
 }
 
 // idleSeconds is the time since c last sent a message, or since it signed
@@ -145,8 +147,8 @@ func whoMatch(mask string, i clientInfo, hostmask string) bool {
 	return false
 }
 
-// whoFlags renders H (here) or G (gone), '*' for an operator, then the
-// channel prefixes in a channel query.
+// whoFlags renders H (here) or G (gone), '*' for an operator, the
+// channel prefixes in a channel query, then B for a bot (ISUPPORT BOT=B).
 func (c *Client) whoFlags(i clientInfo, privs uint8) string {
 	f := "H"
 	if i.away != "" {
@@ -155,7 +157,11 @@ func (c *Client) whoFlags(i clientInfo, privs uint8) string {
 	if i.oper {
 		f += "*"
 	}
-	return f + prefixFor(privs, c.caps.has(capMultiPrefix))
+	f += prefixFor(privs, c.caps.has(capMultiPrefix))
+	if i.bot {
+		f += "B"
+	}
+	return f
 }
 
 // sendWhoRow sends 352 RPL_WHOREPLY, or 354 with the requested WHOX
@@ -175,7 +181,7 @@ func (c *Client) sendWhoRow(r whoRow, q whoQuery) {
 	values := map[byte]string{
 		't': token, 'c': r.channel, 'u': i.user, 'i': hiddenIP, 'h': i.host, 's': server,
 		'n': i.nick, 'f': flags, 'd': "0", 'l': strconv.FormatInt(r.target.idleSeconds(), 10),
-		'a': i.nick, 'o': "n/a", 'r': i.realname,
+		'a': whoxAccount(i.account), 'o': "n/a", 'r': i.realname,
 	}
 	var params []string
 	for _, f := range []byte(whoxOrder) {
@@ -184,6 +190,15 @@ func (c *Client) sendWhoRow(r whoRow, q whoQuery) {
 		}
 	}
 	c.numeric(rplWhoSpcRpl, params...)
+}
+
+// whoxAccount is the %a field: the account, or "0" for none, as WHOX
+// defines it.
+func whoxAccount(account string) string {
+	if account == "" {
+		return "0"
+	}
+	return account
 }
 
 // handleWhois answers WHOIS [<server>] <nick>: only the first nick of a
@@ -217,6 +232,12 @@ func (c *Client) sendWhois(t *Client) {
 	if i.oper {
 		c.numeric(irc.RPL_WHOISOPERATOR, i.nick, "is an IRC operator")
 	}
+	if i.bot {
+		c.numeric(rplWhoisBot, i.nick, "is a bot on "+c.srv.config().Network)
+	}
+	if i.account != "" {
+		c.numeric(rplWhoisAccount, i.nick, i.account, "is logged in as")
+	}
 	if t.tls {
 		c.numeric(rplWhoisSecure, i.nick, "is using a secure connection")
 	}
@@ -244,16 +265,19 @@ func (c *Client) sendWhoisChannels(t *Client, nick string) {
 }
 
 // packWords joins words with spaces into lines of at most budget bytes.
-func packWords(words []string, budget int) []string {
+func packWords(words []string, budget int) []string { return packList(words, " ", budget) }
+
+// packList joins words with sep into lines of at most budget bytes.
+func packList(words []string, sep string, budget int) []string {
 	var lines []string
 	var b strings.Builder
 	for _, w := range words {
-		if b.Len() > 0 && b.Len()+1+len(w) > budget {
+		if b.Len() > 0 && b.Len()+len(sep)+len(w) > budget {
 			lines = append(lines, b.String())
 			b.Reset()
 		}
 		if b.Len() > 0 {
-			b.WriteByte(' ')
+			b.WriteString(sep)
 		}
 		b.WriteString(w)
 	}

@@ -33,6 +33,7 @@ func (s *Server) message(c *Client, m *irc.Message) error {
 	if m.Command == "TAGMSG" && len(tags) == 0 {
 		return nil
 	}
+	tags = c.withBotTag(tags)
 	now := time.Now()
 	c.lastMsg.Store(now.UnixNano())
 	for _, t := range targets {

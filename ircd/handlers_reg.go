@@ -166,6 +166,7 @@ func (s *Server) tryRegister(c *Client) {
 	s.metrics.Registrations.WithLabelValues(metrics.ResultOK).Inc()
 	c.log.Info("registered", "nick", c.Nick(), "tls", c.tls)
 	s.welcome(c)
+	s.monitorNickChange("", c.prefix())
 }
 
 // claimNick makes c a registered client under its chosen nick. If another

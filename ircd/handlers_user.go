@@ -56,6 +56,7 @@ func (s *Server) changeNick(c *Client, nick string) error {
 	s.mu.Unlock()
 	s.whowas.add(old, c)
 	s.notifyNeighbours(c, &irc.Message{Prefix: old, Command: "NICK", Params: []string{nick}}, 0, true)
+	s.monitorNickChange(old.Name, c.prefix())
 	return nil
 }
 
@@ -68,10 +69,15 @@ func (s *Server) removeClient(c *Client, reason string) {
 	}
 	s.mu.Lock()
 	folded := c.foldedNick()
-	if s.clients[folded] == c {
+	gone := s.clients[folded] == c
+	if gone {
 		delete(s.clients, folded)
 	}
 	s.mu.Unlock()
+	s.monitors.remove(c)
+	if gone {
+		s.monitorNickChange(c.Nick(), nil)
+	}
 	c.mu.Lock()
 	c.setListedLocked(false)
 	c.mu.Unlock()
@@ -92,7 +98,7 @@ func handleAway(c *Client, m *irc.Message) error {
 	if text != "" {
 		params = append(params, text)
 	}
-	c.srv.notifyNeighbours(c, &irc.Message{Prefix: c.prefix(), Command: "AWAY", Params: params}, capAwayNotify, false)
+	c.srv.notifyChange(c, &irc.Message{Prefix: c.prefix(), Command: "AWAY", Params: params}, capAwayNotify, false)
 	return nil
 }
 
@@ -120,6 +126,24 @@ func handleSetname(c *Client, m *irc.Message) error {
 	c.mu.Lock()
 	c.realname = name
 	c.mu.Unlock()
-	c.srv.notifyNeighbours(c, &irc.Message{Prefix: c.prefix(), Command: "SETNAME", Params: []string{name}}, capSetname, true)
+	c.srv.notifyChange(c, &irc.Message{Prefix: c.prefix(), Command: "SETNAME", Params: []string{name}}, capSetname, true)
 	return nil
+}
+
+// withBotTag adds the bot tag to the tags of a message from c when c has
+// user mode +B, so message-tags clients can tell bots from people. tags
+// is not changed; a bot's messages get a copy.
+func (c *Client) withBotTag(tags irc.Tags) irc.Tags {
+	c.mu.Lock()
+	bot := c.bot
+	c.mu.Unlock()
+	if !bot {
+		return tags
+	}
+	out := make(irc.Tags, len(tags)+1)
+	for k, v := range tags {
+		out[k] = v
+	}
+	out["bot"] = ""
+	return out
 }

@@ -31,7 +31,7 @@ func TestWho(t *testing.T) {
 		{"realname mask", "WHO *al?alice", []string{` 352 carol \* ~alice `, ` 315 carol `}},
 		{"nobody", "WHO zz*", []string{` 315 carol zz\* `}},
 		{"whox", "WHO alice %tcuihsnfdlaor,42", []string{
-			` 354 carol 42 \* ~alice 255\.255\.255\.255 127\.0\.0\.1 irc\.test alice H 0 \d+ alice n/a :Real alice$`,
+			` 354 carol 42 \* ~alice 255\.255\.255\.255 127\.0\.0\.1 irc\.test alice H 0 \d+ 0 n/a :Real alice$`,
 			` 315 carol alice `}},
 		{"whox subset reordered", "WHO #c %nfc", []string{` 354 carol #c alice :?H@$`, ` 354 carol #c bob :?G$`, ` 315 carol #c `}},
 	}

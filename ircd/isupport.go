@@ -7,7 +7,7 @@ import (
 
 // Modes as shown in RPL_MYINFO and CHANMODES.
 const (
-	userModes             = "iow"
+	userModes             = "Biow"
 	channelModes          = "biklmnostv"
 	channelModesWithParam = "bklov"
 	channelFlagModes      = "imnst" // modes without a parameter
@@ -19,6 +19,7 @@ func (s *Server) isupportLines() [][]string {
 	cfg := s.config()
 	tokens := []string{
 		"AWAYLEN=" + strconv.Itoa(awayLen),
+		"BOT=B",
 		"CASEMAPPING=ascii",
 		"CHANLIMIT=#:" + strconv.Itoa(maxChannels),
 		"CHANMODES=b,k,l," + channelFlagModes,
@@ -31,6 +32,7 @@ func (s *Server) isupportLines() [][]string {
 		"MAXLIST=b:" + strconv.Itoa(maxBans),
 		"MAXTARGETS=" + strconv.Itoa(maxTargets),
 		"MODES=" + strconv.Itoa(maxModes),
+		"MONITOR=" + strconv.Itoa(monitorLimit),
 		"MSGREFTYPES=msgid,timestamp",
 		"NETWORK=" + cfg.Network,
 		"NICKLEN=" + strconv.Itoa(nickLen),

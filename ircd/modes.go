@@ -122,7 +122,7 @@ func (c *Client) userModes() string {
 	for _, f := range []struct {
 		on bool
 		c  byte
-	}{{c.invisible, 'i'}, {c.oper, 'o'}, {c.wallops, 'w'}} {
+	}{{c.bot, 'B'}, {c.invisible, 'i'}, {c.oper, 'o'}, {c.wallops, 'w'}} {
 		if f.on {
 			s += string(f.c)
 		}
@@ -146,6 +146,8 @@ func (c *Client) applyUserModes(spec string) (b modeBuilder, unknown bool) {
 			field = &c.invisible
 		case 'w':
 			field = &c.wallops
+		case 'B':
+			field = &c.bot
 		case 'o':
 			if add {
 				continue // only OPER grants +o

@@ -55,6 +55,7 @@ type Server struct {
 	conns     map[*Client]struct{} // every connection, registered or not
 	closing   bool
 	lusers    luserCounts
+	monitors  monitorIndex // its own lock; see monitor.go for the order
 
 	stop      chan struct{}  // closed by Shutdown
 	bg        sync.WaitGroup // maintenance and listener goroutines
