@@ -124,8 +124,7 @@ func finishSASLPlain(c *Client, payload string) error {
 	}
 	c.reg.authed, c.reg.saslDone = true, true
 	// Everyone shares the room password, so the SASL user name is no
-	// identity: the account reported is the nick.
-	c.numeric(irc.RPL_LOGGEDIN, c.hostmask(), c.nickOrStar(), "You are now logged in as "+c.nickOrStar())
+	// identity and no account is set: no 900, as WHOX and WHOIS agree.
 	c.numeric(irc.RPL_SASLSUCCESS, "SASL authentication successful")
 	return nil
 }

@@ -23,8 +23,9 @@ func TestRegisterWithSASL(t *testing.T) {
 	c.Send("AUTHENTICATE PLAIN")
 	c.Expect(`^AUTHENTICATE \+$`)
 	c.Send("AUTHENTICATE %s", irctest.SASLPlain("anyone", testPassword))
-	c.Expect(` 900 alice `)
-	c.Expect(` 903 alice `)
+	if _, skipped := c.ExpectAfter(` 903 alice `); len(skipped) > 0 {
+		t.Fatalf("SASL success with the room password sets no account, yet got %q", skipped)
+	}
 	c.Send("CAP END")
 	welcome := c.Expect(` 001 alice `)
 	if !strings.Contains(welcome.Trailing(), "TestNet") {
