@@ -122,6 +122,12 @@ func wantMessage(sender *Client, cmd string) func(*Client) bool {
 	return func(r *Client) bool { return r != sender }
 }
 
+// wantDirect selects the recipient of a private message: anyone, for
+// TAGMSG only a client that understands tags.
+func wantDirect(cmd string) func(*Client) bool {
+	return func(r *Client) bool { return cmd != "TAGMSG" || r.caps.has(capMessageTags) }
+}
+
 func (s *Server) messageUser(c *Client, o *outMsg, cmd string, params []string, start time.Time) error {
 	target := s.lookupClient(params[0])
 	if target == nil {
@@ -132,9 +138,9 @@ func (s *Server) messageUser(c *Client, o *outMsg, cmd string, params []string, 
 	if cmd != "TAGMSG" {
 		s.recordDirect(c, target, o)
 	}
-	if target != c {
-		s.deliver([]*Client{target}, o, wantMessage(c, cmd))
-	}
+	// A message to oneself is delivered too; with echo-message the sender
+	// gets two lines, and only the echo is a reply that carries a label.
+	s.deliverTo(&c.pending, []*Client{target}, o, wantDirect(cmd))
 	c.echo(o)
 	s.metrics.RelayLatency.Observe(time.Since(start).Seconds())
 	if away := target.awayMessage(); away != "" && cmd == "PRIVMSG" {
