@@ -310,32 +310,6 @@ func (s *Server) sendNamesList(c *Client, name string, names []string, secret bo
 	c.numeric(irc.RPL_ENDOFNAMES, name, "End of /NAMES list")
 }
 
-func handleList(c *Client, m *irc.Message) error {
-	var filter map[string]bool
-	if len(m.Params) > 0 && !strings.HasPrefix(m.Params[0], "<") && !strings.HasPrefix(m.Params[0], ">") {
-		filter = make(map[string]bool)
-		for _, n := range splitList(m.Params[0]) {
-			filter[wire.Casefold(n)] = true
-		}
-	}
-	c.numeric(irc.RPL_LISTSTART, "Channel", "Users  Name")
-	for _, ch := range c.srv.channelSnapshot() {
-		if filter != nil && !filter[ch.folded] {
-			continue
-		}
-		n := len(ch.Members())
-		if n == 0 || !c.canSee(ch) {
-			continue
-		}
-		ch.mu.Lock()
-		topic := ch.topic.text
-		ch.mu.Unlock()
-		c.numeric(irc.RPL_LIST, ch.name, itoa(n), topic)
-	}
-	c.numeric(irc.RPL_LISTEND, "End of /LIST")
-	return nil
-}
-
 // channelSnapshot returns every channel the server holds.
 func (s *Server) channelSnapshot() []*Channel { return snapshot(s, s.channels) }
 

@@ -25,7 +25,7 @@ func (s *Server) isupportLines() [][]string {
 		"CHANNELLEN=" + strconv.Itoa(channelLen),
 		"CHANTYPES=#",
 		"CHATHISTORY=" + strconv.Itoa(chathistoryMax),
-		"ELIST=U",
+		"ELIST=CMNTU",
 		"HOSTLEN=64",
 		"KICKLEN=" + strconv.Itoa(kickLen),
 		"MAXLIST=b:" + strconv.Itoa(maxBans),

@@ -1,8 +1,10 @@
 package ircd
 
 import (
+	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/irc.v4"
 )
@@ -54,5 +56,75 @@ func TestLabeledNick(t *testing.T) {
 		if strings.Contains(line, " ACK") {
 			t.Fatalf("labeled NICK also drew %q", line)
 		}
+	}
+}
+
+// listed sends LIST with params and returns the channels of its 322
+// replies, in order.
+func listed(c *testClient, params string) []string {
+	c.T().Helper()
+	c.Send("LIST %s", params)
+	_, lines := c.ExpectAfter(` 323 `)
+	var out []string
+	for _, l := range lines {
+		if m, err := irc.ParseMessage(l); err == nil && m.Command == irc.RPL_LIST {
+			out = append(out, m.Params[1])
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestListConditions covers each ELIST condition ISUPPORT advertises:
+// U (user count), M and N (masks), C (creation) and T (topic age).
+func TestListConditions(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	alice, bob := ts.register("alice"), ts.register("bob")
+	alice.Join("#big")
+	bob.Join("#big")
+	alice.Join("#small")
+	alice.Join("#old")
+	alice.Send("TOPIC #big :new topic")
+	alice.Expect(`TOPIC #big`)
+	alice.Send("TOPIC #old :old topic")
+	alice.Expect(`TOPIC #old`)
+	old := ts.srv.lookupChannel("#old")
+	old.mu.Lock()
+	old.created = time.Now().Add(-2 * time.Hour)
+	old.topic.at = time.Now().Add(-90 * time.Minute)
+	old.mu.Unlock()
+
+	cases := []struct{ params, want string }{
+		{"", "#big #old #small"},
+		{">1", "#big"},
+		{"<2", "#old #small"},
+		{"#big,#small", "#big #small"},
+		{"#BIG", "#big"},
+		{"*i*", "#big"},
+		{"!*i*", "#old #small"},
+		{"C>60", "#old"},
+		{"C<60", "#big #small"},
+		{"T<60", "#big"},
+		{"T>60", "#old"},
+		{"<3,!#small", "#big #old"},
+		{"* >1", "#big"},
+	}
+	for _, tc := range cases {
+		if got := strings.Join(listed(alice, tc.params), " "); got != tc.want {
+			t.Errorf("LIST %s = %q, want %q", tc.params, got, tc.want)
+		}
+	}
+}
+
+// TestIsupportElist: ELIST advertises exactly the conditions LIST
+// implements.
+func TestIsupportElist(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	c := ts.dial()
+	burst := c.RegisterSASL("alice", testPassword)
+	if !strings.Contains(strings.Join(burst, "\n"), " ELIST=CMNTU ") {
+		t.Fatalf("ISUPPORT lacks ELIST=CMNTU: %q", burst)
 	}
 }
