@@ -75,6 +75,11 @@ func init() {
 		"KILL":         {handler: handleKill, minParams: 2, oper: true},
 		"REHASH":       {handler: handleRehash, oper: true},
 		"CHATHISTORY":  {handler: handleChathistory, minParams: 3},
+		"INFO":         {handler: handleInfo},
+		"HELP":         {handler: handleHelp},
+		"HELPOP":       {handler: handleHelp},
+		"LINKS":        {handler: handleLinks},
+		"WALLOPS":      {handler: handleWallops, minParams: 1, oper: true},
 	}
 }
 

@@ -178,3 +178,22 @@ func (ch *Channel) canSend(c *Client) error {
 	}
 	return nil
 }
+
+// handleWallops sends an operator's message to every user with +w; the
+// command table lets only operators use it.
+func handleWallops(c *Client, m *irc.Message) error {
+	text := m.Params[0]
+	if text == "" {
+		return ircError{irc.ERR_NEEDMOREPARAMS, []string{"WALLOPS", "Not enough parameters"}}
+	}
+	o := &outMsg{base: &irc.Message{Prefix: c.prefix(), Command: "WALLOPS", Params: []string{truncate(text, topicLen)}}, at: time.Now()}
+	c.srv.deliverTo(&c.pending, c.srv.clientSnapshot(), o, (*Client).wantsWallops)
+	return nil
+}
+
+// wantsWallops reports whether c set user mode +w.
+func (c *Client) wantsWallops() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.wallops
+}
