@@ -35,7 +35,7 @@ func (s *Server) isupportLines() [][]string {
 		"NETWORK=" + cfg.Network,
 		"NICKLEN=" + strconv.Itoa(nickLen),
 		"PREFIX=(ov)@+",
-		fmt.Sprintf("TARGMAX=JOIN:,KICK:1,LIST:,NAMES:1,NOTICE:%d,PART:,PRIVMSG:%d,TAGMSG:%d,WHOIS:1", maxTargets, maxTargets, maxTargets),
+		fmt.Sprintf("TARGMAX=JOIN:,KICK:%d,LIST:,NAMES:,NOTICE:%d,PART:,PRIVMSG:%d,TAGMSG:%d,WHOIS:1", maxTargets, maxTargets, maxTargets, maxTargets),
 		"TOPICLEN=" + strconv.Itoa(topicLen),
 		"USERLEN=" + strconv.Itoa(userLen),
 		"UTF8ONLY",

@@ -128,3 +128,47 @@ func TestIsupportElist(t *testing.T) {
 		t.Fatalf("ISUPPORT lacks ELIST=CMNTU: %q", burst)
 	}
 }
+
+// TestKickLists: KICK takes one channel and several nicks, or channels
+// and nicks in pairs, as RFC 2812 says; anything else is 461, and more
+// nicks than TARGMAX is 407.
+func TestKickLists(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	op, bob, carol := ts.register("op"), ts.register("bob"), ts.register("carol")
+	for _, ch := range []string{"#a", "#b"} {
+		op.Join(ch)
+		bob.Join(ch)
+		carol.Join(ch)
+	}
+	op.Send("KICK #a,#b bob,carol :pairs")
+	op.Expect(`:op!\S+ KICK #a bob :?pairs$`)
+	op.Expect(`:op!\S+ KICK #b carol :?pairs$`)
+	carol.Expect(`KICK #b carol`)
+	op.Send("NAMES #a,#b")
+	op.Expect(` 353 op = #a :?@op carol$`)
+	op.Expect(` 366 op #a `)
+	op.Expect(` 353 op = #b :?@op bob$`)
+	op.Expect(` 366 op #b `)
+
+	op.Send("KICK #a,#b carol")
+	op.Expect(` 461 op KICK `)
+	op.Send("KICK #a a,b,c,d,e")
+	op.Expect(` 407 op `)
+	op.Send("KICK #b bob,nobody :one channel")
+	op.Expect(`:op!\S+ KICK #b bob :?one channel$`)
+	op.Expect(` 401 op nobody `)
+}
+
+// TestTargmaxAdvertised: TARGMAX states the limits KICK and NAMES
+// enforce: KICK up to maxTargets nicks, NAMES any number of channels.
+func TestTargmaxAdvertised(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	burst := strings.Join(ts.dial().RegisterSASL("alice", testPassword), "\n")
+	for _, want := range []string{"KICK:" + itoa(maxTargets) + ",", "NAMES:,", "JOIN:,"} {
+		if !strings.Contains(burst, want) {
+			t.Errorf("TARGMAX lacks %q", want)
+		}
+	}
+}
