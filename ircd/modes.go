@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/irc.v4"
 
@@ -260,7 +261,9 @@ func (p *parsedModes) withArgument(channel string, add bool, f byte, arg string)
 	switch f {
 	case 'k':
 		if add && !validKey(arg) {
-			bad("Invalid key")
+			// The client is shown which key was refused, made safe to
+			// sit in the middle of a line.
+			p.errs = append(p.errs, ircError{errInvalidModeParam, []string{channel, "k", echoParam(arg, 2*keyLen), "Invalid key"}})
 			return
 		}
 	case 'l':
@@ -290,6 +293,30 @@ func paramSafe(s string) string {
 		return "*"
 	}
 	return s
+}
+
+// echoParam renders a parameter the server refused so it can be shown
+// back in a middle position: at most max bytes, cut on a character
+// boundary, with each space, control byte or leading ':' replaced by '_'
+// (all a middle parameter cannot hold), and "*" for an empty one.
+func echoParam(s string, max int) string {
+	if len(s) > max {
+		n := max
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		s = s[:n]
+	}
+	if s == "" {
+		return "*"
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if c <= ' ' || c == 0x7f || i == 0 && c == ':' {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
 
 // resolveTargets looks up the nicks of o and v changes before the channel

@@ -254,7 +254,9 @@ func TestChannelModeErrors(t *testing.T) {
 		{"not a member", "alice", "MODE #c +v carol", ` 441 alice carol #c `},
 		{"unknown letter", "alice", "MODE #c +Z", ` 472 alice Z :is unknown mode char to me`},
 		{"bad limit", "alice", "MODE #c +l -3", ` 696 alice #c l -3 :`},
-		{"bad key", "alice", "MODE #c +k :a b", ` 696 alice #c k \* :`},
+		{"bad key", "alice", "MODE #c +k :a b", ` 696 alice #c k a_b :`},
+		{"long key", "alice", "MODE #c +k " + strings.Repeat("x", 100), ` 696 alice #c k ` + strings.Repeat("x", 2*keyLen) + ` :Invalid key`},
+		{"key with colon", "alice", "MODE #c +k ::pw", ` 696 alice #c k _pw :`},
 		{"outsider lists bans", "carol", "MODE #c b", ` 368 carol #c :End of channel ban list`},
 	}
 	for _, tc := range cases {
@@ -383,4 +385,21 @@ func TestChannelModesLapseAcrossRestart(t *testing.T) {
 	bob.Expect(` 353 bob = #keep :?@bob$`)
 	bob.Send("MODE #keep")
 	bob.Expect(` 324 bob #keep :?\+nt$`)
+}
+
+func TestEchoParam(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ name, in, want string }{
+		{"plain", "abc", "abc"},
+		{"empty", "", "*"},
+		{"space and control", "a\x01 b", "a__b"},
+		{"leading colon", ":x:y", "_x:y"},
+		{"long", strings.Repeat("k", 10), "kkkk"},
+		{"cut on a character boundary", "kkké", "kkk"},
+	}
+	for _, tc := range cases {
+		if got := echoParam(tc.in, 4); got != tc.want {
+			t.Errorf("%s: echoParam(%q) = %q, want %q", tc.name, tc.in, got, tc.want)
+		}
+	}
 }
