@@ -1,6 +1,8 @@
 package ircd
 
 import (
+	"net"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -170,5 +172,33 @@ func TestTargmaxAdvertised(t *testing.T) {
 		if !strings.Contains(burst, want) {
 			t.Errorf("TARGMAX lacks %q", want)
 		}
+	}
+}
+
+// TestWelcomeBurstInOneWrite registers over plaintext in one write and
+// reads the socket once: the whole welcome burst, 001 to the end of the
+// MOTD, must be in that first read, so it left the server in one write.
+func TestWelcomeBurstInOneWrite(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	ln := loopbackListener(t)
+	ts.srv.Start(ln, false)
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	if _, err := conn.Write([]byte("PASS :" + testPassword + "\r\nNICK one\r\nUSER one 0 * :One\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 64<<10)
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(buf[:n])
+	if !strings.Contains(got, " 001 one ") || !regexp.MustCompile(` (376|422) one `).MatchString(got) {
+		t.Fatalf("first read holds %d bytes, not the whole welcome burst: %q", n, got)
 	}
 }
