@@ -96,10 +96,22 @@ func (ch *Channel) privs(c *Client) (uint8, bool) {
 }
 
 // isEmptyStateless reports whether nothing would be lost by dropping the
-// channel: no members, no persisted settings and no history cached.
+// channel: no members, no topic and no history cached. An empty channel's
+// other settings have lapsed already (lapseLocked).
 func (ch *Channel) isEmptyStateless() bool {
-	return len(ch.members) == 0 && ch.topic.text == "" && len(ch.bans) == 0 &&
-		ch.modes == defaultChanModes() && ch.ring.Len() == 0
+	return len(ch.members) == 0 && ch.topic.text == "" && ch.ring.Len() == 0
+}
+
+// lapseLocked returns the access settings of a channel its last member
+// left to a new channel's: modes, key, limit, bans and invites. Only the
+// topic and history outlive emptiness, so no channel can be left that
+// nobody may enter. Registered channels (the accounts issue) are the one
+// exception to come: they will keep their settings, and this is where
+// that is decided. ch.mu is held.
+func (ch *Channel) lapseLocked() {
+	ch.modes = defaultChanModes()
+	ch.bans = nil
+	clear(ch.invites)
 }
 
 // joinCheck returns the numeric refusing c entry, or "" to admit.
@@ -149,7 +161,10 @@ func (ch *Channel) add(c *Client, key string, burst func()) (numeric string) {
 	}
 	var privs uint8
 	if len(ch.members) == 0 {
+		// The first joiner creates the channel afresh: the access
+		// settings lapsed when it emptied, and it is new from now on.
 		privs = privOp
+		ch.created = time.Now()
 	}
 	ch.members[c] = privs
 	delete(ch.invites, c.foldedNick())
@@ -160,7 +175,9 @@ func (ch *Channel) add(c *Client, key string, burst func()) (numeric string) {
 	return ""
 }
 
-// remove drops c and reports whether it was a member.
+// remove drops c and reports whether it was a member. When c was the
+// last member, the channel's access settings lapse in the same critical
+// section, so the next joiner finds a channel anyone may enter.
 func (ch *Channel) remove(c *Client) bool {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
@@ -169,6 +186,9 @@ func (ch *Channel) remove(c *Client) bool {
 	}
 	delete(ch.members, c)
 	ch.rebuildSnapshot()
+	if len(ch.members) == 0 {
+		ch.lapseLocked()
+	}
 	return true
 }
 
@@ -249,9 +269,21 @@ func (s *Server) loadChannels() error {
 			continue
 		}
 		ch := newChannel(st.Name)
-		ch.restore(st)
+		if ch.restore(st) {
+			s.rewriteState(ch) // drops settings an older version stored
+		}
 		s.channels[ch.folded] = ch
 		s.metrics.Channels.Inc()
 	}
 	return nil
+}
+
+// rewriteState stores ch's state again, under ch.mu as setTopic does;
+// loadChannels uses it to drop settings an older version persisted, such
+// as a channel key, which would otherwise stay sealed in the store.
+func (s *Server) rewriteState(ch *Channel) {
+	key := s.channelKey(ch)
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	s.history.SaveChannel(key, ch.stateLocked())
 }

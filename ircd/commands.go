@@ -76,6 +76,11 @@ func init() {
 		"REHASH":       {handler: handleRehash, oper: true},
 		"CHATHISTORY":  {handler: handleChathistory, minParams: 3},
 		"MONITOR":      {handler: handleMonitor, minParams: 1},
+		"INFO":         {handler: handleInfo},
+		"HELP":         {handler: handleHelp},
+		"HELPOP":       {handler: handleHelp},
+		"LINKS":        {handler: handleLinks},
+		"WALLOPS":      {handler: handleWallops, minParams: 1, oper: true},
 	}
 }
 

@@ -310,39 +310,41 @@ func (s *Server) sendNamesList(c *Client, name string, names []string, secret bo
 	c.numeric(irc.RPL_ENDOFNAMES, name, "End of /NAMES list")
 }
 
-func handleList(c *Client, m *irc.Message) error {
-	var filter map[string]bool
-	if len(m.Params) > 0 && !strings.HasPrefix(m.Params[0], "<") && !strings.HasPrefix(m.Params[0], ">") {
-		filter = make(map[string]bool)
-		for _, n := range splitList(m.Params[0]) {
-			filter[wire.Casefold(n)] = true
-		}
-	}
-	c.numeric(irc.RPL_LISTSTART, "Channel", "Users  Name")
-	for _, ch := range c.srv.channelSnapshot() {
-		if filter != nil && !filter[ch.folded] {
-			continue
-		}
-		n := len(ch.Members())
-		if n == 0 || !c.canSee(ch) {
-			continue
-		}
-		ch.mu.Lock()
-		topic := ch.topic.text
-		ch.mu.Unlock()
-		c.numeric(irc.RPL_LIST, ch.name, itoa(n), topic)
-	}
-	c.numeric(irc.RPL_LISTEND, "End of /LIST")
-	return nil
-}
-
 // channelSnapshot returns every channel the server holds.
 func (s *Server) channelSnapshot() []*Channel { return snapshot(s, s.channels) }
 
+// handleKick answers KICK <channel>{,<channel>} <nick>{,<nick>} [:<reason>]
+// as RFC 2812 says: one channel and any number of nicks (up to TARGMAX),
+// or as many channels as nicks, taken in pairs.
 func handleKick(c *Client, m *irc.Message) error {
-	ch := c.srv.lookupChannel(m.Params[0])
+	chans, nicks := splitList(m.Params[0]), splitList(m.Params[1])
+	switch {
+	case len(chans) == 0 || len(nicks) == 0 || len(chans) != 1 && len(chans) != len(nicks):
+		return ircError{irc.ERR_NEEDMOREPARAMS, []string{"KICK", "Not enough parameters"}}
+	case len(nicks) > maxTargets:
+		return ircError{irc.ERR_TOOMANYTARGETS, []string{paramSafe(m.Params[1]), "Too many targets"}}
+	}
+	reason := truncate(m.Param(2), kickLen)
+	if reason == "" {
+		reason = c.Nick()
+	}
+	for i, nick := range nicks {
+		name := chans[0]
+		if len(chans) > 1 {
+			name = chans[i]
+		}
+		if err := c.srv.kick(c, name, nick, reason); err != nil {
+			c.srv.replyError(c, m, err)
+		}
+	}
+	return nil
+}
+
+// kick removes nick from channel name, if c may.
+func (s *Server) kick(c *Client, name, nick, reason string) error {
+	ch := s.lookupChannel(name)
 	if ch == nil {
-		return ircError{irc.ERR_NOSUCHCHANNEL, []string{m.Params[0], "No such channel"}}
+		return ircError{irc.ERR_NOSUCHCHANNEL, []string{paramSafe(name), "No such channel"}}
 	}
 	privs, member := ch.privs(c)
 	if !member && !c.isOper() {
@@ -351,24 +353,16 @@ func handleKick(c *Client, m *irc.Message) error {
 	if privs&privOp == 0 && !c.isOper() {
 		return ircError{irc.ERR_CHANOPRIVSNEEDED, []string{ch.name, "You're not channel operator"}}
 	}
-	reason := truncate(m.Param(2), kickLen)
-	if reason == "" {
-		reason = c.Nick()
+	target := s.lookupClient(nick)
+	if target == nil {
+		return ircError{irc.ERR_NOSUCHNICK, []string{paramSafe(nick), "No such nick/channel"}}
 	}
-	for _, nick := range splitList(m.Params[1]) {
-		target := c.srv.lookupClient(nick)
-		if target == nil {
-			c.numeric(irc.ERR_NOSUCHNICK, nick, "No such nick/channel")
-			continue
-		}
-		if _, in := ch.privs(target); !in {
-			c.numeric(irc.ERR_USERNOTINCHANNEL, target.Nick(), ch.name, "They aren't on that channel")
-			continue
-		}
-		o := &outMsg{base: &irc.Message{Prefix: c.prefix(), Command: "KICK", Params: []string{ch.name, target.Nick(), reason}}, at: time.Now()}
-		c.srv.deliver(ch.Members(), o, nil)
-		c.srv.leave(target, ch)
+	if _, in := ch.privs(target); !in {
+		return ircError{irc.ERR_USERNOTINCHANNEL, []string{target.Nick(), ch.name, "They aren't on that channel"}}
 	}
+	o := &outMsg{base: &irc.Message{Prefix: c.prefix(), Command: "KICK", Params: []string{ch.name, target.Nick(), reason}}, at: time.Now()}
+	s.deliver(ch.Members(), o, nil)
+	s.leave(target, ch)
 	return nil
 }
 

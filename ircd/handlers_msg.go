@@ -123,6 +123,12 @@ func wantMessage(sender *Client, cmd string) func(*Client) bool {
 	return func(r *Client) bool { return r != sender }
 }
 
+// wantDirect selects the recipient of a private message: anyone, for
+// TAGMSG only a client that understands tags.
+func wantDirect(cmd string) func(*Client) bool {
+	return func(r *Client) bool { return cmd != "TAGMSG" || r.caps.has(capMessageTags) }
+}
+
 func (s *Server) messageUser(c *Client, o *outMsg, cmd string, params []string, start time.Time) error {
 	target := s.lookupClient(params[0])
 	if target == nil {
@@ -133,9 +139,9 @@ func (s *Server) messageUser(c *Client, o *outMsg, cmd string, params []string, 
 	if cmd != "TAGMSG" {
 		s.recordDirect(c, target, o)
 	}
-	if target != c {
-		s.deliver([]*Client{target}, o, wantMessage(c, cmd))
-	}
+	// A message to oneself is delivered too; with echo-message the sender
+	// gets two lines, and only the echo is a reply that carries a label.
+	s.deliverTo(&c.pending, []*Client{target}, o, wantDirect(cmd))
 	c.echo(o)
 	s.metrics.RelayLatency.Observe(time.Since(start).Seconds())
 	if away := target.awayMessage(); away != "" && cmd == "PRIVMSG" {
@@ -172,4 +178,23 @@ func (ch *Channel) canSend(c *Client) error {
 		return ircError{irc.ERR_CANNOTSENDTOCHAN, []string{ch.name, "Cannot send to channel"}}
 	}
 	return nil
+}
+
+// handleWallops sends an operator's message to every user with +w; the
+// command table lets only operators use it.
+func handleWallops(c *Client, m *irc.Message) error {
+	text := m.Params[0]
+	if text == "" {
+		return ircError{irc.ERR_NEEDMOREPARAMS, []string{"WALLOPS", "Not enough parameters"}}
+	}
+	o := &outMsg{base: &irc.Message{Prefix: c.prefix(), Command: "WALLOPS", Params: []string{truncate(text, topicLen)}}, at: time.Now()}
+	c.srv.deliverTo(&c.pending, c.srv.clientSnapshot(), o, (*Client).wantsWallops)
+	return nil
+}
+
+// wantsWallops reports whether c set user mode +w.
+func (c *Client) wantsWallops() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.wallops
 }

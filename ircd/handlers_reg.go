@@ -37,6 +37,9 @@ func handleUser(c *Client, m *irc.Message) error {
 	if !validUser(user) {
 		return ircError{irc.ERR_NEEDMOREPARAMS, []string{"USER", "Invalid username"}}
 	}
+	if m.Params[3] == "" {
+		return ircError{irc.ERR_NEEDMOREPARAMS, []string{"USER", "Not enough parameters"}}
+	}
 	c.mu.Lock()
 	c.user, c.realname = "~"+truncate(user, userLen), truncate(m.Params[3], realnameLen)
 	c.mu.Unlock()

@@ -55,7 +55,9 @@ func (s *Server) changeNick(c *Client, nick string) error {
 	c.mu.Unlock()
 	s.mu.Unlock()
 	s.whowas.add(old, c)
-	s.notifyNeighbours(c, &irc.Message{Prefix: old, Command: "NICK", Params: []string{nick}}, 0, true)
+	o := &outMsg{base: &irc.Message{Prefix: old, Command: "NICK", Params: []string{nick}}, at: time.Now()}
+	s.deliver(c.neighbours(), o, nil)
+	c.sendOwn(o) // a reply, so a labeled NICK's own line carries the label
 	s.monitorNickChange(old.Name, c.prefix())
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/irc.v4"
 
@@ -262,7 +263,9 @@ func (p *parsedModes) withArgument(channel string, add bool, f byte, arg string)
 	switch f {
 	case 'k':
 		if add && !validKey(arg) {
-			bad("Invalid key")
+			// The client is shown which key was refused, made safe to
+			// sit in the middle of a line.
+			p.errs = append(p.errs, ircError{errInvalidModeParam, []string{channel, "k", echoParam(arg, 2*keyLen), "Invalid key"}})
 			return
 		}
 	case 'l':
@@ -294,6 +297,30 @@ func paramSafe(s string) string {
 	return s
 }
 
+// echoParam renders a parameter the server refused so it can be shown
+// back in a middle position: at most max bytes, cut on a character
+// boundary, with each space, control byte or leading ':' replaced by '_'
+// (all a middle parameter cannot hold), and "*" for an empty one.
+func echoParam(s string, max int) string {
+	if len(s) > max {
+		n := max
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		s = s[:n]
+	}
+	if s == "" {
+		return "*"
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if c <= ' ' || c == 0x7f || i == 0 && c == ':' {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
 // resolveTargets looks up the nicks of o and v changes before the channel
 // is locked (Server.mu comes before Channel.mu) and drops unknown ones.
 func (s *Server) resolveTargets(c *Client, changes []modeChange) []modeChange {
@@ -312,39 +339,37 @@ func (s *Server) resolveTargets(c *Client, changes []modeChange) []modeChange {
 	return out
 }
 
-// changeModes applies changes, tells every member (and an operator
-// overriding from outside) in one MODE line, and persists the settings.
-// All three happen under ch.mu, so members see concurrent changes in the
-// order they were made and the last state stored is the last one seen.
+// changeModes applies changes and tells every member (and an operator
+// overriding from outside) in one MODE line, both under ch.mu, so members
+// see concurrent changes in the order they were made. Nothing here is
+// persisted: only the topic outlives the channel's members.
 func (s *Server) changeModes(c *Client, ch *Channel, changes []modeChange) {
-	setter, prefix, key := c.hostmask(), c.prefix(), s.channelKey(ch)
+	setter, prefix := c.hostmask(), c.prefix()
 	now := storedTime(time.Now())
 	ch.mu.Lock()
-	b, persist, errs := ch.applyModesLocked(changes, setter, now)
+	defer ch.mu.Unlock()
+	b, errs := ch.applyModesLocked(changes, setter, now)
 	for _, e := range errs {
 		c.numeric(e.numeric, e.params...)
 	}
 	if !b.empty() {
 		msg := &irc.Message{Prefix: prefix, Command: "MODE", Params: append([]string{ch.name}, b.params()...)}
 		o := &outMsg{base: msg, at: time.Now()}
-		if persist {
-			s.history.SaveChannel(key, ch.stateLocked())
-		}
 		s.deliver(ch.snapshot, o, func(r *Client) bool { return r != c })
 		c.sendOwn(o)
-	}
-	ch.mu.Unlock()
-	if persist {
-		s.dropIfEmpty(ch)
 	}
 }
 
 // applyModesLocked applies changes and returns those that changed
-// something, whether a persisted setting changed, and the errors to
-// send; ch.mu is held.
-func (ch *Channel) applyModesLocked(changes []modeChange, setter string, now time.Time) (b modeBuilder, persist bool, errs []ircError) {
+// something and the errors to send; ch.mu is held. A channel without
+// members keeps a new channel's settings (lapseLocked), so an operator
+// outside it cannot make it unjoinable.
+func (ch *Channel) applyModesLocked(changes []modeChange, setter string, now time.Time) (b modeBuilder, errs []ircError) {
 	if ch.dead {
-		return b, false, nil
+		return b, nil
+	}
+	if len(ch.members) == 0 {
+		return b, []ircError{{irc.ERR_NOTONCHANNEL, []string{ch.name, "Channel is empty; its modes lapsed with its last member"}}}
 	}
 	for _, mc := range changes {
 		arg, changed, err := ch.applyMode(mc, setter, now)
@@ -353,10 +378,9 @@ func (ch *Channel) applyModesLocked(changes []modeChange, setter string, now tim
 		}
 		if changed {
 			b.add(mc.add, mc.mode, arg)
-			persist = persist || mc.mode != 'o' && mc.mode != 'v'
 		}
 	}
-	return b, persist, errs
+	return b, errs
 }
 
 // applyMode applies one change; ch.mu is held. It returns the argument to
@@ -469,48 +493,30 @@ func (s *Server) sendBanList(c *Client, ch *Channel) error {
 	return nil
 }
 
-// stateLocked returns ch's settings to persist, or nil when they are
-// all defaults and nothing needs keeping; ch.mu is held.
+// stateLocked returns ch's settings to persist, or nil when there is no
+// topic and nothing needs keeping; ch.mu is held. Only the topic is kept:
+// every channel is empty after a restart, and an empty channel's access
+// settings lapse, so storing them would keep a key sealed for nothing.
+// Registered channels (the accounts issue) will add their settings here.
 func (ch *Channel) stateLocked() *history.ChannelState {
-	st := &history.ChannelState{
-		Name: ch.name, Created: ch.created,
-		Topic: ch.topic.text, TopicSetter: ch.topic.setter, TopicAt: ch.topic.at,
-		Modes: ch.modes.flags(), Key: ch.modes.key, Limit: ch.modes.limit,
-	}
-	for _, b := range ch.bans {
-		st.Bans = append(st.Bans, history.Ban{Mask: b.mask, Setter: b.setter, At: b.at})
-	}
-	if st.Topic == "" && len(st.Bans) == 0 && ch.modes == defaultChanModes() {
+	if ch.topic.text == "" {
 		return nil
 	}
-	return st
+	return &history.ChannelState{
+		Name: ch.name, Created: ch.created,
+		Topic: ch.topic.text, TopicSetter: ch.topic.setter, TopicAt: ch.topic.at,
+	}
 }
 
-// restore is the inverse of state, for a channel not yet published.
-// Values a current server would refuse are dropped rather than trusted.
-func (ch *Channel) restore(st history.ChannelState) {
+// restore is the inverse of stateLocked, for a channel not yet published.
+// It reports whether st held access settings, which a channel loaded
+// empty does not keep (older versions stored them).
+func (ch *Channel) restore(st history.ChannelState) (dropped bool) {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	if !st.Created.IsZero() {
 		ch.created = st.Created
 	}
 	ch.topic = topicState{text: st.Topic, setter: st.TopicSetter, at: st.TopicAt}
-	ch.modes = chanModes{}
-	for i := 0; i < len(st.Modes); i++ {
-		if f := ch.modes.flag(st.Modes[i]); f != nil {
-			*f = true
-		}
-	}
-	if validKey(st.Key) {
-		ch.modes.key = st.Key
-	}
-	if st.Limit > 0 && st.Limit <= maxLimit {
-		ch.modes.limit = st.Limit
-	}
-	ch.bans = nil
-	for _, b := range st.Bans {
-		if mask := normalizeMask(b.Mask); mask != "" && len(ch.bans) < maxBans {
-			ch.bans = append(ch.bans, listEntry{mask: mask, setter: b.Setter, at: b.At})
-		}
-	}
+	return st.Modes != "" || st.Key != "" || st.Limit != 0 || len(st.Bans) > 0
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"securechat/ircd/history"
 )
 
 func TestMatchMask(t *testing.T) {
@@ -128,8 +130,9 @@ func TestParseChannelModes(t *testing.T) {
 func TestChannelStateRoundTrip(t *testing.T) {
 	t.Parallel()
 	fresh := newChannel("#fresh")
+	fresh.modes = chanModes{inviteOnly: true, key: "k"}
 	if _, keep := fresh.state(); keep {
-		t.Fatal("a default channel should not be stored")
+		t.Fatal("a channel without a topic should not be stored, whatever its modes")
 	}
 	ch := newChannel("#Room")
 	at := time.UnixMilli(1700000000000)
@@ -137,13 +140,28 @@ func TestChannelStateRoundTrip(t *testing.T) {
 	ch.modes = chanModes{inviteOnly: true, moderated: true, secret: true, key: "k", limit: 5}
 	ch.bans = []listEntry{{mask: "eve!*@*", setter: "a!b@c", at: at}}
 	st, keep := ch.state()
-	if !keep || st.Modes != "ims" || st.Key != "k" || st.Limit != 5 || len(st.Bans) != 1 {
-		t.Fatalf("state = %+v, keep %v", st, keep)
+	if !keep || st.Topic != "hello" || st.Modes != "" || st.Key != "" || st.Limit != 0 || len(st.Bans) != 0 {
+		t.Fatalf("state = %+v, keep %v; want the topic only", st, keep)
 	}
 	back := newChannel(st.Name)
-	back.restore(st)
-	if back.topic != ch.topic || back.modes != ch.modes || !reflect.DeepEqual(back.bans, ch.bans) || !back.created.Equal(ch.created) {
-		t.Fatalf("restored %+v %+v %+v, want %+v %+v %+v", back.topic, back.modes, back.bans, ch.topic, ch.modes, ch.bans)
+	if back.restore(st) {
+		t.Error("restore of a topic-only state reports dropped settings")
+	}
+	if back.topic != ch.topic || back.modes != defaultChanModes() || back.bans != nil || !back.created.Equal(ch.created) {
+		t.Fatalf("restored %+v %+v %+v, want topic %+v and defaults", back.topic, back.modes, back.bans, ch.topic)
+	}
+}
+
+// TestRestoreDropsOldSettings loads a state as older versions stored it,
+// with access settings: the channel comes back empty and joinable, with
+// its topic, and restore says the stored state needs rewriting.
+func TestRestoreDropsOldSettings(t *testing.T) {
+	t.Parallel()
+	ch := newChannel("#old")
+	dropped := ch.restore(history.ChannelState{Name: "#old", Topic: "t", Modes: "int", Key: "pw", Limit: 3,
+		Bans: []history.Ban{{Mask: "*!*@*"}}})
+	if !dropped || ch.modes != defaultChanModes() || ch.bans != nil || ch.topic.text != "t" {
+		t.Fatalf("dropped %v, modes %+v, bans %v, topic %q", dropped, ch.modes, ch.bans, ch.topic.text)
 	}
 }
 
@@ -236,7 +254,9 @@ func TestChannelModeErrors(t *testing.T) {
 		{"not a member", "alice", "MODE #c +v carol", ` 441 alice carol #c `},
 		{"unknown letter", "alice", "MODE #c +Z", ` 472 alice Z :is unknown mode char to me`},
 		{"bad limit", "alice", "MODE #c +l -3", ` 696 alice #c l -3 :`},
-		{"bad key", "alice", "MODE #c +k :a b", ` 696 alice #c k \* :`},
+		{"bad key", "alice", "MODE #c +k :a b", ` 696 alice #c k a_b :`},
+		{"long key", "alice", "MODE #c +k " + strings.Repeat("x", 100), ` 696 alice #c k ` + strings.Repeat("x", 2*keyLen) + ` :Invalid key`},
+		{"key with colon", "alice", "MODE #c +k ::pw", ` 696 alice #c k _pw :`},
 		{"outsider lists bans", "carol", "MODE #c b", ` 368 carol #c :End of channel ban list`},
 	}
 	for _, tc := range cases {
@@ -344,26 +364,42 @@ func TestKeyAndInviteAdmit(t *testing.T) {
 	bob.Expect(`:bob!\S+ JOIN #c`)
 }
 
-func TestChannelModesPersist(t *testing.T) {
+// TestChannelModesLapseAcrossRestart: a restart empties every channel,
+// so its access settings lapse like any emptied channel's, and the topic
+// stays.
+func TestChannelModesLapseAcrossRestart(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
 	alice := ts.register("alice")
 	alice.Join("#keep")
-	alice.Send("MODE #keep +ksb pw bad")
-	alice.Expect(`MODE #keep \+ksb pw :?bad!\*@\*`)
-	alice.Send("QUIT")
-	alice.ExpectClosed()
+	alice.Send("TOPIC #keep :still here")
+	alice.Expect(`TOPIC #keep :?still here$`)
+	alice.Send("MODE #keep +iksb pw bad")
+	alice.Expect(`MODE #keep \+iksb pw :?bad!\*@\*`)
+	ts.shutdown() // alice is still in #keep; shutdown stores the settings
 
 	again := newTestServer(t, withStore(ts.store, ts.vault))
 	bob := again.register("bob")
 	bob.Send("JOIN #keep")
-	bob.Expect(` 475 bob #keep `)
-	bob.Send("JOIN #keep pw")
-	bob.Expect(` 353 bob @ #keep :?@bob`)
-	bob.Send("MODE #keep")
-	bob.Expect(` 324 bob #keep \+nstk :?pw$`)
-	bob.Send("MODE #keep -ksb pw bad")
-	bob.Expect(`MODE #keep -ksb \* :?bad!\*@\*`)
+	bob.Expect(` 332 bob #keep :?still here$`)
+	bob.Expect(` 353 bob = #keep :?@bob$`)
 	bob.Send("MODE #keep")
 	bob.Expect(` 324 bob #keep :?\+nt$`)
+}
+
+func TestEchoParam(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ name, in, want string }{
+		{"plain", "abc", "abc"},
+		{"empty", "", "*"},
+		{"space and control", "a\x01 b", "a__b"},
+		{"leading colon", ":x:y", "_x:y"},
+		{"long", strings.Repeat("k", 10), "kkkk"},
+		{"cut on a character boundary", "kkké", "kkk"},
+	}
+	for _, tc := range cases {
+		if got := echoParam(tc.in, 4); got != tc.want {
+			t.Errorf("%s: echoParam(%q) = %q, want %q", tc.name, tc.in, got, tc.want)
+		}
+	}
 }
