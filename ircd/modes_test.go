@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"securechat/ircd/history"
 )
 
 func TestMatchMask(t *testing.T) {
@@ -73,28 +75,31 @@ func TestNormalizeMask(t *testing.T) {
 func TestParseChannelModes(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
-		name     string
-		spec     string
-		args     []string
-		want     string // changes as "+o:alice -k: ..."
-		listBans bool
-		errs     []string // numerics
+		name  string
+		spec  string
+		args  []string
+		want  string   // changes as "+o:alice -k: ..."
+		lists string   // list modes asked for
+		errs  []string // numerics
 	}{
-		{"flags", "+mi-t", nil, "+m: +i: -t:", false, nil},
-		{"params", "+ov-k", []string{"alice", "bob", "old"}, "+o:alice +v:bob -k:old", false, nil},
-		{"no sign means add", "n", nil, "+n:", false, nil},
-		{"ban list", "b", nil, "", true, nil},
-		{"plus b no arg lists", "+b", nil, "", true, nil},
-		{"ban normalised", "+b", []string{"Eve"}, "+b:eve!*@*", false, nil},
-		{"minus l takes none", "-l+k", []string{"key"}, "-l: +k:key", false, nil},
-		{"minus k without arg", "-k", nil, "-k:", false, nil},
-		{"o without arg ignored", "+o", nil, "", false, nil},
-		{"unknown", "+xq", nil, "", false, []string{"472", "472"}},
-		{"bad limit", "+l", []string{"lots"}, "", false, []string{"696"}},
-		{"zero limit", "+l", []string{"0"}, "", false, []string{"696"}},
-		{"bad key", "+k", []string{"a,b"}, "", false, []string{"696"}},
+		{"flags", "+mi-t", nil, "+m: +i: -t:", "", nil},
+		{"params", "+ov-k", []string{"alice", "bob", "old"}, "+o:alice +v:bob -k:old", "", nil},
+		{"no sign means add", "n", nil, "+n:", "", nil},
+		{"ban list", "b", nil, "", "b", nil},
+		{"plus b no arg lists", "+b", nil, "", "b", nil},
+		{"lists once each, in order", "Ibeb", nil, "", "Ibe", nil},
+		{"ban normalised", "+b", []string{"Eve"}, "+b:eve!*@*", "", nil},
+		{"exceptions normalised", "+eI-e", []string{"Eve", "*@Host", "x!y"}, "+e:eve!*@* +I:*!*@host -e:x!y@*", "", nil},
+		{"bad exception mask", "+eI", []string{"a,b", ":x"}, "", "", []string{"696", "696"}},
+		{"minus l takes none", "-l+k", []string{"key"}, "-l: +k:key", "", nil},
+		{"minus k without arg", "-k", nil, "-k:", "", nil},
+		{"o without arg ignored", "+o", nil, "", "", nil},
+		{"unknown", "+xq", nil, "", "", []string{"472", "472"}},
+		{"bad limit", "+l", []string{"lots"}, "", "", []string{"696"}},
+		{"zero limit", "+l", []string{"0"}, "", "", []string{"696"}},
+		{"bad key", "+k", []string{"a,b"}, "", "", []string{"696"}},
 		{"too many params", "+vvvvvvv", []string{"a", "b", "c", "d", "e", "f", "g"},
-			"+v:a +v:b +v:c +v:d +v:e +v:f", false, nil},
+			"+v:a +v:b +v:c +v:d +v:e +v:f", "", nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -111,8 +116,8 @@ func TestParseChannelModes(t *testing.T) {
 			if strings.Join(got, " ") != tc.want {
 				t.Errorf("changes %q, want %q", strings.Join(got, " "), tc.want)
 			}
-			if p.listBans != tc.listBans {
-				t.Errorf("listBans %v, want %v", p.listBans, tc.listBans)
+			if p.lists != tc.lists {
+				t.Errorf("lists %q, want %q", p.lists, tc.lists)
 			}
 			var errs []string
 			for _, e := range p.errs {
@@ -136,14 +141,46 @@ func TestChannelStateRoundTrip(t *testing.T) {
 	ch.topic = topicState{text: "hello", setter: "a!b@c", at: at}
 	ch.modes = chanModes{inviteOnly: true, moderated: true, secret: true, key: "k", limit: 5}
 	ch.bans = []listEntry{{mask: "eve!*@*", setter: "a!b@c", at: at}}
+	ch.excepts = []listEntry{{mask: "*!*@good", setter: "a!b@c", at: at}}
+	ch.invex = []listEntry{{mask: "bob!*@*", setter: "d!e@f", at: at}, {mask: "carol!*@*", setter: "a!b@c", at: at}}
 	st, keep := ch.state()
-	if !keep || st.Modes != "ims" || st.Key != "k" || st.Limit != 5 || len(st.Bans) != 1 {
+	if !keep || st.Modes != "ims" || st.Key != "k" || st.Limit != 5 || len(st.Bans) != 1 ||
+		len(st.Excepts) != 1 || len(st.InviteExcepts) != 2 {
 		t.Fatalf("state = %+v, keep %v", st, keep)
 	}
 	back := newChannel(st.Name)
 	back.restore(st)
-	if back.topic != ch.topic || back.modes != ch.modes || !reflect.DeepEqual(back.bans, ch.bans) || !back.created.Equal(ch.created) {
-		t.Fatalf("restored %+v %+v %+v, want %+v %+v %+v", back.topic, back.modes, back.bans, ch.topic, ch.modes, ch.bans)
+	if back.topic != ch.topic || back.modes != ch.modes || !back.created.Equal(ch.created) {
+		t.Fatalf("restored %+v %+v, want %+v %+v", back.topic, back.modes, ch.topic, ch.modes)
+	}
+	for _, mode := range []byte(listModes) {
+		if got, want := *back.maskList(mode), *ch.maskList(mode); !reflect.DeepEqual(got, want) {
+			t.Errorf("restored +%c list %+v, want %+v", mode, got, want)
+		}
+	}
+
+	// An exception list alone is a setting worth keeping.
+	only := newChannel("#only")
+	only.invex = ch.invex
+	if _, keep := only.state(); !keep {
+		t.Error("a channel with only +I entries should be stored")
+	}
+}
+
+// TestRestoreListsShareLimit checks that stored lists longer than the
+// shared MAXLIST limit are cut, not trusted.
+func TestRestoreListsShareLimit(t *testing.T) {
+	t.Parallel()
+	var st history.ChannelState
+	st.Name = "#full"
+	for i := 0; i < maxBans; i++ {
+		st.Bans = append(st.Bans, history.Ban{Mask: fmt.Sprintf("b%d", i)})
+		st.Excepts = append(st.Excepts, history.Ban{Mask: fmt.Sprintf("e%d", i)})
+	}
+	ch := newChannel(st.Name)
+	ch.restore(st)
+	if len(ch.bans) != maxBans || len(ch.excepts) != 0 {
+		t.Fatalf("restored %d bans and %d exceptions, want %d and 0", len(ch.bans), len(ch.excepts), maxBans)
 	}
 }
 

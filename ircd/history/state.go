@@ -24,9 +24,12 @@ type ChannelState struct {
 	Key         string    `json:"key,omitempty"`
 	Limit       int       `json:"limit,omitempty"`
 	Bans        []Ban     `json:"bans,omitempty"`
+	// Excepts (+e) and InviteExcepts (+I) are the exception lists.
+	Excepts       []Ban `json:"excepts,omitempty"`
+	InviteExcepts []Ban `json:"invite_excepts,omitempty"`
 }
 
-// Ban is one entry of a channel's ban list.
+// Ban is one entry of a channel's ban list or of an exception list.
 type Ban struct {
 	Mask   string    `json:"mask"`
 	Setter string    `json:"setter"`
