@@ -133,13 +133,7 @@ func TestListsShareLimit(t *testing.T) {
 	ts := newTestServer(t)
 	alice := ts.register("alice")
 	alice.Join("#c")
-	for i := 0; i < maxBans-2; i += maxModes {
-		var masks []string
-		for j := i; j < min(i+maxModes, maxBans-2); j++ {
-			masks = append(masks, fmt.Sprintf("n%d", j))
-		}
-		alice.Send("MODE #c +%s %s", strings.Repeat("b", len(masks)), strings.Join(masks, " "))
-	}
+	addBans(alice, "#c", maxBans-2)
 	alice.Send("MODE #c +eI e1 i1")
 	alice.Expect(`MODE #c \+eI e1!\*@\* :?i1!\*@\*$`)
 	alice.Send("MODE #c +I i2")
@@ -214,4 +208,40 @@ func TestExceptionsAdvertised(t *testing.T) {
 			t.Errorf("ISUPPORT lacks %s", want)
 		}
 	}
+}
+
+// TestInviteList checks that INVITE without parameters lists the
+// channels the caller is invited to and has not joined, and that one
+// parameter is still too few.
+func TestInviteList(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	alice, bob, carol := ts.register("alice"), ts.register("bob"), ts.register("carol")
+	bob.Send("INVITE")
+	bob.Expect(` 337 bob :End of /INVITE list$`)
+
+	for _, ch := range []string{"#b", "#a", "#c"} {
+		alice.Join(ch)
+		alice.Send("INVITE bob %s", ch)
+		alice.Expect(` 341 alice bob ` + ch)
+	}
+	carol.Join("#d")
+	carol.Send("INVITE alice #d") // someone else's invite is not bob's
+	carol.Expect(` 341 carol alice #d`)
+	bob.Join("#c") // joining uses the invite up
+
+	bob.Send("INVITE")
+	end, before := bob.ExpectAfter(` 337 bob `)
+	var got []string
+	for _, l := range append(before, end.String()) {
+		if f := strings.Fields(l); len(f) > 3 && f[1] == "336" && f[2] == "bob" {
+			got = append(got, f[3])
+		}
+	}
+	if want := []string{"#a", "#b"}; !slices.Equal(got, want) {
+		t.Fatalf("invites listed %v, want %v", got, want)
+	}
+
+	bob.Send("INVITE alice")
+	bob.Expect(` 461 bob INVITE `)
 }

@@ -15,6 +15,8 @@ import (
 // calls them RPL_INVEXLIST and gives RPL_INVITELIST 336.
 const (
 	rplCreationTime     = "329"
+	rplInviteList       = "336" // INVITE without parameters
+	rplEndOfInviteList  = "337"
 	rplInvexList        = "346"
 	rplEndOfInvexList   = "347"
 	errInvalidModeParam = "696"

@@ -316,15 +316,20 @@ func TestBanListFull(t *testing.T) {
 	ts := newTestServer(t)
 	alice := ts.register("alice")
 	alice.Join("#c")
-	for i := 0; i < maxBans; i += maxModes {
-		var masks []string
-		for j := i; j < min(i+maxModes, maxBans); j++ {
-			masks = append(masks, fmt.Sprintf("n%d", j))
-		}
-		alice.Send("MODE #c +%s %s", strings.Repeat("b", len(masks)), strings.Join(masks, " "))
-	}
+	addBans(alice, "#c", maxBans)
 	alice.Send("MODE #c +b onetoomany")
 	alice.Expect(` 478 alice #c b :`)
+}
+
+// addBans has c ban n masks on channel, maxModes to a MODE line.
+func addBans(c *testClient, channel string, n int) {
+	for i := 0; i < n; i += maxModes {
+		var masks []string
+		for j := i; j < min(i+maxModes, n); j++ {
+			masks = append(masks, fmt.Sprintf("n%d", j))
+		}
+		c.Send("MODE %s +%s %s", channel, strings.Repeat("b", len(masks)), strings.Join(masks, " "))
+	}
 }
 
 // TestChannelModesEnforced checks that each mode refuses what it should,
