@@ -40,6 +40,8 @@ type Channel struct {
 	topic    topicState
 	modes    chanModes
 	bans     []listEntry
+	excepts  []listEntry         // +e: masks a ban does not apply to
+	invex    []listEntry         // +I: masks admitted past +i
 	invites  map[string]struct{} // casefolded nicks invited past +i
 	ring     history.Ring        // replay ring
 	dead     bool                // removed from the server map
@@ -110,7 +112,7 @@ func (ch *Channel) isEmptyStateless() bool {
 // that is decided. ch.mu is held.
 func (ch *Channel) lapseLocked() {
 	ch.modes = defaultChanModes()
-	ch.bans = nil
+	ch.bans, ch.excepts, ch.invex = nil, nil, nil
 	clear(ch.invites)
 }
 
@@ -122,7 +124,7 @@ func (ch *Channel) joinCheck(c *Client, key string) string {
 		return irc.ERR_BADCHANNELKEY
 	case ch.modes.limit > 0 && len(ch.members) >= ch.modes.limit && !invited && !c.isOper():
 		return irc.ERR_CHANNELISFULL
-	case ch.modes.inviteOnly && !invited && !c.isOper():
+	case ch.modes.inviteOnly && !invited && !matchAny(ch.invex, c.hostmask()) && !c.isOper():
 		return irc.ERR_INVITEONLYCHAN
 	case ch.bannedLocked(c) && !invited && !c.isOper():
 		return irc.ERR_BANNEDFROMCHAN
@@ -130,18 +132,14 @@ func (ch *Channel) joinCheck(c *Client, key string) string {
 	return ""
 }
 
-// bannedLocked matches c against the ban list; ch.mu is held.
+// bannedLocked reports whether c matches a ban and no ban exception;
+// ch.mu is held.
 func (ch *Channel) bannedLocked(c *Client) bool {
 	if len(ch.bans) == 0 {
 		return false
 	}
 	mask := c.hostmask()
-	for _, b := range ch.bans {
-		if matchMask(b.mask, mask) {
-			return true
-		}
-	}
-	return false
+	return matchAny(ch.bans, mask) && !matchAny(ch.excepts, mask)
 }
 
 // add makes c a member, first ones as operator, and runs burst in the

@@ -58,7 +58,7 @@ func init() {
 		"NAMES":        {handler: handleNames},
 		"LIST":         {handler: handleList},
 		"KICK":         {handler: handleKick, minParams: 2},
-		"INVITE":       {handler: handleInvite, minParams: 2},
+		"INVITE":       {handler: handleInvite}, // no parameters lists invites
 		"MODE":         {handler: handleMode, minParams: 1},
 		"WHO":          {handler: handleWho, minParams: 1},
 		"WHOIS":        {handler: handleWhois, minParams: 1},

@@ -1,6 +1,7 @@
 package ircd
 
 import (
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -366,7 +367,15 @@ func (s *Server) kick(c *Client, name, nick, reason string) error {
 	return nil
 }
 
+// handleInvite invites a user to a channel or, given no parameters,
+// lists the channels the caller is invited to.
 func handleInvite(c *Client, m *irc.Message) error {
+	switch len(m.Params) {
+	case 0:
+		return c.srv.sendInvites(c)
+	case 1:
+		return ircError{irc.ERR_NEEDMOREPARAMS, []string{"INVITE", "Not enough parameters"}}
+	}
 	target := c.srv.lookupClient(m.Params[0])
 	if target == nil {
 		return ircError{irc.ERR_NOSUCHNICK, []string{m.Params[0], "No such nick/channel"}}
@@ -403,5 +412,31 @@ func handleInvite(c *Client, m *irc.Message) error {
 		p, _ := ch.privs(r)
 		return r != c && r != target && p&privOp != 0 && r.caps.has(capInviteNotify)
 	})
+	return nil
+}
+
+// sendInvites answers INVITE without parameters: 336 for each channel c
+// is invited to and has not joined yet, then 337.
+func (s *Server) sendInvites(c *Client) error {
+	s.mu.RLock()
+	chans := make([]*Channel, 0, len(s.channels))
+	for _, ch := range s.channels {
+		chans = append(chans, ch)
+	}
+	s.mu.RUnlock()
+	nick := c.foldedNick()
+	var names []string
+	for _, ch := range chans {
+		ch.mu.Lock()
+		if _, invited := ch.invites[nick]; invited && !ch.dead {
+			names = append(names, ch.name)
+		}
+		ch.mu.Unlock()
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		c.numeric(rplInviteList, name)
+	}
+	c.numeric(rplEndOfInviteList, "End of /INVITE list")
 	return nil
 }

@@ -8,9 +8,10 @@ import (
 // Modes as shown in RPL_MYINFO and CHANMODES.
 const (
 	userModes             = "Biow"
-	channelModes          = "biklmnostv"
-	channelModesWithParam = "bklov"
+	channelModes          = "Ibeiklmnostv"
+	channelModesWithParam = "Ibeklov"
 	channelFlagModes      = "imnst" // modes without a parameter
+	listModes             = "beI"   // modes holding a list of masks
 )
 
 // isupportLines renders RPL_ISUPPORT tokens, at most 12 per line so each
@@ -22,14 +23,16 @@ func (s *Server) isupportLines() [][]string {
 		"BOT=B",
 		"CASEMAPPING=ascii",
 		"CHANLIMIT=#:" + strconv.Itoa(maxChannels),
-		"CHANMODES=b,k,l," + channelFlagModes,
+		"CHANMODES=" + listModes + ",k,l," + channelFlagModes,
 		"CHANNELLEN=" + strconv.Itoa(channelLen),
 		"CHANTYPES=#",
 		"CHATHISTORY=" + strconv.Itoa(chathistoryMax),
 		"ELIST=CMNTU",
+		"EXCEPTS=e",
 		"HOSTLEN=64",
+		"INVEX=I",
 		"KICKLEN=" + strconv.Itoa(kickLen),
-		"MAXLIST=b:" + strconv.Itoa(maxBans),
+		"MAXLIST=" + listModes + ":" + strconv.Itoa(maxBans),
 		"MAXTARGETS=" + strconv.Itoa(maxTargets),
 		"MODES=" + strconv.Itoa(maxModes),
 		"MONITOR=" + strconv.Itoa(monitorLimit),

@@ -12,8 +12,14 @@ import (
 )
 
 // Numerics from modern.ircdocs.horse that gopkg.in/irc.v4 leaves commented out.
+// irc.v4 names 346 and 347 RPL_INVITELIST after RFC 2812; modern.ircdocs
+// calls them RPL_INVEXLIST and gives RPL_INVITELIST 336.
 const (
 	rplCreationTime     = "329"
+	rplInviteList       = "336" // INVITE without parameters
+	rplEndOfInviteList  = "337"
+	rplInvexList        = "346"
+	rplEndOfInvexList   = "347"
 	errInvalidModeParam = "696"
 )
 
@@ -176,14 +182,14 @@ type modeChange struct {
 }
 
 // parsedModes is a channel mode string split into changes, with the
-// errors found on the way and whether the ban list was asked for.
+// errors found on the way and the list modes whose entries were asked for.
 type parsedModes struct {
-	changes  []modeChange
-	listBans bool
-	errs     []ircError
+	changes []modeChange
+	lists   string // list mode letters, each at most once, in asked order
+	errs    []ircError
 }
 
-// channelMode shows a channel's modes or ban list, or changes its modes.
+// channelMode shows a channel's modes or mask lists, or changes its modes.
 func channelMode(c *Client, m *irc.Message) error {
 	s := c.srv
 	ch := s.lookupChannel(m.Params[0])
@@ -197,8 +203,8 @@ func channelMode(c *Client, m *irc.Message) error {
 	for _, e := range p.errs {
 		c.numeric(e.numeric, e.params...)
 	}
-	if p.listBans {
-		if err := s.sendBanList(c, ch); err != nil {
+	for i := 0; i < len(p.lists); i++ {
+		if err := s.sendList(c, ch, p.lists[i]); err != nil {
 			return err
 		}
 	}
@@ -243,19 +249,22 @@ func parseChannelModes(channel, spec string, args []string) parsedModes {
 	return p
 }
 
-// noArgument handles a parameter mode given without one: b lists the
-// bans, -k clears the key whatever it was, and the others are ignored.
+// noArgument handles a parameter mode given without one: b, e and I show
+// their list, -k clears the key whatever it was, and the others are
+// ignored.
 func (p *parsedModes) noArgument(add bool, f byte) {
 	switch {
-	case f == 'b':
-		p.listBans = true
+	case strings.IndexByte(listModes, f) >= 0:
+		if strings.IndexByte(p.lists, f) < 0 {
+			p.lists += string(f)
+		}
 	case f == 'k' && !add:
 		p.changes = append(p.changes, modeChange{add: false, mode: 'k'})
 	}
 }
 
 // withArgument checks a mode's parameter and records the change, or a
-// 696 ERR_INVALIDMODEPARAM for a bad key, limit or ban mask.
+// 696 ERR_INVALIDMODEPARAM for a bad key, limit or mask.
 func (p *parsedModes) withArgument(channel string, add bool, f byte, arg string) {
 	bad := func(why string) {
 		p.errs = append(p.errs, ircError{errInvalidModeParam, []string{channel, string(f), paramSafe(arg), why}})
@@ -273,9 +282,9 @@ func (p *parsedModes) withArgument(channel string, add bool, f byte, arg string)
 			bad("Invalid limit")
 			return
 		}
-	case 'b':
+	case 'b', 'e', 'I':
 		if arg = normalizeMask(arg); arg == "" {
-			bad("Invalid ban mask")
+			bad("Invalid mask")
 			return
 		}
 	}
@@ -393,8 +402,8 @@ func (ch *Channel) applyMode(mc modeChange, setter string, now time.Time) (strin
 		return ch.applyKey(mc)
 	case 'l':
 		return ch.applyLimit(mc)
-	case 'b':
-		return ch.applyBan(mc, setter, now)
+	case 'b', 'e', 'I':
+		return ch.applyListEntry(mc, setter, now)
 	}
 	field := ch.modes.flag(mc.mode)
 	if field == nil || *field == mc.add {
@@ -444,24 +453,27 @@ func (ch *Channel) applyLimit(mc modeChange) (string, bool, *ircError) {
 	return mc.arg, changed, nil
 }
 
-func (ch *Channel) applyBan(mc modeChange, setter string, now time.Time) (string, bool, *ircError) {
-	for i, b := range ch.bans {
-		if b.mask != mc.arg {
+// applyListEntry adds a mask to, or removes it from, the list behind
+// mc.mode. The three lists share one limit, as ISUPPORT MAXLIST=beI says.
+func (ch *Channel) applyListEntry(mc modeChange, setter string, now time.Time) (string, bool, *ircError) {
+	list := ch.maskList(mc.mode)
+	for i, e := range *list {
+		if e.mask != mc.arg {
 			continue
 		}
 		if mc.add {
 			return "", false, nil
 		}
-		ch.bans = append(ch.bans[:i:i], ch.bans[i+1:]...)
+		*list = append((*list)[:i:i], (*list)[i+1:]...)
 		return mc.arg, true, nil
 	}
 	if !mc.add {
 		return "", false, nil
 	}
-	if len(ch.bans) >= maxBans {
-		return "", false, &ircError{irc.ERR_BANLISTFULL, []string{ch.name, "b", "Channel ban list is full"}}
+	if ch.listEntriesLocked() >= maxBans {
+		return "", false, &ircError{irc.ERR_BANLISTFULL, []string{ch.name, string(mc.mode), "Channel list is full"}}
 	}
-	ch.bans = append(ch.bans, listEntry{mask: mc.arg, setter: setter, at: now})
+	*list = append(*list, listEntry{mask: mc.arg, setter: setter, at: now})
 	return mc.arg, true, nil
 }
 
@@ -477,20 +489,65 @@ func (s *Server) sendChannelModes(c *Client, ch *Channel) error {
 	return nil
 }
 
-// sendBanList answers MODE #channel b with 367 per ban and 368, to anyone
-// who may see the channel.
-func (s *Server) sendBanList(c *Client, ch *Channel) error {
+// sendList answers MODE #channel b, e or I with one numeric per entry
+// and the list's end. Bans are shown to anyone who may see the channel;
+// exceptions only to its operators, as they name the hosts it trusts.
+func (s *Server) sendList(c *Client, ch *Channel, mode byte) error {
 	if !c.canSee(ch) {
 		return ircError{irc.ERR_NOTONCHANNEL, []string{ch.name, "You're not on that channel"}}
 	}
-	ch.mu.Lock()
-	bans := append([]listEntry(nil), ch.bans...)
-	ch.mu.Unlock()
-	for _, b := range bans {
-		c.numeric(irc.RPL_BANLIST, ch.name, b.mask, b.setter, strconv.FormatInt(b.at.Unix(), 10))
+	privs, _ := ch.privs(c)
+	if mode != 'b' && privs&privOp == 0 && !c.isOper() {
+		return ircError{irc.ERR_CHANOPRIVSNEEDED, []string{ch.name, "You're not channel operator"}}
 	}
-	c.numeric(irc.RPL_ENDOFBANLIST, ch.name, "End of channel ban list")
+	item, end, endText := listReplies(mode)
+	ch.mu.Lock()
+	entries := append([]listEntry(nil), *ch.maskList(mode)...)
+	ch.mu.Unlock()
+	for _, e := range entries {
+		c.numeric(item, ch.name, e.mask, e.setter, strconv.FormatInt(e.at.Unix(), 10))
+	}
+	c.numeric(end, ch.name, endText)
 	return nil
+}
+
+// listReplies returns the numerics that show a list mode's entries and
+// end the list, and the end's text.
+func listReplies(mode byte) (item, end, endText string) {
+	switch mode {
+	case 'e':
+		return irc.RPL_EXCEPTLIST, irc.RPL_ENDOFEXCEPTLIST, "End of channel exception list"
+	case 'I':
+		return rplInvexList, rplEndOfInvexList, "End of channel invite exception list"
+	}
+	return irc.RPL_BANLIST, irc.RPL_ENDOFBANLIST, "End of channel ban list"
+}
+
+// maskList returns the list behind a list mode letter (see listModes);
+// ch.mu is held to use it.
+func (ch *Channel) maskList(mode byte) *[]listEntry {
+	switch mode {
+	case 'e':
+		return &ch.excepts
+	case 'I':
+		return &ch.invex
+	}
+	return &ch.bans
+}
+
+// listEntriesLocked counts the entries of all list modes; ch.mu is held.
+func (ch *Channel) listEntriesLocked() int {
+	return len(ch.bans) + len(ch.excepts) + len(ch.invex)
+}
+
+// matchAny reports whether hostmask matches a mask of list.
+func matchAny(list []listEntry, hostmask string) bool {
+	for _, e := range list {
+		if matchMask(e.mask, hostmask) {
+			return true
+		}
+	}
+	return false
 }
 
 // stateLocked returns ch's settings to persist, or nil when there is no

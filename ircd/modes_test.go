@@ -75,28 +75,31 @@ func TestNormalizeMask(t *testing.T) {
 func TestParseChannelModes(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
-		name     string
-		spec     string
-		args     []string
-		want     string // changes as "+o:alice -k: ..."
-		listBans bool
-		errs     []string // numerics
+		name  string
+		spec  string
+		args  []string
+		want  string   // changes as "+o:alice -k: ..."
+		lists string   // list modes asked for
+		errs  []string // numerics
 	}{
-		{"flags", "+mi-t", nil, "+m: +i: -t:", false, nil},
-		{"params", "+ov-k", []string{"alice", "bob", "old"}, "+o:alice +v:bob -k:old", false, nil},
-		{"no sign means add", "n", nil, "+n:", false, nil},
-		{"ban list", "b", nil, "", true, nil},
-		{"plus b no arg lists", "+b", nil, "", true, nil},
-		{"ban normalised", "+b", []string{"Eve"}, "+b:eve!*@*", false, nil},
-		{"minus l takes none", "-l+k", []string{"key"}, "-l: +k:key", false, nil},
-		{"minus k without arg", "-k", nil, "-k:", false, nil},
-		{"o without arg ignored", "+o", nil, "", false, nil},
-		{"unknown", "+xq", nil, "", false, []string{"472", "472"}},
-		{"bad limit", "+l", []string{"lots"}, "", false, []string{"696"}},
-		{"zero limit", "+l", []string{"0"}, "", false, []string{"696"}},
-		{"bad key", "+k", []string{"a,b"}, "", false, []string{"696"}},
+		{"flags", "+mi-t", nil, "+m: +i: -t:", "", nil},
+		{"params", "+ov-k", []string{"alice", "bob", "old"}, "+o:alice +v:bob -k:old", "", nil},
+		{"no sign means add", "n", nil, "+n:", "", nil},
+		{"ban list", "b", nil, "", "b", nil},
+		{"plus b no arg lists", "+b", nil, "", "b", nil},
+		{"lists once each, in order", "Ibeb", nil, "", "Ibe", nil},
+		{"ban normalised", "+b", []string{"Eve"}, "+b:eve!*@*", "", nil},
+		{"exceptions normalised", "+eI-e", []string{"Eve", "*@Host", "x!y"}, "+e:eve!*@* +I:*!*@host -e:x!y@*", "", nil},
+		{"bad exception mask", "+eI", []string{"a,b", ":x"}, "", "", []string{"696", "696"}},
+		{"minus l takes none", "-l+k", []string{"key"}, "-l: +k:key", "", nil},
+		{"minus k without arg", "-k", nil, "-k:", "", nil},
+		{"o without arg ignored", "+o", nil, "", "", nil},
+		{"unknown", "+xq", nil, "", "", []string{"472", "472"}},
+		{"bad limit", "+l", []string{"lots"}, "", "", []string{"696"}},
+		{"zero limit", "+l", []string{"0"}, "", "", []string{"696"}},
+		{"bad key", "+k", []string{"a,b"}, "", "", []string{"696"}},
 		{"too many params", "+vvvvvvv", []string{"a", "b", "c", "d", "e", "f", "g"},
-			"+v:a +v:b +v:c +v:d +v:e +v:f", false, nil},
+			"+v:a +v:b +v:c +v:d +v:e +v:f", "", nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -113,8 +116,8 @@ func TestParseChannelModes(t *testing.T) {
 			if strings.Join(got, " ") != tc.want {
 				t.Errorf("changes %q, want %q", strings.Join(got, " "), tc.want)
 			}
-			if p.listBans != tc.listBans {
-				t.Errorf("listBans %v, want %v", p.listBans, tc.listBans)
+			if p.lists != tc.lists {
+				t.Errorf("lists %q, want %q", p.lists, tc.lists)
 			}
 			var errs []string
 			for _, e := range p.errs {
@@ -299,15 +302,20 @@ func TestBanListFull(t *testing.T) {
 	ts := newTestServer(t)
 	alice := ts.register("alice")
 	alice.Join("#c")
-	for i := 0; i < maxBans; i += maxModes {
-		var masks []string
-		for j := i; j < min(i+maxModes, maxBans); j++ {
-			masks = append(masks, fmt.Sprintf("n%d", j))
-		}
-		alice.Send("MODE #c +%s %s", strings.Repeat("b", len(masks)), strings.Join(masks, " "))
-	}
+	addBans(alice, "#c", maxBans)
 	alice.Send("MODE #c +b onetoomany")
 	alice.Expect(` 478 alice #c b :`)
+}
+
+// addBans has c ban n masks on channel, maxModes to a MODE line.
+func addBans(c *testClient, channel string, n int) {
+	for i := 0; i < n; i += maxModes {
+		var masks []string
+		for j := i; j < min(i+maxModes, n); j++ {
+			masks = append(masks, fmt.Sprintf("n%d", j))
+		}
+		c.Send("MODE %s +%s %s", channel, strings.Repeat("b", len(masks)), strings.Join(masks, " "))
+	}
 }
 
 // TestChannelModesEnforced checks that each mode refuses what it should,
