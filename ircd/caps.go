@@ -29,6 +29,7 @@ const (
 	capStandardReplies
 	capChathistory
 	capAccountTag
+	capChannelRename
 )
 
 // capNames lists the offered capabilities in the order CAP LS shows them.
@@ -51,6 +52,7 @@ var capNames = []struct {
 	{"invite-notify", capInviteNotify},
 	{"standard-replies", capStandardReplies},
 	{"draft/chathistory", capChathistory},
+	{"draft/channel-rename", capChannelRename},
 }
 
 func lookupCap(name string) (capability, bool) {

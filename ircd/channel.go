@@ -42,6 +42,7 @@ type Channel struct {
 	bans     []listEntry
 	invites  map[string]struct{} // casefolded nicks invited past +i
 	ring     history.Ring        // replay ring
+	meta     map[string]string   // channel metadata (draft/metadata-2), never mutated: replaced
 	dead     bool                // removed from the server map
 }
 

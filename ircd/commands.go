@@ -75,6 +75,7 @@ func init() {
 		"KILL":         {handler: handleKill, minParams: 2, oper: true},
 		"REHASH":       {handler: handleRehash, oper: true},
 		"CHATHISTORY":  {handler: handleChathistory, minParams: 3},
+		"RENAME":       {handler: handleRename, minParams: 2},
 	}
 }
 
