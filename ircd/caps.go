@@ -30,6 +30,7 @@ const (
 	capChathistory
 	capAccountTag
 	capChannelRename
+	capMetadata
 )
 
 // capNames lists the offered capabilities in the order CAP LS shows them.
@@ -53,6 +54,7 @@ var capNames = []struct {
 	{"standard-replies", capStandardReplies},
 	{"draft/chathistory", capChathistory},
 	{"draft/channel-rename", capChannelRename},
+	{"draft/metadata-2", capMetadata},
 }
 
 func lookupCap(name string) (capability, bool) {
@@ -88,6 +90,9 @@ func capLS(version int, stsValue string) string {
 		name := c.name
 		if version >= 302 && c.cap == capSASL {
 			name += "=PLAIN"
+		}
+		if version >= 302 && c.cap == capMetadata {
+			name += "=" + metadataCapValue
 		}
 		names = append(names, name)
 	}

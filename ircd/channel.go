@@ -100,7 +100,7 @@ func (ch *Channel) privs(c *Client) (uint8, bool) {
 // channel: no members, no persisted settings and no history cached.
 func (ch *Channel) isEmptyStateless() bool {
 	return len(ch.members) == 0 && ch.topic.text == "" && len(ch.bans) == 0 &&
-		ch.modes == defaultChanModes() && ch.ring.Len() == 0
+		ch.modes == defaultChanModes() && ch.ring.Len() == 0 && len(ch.meta) == 0
 }
 
 // joinCheck returns the numeric refusing c entry, or "" to admit.

@@ -76,6 +76,7 @@ func init() {
 		"REHASH":       {handler: handleRehash, oper: true},
 		"CHATHISTORY":  {handler: handleChathistory, minParams: 3},
 		"RENAME":       {handler: handleRename, minParams: 2},
+		"METADATA":     {handler: handleMetadata, minParams: 2},
 	}
 }
 

@@ -474,11 +474,12 @@ func (ch *Channel) stateLocked() *history.ChannelState {
 		Name: ch.name, Created: ch.created,
 		Topic: ch.topic.text, TopicSetter: ch.topic.setter, TopicAt: ch.topic.at,
 		Modes: ch.modes.flags(), Key: ch.modes.key, Limit: ch.modes.limit,
+		Metadata: ch.meta,
 	}
 	for _, b := range ch.bans {
 		st.Bans = append(st.Bans, history.Ban{Mask: b.mask, Setter: b.setter, At: b.at})
 	}
-	if st.Topic == "" && len(st.Bans) == 0 && ch.modes == defaultChanModes() {
+	if st.Topic == "" && len(st.Bans) == 0 && ch.modes == defaultChanModes() && len(st.Metadata) == 0 {
 		return nil
 	}
 	return st
@@ -493,6 +494,7 @@ func (ch *Channel) restore(st history.ChannelState) {
 		ch.created = st.Created
 	}
 	ch.topic = topicState{text: st.Topic, setter: st.TopicSetter, at: st.TopicAt}
+	ch.meta = cleanMeta(st.Metadata)
 	ch.modes = chanModes{}
 	for i := 0; i < len(st.Modes); i++ {
 		if f := ch.modes.flag(st.Modes[i]); f != nil {
