@@ -414,14 +414,8 @@ func metaListSubs(c *Client) {
 
 // sendKeyLists sends keys as numeric lines of a few hundred bytes each.
 func sendKeyLists(c *Client, numeric string, keys []string) {
-	for len(keys) > 0 {
-		n, size := 0, 0
-		for n < len(keys) && (n == 0 || size+len(keys[n])+1 <= 300) {
-			size += len(keys[n]) + 1
-			n++
-		}
-		c.numeric(numeric, strings.Join(keys[:n], " "))
-		keys = keys[n:]
+	for _, line := range packWords(keys, 300) {
+		c.numeric(numeric, line)
 	}
 }
 

@@ -3,7 +3,6 @@ package ircd
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"gopkg.in/irc.v4"
@@ -174,31 +173,10 @@ func (s *Server) renameFallback(r *Client, oldName string, nc *Channel, reason s
 	if nc.modes.secret {
 		symbol = "@"
 	}
-	for _, line := range packNames(nc.namesListLocked(r.caps.has(capMultiPrefix), r.caps.has(capUserhostInNames))) {
+	names := nc.namesListLocked(r.caps.has(capMultiPrefix), r.caps.has(capUserhostInNames))
+	for _, line := range packWords(names, 400) {
 		numeric(irc.RPL_NAMREPLY, symbol, nc.name, line)
 	}
 	numeric(irc.RPL_ENDOFNAMES, nc.name, "End of /NAMES list")
 	return out
-}
-
-// packNames joins names into RPL_NAMREPLY parameters that keep each line
-// within the limit.
-func packNames(names []string) []string {
-	const budget = 400 // leaves room for prefix, numeric, nick and channel
-	var lines []string
-	var b strings.Builder
-	for _, n := range names {
-		if b.Len() > 0 && b.Len()+len(n)+1 > budget {
-			lines = append(lines, b.String())
-			b.Reset()
-		}
-		if b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(n)
-	}
-	if b.Len() > 0 {
-		lines = append(lines, b.String())
-	}
-	return lines
 }
