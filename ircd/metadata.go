@@ -378,7 +378,25 @@ func metaSubscribe(c *Client, keys []string) error {
 		c.fail("METADATA", "TOO_MANY_SUBS", tooMany, "Too many subscriptions")
 	}
 	sendKeyLists(c, rplMetadataSubOK, ok)
+	c.srv.sendNewlySubscribed(c, ok)
 	return nil
+}
+
+// sendNewlySubscribed sends c the current values of keys, just
+// subscribed to, for its channels and their members, as the spec asks.
+func (s *Server) sendNewlySubscribed(c *Client, keys []string) {
+	if len(keys) == 0 || !c.caps.has(capMetadata) {
+		return
+	}
+	subs := make(map[string]struct{}, len(keys))
+	for _, k := range keys {
+		subs[k] = struct{}{}
+	}
+	for _, ch := range c.channelList() {
+		ch.mu.Lock()
+		s.sendChannelMeta(c, ch, "", subs)
+		ch.mu.Unlock()
+	}
 }
 
 func metaUnsubscribe(c *Client, keys []string) error {
@@ -424,29 +442,29 @@ func sendKeyLists(c *Client, numeric string, keys []string) {
 func (s *Server) metaSync(c *Client, t metaTarget) {
 	ref := s.startBatch(c, "metadata", t.name)
 	if t.client != nil {
-		s.sendMeta(c, t.name, t.client.metaSnapshot().values, ref)
+		s.sendMeta(c, t.name, t.client.metaSnapshot().values, ref, c.metaSnapshot().subs)
 	} else {
 		t.channel.mu.Lock()
-		s.sendChannelMeta(c, t.channel, ref)
+		s.sendChannelMeta(c, t.channel, ref, c.metaSnapshot().subs)
 		t.channel.mu.Unlock()
 	}
 	s.endBatch(c, ref)
 }
 
-// sendChannelMeta sends c the subscribed metadata of ch and its other
-// members. ch.mu is held.
-func (s *Server) sendChannelMeta(c *Client, ch *Channel, ref string) {
-	s.sendMeta(c, ch.name, ch.meta, ref)
+// sendChannelMeta sends c the metadata of ch and its other members for
+// the keys in subs. ch.mu is held.
+func (s *Server) sendChannelMeta(c *Client, ch *Channel, ref string, subs map[string]struct{}) {
+	s.sendMeta(c, ch.name, ch.meta, ref, subs)
 	for _, m := range ch.snapshot {
 		if m != c {
-			s.sendMeta(c, m.Nick(), m.metaSnapshot().values, ref)
+			s.sendMeta(c, m.Nick(), m.metaSnapshot().values, ref, subs)
 		}
 	}
 }
 
-// sendMeta sends c METADATA lines for target's values c subscribes to.
-func (s *Server) sendMeta(c *Client, target string, values map[string]string, ref string) {
-	subs := c.metaSnapshot().subs
+// sendMeta sends c METADATA lines for target's values of the keys in
+// subs.
+func (s *Server) sendMeta(c *Client, target string, values map[string]string, ref string, subs map[string]struct{}) {
 	server := &irc.Prefix{Name: s.name()}
 	for _, key := range slices.Sorted(maps.Keys(values)) {
 		if _, ok := subs[key]; ok {
@@ -461,7 +479,7 @@ func (s *Server) sendMeta(c *Client, target string, values map[string]string, re
 // calls it with ch.mu held, so it is part of the join's critical section.
 func (s *Server) metadataJoinBurst(c *Client, ch *Channel) {
 	if c.caps.has(capMetadata) {
-		s.sendChannelMeta(c, ch, "")
+		s.sendChannelMeta(c, ch, "", c.metaSnapshot().subs)
 	}
 	own := c.metaSnapshot().values
 	for _, key := range slices.Sorted(maps.Keys(own)) {

@@ -76,6 +76,20 @@ func TestMetadataJoinBurst(t *testing.T) {
 	bob.Expect(`METADATA alice color \* :?red$`)
 	alice.Expect(`METADATA bob color \* :?green$`)
 
+	// A new subscription brings the current values at once.
+	bob.Send("METADATA * SUB avatar")
+	bob.Expect(` 770 bob :?avatar$`)
+	bob.Quiet(`METADATA`, 100*time.Millisecond)
+	alice.Send("METADATA * SET avatar :https://a.example/a.png")
+	alice.Expect(` 761 alice alice avatar`)
+	bob.Expect(`METADATA alice avatar \* :?https://a\.example/a\.png$`)
+	carol := ts.register("carol", metaCaps...)
+	carol.Join("#j")
+	carol.Quiet(`METADATA`, 100*time.Millisecond)
+	carol.Send("METADATA * SUB color")
+	carol.Expect(` 770 carol :?color$`)
+	carol.Expect(`METADATA #j color \* :?blue$`)
+
 	bob.Send("METADATA #j SYNC")
 	bob.Expect(`BATCH \+\S+ metadata #j`)
 	bob.Expect(`METADATA #j color \* :?blue$`)
