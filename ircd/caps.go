@@ -30,6 +30,8 @@ const (
 	capChathistory
 	capAccountTag
 	capExtendedMonitor
+	capChannelRename
+	capMetadata
 )
 
 // capNames lists the offered capabilities in the order CAP LS shows them.
@@ -53,6 +55,8 @@ var capNames = []struct {
 	{"standard-replies", capStandardReplies},
 	{"draft/chathistory", capChathistory},
 	{"extended-monitor", capExtendedMonitor},
+	{"draft/channel-rename", capChannelRename},
+	{"draft/metadata-2", capMetadata},
 }
 
 func lookupCap(name string) (capability, bool) {
@@ -88,6 +92,9 @@ func capLS(version int, stsValue string) string {
 		name := c.name
 		if version >= 302 && c.cap == capSASL {
 			name += "=PLAIN"
+		}
+		if version >= 302 && c.cap == capMetadata {
+			name += "=" + metadataCapValue
 		}
 		names = append(names, name)
 	}

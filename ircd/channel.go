@@ -44,6 +44,7 @@ type Channel struct {
 	invex    []listEntry         // +I: masks admitted past +i
 	invites  map[string]struct{} // casefolded nicks invited past +i
 	ring     history.Ring        // replay ring
+	meta     map[string]string   // channel metadata (draft/metadata-2), never mutated: replaced
 	dead     bool                // removed from the server map
 }
 
@@ -101,7 +102,7 @@ func (ch *Channel) privs(c *Client) (uint8, bool) {
 // channel: no members, no topic and no history cached. An empty channel's
 // other settings have lapsed already (lapseLocked).
 func (ch *Channel) isEmptyStateless() bool {
-	return len(ch.members) == 0 && ch.topic.text == "" && ch.ring.Len() == 0
+	return len(ch.members) == 0 && ch.topic.text == "" && ch.ring.Len() == 0 && len(ch.meta) == 0
 }
 
 // lapseLocked returns the access settings of a channel its last member

@@ -52,6 +52,7 @@ type Client struct {
 	registered bool
 	listed     bool // counted in the server's LUSERS totals (registered, not yet removed)
 	channels   map[*Channel]struct{}
+	meta       userMeta // draft/metadata-2
 }
 
 // registration is the state of the connection handshake, touched only by

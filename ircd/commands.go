@@ -81,6 +81,8 @@ func init() {
 		"HELPOP":       {handler: handleHelp},
 		"LINKS":        {handler: handleLinks},
 		"WALLOPS":      {handler: handleWallops, minParams: 1, oper: true},
+		"RENAME":       {handler: handleRename, minParams: 2},
+		"METADATA":     {handler: handleMetadata, minParams: 2},
 	}
 }
 

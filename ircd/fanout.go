@@ -118,6 +118,9 @@ func (s *Server) relayChannel(c *Client, ch *Channel, o *outMsg) {
 	want := wantMessage(c, o.base.Command)
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
+	if ch.dead {
+		return // renamed or dropped since the lookup: its key is no longer its own
+	}
 	o.at = storedTime(time.Now())
 	o.msgid = s.newMsgID(o.at)
 	s.deliverTo(&c.pending, ch.snapshot, o, want)

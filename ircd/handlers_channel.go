@@ -119,6 +119,7 @@ func (s *Server) joinBurst(c *Client, ch *Channel) {
 	s.sendTopicState(c, ch.name, ch.topic, false)
 	s.sendNamesList(c, ch.name, ch.namesListLocked(c.caps.has(capMultiPrefix), c.caps.has(capUserhostInNames)), ch.modes.secret)
 	s.replay(c, ch.name, history.LastN(ch.ring.Snapshot(), s.config().Replay))
+	s.metadataJoinBurst(c, ch)
 }
 
 // joined records c's membership of ch on c's side, after ch.add.

@@ -556,12 +556,13 @@ func matchAny(list []listEntry, hostmask string) bool {
 // settings lapse, so storing them would keep a key sealed for nothing.
 // Registered channels (the accounts issue) will add their settings here.
 func (ch *Channel) stateLocked() *history.ChannelState {
-	if ch.topic.text == "" {
+	if ch.topic.text == "" && len(ch.meta) == 0 {
 		return nil
 	}
 	return &history.ChannelState{
 		Name: ch.name, Created: ch.created,
 		Topic: ch.topic.text, TopicSetter: ch.topic.setter, TopicAt: ch.topic.at,
+		Metadata: ch.meta,
 	}
 }
 
@@ -575,5 +576,6 @@ func (ch *Channel) restore(st history.ChannelState) (dropped bool) {
 		ch.created = st.Created
 	}
 	ch.topic = topicState{text: st.Topic, setter: st.TopicSetter, at: st.TopicAt}
+	ch.meta = cleanMeta(st.Metadata)
 	return st.Modes != "" || st.Key != "" || st.Limit != 0 || len(st.Bans) > 0
 }

@@ -336,6 +336,22 @@ func trimLog(tx *bolt.Tx, name []byte, cut int64) error {
 	return metas.Put(name, meta.bytes())
 }
 
+// DeleteTarget deletes key's log and its meta in one transaction.
+func (b *Bolt) DeleteTarget(_ context.Context, key string) error {
+	name := boltName(key)
+	defer b.timed("delete", time.Now())
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		history := tx.Bucket(bucketHistory)
+		if history.Bucket(name) != nil {
+			if err := history.DeleteBucket(name); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Delete(name)
+	})
+	return wrapErr("delete target", err)
+}
+
 // Keyring returns the stored keyring, or ErrNotFound.
 func (b *Bolt) Keyring(context.Context) ([]byte, error) {
 	defer b.timed("keyring", time.Now())

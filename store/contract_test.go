@@ -25,6 +25,7 @@ func testStore(t *testing.T, newStore func(t *testing.T, opts Options) Store) {
 	t.Run("Targets", func(t *testing.T) { t.Parallel(); testTargets(t, newStore(t, Options{})) })
 	t.Run("TargetsFromBatch", func(t *testing.T) { t.Parallel(); testTargetsFromBatch(t, newStore(t, Options{})) })
 	t.Run("TrimBefore", func(t *testing.T) { t.Parallel(); testTrimBefore(t, newStore(t, Options{})) })
+	t.Run("DeleteTarget", func(t *testing.T) { t.Parallel(); testDeleteTarget(t, newStore(t, Options{})) })
 	t.Run("MaxLen", func(t *testing.T) { t.Parallel(); testMaxLen(t, newStore(t, Options{MaxLen: 10})) })
 	t.Run("Keyring", func(t *testing.T) { t.Parallel(); testKeyring(t, newStore(t, Options{})) })
 	t.Run("ChannelStates", func(t *testing.T) { t.Parallel(); testChannelStates(t, newStore(t, Options{})) })
@@ -282,6 +283,39 @@ func testTrimBefore(t *testing.T, s Store) {
 	mustAppend(t, s, "q", Record{ID: "q2", Time: at(4)})
 	if got := ids(mustQuery(t, s, "q", Query{Limit: 10})); !slices.Equal(got, []string{"q2"}) {
 		t.Errorf("q after new append = %v, want [q2]", got)
+	}
+}
+
+// testDeleteTarget checks that deleting one key's history removes its
+// records and its Targets entry, leaves other keys alone, tolerates an
+// absent key, and that the key can be written afresh afterwards.
+func testDeleteTarget(t *testing.T, s Store) {
+	mustAppend(t, s, "gone", Record{ID: "g1", Time: at(1), Data: []byte("x")}, Record{ID: "g2", Time: at(5)})
+	mustAppend(t, s, "kept", Record{ID: "k1", Time: at(2)})
+	for _, key := range []string{"gone", "never-written"} {
+		if err := s.DeleteTarget(t.Context(), key); err != nil {
+			t.Fatalf("DeleteTarget(%q): %v", key, err)
+		}
+	}
+	if got := mustQuery(t, s, "gone", Query{Limit: 10}); len(got) != 0 {
+		t.Errorf("gone = %v, want none", ids(got))
+	}
+	if got := ids(mustQuery(t, s, "kept", Query{Limit: 10})); !slices.Equal(got, []string{"k1"}) {
+		t.Errorf("kept = %v, want [k1]", got)
+	}
+	targets, err := s.Targets(t.Context(), time.Time{}, time.Time{}, 10)
+	if err != nil || len(targets) != 1 || targets[0].Key != "kept" {
+		t.Errorf("Targets after delete = %+v, %v; want only kept", targets, err)
+	}
+	// An earlier time than the deleted log's newest: a stale position
+	// hint would put it out of place or refuse it.
+	mustAppend(t, s, "gone", Record{ID: "g3", Time: at(3)})
+	got := mustQuery(t, s, "gone", Query{Limit: 10})
+	if !slices.Equal(ids(got), []string{"g3"}) || !got[0].Time.Equal(at(3)) {
+		t.Errorf("gone after new append = %v, want [g3] at its own time", ids(got))
+	}
+	if got := mustQuery(t, s, "gone", Query{Before: &Ref{Time: at(4)}, Limit: 10}); len(got) != 1 {
+		t.Errorf("g3 is not positioned at its own time: before at(4) = %v", ids(got))
 	}
 }
 

@@ -113,6 +113,15 @@ func (m *Memory) TrimBefore(_ context.Context, t time.Time) error {
 	return nil
 }
 
+// DeleteTarget deletes key's log and forgets it.
+func (m *Memory) DeleteTarget(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.logs, key)
+	delete(m.latest, key)
+	return nil
+}
+
 // Keyring returns the stored keyring, or ErrNotFound.
 func (m *Memory) Keyring(context.Context) ([]byte, error) {
 	m.mu.Lock()

@@ -290,6 +290,22 @@ func (r *Redis) trimBatch(ctx context.Context, minID string, pairs []string) err
 	return wrapErr("trim", err)
 }
 
+// DeleteTarget deletes key's stream and drops it from the targets set in
+// one MULTI, so Targets never lists a stream that is gone.
+func (r *Redis) DeleteTarget(ctx context.Context, key string) error {
+	start := time.Now()
+	_, err := r.writer.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, r.streamKey(key))
+		p.ZRem(ctx, r.targetsKey(), key)
+		return nil
+	})
+	r.timed("delete", start)
+	r.mu.Lock()
+	delete(r.top, key)
+	r.mu.Unlock()
+	return wrapErr("delete target", err)
+}
+
 // Keyring returns the stored keyring, or ErrNotFound.
 func (r *Redis) Keyring(ctx context.Context) ([]byte, error) {
 	start := time.Now()

@@ -79,6 +79,10 @@ type History interface {
 	// TrimBefore deletes every record positioned before t, across all
 	// keys, and drops keys left empty from Targets.
 	TrimBefore(ctx context.Context, t time.Time) error
+	// DeleteTarget deletes every record of key and drops key from
+	// Targets; an absent key is fine. A channel rename uses it once the
+	// records are resealed under the new name's key.
+	DeleteTarget(ctx context.Context, key string) error
 }
 
 // KeyedRecord is a record with the key of the log it belongs to.

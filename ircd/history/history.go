@@ -54,11 +54,13 @@ type History struct {
 	queue  *store.Queue
 	states *stateWriter
 	index  *targetIndex
+	moves  moves // channel renames moving history between keys
 	m      *metrics.Metrics
 	log    *slog.Logger
 
 	sealLatency, openLatency prometheus.Observer // resolved once: hot path
 	lastDropLog              atomic.Int64        // unix nanos of the last drop warning
+	bgCtx                    context.Context     // ended by stop
 	stop                     context.CancelFunc  // ends the background goroutines
 	bg                       sync.WaitGroup      // the background goroutines
 }
@@ -86,7 +88,7 @@ func New(v *crypto.Vault, st store.Store, opts Options) *History {
 	})
 	h.states = newStateWriter(h)
 	ctx, cancel := context.WithCancel(context.Background())
-	h.stop = cancel
+	h.bgCtx, h.stop = ctx, cancel
 	h.bg.Add(2)
 	go func() {
 		defer h.bg.Done()
@@ -178,13 +180,18 @@ func (h *History) append(key string, e *Entry) {
 		h.log.Error("sealing a record failed", "err", err)
 		return
 	}
-	h.queue.Append(key, store.Record{ID: e.MsgID, Time: at, Data: sealed})
+	rec := store.Record{ID: e.MsgID, Time: at, Data: sealed}
+	if h.moves.hold(key, rec) {
+		return
+	}
+	h.queue.Append(key, rec)
 	h.m.WriteQueueDepth.Set(float64(h.queue.Depth()))
 }
 
 // Read queries key's history and opens each record; records that fail to
 // open are counted, logged and skipped, never fatal.
 func (h *History) Read(ctx context.Context, key string, q Query) ([]*Entry, error) {
+	h.moves.wait(ctx, key) // a renamed channel's history is still arriving
 	recs, err := h.store.Query(ctx, key, q)
 	h.m.HistoryReads.Inc()
 	if err != nil {
@@ -228,6 +235,7 @@ func (h *History) Ping(ctx context.Context) error { return h.store.Ping(ctx) }
 // ctx ends, and stops the background work. The store stays open: its
 // owner closes it.
 func (h *History) Close(ctx context.Context) error {
+	moveErr := h.moves.waitAll(ctx)
 	stateErr := h.states.waitIdle(ctx)
 	h.stop()
 	h.bg.Wait()
@@ -235,5 +243,5 @@ func (h *History) Close(ctx context.Context) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		h.log.Error("history queue not flushed before shutdown deadline", "waiting", h.queue.Depth())
 	}
-	return errors.Join(stateErr, err)
+	return errors.Join(moveErr, stateErr, err)
 }

@@ -24,6 +24,8 @@ type ChannelState struct {
 	Key         string    `json:"key,omitempty"`
 	Limit       int       `json:"limit,omitempty"`
 	Bans        []Ban     `json:"bans,omitempty"`
+	// Metadata is the channel's draft/metadata-2 keys and values.
+	Metadata map[string]string `json:"metadata,omitempty"`
 }
 
 // Ban is one entry of a channel's ban list.
