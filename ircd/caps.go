@@ -29,6 +29,8 @@ const (
 	capStandardReplies
 	capChathistory
 	capAccountTag
+	capMultiline
+	capMessageRedaction
 )
 
 // capNames lists the offered capabilities in the order CAP LS shows them.
@@ -51,6 +53,8 @@ var capNames = []struct {
 	{"invite-notify", capInviteNotify},
 	{"standard-replies", capStandardReplies},
 	{"draft/chathistory", capChathistory},
+	{"draft/multiline", capMultiline},
+	{"draft/message-redaction", capMessageRedaction},
 }
 
 func lookupCap(name string) (capability, bool) {
@@ -86,6 +90,9 @@ func capLS(version int, stsValue string) string {
 		name := c.name
 		if version >= 302 && c.cap == capSASL {
 			name += "=PLAIN"
+		}
+		if version >= 302 && c.cap == capMultiline {
+			name += "=" + multilineCapValue
 		}
 		names = append(names, name)
 	}

@@ -75,6 +75,8 @@ func init() {
 		"KILL":         {handler: handleKill, minParams: 2, oper: true},
 		"REHASH":       {handler: handleRehash, oper: true},
 		"CHATHISTORY":  {handler: handleChathistory, minParams: 3},
+		"BATCH":        {handler: handleBatch, minParams: 1},
+		"REDACT":       {handler: handleRedact, minParams: 2},
 	}
 }
 
@@ -146,7 +148,7 @@ func (s *Server) newBatchRef() string { return strconv.FormatUint(s.batchSeq.Add
 // labeled-response, the replies f produces are sent labeled.
 func (c *Client) withLabel(m *irc.Message, f func()) {
 	label := m.Tags["label"]
-	if label == "" || !c.caps.has(capLabeledResponse) || len(label) > 64 {
+	if label == "" || !c.caps.has(capLabeledResponse) || len(label) > 64 || opensClientBatch(m) {
 		f()
 		return
 	}

@@ -16,7 +16,8 @@ func TestCapsAdvertised(t *testing.T) {
 	ls := strings.Fields(c.Expect(`CAP \* LS`).Trailing())
 	want := []string{"sasl=PLAIN", "server-time", "message-tags", "echo-message", "batch", "labeled-response",
 		"multi-prefix", "userhost-in-names", "away-notify", "extended-join", "cap-notify", "setname",
-		"invite-notify", "standard-replies", "draft/chathistory"}
+		"invite-notify", "standard-replies", "draft/chathistory", "draft/multiline=max-bytes=4096,max-lines=32",
+		"draft/message-redaction"}
 	if strings.Join(ls, " ") != strings.Join(want, " ") {
 		t.Fatalf("CAP LS = %v, want %v", ls, want)
 	}
