@@ -22,7 +22,9 @@ const (
 	multilineConcat   = "draft/multiline-concat"
 )
 
-var multilineCapValue = "max-bytes=" + strconv.Itoa(multilineMaxBytes) + ",max-lines=" + strconv.Itoa(multilineMaxLines)
+// multilineCapValue advertises the limits above; TestCapsAdvertised and
+// TestMultilineErrors keep the two in step.
+const multilineCapValue = "max-bytes=4096,max-lines=32"
 
 // multilineBatch is a draft/multiline batch a client is sending: opened
 // by BATCH +ref, filled by PRIVMSG or NOTICE lines tagged batch=ref,

@@ -170,3 +170,26 @@ func TestRedactDeletesFromRedis(t *testing.T) {
 		t.Errorf("JOIN replay from Redis = %q, want only the unredacted message", got)
 	}
 }
+
+// A multiline message is one record: redacting its msgid removes every
+// line of it from the store and from history.
+func TestRedactMultiline(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	alice := ts.register("alice", append([]string{"draft/multiline"}, redactCaps...)...)
+	alice.Join("#rm")
+	alice.sendMultiline("m", "", "#rm", "one", "two")
+	open, _ := alice.multilineBatch()
+	msgid := open.Tags["msgid"]
+	if ids := ts.storedIDs("#rm"); !slices.Equal(ids, []string{msgid}) {
+		t.Fatalf("stored %v, want the batch as one record %s", ids, msgid)
+	}
+	alice.Send("REDACT #rm %s", msgid)
+	alice.Expect(` REDACT #rm ` + msgid)
+	if ids := ts.storedIDs("#rm"); len(ids) != 0 {
+		t.Errorf("stored %v after REDACT, want none", ids)
+	}
+	if got := alice.historyTexts("#rm"); len(got) != 0 {
+		t.Errorf("CHATHISTORY = %q after REDACT, want nothing", got)
+	}
+}
