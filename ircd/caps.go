@@ -32,6 +32,8 @@ const (
 	capExtendedMonitor
 	capChannelRename
 	capMetadata
+	capMultiline
+	capMessageRedaction
 )
 
 // capNames lists the offered capabilities in the order CAP LS shows them.
@@ -57,6 +59,8 @@ var capNames = []struct {
 	{"extended-monitor", capExtendedMonitor},
 	{"draft/channel-rename", capChannelRename},
 	{"draft/metadata-2", capMetadata},
+	{"draft/multiline", capMultiline},
+	{"draft/message-redaction", capMessageRedaction},
 }
 
 func lookupCap(name string) (capability, bool) {
@@ -95,6 +99,9 @@ func capLS(version int, stsValue string) string {
 		}
 		if version >= 302 && c.cap == capMetadata {
 			name += "=" + metadataCapValue
+		}
+		if version >= 302 && c.cap == capMultiline {
+			name += "=" + multilineCapValue
 		}
 		names = append(names, name)
 	}

@@ -37,6 +37,7 @@ type Client struct {
 	label      *labelCollector // reply collector of the labeled command in progress
 	scratch    []byte          // send's serialization buffer; reader only
 	operTried  time.Time       // last OPER attempt, for pacing; reader goroutine only
+	mline      *multilineBatch // the draft/multiline batch being received; reader only
 
 	mu         sync.Mutex
 	nick       string

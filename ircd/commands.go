@@ -83,6 +83,8 @@ func init() {
 		"WALLOPS":      {handler: handleWallops, minParams: 1, oper: true},
 		"RENAME":       {handler: handleRename, minParams: 2},
 		"METADATA":     {handler: handleMetadata, minParams: 2},
+		"BATCH":        {handler: handleBatch, minParams: 1},
+		"REDACT":       {handler: handleRedact, minParams: 2},
 	}
 }
 
@@ -154,7 +156,7 @@ func (s *Server) newBatchRef() string { return strconv.FormatUint(s.batchSeq.Add
 // labeled-response, the replies f produces are sent labeled.
 func (c *Client) withLabel(m *irc.Message, f func()) {
 	label := m.Tags["label"]
-	if label == "" || !c.caps.has(capLabeledResponse) || len(label) > 64 {
+	if label == "" || !c.caps.has(capLabeledResponse) || len(label) > 64 || opensClientBatch(m) {
 		f()
 		return
 	}

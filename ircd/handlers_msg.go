@@ -22,6 +22,9 @@ func handleTagmsg(c *Client, m *irc.Message) error {
 // message relays PRIVMSG, NOTICE and TAGMSG to each target. NOTICE never
 // draws an error reply, as the IRC specifications require.
 func (s *Server) message(c *Client, m *irc.Message) error {
+	if c.addToBatch(m) {
+		return nil
+	}
 	targets, text := splitList(m.Params[0]), m.Param(1)
 	if err := checkMessage(m, targets, text); err != nil {
 		if m.Command == "NOTICE" {

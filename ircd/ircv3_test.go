@@ -17,7 +17,8 @@ func TestCapsAdvertised(t *testing.T) {
 	want := []string{"sasl=PLAIN", "server-time", "message-tags", "echo-message", "batch", "labeled-response",
 		"multi-prefix", "userhost-in-names", "away-notify", "extended-join", "cap-notify", "setname",
 		"invite-notify", "standard-replies", "draft/chathistory", "extended-monitor",
-		"draft/channel-rename", "draft/metadata-2=" + metadataCapValue}
+		"draft/channel-rename", "draft/metadata-2=" + metadataCapValue,
+		"draft/multiline=max-bytes=4096,max-lines=32", "draft/message-redaction"}
 	if strings.Join(ls, " ") != strings.Join(want, " ") {
 		t.Fatalf("CAP LS = %v, want %v", ls, want)
 	}

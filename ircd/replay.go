@@ -91,6 +91,10 @@ func (s *Server) sendHistory(c *Client, target string, entries []*history.Entry)
 	st, mt := c.caps.has(capServerTime), c.caps.has(capMessageTags)
 	var room [4]wire.Tag
 	for _, e := range entries {
+		if e.Lines != nil {
+			s.replayMultiline(c, e, ref)
+			continue
+		}
 		m := replayMessage(e, st)
 		c.sendTagged(messageTags(room[:0], st, mt, e.At, e.MsgID, e.Msg.Tags, ref), &m)
 	}

@@ -352,6 +352,60 @@ func (b *Bolt) DeleteTarget(_ context.Context, key string) error {
 	return wrapErr("delete target", err)
 }
 
+// Delete removes key's records with ID ref.ID positioned from ref.Time's
+// millisecond on, in one transaction, and keeps the key's meta in step:
+// its count, its newest position (for Targets), or its removal with the
+// log once the log is empty.
+func (b *Bolt) Delete(_ context.Context, key string, ref Ref) error {
+	defer b.timed("delete", time.Now())
+	name := boltName(key)
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		history := tx.Bucket(bucketHistory)
+		log := history.Bucket(name)
+		if log == nil {
+			return ErrNotFound
+		}
+		doomed := matchingEntries(log, max(ref.Time.UnixMilli(), 0), ref.ID)
+		if len(doomed) == 0 {
+			return ErrNotFound
+		}
+		for _, k := range doomed {
+			if err := log.Delete(k); err != nil {
+				return err
+			}
+		}
+		metas := tx.Bucket(bucketMeta)
+		last, _ := log.Cursor().Last()
+		if last == nil {
+			if err := history.DeleteBucket(name); err != nil {
+				return err
+			}
+			return metas.Delete(name)
+		}
+		meta := readMeta(metas.Get(name))
+		meta.count -= uint64(len(doomed))
+		meta.top = entryMs(last)
+		return metas.Put(name, meta.bytes())
+	})
+	if errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return wrapErr("delete", err)
+}
+
+// matchingEntries returns the keys of log's entries positioned from
+// millisecond from on whose record ID is id.
+func matchingEntries(log *bolt.Bucket, from int64, id string) [][]byte {
+	var out [][]byte
+	c := log.Cursor()
+	for k, v := c.Seek(entryKey(from, 0)); k != nil; k, v = c.Next() {
+		if decodeEntry(k, v).rec.ID == id {
+			out = append(out, slices.Clone(k))
+		}
+	}
+	return out
+}
+
 // Keyring returns the stored keyring, or ErrNotFound.
 func (b *Bolt) Keyring(context.Context) ([]byte, error) {
 	defer b.timed("keyring", time.Now())

@@ -26,6 +26,7 @@ func testStore(t *testing.T, newStore func(t *testing.T, opts Options) Store) {
 	t.Run("TargetsFromBatch", func(t *testing.T) { t.Parallel(); testTargetsFromBatch(t, newStore(t, Options{})) })
 	t.Run("TrimBefore", func(t *testing.T) { t.Parallel(); testTrimBefore(t, newStore(t, Options{})) })
 	t.Run("DeleteTarget", func(t *testing.T) { t.Parallel(); testDeleteTarget(t, newStore(t, Options{})) })
+	t.Run("Delete", func(t *testing.T) { t.Parallel(); testDelete(t, newStore(t, Options{})) })
 	t.Run("MaxLen", func(t *testing.T) { t.Parallel(); testMaxLen(t, newStore(t, Options{MaxLen: 10})) })
 	t.Run("Keyring", func(t *testing.T) { t.Parallel(); testKeyring(t, newStore(t, Options{})) })
 	t.Run("ChannelStates", func(t *testing.T) { t.Parallel(); testChannelStates(t, newStore(t, Options{})) })
@@ -316,6 +317,66 @@ func testDeleteTarget(t *testing.T, s Store) {
 	}
 	if got := mustQuery(t, s, "gone", Query{Before: &Ref{Time: at(4)}, Limit: 10}); len(got) != 1 {
 		t.Errorf("g3 is not positioned at its own time: before at(4) = %v", ids(got))
+	}
+}
+
+// testDelete removes records by msgid and checks that the rest of the log,
+// other keys and Targets stay right, down to an emptied key.
+func testDelete(t *testing.T, s Store) {
+	ctx := t.Context()
+	for i, id := range []string{"a", "b", "c", "d", "dup", "dup"} {
+		ms := []int{1, 2, 2, 3, 4, 4}[i]
+		mustAppend(t, s, "k", Record{ID: id, Time: at(ms), Data: []byte("data-" + id)})
+	}
+	mustAppend(t, s, "other", Record{ID: "x", Time: at(1), Data: []byte("x")})
+	del := func(ms int, id string, want error) {
+		t.Helper()
+		if err := s.Delete(ctx, "k", Ref{Time: at(ms), ID: id}); !errors.Is(err, want) {
+			t.Fatalf("Delete(k, %s at %d ms) = %v, want %v", id, ms, err, want)
+		}
+	}
+	latest := func(key string) (time.Time, bool) {
+		t.Helper()
+		targets, err := s.Targets(ctx, time.Time{}, time.Time{}, 10)
+		if err != nil {
+			t.Fatalf("Targets: %v", err)
+		}
+		for _, ta := range targets {
+			if ta.Key == key {
+				return ta.Latest, true
+			}
+		}
+		return time.Time{}, false
+	}
+	del(2, "c", nil)
+	del(2, "c", ErrNotFound)
+	del(1, "x", ErrNotFound) // another key's record
+	del(3, "b", ErrNotFound) // b lies before the time given
+	del(0, "b", nil)         // an earlier time still finds it
+	del(4, "dup", nil)       // both copies go
+	recs := mustQuery(t, s, "k", Query{Limit: 10})
+	if got := ids(recs); !slices.Equal(got, []string{"a", "d"}) || string(recs[1].Data) != "data-d" {
+		t.Fatalf("k after deletes = %v, want [a d] with their data", got)
+	}
+	if got, ok := latest("k"); !ok || !got.Equal(at(3)) {
+		t.Errorf("Targets latest of k = %v (%v), want %v: the newest left", got, ok, at(3))
+	}
+	del(3, "d", nil)
+	del(1, "a", nil)
+	if got := mustQuery(t, s, "k", Query{Limit: 10, FromNewest: true}); len(got) != 0 {
+		t.Fatalf("k after deleting all = %v, want none", ids(got))
+	}
+	if _, ok := latest("k"); ok {
+		t.Errorf("Targets still lists the emptied key")
+	}
+	if _, ok := latest("other"); !ok {
+		t.Errorf("Targets lost an untouched key")
+	}
+	// The emptied log takes new records, even at an earlier time than
+	// the deleted ones.
+	mustAppend(t, s, "k", Record{ID: "e", Time: at(2)})
+	if got := ids(mustQuery(t, s, "k", Query{Limit: 10})); !slices.Equal(got, []string{"e"}) {
+		t.Errorf("k after a new append = %v, want [e]", got)
 	}
 }
 

@@ -172,3 +172,34 @@ func (m *Memory) Ping(context.Context) error { return nil }
 
 // Close does nothing; the data stays readable until the Memory is dropped.
 func (m *Memory) Close() error { return nil }
+
+// Delete removes key's records with ID ref.ID positioned from ref.Time's
+// millisecond on, and recomputes the key's newest time.
+func (m *Memory) Delete(_ context.Context, key string, ref Ref) error {
+	from := ref.Time.UnixMilli()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	log := m.logs[key]
+	start := sort.Search(len(log), func(i int) bool { return log[i].ms >= from })
+	kept := slices.Clone(log[:start])
+	for _, e := range log[start:] {
+		if e.rec.ID != ref.ID {
+			kept = append(kept, e)
+		}
+	}
+	switch {
+	case len(kept) == len(log):
+		return ErrNotFound
+	case len(kept) == 0:
+		delete(m.logs, key)
+		delete(m.latest, key)
+		return nil
+	}
+	m.logs[key] = kept
+	latest := int64(0)
+	for _, e := range kept {
+		latest = max(latest, e.rec.Time.UnixMilli())
+	}
+	m.latest[key] = latest
+	return nil
+}

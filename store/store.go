@@ -11,7 +11,7 @@ import (
 )
 
 // ErrNotFound is returned when a requested singleton (such as the keyring)
-// has never been written.
+// has never been written, or a record to delete does not exist.
 var ErrNotFound = errors.New("store: not found")
 
 // ErrRefused marks an append the backend refused because of the records
@@ -83,6 +83,12 @@ type History interface {
 	// Targets; an absent key is fine. A channel rename uses it once the
 	// records are resealed under the new name's key.
 	DeleteTarget(ctx context.Context, key string) error
+	// Delete removes every record of key whose ID is ref.ID and that is
+	// positioned at ref.Time's millisecond or later (a record is never
+	// positioned before its own time; the write queue may have stored it
+	// twice). Targets then reports the newest record left, and drops key
+	// if none is. It returns ErrNotFound if key has no such record.
+	Delete(ctx context.Context, key string, ref Ref) error
 }
 
 // KeyedRecord is a record with the key of the log it belongs to.

@@ -20,7 +20,6 @@ import (
 	"gopkg.in/irc.v4"
 
 	"securechat/crypto"
-	"securechat/ircd/wire"
 	"securechat/metrics"
 	"securechat/store"
 )
@@ -33,10 +32,16 @@ type (
 
 // Entry is one message in the clear: its msgid, time and the message as
 // relayed, with client-only tags but no server tags.
+//
+// A draft/multiline message is one entry: Msg is its first line, with the
+// message's client tags, and Lines holds every line in order, the first
+// included, each tagged only with draft/multiline-concat where the client
+// set it. Lines is nil for a single-line message.
 type Entry struct {
 	MsgID string
 	At    time.Time
 	Msg   *irc.Message
+	Lines []*irc.Message
 }
 
 // Options configures a History. Metrics is required.
@@ -173,7 +178,7 @@ func (h *History) append(key string, e *Entry) {
 	// milliseconds: seal that, or the record could never be opened.
 	at := e.At.Truncate(time.Millisecond)
 	start := time.Now()
-	sealed, err := h.vault.Seal(key, e.MsgID, at, wire.Line(e.Msg))
+	sealed, err := h.vault.Seal(key, e.MsgID, at, e.plaintext())
 	h.sealLatency.Observe(time.Since(start).Seconds())
 	if err != nil {
 		h.m.HistoryErrors.WithLabelValues(metrics.OpSeal).Inc()
@@ -215,8 +220,9 @@ func (h *History) open(key string, r store.Record) *Entry {
 	plain, err := h.vault.Open(key, r.ID, r.Time, r.Data)
 	h.openLatency.Observe(time.Since(start).Seconds())
 	if err == nil {
-		if msg, perr := wire.Parse(plain); perr == nil {
-			return &Entry{MsgID: r.ID, At: r.Time, Msg: msg}
+		if e := parseEntry(plain); e != nil {
+			e.MsgID, e.At = r.ID, r.Time
+			return e
 		}
 	}
 	h.m.HistoryErrors.WithLabelValues(metrics.OpOpen).Inc()

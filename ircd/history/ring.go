@@ -2,6 +2,7 @@ package history
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -101,4 +102,21 @@ func LastN(es []*Entry, n int) []*Entry {
 		return es[len(es)-n:]
 	}
 	return es
+}
+
+// Find returns the entry with msgid id, or nil.
+func (r *Ring) Find(id string) *Entry {
+	for _, e := range r.entries {
+		if e.MsgID == id {
+			return e
+		}
+	}
+	return nil
+}
+
+// Remove drops the entry with msgid id and reports whether there was one.
+func (r *Ring) Remove(id string) bool {
+	n := len(r.entries)
+	r.entries = slices.DeleteFunc(r.entries, func(e *Entry) bool { return e.MsgID == id })
+	return len(r.entries) != n
 }
