@@ -119,6 +119,10 @@ func (c *Certificates) TLSConfig() *tls.Config {
 		// The hybrid post-quantum group comes first for TLS 1.3 clients
 		// that offer it; it still includes X25519.
 		CurvePreferences: []tls.CurveID{tls.X25519MLKEM768, tls.X25519, tls.CurveP256},
+		// Full-size records from the first byte: a client's welcome burst
+		// (a few KiB, written at once) then travels in one record instead
+		// of the small ones crypto/tls otherwise starts a connection with.
+		DynamicRecordSizingDisabled: true,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			return &c.cur.Load().cert, nil
 		},

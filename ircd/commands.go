@@ -34,6 +34,9 @@ type command struct {
 	minParams int
 	preReg    bool // allowed before registration completes
 	oper      bool // needs IRC operator status
+	// blocks: the handler may wait (a store read, a login delay), so
+	// what the reader queued so far is flushed before it runs.
+	blocks bool
 }
 
 // commands is the dispatch table, keyed by upper-case command.
@@ -71,20 +74,20 @@ func init() {
 		"USERHOST":     {handler: handleUserhost, minParams: 1},
 		"ISON":         {handler: handleIson, minParams: 1},
 		"SETNAME":      {handler: handleSetname, minParams: 1},
-		"OPER":         {handler: handleOper, minParams: 2},
+		"OPER":         {handler: handleOper, minParams: 2, blocks: true},
 		"KILL":         {handler: handleKill, minParams: 2, oper: true},
 		"REHASH":       {handler: handleRehash, oper: true},
-		"CHATHISTORY":  {handler: handleChathistory, minParams: 3},
+		"CHATHISTORY":  {handler: handleChathistory, minParams: 3, blocks: true},
 		"MONITOR":      {handler: handleMonitor, minParams: 1},
 		"INFO":         {handler: handleInfo},
 		"HELP":         {handler: handleHelp},
 		"HELPOP":       {handler: handleHelp},
 		"LINKS":        {handler: handleLinks},
 		"WALLOPS":      {handler: handleWallops, minParams: 1, oper: true},
-		"RENAME":       {handler: handleRename, minParams: 2},
+		"RENAME":       {handler: handleRename, minParams: 2, blocks: true},
 		"METADATA":     {handler: handleMetadata, minParams: 2},
 		"BATCH":        {handler: handleBatch, minParams: 1},
-		"REDACT":       {handler: handleRedact, minParams: 2},
+		"REDACT":       {handler: handleRedact, minParams: 2, blocks: true},
 	}
 }
 
@@ -115,6 +118,9 @@ func (s *Server) run(c *Client, cmd command, m *irc.Message) {
 	if cmd.oper && !c.isOper() {
 		c.numeric(irc.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
 		return
+	}
+	if cmd.blocks {
+		c.flushPending()
 	}
 	err := cmd.handler(c, m)
 	var ie ircError

@@ -155,10 +155,11 @@ func (f *floodBucket) init(cfg *config.Config, exempt bool) {
 	f.maxLag = max(time.Second, time.Duration(f.burst/f.rate*float64(time.Second)))
 }
 
-// take spends one token, sleeping off half of any deficit. waited is how
-// long the reader blocked for this line. It returns false for a client
-// that has been backlogged without a pause for longer than maxLag.
-func (f *floodBucket) take(waited time.Duration) bool {
+// take spends one token, sleeping off half of any deficit, after calling
+// beforePause. waited is how long the reader blocked for this line. It
+// returns false for a client that has been backlogged without a pause for
+// longer than maxLag.
+func (f *floodBucket) take(waited time.Duration, beforePause func()) bool {
 	if f.exempt {
 		return true
 	}
@@ -179,6 +180,7 @@ func (f *floodBucket) take(waited time.Duration) bool {
 		return false
 	}
 	// Sleeping off half the deficit lets a brief burst through slowly.
+	beforePause()
 	time.Sleep(time.Duration(-f.tokens / f.rate * float64(time.Second) / 2))
 	return true
 }

@@ -51,8 +51,7 @@ func (s *Server) join(c *Client, name, key string) error {
 	}
 	for attempt := 0; attempt < 3; attempt++ {
 		ch := s.channelFor(name)
-		c.flushPending() // what this command queued so far goes out before a wait
-		s.loadRing(ch)   // fills a cold replay ring; may read the store
+		s.loadRing(c, ch) // fills a cold replay ring; may read the store
 		switch numeric := ch.add(c, key, func() { s.joinBurst(c, ch) }); numeric {
 		case "":
 			s.joined(c, ch)

@@ -137,6 +137,7 @@ func finishSASLPlain(c *Client, payload string) error {
 func (c *Client) authFailed(mechanism string) {
 	c.srv.metrics.AuthFailures.WithLabelValues(mechanism).Inc()
 	c.log.Info("authentication failed", "mechanism", mechanism)
+	c.flushPending() // what is queued goes out before the delay
 	time.Sleep(c.srv.guard.authFailed(c.ip))
 }
 

@@ -130,10 +130,7 @@ func (c *Client) onIdle(pinged bool) (reason string, stop bool) {
 // is how long the reader blocked for it, which tells a backlog apart from
 // a client that paused.
 func (c *Client) handleLine(line []byte, waited time.Duration) (reason string, stop bool) {
-	if !c.flood.exempt {
-		c.flushPending() // flood control may pause the reader
-	}
-	if !c.flood.take(waited) {
+	if !c.flood.take(waited, c.flushPending) {
 		c.srv.metrics.Refused.WithLabelValues(metrics.ReasonFlood).Inc()
 		c.sendError("Excess Flood")
 		return "Excess Flood", true
@@ -155,16 +152,9 @@ func (c *Client) handleLine(line []byte, waited time.Duration) (reason string, s
 		return "", false
 	}
 	c.srv.metrics.In(m.Command).Inc()
-	if !relayed[m.Command] {
-		c.flushPending() // a command other than a relay may block
-	}
 	c.srv.dispatch(c, m)
 	return "", false
 }
-
-// relayed lists the commands whose deliveries the reader may leave
-// unflushed while more lines are buffered: they never block.
-var relayed = map[string]bool{"PRIVMSG": true, "NOTICE": true, "TAGMSG": true}
 
 // maxClientTagData is the tag data (between '@' and the space) a client
 // may send, per the message-tags spec: the other half of the 8191 bytes is

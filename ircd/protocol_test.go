@@ -188,7 +188,7 @@ func TestWelcomeBurstInOneWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
-	if _, err := conn.Write([]byte("PASS :" + testPassword + "\r\nNICK one\r\nUSER one 0 * :One\r\n")); err != nil {
+	if _, err := conn.Write([]byte("PASS :" + testPassword + "\r\nNICK one\r\nUSER one 0 * :One\r\nPING first\r\nMODE one\r\n")); err != nil {
 		t.Fatal(err)
 	}
 	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -198,7 +198,8 @@ func TestWelcomeBurstInOneWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := string(buf[:n])
-	if !strings.Contains(got, " 001 one ") || !regexp.MustCompile(` (376|422) one `).MatchString(got) {
-		t.Fatalf("first read holds %d bytes, not the whole welcome burst: %q", n, got)
+	if !strings.Contains(got, " 001 one ") || !regexp.MustCompile(` (376|422) one `).MatchString(got) ||
+		!strings.Contains(got, " PONG ") || !strings.Contains(got, " 221 one ") {
+		t.Fatalf("first read holds %d bytes, not the welcome burst and the replies that came with it: %q", n, got)
 	}
 }

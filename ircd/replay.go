@@ -43,9 +43,10 @@ func (s *Server) channelKey(ch *Channel) string {
 }
 
 // loadRing fills a cold channel's replay ring from the store, once. It
-// runs before the joiner is added, outside ch.mu, since it may wait for
-// the store; loadMu makes two joins of a cold channel read it once.
-func (s *Server) loadRing(ch *Channel) {
+// runs before the joiner c is added, outside ch.mu, since it may wait for
+// the store, and flushes what c's reader queued so far before it waits;
+// loadMu makes two joins of a cold channel read it once.
+func (s *Server) loadRing(c *Client, ch *Channel) {
 	limit := s.config().Replay
 	if limit <= 0 {
 		return
@@ -58,6 +59,7 @@ func (s *Server) loadRing(ch *Channel) {
 	if loaded {
 		return
 	}
+	c.flushPending()
 	stored, err := s.history.Tail(s.channelKey(ch), limit)
 	if err != nil {
 		s.log.Warn("replay unavailable", "err", err)
