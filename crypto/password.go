@@ -25,8 +25,11 @@ var b64 = base64.RawStdEncoding
 // HashPassword returns pw hashed with Argon2id as a PHC string,
 // $argon2id$v=19$m=65536,t=3,p=2$<salt>$<hash>, for oper passwords in the
 // config file.
-func HashPassword(pw []byte) (string, error) {
-	p := DefaultKDFParams()
+func HashPassword(pw []byte) (string, error) { return HashPasswordWith(pw, DefaultKDFParams()) }
+
+// HashPasswordWith is HashPassword with the given cost parameters; tests
+// use it for hashes that are cheap to check.
+func HashPasswordWith(pw []byte, p KDFParams) (string, error) {
 	salt := randomBytes(saltLen)
 	hash := argon2.IDKey(pw, salt, p.Time, p.MemoryKiB, p.Threads, hashLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version,

@@ -22,7 +22,7 @@ func withOper(hash string) serverOption {
 
 func operHash(t *testing.T) string {
 	t.Helper()
-	hash, err := crypto.HashPassword([]byte(operPassword))
+	hash, err := crypto.HashPasswordWith([]byte(operPassword), cheapKDF)
 	if err != nil {
 		t.Fatal(err)
 	}
