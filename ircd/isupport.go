@@ -5,6 +5,21 @@ import (
 	"strconv"
 )
 
+// Limits advertised in ISUPPORT and enforced by the handlers.
+const (
+	nickLen     = 30
+	userLen     = 16
+	realnameLen = 128
+	channelLen  = 64
+	topicLen    = 390
+	kickLen     = 255
+	awayLen     = 255
+	maxTargets  = 4
+	maxChannels = 100 // channels one client may be in
+	maxBans     = 100
+	maxModes    = 6 // parameterised mode changes per MODE command
+)
+
 // Modes as shown in RPL_MYINFO and CHANMODES.
 const (
 	userModes             = "Biow"

@@ -2,21 +2,6 @@ package ircd
 
 import "strings"
 
-// Limits advertised in ISUPPORT and enforced by the handlers.
-const (
-	nickLen     = 30
-	userLen     = 16
-	realnameLen = 128
-	channelLen  = 64
-	topicLen    = 390
-	kickLen     = 255
-	awayLen     = 255
-	maxTargets  = 4
-	maxChannels = 100 // channels one client may be in
-	maxBans     = 100
-	maxModes    = 6 // parameterised mode changes per MODE command
-)
-
 // validNick follows the modern IRC rules: no spaces, commas, '*', '?',
 // '!', '@', and no leading '#', '&', ':', '$', '+', '-' or digit.
 func validNick(nick string) bool {
