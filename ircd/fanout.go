@@ -5,6 +5,7 @@ import (
 
 	"gopkg.in/irc.v4"
 
+	"securechat/ircd/history"
 	"securechat/ircd/transport"
 	"securechat/ircd/wire"
 )
@@ -114,7 +115,7 @@ func (s *Server) deliverTo(p *transport.Pending, recipients []*Client, o *outMsg
 // members' queues at the end of its read loop.
 func (s *Server) relayChannel(c *Client, ch *Channel, o *outMsg) {
 	stored := o.base.Command != "TAGMSG"
-	key, keep := s.channelKey(ch), s.config().Replay
+	key := s.channelKey(ch)
 	want := wantMessage(c, o.base.Command)
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
@@ -127,9 +128,15 @@ func (s *Server) relayChannel(c *Client, ch *Channel, o *outMsg) {
 	if !stored {
 		return
 	}
-	e := entryOf(o)
+	s.recordLocked(ch, key, entryOf(o))
+}
+
+// recordLocked appends a relayed message to ch's history and its replay
+// ring, in the critical section that queued it for the members; ch.mu is
+// held.
+func (s *Server) recordLocked(ch *Channel, key string, e *history.Entry) {
 	s.history.AppendChannel(key, ch.folded, e)
-	if keep > 0 {
+	if keep := s.config().Replay; keep > 0 {
 		ch.ring.Add(e, keep)
 	}
 }

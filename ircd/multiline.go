@@ -238,9 +238,12 @@ func (b *multilineBatch) entry(c *Client, target string) *history.Entry {
 
 // relayMultilineChannel is relayChannel for a multiline message.
 func (s *Server) relayMultilineChannel(c *Client, ch *Channel, ml *multilineMsg) {
-	key, keep := s.channelKey(ch), s.config().Replay
+	key := s.channelKey(ch)
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
+	if ch.dead {
+		return // renamed or dropped since the lookup
+	}
 	ml.e.At = storedTime(time.Now())
 	ml.e.MsgID = s.newMsgID(ml.e.At)
 	n := 0
@@ -251,10 +254,7 @@ func (s *Server) relayMultilineChannel(c *Client, ch *Channel, ml *multilineMsg)
 		}
 	}
 	s.countMultiline(ml, n)
-	s.history.AppendChannel(key, ch.folded, ml.e)
-	if keep > 0 {
-		ch.ring.Add(ml.e, keep)
-	}
+	s.recordLocked(ch, key, ml.e)
 }
 
 func (s *Server) countMultiline(ml *multilineMsg, n int) {
