@@ -109,3 +109,23 @@ func TestCapLSLines(t *testing.T) {
 		t.Fatalf("short CAP LS 302 reply %v, want one final line", m)
 	}
 }
+
+// TestRefusedLineIsLabeled: the FAIL refusing a line with invalid UTF-8
+// or a NUL is that command's response, so it carries the command's label
+// (labeled-response; irctest's utf8 tests check it).
+func TestRefusedLineIsLabeled(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	c := ts.register("lab", "batch", "echo-message", "labeled-response")
+	c.Join("#q")
+	c.SendRaw("@label=xyz PRIVMSG #q hi\xaa\r\n")
+	m := c.Expect(` FAIL PRIVMSG INVALID_UTF8 `)
+	if m.Tags["label"] != "xyz" {
+		t.Fatalf("FAIL for invalid UTF-8 = %v, want label xyz", m)
+	}
+	c.SendRaw("@label=abc PRIVMSG #q :hi\x00there\r\n")
+	m = c.Expect(` FAIL PRIVMSG INVALID_PARAMS `)
+	if m.Tags["label"] != "abc" {
+		t.Fatalf("FAIL for a NUL = %v, want label abc", m)
+	}
+}

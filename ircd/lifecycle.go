@@ -163,11 +163,12 @@ func (c *Client) process(line []byte, m *irc.Message, err error) {
 		return
 	}
 	if code, text := lineProblem(line); code != "" {
-		cmd := "*"
-		if err == nil {
-			cmd = failCommand(m.Command)
+		if err != nil {
+			c.fail("*", code, text)
+			return
 		}
-		c.fail(cmd, code, text)
+		// The refusal is the labeled command's response.
+		c.withLabel(m, func() { c.fail(failCommand(m.Command), code, text) })
 		return
 	}
 	if err != nil {
