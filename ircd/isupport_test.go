@@ -132,3 +132,52 @@ func TestIsupportNetwork(t *testing.T) {
 		t.Fatalf("005 %v, want NETWORK=Elsewhere", m.Params)
 	}
 }
+
+// TestTargmaxLimits backs the TARGMAX entries not covered elsewhere
+// (TestKickLists has KICK, TestJoinSeveralAndJoinZero JOIN, TestBadInput
+// PRIVMSG): NOTICE and TAGMSG take 4 targets and refuse 5, WHOIS
+// answers for one, and NAMES, LIST and PART take any number.
+func TestTargmaxLimits(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	alice := ts.register("alice", "message-tags")
+	bob := ts.register("bob", "message-tags")
+	alice.Join("#a")
+	alice.Join("#b")
+	bob.Join("#a")
+	alice.Expect(`:bob!\S+ JOIN #a`)
+	four, five := "#a,b1,b2,b3", "#a,b1,b2,b3,b4"
+
+	alice.Send("NOTICE %s :five", five)
+	alice.Send("@+typing=active TAGMSG %s", five)
+	alice.Expect(` 407 alice ` + five + ` :`)
+	alice.Send("NOTICE %s :four", four)
+	alice.Send("@+typing=paused TAGMSG %s", four)
+	m, skipped := bob.ExpectAfter(` NOTICE #a `)
+	if m.Trailing() != "four" || len(skipped) != 0 {
+		t.Fatalf("bob got %v after %q, want only the NOTICE to four targets", m, skipped)
+	}
+	if m = bob.Expect(` TAGMSG #a`); m.Tags["+typing"] != "paused" {
+		t.Fatalf("bob got TAGMSG %v, want only the one to four targets", m)
+	}
+
+	alice.Send("WHOIS bob,alice")
+	lines := collectUntil(alice, ` 318 `)
+	matchInOrder(t, lines, []string{` 311 alice bob `, ` 318 alice bob `})
+	for _, l := range lines {
+		if strings.Contains(l, " 311 alice alice ") {
+			t.Fatalf("WHOIS (TARGMAX WHOIS:1) answered for a second target: %q", l)
+		}
+	}
+
+	alice.Send("NAMES #a,#b")
+	matchInOrder(t, collectUntil(alice, ` 366 alice #b `), []string{` 353 alice = #a `, ` 366 alice #a `, ` 353 alice = #b `, ` 366 alice #b `})
+	alice.Send("LIST #a,#b")
+	list := strings.Join(collectUntil(alice, ` 323 `), "\n")
+	if !strings.Contains(list, " 322 alice #a 2 ") || !strings.Contains(list, " 322 alice #b 1 ") {
+		t.Fatalf("LIST #a,#b =\n%s\nwant a 322 for each", list)
+	}
+	alice.Send("PART #a,#b :bye")
+	alice.Expect(`:alice!\S+ PART #a :?bye$`)
+	alice.Expect(`:alice!\S+ PART #b :?bye$`)
+}
