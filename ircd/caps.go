@@ -159,8 +159,38 @@ func capListSupported(c *Client, m *irc.Message) error {
 		// CAP LS 302 implies cap-notify (IRCv3 capability negotiation).
 		c.caps.set(capCapNotify, 0)
 	}
-	c.reply("CAP", c.nickOrStar(), "LS", capLS(c.reg.capVersion, c.srv.stsValue(c)))
+	lines := capLSLines(capLS(c.reg.capVersion, c.srv.stsValue(c)), c.reg.capVersion)
+	for i, l := range lines {
+		if i < len(lines)-1 {
+			c.reply("CAP", c.nickOrStar(), "LS", "*", l)
+		} else {
+			c.reply("CAP", c.nickOrStar(), "LS", l)
+		}
+	}
 	return nil
+}
+
+// capLSLineMax bounds the capability list on one CAP LS line, leaving
+// room in 512 bytes for the prefix, a nick of NICKLEN and the "*".
+const capLSLineMax = 400
+
+// capLSLines splits list, between capabilities, into lines of at most
+// capLSLineMax bytes. Only CAP LS 302 clients understand a reply in
+// several lines (the "*" marks all but the last); older ones get one.
+func capLSLines(list string, version int) []string {
+	if version < 302 || len(list) <= capLSLineMax {
+		return []string{list}
+	}
+	var lines []string
+	for len(list) > capLSLineMax {
+		cut := strings.LastIndexByte(list[:capLSLineMax+1], ' ')
+		if cut <= 0 {
+			break // one capability longer than a line: send it whole
+		}
+		lines = append(lines, list[:cut])
+		list = list[cut+1:]
+	}
+	return append(lines, list)
 }
 
 func enabledCaps(c *Client) string {

@@ -41,7 +41,8 @@ func handleUser(c *Client, m *irc.Message) error {
 		return ircError{irc.ERR_NEEDMOREPARAMS, []string{"USER", "Not enough parameters"}}
 	}
 	c.mu.Lock()
-	c.user, c.realname = "~"+truncate(user, userLen), truncate(m.Params[3], realnameLen)
+	// The tilde marking an unverified username counts towards USERLEN.
+	c.user, c.realname = "~"+truncate(user, userLen-1), truncate(m.Params[3], realnameLen)
 	c.mu.Unlock()
 	c.srv.tryRegister(c)
 	return nil

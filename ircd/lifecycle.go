@@ -10,6 +10,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"gopkg.in/irc.v4"
+
 	"securechat/ircd/transport"
 	"securechat/ircd/wire"
 	"securechat/metrics"
@@ -128,32 +130,52 @@ func (c *Client) onIdle(pinged bool) (reason string, stop bool) {
 
 // handleLine parses and dispatches one line after flood control. waited
 // is how long the reader blocked for it, which tells a backlog apart from
-// a client that paused.
+// a client that paused. A line of an open multiline batch pays only if
+// the batch does not take it in (see batchLine).
 func (c *Client) handleLine(line []byte, waited time.Duration) (reason string, stop bool) {
-	if !c.flood.take(waited, c.flushPending) {
-		c.srv.metrics.Refused.WithLabelValues(metrics.ReasonFlood).Inc()
-		c.sendError("Excess Flood")
-		return "Excess Flood", true
+	m, err := wire.Parse(line)
+	var b *multilineBatch
+	var held int
+	if err == nil {
+		b, held = c.batchLine(m)
 	}
+	if b == nil && !c.flood.take(waited, c.flushPending) {
+		return c.excessFlood()
+	}
+	c.process(line, m, err)
+	if b != nil && !c.tookIn(b, held, m) && !c.flood.take(waited, c.flushPending) {
+		return c.excessFlood()
+	}
+	return "", false
+}
+
+func (c *Client) excessFlood() (reason string, stop bool) {
+	c.srv.metrics.Refused.WithLabelValues(metrics.ReasonFlood).Inc()
+	c.sendError("Excess Flood")
+	return "Excess Flood", true
+}
+
+// process checks a line that passed flood control and dispatches it; m
+// and err are what wire.Parse made of it.
+func (c *Client) process(line []byte, m *irc.Message, err error) {
 	if clientTagData(line) > maxClientTagData {
 		c.numeric(errInputTooLong, "Input line was too long")
-		return "", false
+		return
 	}
-	m, err := wire.Parse(line)
 	if code, text := lineProblem(line); code != "" {
-		cmd := "*"
-		if err == nil {
-			cmd = failCommand(m.Command)
+		if err != nil {
+			c.fail("*", code, text)
+			return
 		}
-		c.fail(cmd, code, text)
-		return "", false
+		// The refusal is the labeled command's response.
+		c.withLabel(m, func() { c.fail(failCommand(m.Command), code, text) })
+		return
 	}
 	if err != nil {
-		return "", false
+		return
 	}
 	c.srv.metrics.In(m.Command).Inc()
 	c.srv.dispatch(c, m)
-	return "", false
 }
 
 // maxClientTagData is the tag data (between '@' and the space) a client

@@ -119,6 +119,35 @@ func (c *Client) addToBatch(m *irc.Message) bool {
 	return true
 }
 
+// batchLine returns c's open multiline batch if m claims a place in it
+// (a line tagged with its reference, or the BATCH line closing it), and
+// how many lines the batch held before m. Flood control lets such a line
+// through free and charges it only if the batch does not take it in
+// (tookIn): the opening BATCH line paid for the batch, which is relayed
+// and stored as one message. A refused line, a line past the limits and
+// every line of a failed batch pay, so a batch is never a way around
+// flood control.
+func (c *Client) batchLine(m *irc.Message) (*multilineBatch, int) {
+	b := c.mline
+	if b == nil || b.failed {
+		return nil, 0
+	}
+	if ref, tagged := m.Tags["batch"]; (tagged && ref == b.ref) || (m.Command == "BATCH" && m.Param(0) == "-"+b.ref) {
+		return b, len(b.lines)
+	}
+	return nil, 0
+}
+
+// tookIn reports whether line m, which batchLine gave b for, went into
+// b: m closed b (which happens once), or b is still open, not failed,
+// and holds more than held lines.
+func (c *Client) tookIn(b *multilineBatch, held int, m *irc.Message) bool {
+	if m.Command == "BATCH" && m.Param(0) == "-"+b.ref {
+		return c.mline != b
+	}
+	return c.mline == b && !b.failed && len(b.lines) > held
+}
+
 // add appends line m to b, or returns the FAIL code and context that
 // refuse it.
 func (b *multilineBatch) add(m *irc.Message) (string, []string) {

@@ -2,12 +2,15 @@ package ircd
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/irc.v4"
 
+	"securechat/config"
 	"securechat/store"
 )
 
@@ -256,5 +259,62 @@ func TestMultilineLabeledAck(t *testing.T) {
 	}
 	if acks != 1 {
 		t.Errorf("got %d ACKs in %q, want 1", acks, lines)
+	}
+}
+
+// multilineWire is a batch of n lines to target as one write, so the
+// lines wait in the socket together as a client's burst does.
+func multilineWire(ref, target string, n int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "BATCH +%s draft/multiline %s\r\n", ref, target)
+	for i := range n {
+		fmt.Fprintf(&b, "@batch=%s PRIVMSG %s :line %d\r\n", ref, target, i)
+	}
+	fmt.Fprintf(&b, "BATCH -%s\r\n", ref)
+	return b.String()
+}
+
+// TestMultilineFloodControl: flood control counts a draft/multiline batch
+// as the one message it is, so a full batch from a client at rest is
+// relayed at once, while a client flooding with ordinary lines, or with
+// batches, is still cut off.
+func TestMultilineFloodControl(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, withConfig(func(cfg *config.Config) { cfg.FloodRate, cfg.FloodBurst = 5, 5 }))
+	alice := ts.register("alice", multilineCaps...)
+	bob := ts.register("bob", "batch", "draft/multiline", "message-tags")
+	alice.Join("#m")
+	bob.Join("#m")
+	time.Sleep(1200 * time.Millisecond) // at rest: a full bucket of 5
+
+	start := time.Now()
+	alice.SendRaw(multilineWire("big", "#m", multilineMaxLines))
+	_, lines := bob.multilineBatch()
+	if d := time.Since(start); d > 500*time.Millisecond || len(lines) != multilineMaxLines {
+		t.Fatalf("a %d-line batch from a client at rest: %d lines relayed after %v, want all at once",
+			multilineMaxLines, len(lines), d)
+	}
+
+	t.Run("ordinary lines", func(t *testing.T) {
+		flood := ts.register("flood")
+		flood.Join("#m")
+		flood.SendRaw(strings.Repeat("PRIVMSG #m :flood\r\n", multilineMaxLines+2))
+		expectExcessFlood(t, flood)
+	})
+	t.Run("batches", func(t *testing.T) {
+		var b strings.Builder
+		for i := range 40 {
+			b.WriteString(multilineWire(fmt.Sprint("r", i), "#m", 1))
+		}
+		alice.SendRaw(b.String())
+		expectExcessFlood(t, &testClient{alice.WithT(t)})
+	})
+}
+
+func expectExcessFlood(t *testing.T, c *testClient) {
+	t.Helper()
+	lines := c.ExpectClosed()
+	if len(lines) == 0 || !strings.HasSuffix(lines[len(lines)-1], "[Excess Flood]") {
+		t.Fatalf("last lines %q, want ERROR ... Excess Flood", lines[max(0, len(lines)-2):])
 	}
 }
