@@ -3,6 +3,7 @@ package ircd
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -224,4 +225,31 @@ func waitUntil(t testing.TB, cond func() bool) {
 			t.Fatal("condition not met within 5s")
 		}
 	}
+}
+
+// TestWebSocketSlowReaderIsDisconnected checks that the send queue's
+// budget holds for a WebSocket client that stops reading: it is cut off,
+// and the writer stuck on it is freed.
+func TestWebSocketSlowReaderIsDisconnected(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, withConfig(slowReaderConfig))
+	opts := irctest.DialOptions(irctest.WebSocketOptions{TLS: ts.tlsConf, Subprotocols: []string{"text.ircv3.net"}})
+	opts.HTTPClient.Transport.(*http.Transport).DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err == nil {
+			_ = nc.(*net.TCPConn).SetReadBuffer(4096) // back up quickly
+		}
+		return nc, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, ts.startWeb(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ws.CloseNow() })
+	// Read the welcome, then stop reading altogether.
+	slow := &testClient{irctest.NewClient(t, irctest.WebSocketConn(ws))}
+	slow.RegisterPass("slow", testPassword)
+	expectSlowReaderCutOff(t, ts, slow)
 }

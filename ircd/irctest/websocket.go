@@ -36,8 +36,12 @@ func DialWebSocket(t testing.TB, url string, opts WebSocketOptions) (*Client, *w
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}
-	return NewClient(t, newWSClientConn(ws)), ws
+	return NewClient(t, WebSocketConn(ws)), ws
 }
+
+// WebSocketConn wraps a dialed WebSocket as the net.Conn of a Client, for
+// tests that dial it themselves.
+func WebSocketConn(ws *websocket.Conn) net.Conn { return newWSClientConn(ws) }
 
 // DialOptions turns opts into the library's options.
 func DialOptions(opts WebSocketOptions) *websocket.DialOptions {
