@@ -46,10 +46,12 @@ type Config struct {
 	MOTDFile               string // empty: no MOTD
 	LogLevel               string // debug, info, warn, error
 
-	Redis             string // redis:// or rediss:// URL; empty: embedded store
-	RedisPasswordFile string // AUTH password, kept out of the URL
-	MetricsListen     string // empty: no metrics listener
-	MetricsTokenFile  string // bearer token for /metrics; empty: no auth
+	Redis             string   // redis:// or rediss:// URL; empty: embedded store
+	RedisPasswordFile string   // AUTH password, kept out of the URL
+	MetricsListen     string   // empty: no metrics listener
+	WebListen         string   // HTTPS listener for IRC over WebSocket; empty: none
+	WebOrigins        []string // Origin host patterns allowed besides the request's own host
+	MetricsTokenFile  string   // bearer token for /metrics; empty: no auth
 
 	Replay         int           // messages replayed on JOIN; 0 disables
 	StoreDirect    bool          // keep private messages in history too

@@ -83,6 +83,7 @@ func TestEveryKind(t *testing.T) {
 		"--listen-plain=[::1]:6667", "--store-direct=false", "--allow-insecure-plaintext",
 		"--history-max-age=7d", "--key-epoch=90m", "--sendq=512KiB", "--flood-rate=0.5",
 		"--flood-exempt=10.0.0.0/8, 192.168.1.7 ,2001:db8::/32",
+		"--web-origins= chat.example.org,,*.example.net ",
 	}
 	env := []string{"SECURECHAT_LISTEN_PLAIN_IGNORED=x", "SECURECHAT_LOG_LEVEL=debug"}
 	cfg, err := Load(args, env)
@@ -103,6 +104,7 @@ func TestEveryKind(t *testing.T) {
 		{"FloodRate", cfg.FloodRate, 0.5},
 		{"FloodExempt", cfg.FloodExempt, want},
 		{"LogLevel", cfg.LogLevel, "debug"},
+		{"WebOrigins", cfg.WebOrigins, []string{"chat.example.org", "*.example.net"}},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {
@@ -184,6 +186,9 @@ func TestValidation(t *testing.T) {
 		{"plaintext on public address", []string{"--listen-plain=192.0.2.1:6667"}, "listen-plain:"},
 		{"plaintext on a host name", []string{"--listen-plain=irc.example.org:6667"}, "listen-plain:"},
 		{"metrics-listen bad", []string{"--metrics-listen=9477"}, "metrics-listen:"},
+		{"web on", []string{"--web-listen=:8443", "--web-origins=chat.example.org,*.example.net,https://a.example"}, ""},
+		{"web-listen bad", []string{"--web-listen=8443"}, "web-listen:"},
+		{"web-origins bad pattern", []string{"--web-origins=chat.example.org,[bad"}, "web-origins:"},
 		{"tls-cert without key", []string{"--tls-cert", cert}, "tls-key:"},
 		{"tls-key without cert", []string{"--tls-key", key}, "tls-cert:"},
 		{"tls files unreadable", []string{"--tls-cert", missing, "--tls-key", key}, "tls-cert/tls-key:"},

@@ -49,6 +49,8 @@ func settings() []setting {
 		str("log-level", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }),
 		str("redis", "redis:// or rediss:// URL without password; empty for the embedded store", func(c *Config) *string { return &c.Redis }),
 		str("redis-password-file", "file holding the Redis AUTH password", func(c *Config) *string { return &c.RedisPasswordFile }),
+		str("web-listen", "HTTPS listen address for IRC over WebSocket (wss://host:port/ws), with the TLS certificate; empty for none", func(c *Config) *string { return &c.WebListen }),
+		list("web-origins", "comma-separated Origin hosts (host or scheme://host, * wildcards) allowed besides the server's own", func(c *Config) *[]string { return &c.WebOrigins }),
 		str("metrics-listen", "Prometheus /metrics address, host:port; empty for none", func(c *Config) *string { return &c.MetricsListen }),
 		str("metrics-token-file", "file holding a bearer token required on /metrics; empty for no auth", func(c *Config) *string { return &c.MetricsTokenFile }),
 		integer("replay", "history lines replayed on JOIN; 0 disables", func(c *Config) *int { return &c.Replay }),
@@ -125,6 +127,25 @@ func prefixes(name, usage string, field func(*Config) *[]netip.Prefix) setting {
 		set: func(c *Config, v string) error { p, err := parsePrefixes(v); return assign(field(c), p, err) },
 		get: func(c *Config) string { return formatPrefixes(*field(c)) },
 	}
+}
+
+// list builds a row for a comma-separated list of strings.
+func list(name, usage string, field func(*Config) *[]string) setting {
+	return setting{name: name, usage: usage,
+		set: func(c *Config, v string) error { *field(c) = splitList(v); return nil },
+		get: func(c *Config) string { return strings.Join(*field(c), ",") },
+	}
+}
+
+// splitList reads comma-separated fields, dropping empty ones.
+func splitList(v string) []string {
+	var out []string
+	for _, f := range strings.Split(v, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // assign stores v in dst only when parsing succeeded, so a bad value

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 func validate(c *Config) error {
 	return errors.Join(
 		validateListen(c),
+		validateWebOrigins(c),
 		validatePlaintext(c),
 		validateTLSFiles(c),
 		validateSecretFiles(c),
@@ -49,6 +51,22 @@ func validateListen(c *Config) error {
 	}
 	if c.MetricsListen != "" {
 		errs = append(errs, checkAddr("metrics-listen", c.MetricsListen))
+	}
+	if c.WebListen != "" {
+		errs = append(errs, checkAddr("web-listen", c.WebListen))
+	}
+	return errors.Join(errs...)
+}
+
+// validateWebOrigins checks that every web-origins entry is a pattern the
+// Origin check can match, so a typo fails at start rather than refusing
+// every browser.
+func validateWebOrigins(c *Config) error {
+	var errs []error
+	for _, p := range c.WebOrigins {
+		if _, err := path.Match(p, ""); err != nil {
+			errs = append(errs, fmt.Errorf("web-origins: %q is not a valid pattern: %w", p, err))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -83,16 +83,24 @@ func drain(c *testClient) {
 // must be cut off with SendQ exceeded while the others keep chatting.
 func TestSlowReaderIsDisconnected(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t, withConfig(func(cfg *config.Config) {
-		cfg.SendQ = 64 << 10
-		cfg.FloodExempt = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
-	}))
+	ts := newTestServer(t, withConfig(slowReaderConfig))
 	slow := ts.dialWith(4096)
-	slow.Nick = "slow"
-	slow.Send("PASS :%s", testPassword)
-	slow.Send("NICK slow")
-	slow.Send("USER slow 0 * :Slow")
-	slow.Expect(` 001 `)
+	slow.RegisterPass("slow", testPassword)
+	expectSlowReaderCutOff(t, ts, slow)
+}
+
+// slowReaderConfig gives slow-reader tests a small send queue and no
+// flood limits, so the talker can fill it quickly.
+func slowReaderConfig(cfg *config.Config) {
+	cfg.SendQ = 64 << 10
+	cfg.FloodExempt = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+}
+
+// expectSlowReaderCutOff floods a channel that slow, a registered client
+// that never reads, has joined, until slow is cut off with SendQ exceeded;
+// the others must keep chatting.
+func expectSlowReaderCutOff(t *testing.T, ts *testServer, slow *testClient) {
+	t.Helper()
 	slow.Join("#busy")
 	talker := ts.registerPass("talker")
 	talker.Join("#busy")
@@ -107,15 +115,15 @@ func TestSlowReaderIsDisconnected(t *testing.T) {
 			talker.Send("PRIVMSG #busy :%d-%d %s", batch, i, text)
 		}
 		_, skipped := listener.ExpectAfter(fmt.Sprintf(`PRIVMSG #busy :%d-99 `, batch))
-		sawQuit = quitIn(skipped, "slow")
+		sawQuit = quitIn(skipped, slow.Nick)
 	}
 	if !sawQuit {
 		t.Fatalf("the client that never reads was not disconnected (drops %v)", counterValue(t, ts, "securechat_sendq_drops_total", nil))
 	}
 	talker.Send("PRIVMSG #busy :after")
 	listener.Expect(`PRIVMSG #busy :?after`)
-	listener.Send("WHOIS slow")
-	listener.Expect(` 401 listener slow `)
+	listener.Send("WHOIS " + slow.Nick)
+	listener.Expect(` 401 listener ` + slow.Nick + ` `)
 	if v := counterValue(t, ts, "securechat_sendq_drops_total", nil); v != 1 {
 		t.Fatalf("sendq drops = %v, want 1", v)
 	}

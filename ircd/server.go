@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -52,7 +53,8 @@ type Server struct {
 	channels  map[string]*Channel // by casefolded name
 	whowas    *whowasRing
 	listeners map[net.Listener]struct{}
-	conns     map[*Client]struct{} // every connection, registered or not
+	webs      map[*http.Server]struct{} // HTTPS listeners, see StartWeb
+	conns     map[*Client]struct{}      // every connection, registered or not
 	closing   bool
 	lusers    luserCounts
 	monitors  monitorIndex // its own lock; see monitor.go for the order
@@ -86,6 +88,7 @@ func NewServer(cfg *config.Config, deps Deps) (*Server, error) {
 		channels:  make(map[string]*Channel),
 		whowas:    newWhowasRing(1000),
 		listeners: make(map[net.Listener]struct{}),
+		webs:      make(map[*http.Server]struct{}),
 		conns:     make(map[*Client]struct{}),
 		msgidNode: randomUint32(),
 	}
@@ -146,9 +149,9 @@ func (s *Server) Serve(ln net.Listener, useTLS bool) error {
 		return ErrServerClosed
 	}
 	defer s.trackListener(ln, false)
-	kind := "plain"
+	kind := metrics.ListenerPlain
 	if useTLS {
-		kind = "tls"
+		kind = metrics.ListenerTLS
 	}
 	var tempDelay time.Duration
 	for {
@@ -261,7 +264,7 @@ func (s *Server) newClient(nc net.Conn, ip netip.Addr, useTLS bool, kind string)
 		channels: make(map[*Channel]struct{}),
 	}
 	tc := transport.Config{SendQ: cfg.SendQ, OnClosed: func(err error) { s.connClosed(c, err) }}
-	if useTLS {
+	if kind == metrics.ListenerTLS { // a WebSocket arrives with its TLS done
 		tc.TLS = s.tls
 	}
 	c.conn = transport.New(nc, tc)
@@ -285,6 +288,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing = true
 	for ln := range s.listeners {
 		_ = ln.Close()
+	}
+	for hs := range s.webs {
+		_ = hs.Close() // not the WebSockets it handed over: they are in conns
 	}
 	conns := make([]*Client, 0, len(s.conns))
 	for c := range s.conns {

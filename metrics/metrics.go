@@ -19,8 +19,9 @@ import (
 
 // Label values for ClientsConnected.
 const (
-	ListenerTLS   = "tls"
-	ListenerPlain = "plain"
+	ListenerTLS       = "tls"
+	ListenerPlain     = "plain"
+	ListenerWebSocket = "websocket"
 )
 
 // Label values for Registrations.
@@ -65,7 +66,7 @@ const (
 // from any goroutine.
 type Metrics struct {
 	// ClientsConnected counts open client connections by listener
-	// (ListenerTLS, ListenerPlain).
+	// (ListenerTLS, ListenerPlain, ListenerWebSocket).
 	ClientsConnected *prometheus.GaugeVec
 	// Registrations counts finished registration attempts by result
 	// (ResultOK, ResultBadPassword, ResultTimeout, ResultAborted).
@@ -166,7 +167,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 // rate() and increase() see the first event instead of a series appearing
 // from nowhere, and dashboards show 0 rather than "no data".
 func (m *Metrics) initLabels() {
-	for _, v := range []string{ListenerTLS, ListenerPlain} {
+	for _, v := range []string{ListenerTLS, ListenerPlain, ListenerWebSocket} {
 		m.ClientsConnected.WithLabelValues(v)
 	}
 	for _, v := range []string{ResultOK, ResultBadPassword, ResultTimeout, ResultAborted} {

@@ -162,7 +162,7 @@ func TestFixedLabelSetsPrecreated(t *testing.T) {
 		c    prometheus.Collector
 		want int
 	}{
-		{"clients_connected", m.ClientsConnected, 2},
+		{"clients_connected", m.ClientsConnected, 3},
 		{"registrations_total", m.Registrations, 4},
 		{"auth_failures_total", m.AuthFailures, 3},
 		{"refused_connections_total", m.Refused, 7},

@@ -117,14 +117,20 @@ func listen(srv *ircd.Server, cfg *config.Config) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv.Start(ln, true)
-	if cfg.ListenPlain == "" {
-		return nil
+	if cfg.ListenPlain != "" {
+		pln, err := net.Listen("tcp", cfg.ListenPlain)
+		if err != nil {
+			return fmt.Errorf("listen-plain: %w", err)
+		}
+		srv.Start(pln, false)
 	}
-	pln, err := net.Listen("tcp", cfg.ListenPlain)
-	if err != nil {
-		return fmt.Errorf("listen-plain: %w", err)
+	if cfg.WebListen != "" {
+		wln, err := net.Listen("tcp", cfg.WebListen)
+		if err != nil {
+			return fmt.Errorf("web-listen: %w", err)
+		}
+		srv.StartWeb(wln)
 	}
-	srv.Start(pln, false)
 	return nil
 }
 

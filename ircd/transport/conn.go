@@ -1,5 +1,6 @@
 // Package transport moves a client's bytes: it reads lines from a socket
-// (TCP or TLS) and writes what others queue for it. It knows nothing of
+// (TCP, TLS or a WebSocket, see AcceptWebSocket) and writes what others
+// queue for it. It knows nothing of
 // IRC commands, handlers or history.
 //
 // Goroutines: one reader per connection, the caller's, which alone calls
@@ -105,6 +106,10 @@ func (c *Conn) IsTLS() bool {
 // Abort closes the socket at once, dropping whatever is queued; the
 // reader and any writer return with errors. Any goroutine.
 func (c *Conn) Abort() {
+	if a, ok := c.raw.(interface{ Abort() }); ok {
+		a.Abort() // a WebSocket: its socket is underneath
+		return
+	}
 	if c.raw != nil {
 		_ = c.raw.Close()
 	}
