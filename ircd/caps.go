@@ -121,14 +121,20 @@ const stsDuration = 30 * 24 * time.Hour
 // and TLS clients are told to stay on TLS. Without one there is nothing
 // to upgrade from, and no policy is offered.
 func (s *Server) stsValue(c *Client) string {
-	port := s.tlsPort.Load()
-	if port == 0 || !s.plainListening.Load() {
+	if !s.stsOn() {
 		return ""
 	}
 	if c.tls {
 		return "duration=" + strconv.Itoa(int(stsDuration.Seconds()))
 	}
-	return "port=" + strconv.Itoa(int(port))
+	return "port=" + strconv.Itoa(int(s.tlsPort.Load()))
+}
+
+// stsOn reports whether the server has an STS policy: a TLS listener to
+// send clients to and a plaintext one to upgrade from. The web listener
+// sends HSTS under the same policy.
+func (s *Server) stsOn() bool {
+	return s.tlsPort.Load() != 0 && s.plainListening.Load()
 }
 
 func handleCap(c *Client, m *irc.Message) error {

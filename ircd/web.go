@@ -8,15 +8,17 @@ import (
 	"time"
 
 	"securechat/ircd/transport"
+	"securechat/ircd/webclient"
 	"securechat/metrics"
 )
 
 // WebSocketPath is where the HTTPS listener serves IRC over WebSocket
-// (wss://host:port/ws); "/" is left for a web client.
+// (wss://host:port/ws); everything else is the web client.
 const WebSocketPath = "/ws"
 
 // StartWeb serves HTTPS on ln in a new goroutine, with the server's TLS
-// configuration: IRC over WebSocket at WebSocketPath, 404 elsewhere.
+// configuration: IRC over WebSocket at WebSocketPath, the web client
+// elsewhere.
 // Shutdown closes it; the WebSocket clients it accepted are clients like
 // any other and are shut down with them.
 func (s *Server) StartWeb(ln net.Listener) {
@@ -45,11 +47,13 @@ func (s *Server) StartWeb(ln net.Listener) {
 }
 
 // WebHandler returns the HTTPS listener's handler: IRC over WebSocket at
-// WebSocketPath, 404 elsewhere. It expects to run under StartWeb's
+// WebSocketPath, the embedded web client (package webclient) elsewhere,
+// with HSTS while the server's STS policy is on. It expects to run under StartWeb's
 // http.Server, whose ConnContext lets a stuck WebSocket be dropped at once.
 func (s *Server) WebHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+WebSocketPath, s.serveWebSocket)
+	mux.Handle("GET /", webclient.Handler(s.stsOn))
 	return mux
 }
 

@@ -139,7 +139,7 @@ func TestWebSocketOnlyAtItsPath(t *testing.T) {
 	ts := newTestServer(t)
 	url := ts.startWeb()
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: ts.tlsConf}}
-	for _, path := range []string{"/", "/index.html", "/ws/more"} {
+	for _, path := range []string{"/ws/more", "/no-such-file.js", "/static/app.js"} {
 		resp, err := client.Get(strings.TrimSuffix(strings.Replace(url, "wss://", "https://", 1), WebSocketPath) + path)
 		if err != nil {
 			t.Fatal(err)

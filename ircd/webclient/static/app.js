@@ -1,0 +1,506 @@
+// securechat web client: IRC over WebSocket (wss://<this host>/ws).
+// Text from the server is only ever put into the page with textContent
+// or as the href of an http(s) link; never as HTML. The room password
+// lives in this module's memory only, to log in again after a drop.
+
+import { parseLine, formatLine, stripFormatting, linkify } from "./irc.js";
+
+const WANTED_CAPS = ["server-time", "message-tags", "batch", "draft/chathistory",
+  "echo-message", "labeled-response", "multi-prefix"];
+const MAX_BACKOFF_MS = 30000;
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  nick: "", password: "", firstChannel: "",
+  ws: null, registered: false, everRegistered: false, refused: false,
+  caps: new Set(), lsCaps: new Set(),
+  convs: new Map(), // folded name -> conversation
+  current: null,
+  backoff: 1000, retryTimer: null,
+};
+
+function fold(name) { return name.toLowerCase(); }
+function isChannel(name) { return /^[#&]/.test(name); }
+
+// --- conversations --------------------------------------------------------
+
+function conv(name, create = true) {
+  let c = state.convs.get(fold(name));
+  if (!c && create) {
+    c = { name, channel: isChannel(name), lines: [], seen: new Set(),
+      members: new Map(), pendingNames: null, topic: "", unread: 0, joined: false };
+    state.convs.set(fold(name), c);
+    renderConvList();
+  }
+  return c;
+}
+
+function removeConv(c) {
+  state.convs.delete(fold(c.name));
+  if (state.current === c) {
+    state.current = null;
+    const first = state.convs.values().next().value;
+    if (first) select(first); else renderCurrent();
+  }
+  renderConvList();
+}
+
+function select(c) {
+  state.current = c;
+  c.unread = 0;
+  renderConvList();
+  renderCurrent();
+  $("message-input").focus();
+}
+
+// addLine records a line in c and shows it if c is on screen. kind is
+// "msg", "action", "notice", "event" or "error"; at is a Date.
+function addLine(c, { kind, from = "", text, at = new Date(), msgid = "" }) {
+  if (msgid) {
+    if (c.seen.has(msgid)) return; // the replay after a reconnect
+    c.seen.add(msgid);
+  }
+  const line = { kind, from, text: stripFormatting(text), at, msgid };
+  line.mention = kind !== "event" && from !== state.nick && state.nick !== "" &&
+    line.text.toLowerCase().includes(state.nick.toLowerCase());
+  c.lines.push(line);
+  if (c === state.current) {
+    appendLineElement(line);
+  } else if (kind !== "event") {
+    c.unread++;
+    renderConvList();
+  }
+}
+
+function statusLine(text, kind = "event") {
+  const c = state.current || conv("*server*");
+  addLine(c, { kind, text });
+}
+
+// --- rendering ----------------------------------------------------------
+
+function renderConvList() {
+  const ul = $("conversation-list");
+  ul.replaceChildren();
+  for (const c of state.convs.values()) {
+    const li = document.createElement("li");
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = c.name;
+    b.setAttribute("aria-current", c === state.current ? "true" : "false");
+    if (c.unread > 0) {
+      const u = document.createElement("span");
+      u.className = "unread";
+      u.textContent = String(c.unread);
+      u.setAttribute("aria-label", c.unread + " unread");
+      b.append(u);
+    }
+    b.addEventListener("click", () => select(c));
+    li.append(b);
+    ul.append(li);
+  }
+}
+
+function renderCurrent() {
+  const c = state.current;
+  $("conversation-name").textContent = c ? c.name : "";
+  $("topic").textContent = c ? stripFormatting(c.topic) : "";
+  $("leave").hidden = !c || !c.channel;
+  const ol = $("messages");
+  ol.replaceChildren();
+  if (c) c.lines.forEach(appendLineElement);
+  renderMembers();
+}
+
+function appendLineElement(line) {
+  const ol = $("messages");
+  const atBottom = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 40;
+  const li = document.createElement("li");
+  li.className = line.kind + (line.mention ? " mention" : "");
+  if (line.msgid) li.dataset.msgid = line.msgid;
+  const t = document.createElement("time");
+  t.dateTime = line.at.toISOString();
+  t.textContent = line.at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  t.title = line.at.toLocaleString();
+  li.append(t);
+  if (line.kind === "msg" || line.kind === "notice") {
+    const n = document.createElement("span");
+    n.className = "nick";
+    n.textContent = line.kind === "notice" ? "-" + line.from + "-" : line.from;
+    li.append(n);
+  } else if (line.kind === "action") {
+    li.append("* " + line.from + " ");
+  }
+  const body = document.createElement("span");
+  body.className = "text";
+  body.append(...linkify(line.text));
+  li.append(body);
+  ol.append(li);
+  if (atBottom) ol.scrollTop = ol.scrollHeight;
+}
+
+function renderMembers() {
+  const c = state.current;
+  const ul = $("members");
+  ul.replaceChildren();
+  const box = $("members-box");
+  box.hidden = !c || !c.channel;
+  if (!c || !c.channel) return;
+  const names = [...c.members.entries()].sort((a, b) =>
+    rank(a[1]) - rank(b[1]) || a[0].localeCompare(b[0]));
+  for (const [nick, prefix] of names) {
+    const li = document.createElement("li");
+    li.textContent = prefix.slice(0, 1) + nick;
+    ul.append(li);
+  }
+  $("members-summary").textContent = "Members (" + names.length + ")";
+}
+
+function rank(prefix) {
+  const i = "~&@%+".indexOf(prefix.slice(0, 1));
+  return i < 0 ? 5 : i;
+}
+
+function setStatus(text, down = false) {
+  const s = $("status");
+  s.textContent = text;
+  s.classList.toggle("down", down);
+}
+
+// --- connection ---------------------------------------------------------
+
+function send(...params) {
+  if (state.ws && state.ws.readyState === WebSocket.OPEN) {
+    state.ws.send(formatLine(params));
+    return true;
+  }
+  return false;
+}
+
+function connect() {
+  clearTimeout(state.retryTimer);
+  state.registered = false;
+  state.caps.clear();
+  state.lsCaps.clear();
+  const ws = new WebSocket("wss://" + location.host + "/ws", ["text.ircv3.net"]);
+  state.ws = ws;
+  ws.addEventListener("open", () => {
+    send("CAP", "LS", "302");
+    send("PASS", state.password);
+    send("NICK", state.nick);
+    send("USER", state.nick, "0", "*", state.nick);
+  });
+  ws.addEventListener("message", (ev) => {
+    if (typeof ev.data === "string") handleLine(parseLine(ev.data));
+  });
+  ws.addEventListener("close", () => {
+    if (state.ws !== ws) return;
+    state.ws = null;
+    onDisconnect();
+  });
+}
+
+function onDisconnect() {
+  for (const c of state.convs.values()) c.joined = false;
+  if (state.refused) return;
+  if (!state.everRegistered) {
+    loginFailed("Could not connect to the server. Try again.");
+    return;
+  }
+  const delay = state.backoff;
+  state.backoff = Math.min(state.backoff * 2, MAX_BACKOFF_MS);
+  setStatus("Disconnected. Reconnecting in " + Math.round(delay / 1000) + " s…", true);
+  statusLine("Disconnected from the server.", "error");
+  state.retryTimer = setTimeout(() => {
+    setStatus("Reconnecting…", true);
+    connect();
+  }, delay + Math.random() * 500);
+}
+
+function loginFailed(message) {
+  state.password = "";
+  state.refused = true;
+  if (state.ws) state.ws.close();
+  state.ws = null;
+  $("chat-page").hidden = true;
+  $("login-page").hidden = false;
+  $("login-submit").disabled = false;
+  $("login-password").value = "";
+  $("login-error").textContent = message;
+  $("login-password").focus();
+}
+
+// --- incoming lines -----------------------------------------------------
+
+function messageTime(m) {
+  const t = m.tags.time ? new Date(m.tags.time) : new Date();
+  return isNaN(t) ? new Date() : t;
+}
+
+const handlers = {
+  PING(m) { send("PONG", ...m.params); },
+  CAP(m) {
+    const sub = (m.params[1] || "").toUpperCase();
+    if (sub === "LS") {
+      const more = m.params[2] === "*";
+      const list = m.params[more ? 3 : 2] || "";
+      for (const item of list.split(" ")) if (item) state.lsCaps.add(item.split("=")[0]);
+      if (!more) {
+        const want = WANTED_CAPS.filter((c) => state.lsCaps.has(c));
+        if (want.length) send("CAP", "REQ", want.join(" ")); else send("CAP", "END");
+      }
+    } else if (sub === "ACK") {
+      for (const c of (m.params[2] || "").split(" ")) if (c) state.caps.add(c);
+      send("CAP", "END");
+    } else if (sub === "NAK") {
+      send("CAP", "END");
+    }
+  },
+  "001"(m) {
+    state.nick = m.params[0];
+    state.registered = true;
+    state.backoff = 1000;
+    setStatus("Connected as " + state.nick);
+    if (!state.everRegistered) {
+      state.everRegistered = true;
+      $("login-page").hidden = true;
+      $("chat-page").hidden = false;
+      if (matchMedia("(max-width: 700px)").matches) $("members-box").open = false;
+      if (state.firstChannel) send("JOIN", state.firstChannel);
+    } else {
+      statusLine("Reconnected.");
+      for (const c of state.convs.values()) if (c.channel) send("JOIN", c.name);
+    }
+  },
+  "433"(m) { // nick in use
+    if (!state.registered) {
+      state.nick = state.nick.slice(0, 28) + "_";
+      send("NICK", state.nick);
+    } else {
+      statusLine(m.params.at(-1) + ": " + m.params[1], "error");
+    }
+  },
+  "464"() { loginFailed("Wrong password"); },
+  ERROR(m) {
+    if (!state.refused) statusLine(m.params.at(-1) || "Connection closed", "error");
+  },
+  JOIN(m) {
+    const c = conv(m.params[0]);
+    if (m.nick === state.nick) {
+      c.joined = true;
+      c.members.clear();
+      if (!state.current || state.current === c || c.name === state.firstChannel) select(c);
+    } else {
+      c.members.set(m.nick, "");
+      addLine(c, { kind: "event", text: m.nick + " joined", at: messageTime(m), msgid: m.tags.msgid });
+      if (c === state.current) renderMembers();
+    }
+  },
+  PART(m) { leftChannel(m, m.params[0], m.nick, "left"); },
+  KICK(m) { leftChannel(m, m.params[0], m.params[1], "was kicked by " + m.nick); },
+  QUIT(m) {
+    for (const c of state.convs.values()) {
+      if (c.members.delete(m.nick)) {
+        addLine(c, { kind: "event", text: m.nick + " quit" + reason(m.params[0]), at: messageTime(m) });
+      }
+    }
+    renderMembers();
+  },
+  NICK(m) {
+    const to = m.params[0];
+    if (m.nick === state.nick) {
+      state.nick = to;
+      setStatus("Connected as " + to);
+    }
+    for (const c of state.convs.values()) {
+      if (c.members.has(m.nick)) {
+        c.members.set(to, c.members.get(m.nick));
+        c.members.delete(m.nick);
+        addLine(c, { kind: "event", text: m.nick + " is now known as " + to, at: messageTime(m) });
+      }
+    }
+    const q = conv(m.nick, false);
+    if (q && !q.channel && !conv(to, false)) {
+      state.convs.delete(fold(q.name));
+      q.name = to;
+      state.convs.set(fold(to), q);
+      renderConvList();
+      if (q === state.current) renderCurrent();
+    }
+    renderMembers();
+  },
+  TOPIC(m) {
+    const c = conv(m.params[0]);
+    c.topic = m.params[1] || "";
+    addLine(c, { kind: "event", text: m.nick + " set the topic: " + c.topic, at: messageTime(m) });
+    if (c === state.current) renderCurrent();
+  },
+  "331"(m) { setTopic(m.params[1], ""); },
+  "332"(m) { setTopic(m.params[1], m.params[2] || ""); },
+  "353"(m) {
+    const c = conv(m.params[2], false);
+    if (!c) return;
+    c.pendingNames ??= new Map();
+    for (const item of (m.params[3] || "").split(" ")) {
+      const match = /^([~&@%+]*)(.+)$/.exec(item);
+      if (match) c.pendingNames.set(match[2].split("!")[0], match[1]);
+    }
+  },
+  "366"(m) {
+    const c = conv(m.params[1], false);
+    if (!c) return;
+    c.members = c.pendingNames || new Map();
+    c.pendingNames = null;
+    if (c === state.current) renderMembers();
+  },
+  PRIVMSG(m) { onMessage(m, "msg"); },
+  NOTICE(m) { onMessage(m, "notice"); },
+  FAIL(m) { statusLine(m.params.at(-1), "error"); },
+};
+
+function reason(r) { return r ? " (" + r + ")" : ""; }
+
+function setTopic(name, topic) {
+  const c = conv(name, false);
+  if (!c) return;
+  c.topic = topic;
+  if (c === state.current) renderCurrent();
+}
+
+function leftChannel(m, name, who, verb) {
+  const c = conv(name, false);
+  if (!c) return;
+  if (who === state.nick) {
+    removeConv(c);
+    return;
+  }
+  c.members.delete(who);
+  addLine(c, { kind: "event", text: who + " " + verb + reason(m.params.at(-1) !== name ? m.params.at(-1) : ""), at: messageTime(m) });
+  if (c === state.current) renderMembers();
+}
+
+function onMessage(m, kind) {
+  const target = m.params[0];
+  let text = m.params[1] || "";
+  if (!m.prefix.includes("!")) { // from the server itself
+    statusLine(text);
+    return;
+  }
+  const mine = m.nick === state.nick;
+  const name = isChannel(target) || mine ? target : m.nick;
+  const action = /^\x01ACTION (.*)\x01?$/.exec(text);
+  if (action) {
+    kind = "action";
+    text = action[1].replace(/\x01$/, "");
+  } else if (text.startsWith("\x01")) {
+    return; // other CTCP
+  }
+  addLine(conv(name), { kind, from: m.nick, text, at: messageTime(m), msgid: m.tags.msgid });
+}
+
+function handleLine(m) {
+  if (!m) return;
+  const h = handlers[m.command];
+  if (h) {
+    h(m);
+  } else if (/^[45]\d\d$/.test(m.command) && state.registered) {
+    statusLine(m.params.slice(1).join(" "), "error");
+  }
+}
+
+// --- outgoing -----------------------------------------------------------
+
+// sendMessage sends text to the current conversation, or runs a /command.
+function submit(text) {
+  if (!text.trim()) return;
+  const c = state.current;
+  if (!text.startsWith("/") || text.startsWith("//")) {
+    if (!c || c.name === "*server*") { statusLine("Join a channel first: /join #channel", "error"); return; }
+    say(c.name, text.startsWith("//") ? text.slice(1) : text);
+    return;
+  }
+  const [cmd, ...rest] = text.slice(1).split(" ");
+  const arg = rest.join(" ");
+  switch (cmd.toLowerCase()) {
+    case "join": {
+      const name = rest[0] || "";
+      if (!name) return statusLine("Usage: /join #channel", "error");
+      const folded = fold(isChannel(name) ? name : "#" + name);
+      send("JOIN", isChannel(name) ? name : "#" + name);
+      const existing = state.convs.get(folded);
+      if (existing) select(existing);
+      return;
+    }
+    case "part": {
+      const name = isChannel(rest[0] || "") ? rest.shift() : c && c.channel ? c.name : "";
+      if (!name) return statusLine("Usage: /part [#channel] [reason]", "error");
+      return rest.length ? send("PART", name, rest.join(" ")) : send("PART", name);
+    }
+    case "msg": case "query": {
+      const [to, ...words] = rest;
+      if (!to) return statusLine("Usage: /msg nick [text]", "error");
+      const q = conv(to);
+      select(q);
+      if (words.length) say(to, words.join(" "));
+      return;
+    }
+    case "me":
+      if (!c || c.name === "*server*") return;
+      return say(c.name, "\x01ACTION " + arg + "\x01", "action", arg);
+    case "nick":
+      if (!rest[0]) return statusLine("Usage: /nick newnick", "error");
+      return send("NICK", rest[0]);
+    case "topic":
+      if (!c || !c.channel) return statusLine("/topic works in a channel", "error");
+      return arg ? send("TOPIC", c.name, arg) : send("TOPIC", c.name);
+    case "quit":
+      state.refused = true;
+      send("QUIT", arg || "Leaving");
+      return;
+    default:
+      statusLine("Unknown command /" + cmd + ". Try /join /part /msg /me /nick /topic", "error");
+  }
+}
+
+function say(target, text, kind = "msg", shown = text) {
+  if (!send("PRIVMSG", target, text)) {
+    statusLine("Not connected; message not sent.", "error");
+    return;
+  }
+  // With echo-message the server's copy (with its msgid and time) is shown.
+  if (!state.caps.has("echo-message")) addLine(conv(target), { kind, from: state.nick, text: shown });
+}
+
+// --- wiring -------------------------------------------------------------
+
+$("login-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const nick = $("login-nick").value.trim();
+  const password = $("login-password").value;
+  let channel = $("login-channel").value.trim();
+  if (channel && !isChannel(channel)) channel = "#" + channel;
+  if (!/^[A-Za-z[\]\\`_^{|}][A-Za-z0-9[\]\\`_^{|}-]*$/.test(nick)) {
+    $("login-error").textContent = "Choose a nick: letters, digits and _-[]{}|^` (no spaces).";
+    return;
+  }
+  if (!password) {
+    $("login-error").textContent = "Enter the room password.";
+    return;
+  }
+  $("login-error").textContent = "";
+  $("login-submit").disabled = true;
+  Object.assign(state, { nick, password, firstChannel: channel, refused: false, everRegistered: false, backoff: 1000 });
+  connect();
+});
+
+$("send-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const input = $("message-input");
+  submit(input.value);
+  input.value = "";
+});
+
+$("leave").addEventListener("click", () => {
+  if (state.current && state.current.channel) send("PART", state.current.name);
+});

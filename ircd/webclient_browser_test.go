@@ -1,0 +1,252 @@
+package ircd
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"securechat/ircd/webclient"
+)
+
+// chromiumPath is Debian's Chromium; .ci/install-deps installs it.
+const chromiumPath = "/usr/bin/chromium"
+
+// startWebClient starts the web listener and returns the page's URL.
+func (ts *testServer) startWebClient() string {
+	ts.t.Helper()
+	return strings.TrimSuffix(strings.Replace(ts.startWeb(), "wss://", "https://", 1), WebSocketPath) + "/"
+}
+
+// newBrowser starts a headless Chromium with its own profile and returns
+// a context for driving one tab, cancelled when the test ends. A missing
+// Chromium fails the test: the browser tests are the web client's proof.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("web client tests need Chromium at %s (apt-get install chromium, or .ci/install-deps): %v", chromiumPath, err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		// The test server's certificate is self-signed.
+		chromedp.Flag("ignore-certificate-errors", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(390, 844),
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelTab := chromedp.NewContext(alloc)
+	t.Cleanup(func() {
+		cancelTab()
+		cancelAlloc()
+	})
+	// The first run starts the browser, which lives as long as its
+	// context: it must not carry a timeout.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting %s: %v", chromiumPath, err)
+	}
+	return ctx
+}
+
+// run runs steps in the browser, failing the test on the first error.
+func run(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// eval returns the value of the JavaScript expression js in the page.
+func eval[T any](t *testing.T, ctx context.Context, js string) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
+	if err != nil {
+		t.Fatalf("%s: %v", js, err)
+	}
+	return v
+}
+
+// login fills in the login page at url and submits it.
+func login(url, nick, password string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.Navigate(url),
+		chromedp.WaitVisible(chromedp.CSS("#login-nick")),
+		chromedp.SendKeys(chromedp.CSS("#login-nick"), nick),
+		chromedp.SendKeys(chromedp.CSS("#login-password"), password),
+		chromedp.Click(chromedp.CSS("#login-submit")),
+	)
+}
+
+// waitFor polls the page until the JavaScript expression js is true.
+func waitFor(js string) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](js, chromedp.WithPollingTimeout(15*time.Second))
+}
+
+// waitMessage waits until a message line containing text is shown.
+func waitMessage(text string) chromedp.Action[chromedp.Void] {
+	return waitFor(fmt.Sprintf(`[...document.querySelectorAll("#messages li")].some(li => li.textContent.includes(%q))`, text))
+}
+
+// say sends text from the chat page's input.
+func say(text string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(
+		chromedp.SetValue(chromedp.CSS("#message-input"), text),
+		chromedp.Click(chromedp.CSS("#send")),
+	)
+}
+
+func TestWebClientChatsWithIRCClient(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	url := ts.startWebClient()
+	alice := ts.register("alice", "echo-message", "server-time")
+	alice.JoinAndSync("#lobby")
+	alice.Send("TOPIC #lobby :welcome <b>home</b>")
+	alice.Expect(`TOPIC #lobby`)
+	alice.Send("PRIVMSG #lobby :before you came")
+	earlier := alice.Expect(`PRIVMSG #lobby :before you came`)
+
+	ctx := newBrowser(t)
+	run(t, ctx, login(url, "bob", testPassword),
+		chromedp.WaitVisible(chromedp.CSS("#chat-page")),
+		waitMessage("before you came"))
+	alice.Expect(`:bob!\S+ JOIN #lobby`)
+
+	// The replay shows the message's original time, not the time it arrived.
+	shown := eval[string](t, ctx, `[...document.querySelectorAll("#messages li")].find(li => li.textContent.includes("before you came")).querySelector("time").dateTime`)
+	want, err := time.Parse(time.RFC3339Nano, earlier.Tags["time"])
+	if err != nil {
+		t.Fatalf("echo without server-time: %v", err)
+	}
+	if got, err := time.Parse(time.RFC3339Nano, shown); err != nil || !got.Equal(want.Truncate(time.Millisecond)) {
+		t.Fatalf("replayed message shown at %q, want %s", shown, want)
+	}
+
+	run(t, ctx, waitFor(`document.querySelector("#members").textContent.includes("alice")`))
+	topic := eval[string](t, ctx, `document.querySelector("#topic").textContent`)
+	if topic != "welcome <b>home</b>" {
+		t.Errorf("topic shown as %q", topic)
+	}
+
+	run(t, ctx, say("hello from the browser"))
+	alice.Expect(`:bob!\S+ PRIVMSG #lobby :hello from the browser`)
+	alice.Send("PRIVMSG #lobby :hello from IRC")
+	run(t, ctx, waitMessage("hello from IRC"))
+
+	run(t, ctx, say("/me waves"))
+	alice.Expect(`:bob!\S+ PRIVMSG #lobby :\x01ACTION waves\x01`)
+	run(t, ctx, waitMessage("* bob waves"))
+
+	// A private message opens its own conversation.
+	alice.Send("PRIVMSG bob :just you")
+	run(t, ctx, waitFor(`[...document.querySelectorAll("#conversation-list button")].some(b => b.textContent.startsWith("alice"))`))
+	run(t, ctx, say("/msg alice and you"))
+	alice.Expect(`:bob!\S+ PRIVMSG alice :and you`)
+	run(t, ctx, waitMessage("just you"))
+	current := eval[string](t, ctx, `document.querySelector("#conversation-name").textContent`)
+	if current != "alice" {
+		t.Errorf("after /msg the conversation shown is %q, want alice", current)
+	}
+
+	// Web storage never holds the password (or anything else).
+	if stored := eval[int](t, ctx, `localStorage.length + sessionStorage.length`); stored != 0 {
+		t.Errorf("%d items in web storage", stored)
+	}
+}
+
+// TestWebClientRendersTextOnly checks that markup, formatting codes and
+// links from the server never become live HTML.
+func TestWebClientRendersTextOnly(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	url := ts.startWebClient()
+	alice := ts.register("alice")
+	alice.JoinAndSync("#lobby")
+
+	ctx := newBrowser(t)
+	run(t, ctx, login(url, "bob", testPassword), chromedp.WaitVisible(chromedp.CSS("#chat-page")))
+	alice.Expect(`:bob!\S+ JOIN #lobby`)
+	alice.Send("PRIVMSG #lobby :<img src=x onerror=window.pwned=1>")
+	alice.Send("PRIVMSG #lobby :\x02bold\x02 and \x0304,01red\x03 text")
+	alice.Send("PRIVMSG #lobby :see https://example.org/page, not javascript:window.pwned=2")
+	run(t, ctx, waitMessage("<img src=x onerror=window.pwned=1>"), waitMessage("bold and red text"), waitMessage("see https://"))
+
+	images := eval[int](t, ctx, `document.querySelectorAll("img").length`)
+	links := eval[int](t, ctx, `document.querySelectorAll("#messages a").length`)
+	pwned := eval[bool](t, ctx, `"pwned" in window`)
+	href := eval[string](t, ctx, `document.querySelector("#messages a").getAttribute("href")`)
+	rel := eval[string](t, ctx, `document.querySelector("#messages a").rel`)
+	if images != 0 || pwned {
+		t.Errorf("markup in a message became HTML: %d <img>, pwned=%v", images, pwned)
+	}
+	if links != 1 || href != "https://example.org/page" || !strings.Contains(rel, "noopener") {
+		t.Errorf("links: %d, href %q rel %q; want one https link with rel=noopener", links, href, rel)
+	}
+}
+
+func TestWebClientWrongPassword(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	ctx := newBrowser(t)
+	run(t, ctx, login(ts.startWebClient(), "eve", "not the password"),
+		waitFor(`document.querySelector("#login-error").textContent !== ""`))
+	msg := eval[string](t, ctx, `document.querySelector("#login-error").textContent`)
+	chatHidden := eval[bool](t, ctx, `document.querySelector("#chat-page").hidden`)
+	if msg != "Wrong password" || !chatHidden {
+		t.Fatalf("login error %q, chat hidden %v; want only \"Wrong password\"", msg, chatHidden)
+	}
+}
+
+// TestWebClientHeaders checks the security headers over the real
+// listener, and that HSTS follows the server's STS policy.
+func TestWebClientHeaders(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	url := ts.startWebClient()
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: ts.tlsConf}}
+	fetch := func(path string) *http.Response {
+		t.Helper()
+		resp, err := client.Get(url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		return resp
+	}
+	resp := fetch("")
+	want := map[string]string{
+		"Content-Type":              "text/html; charset=utf-8",
+		"Content-Security-Policy":   webclient.CSP,
+		"X-Content-Type-Options":    "nosniff",
+		"Referrer-Policy":           "no-referrer",
+		"Strict-Transport-Security": "", // no plaintext listener, no STS
+	}
+	for k, v := range want {
+		if got := resp.Header.Get(k); got != v {
+			t.Errorf("%s: %q, want %q", k, got, v)
+		}
+	}
+	if ct := fetch("app.js").Header.Get("Content-Type"); ct != "text/javascript; charset=utf-8" {
+		t.Errorf("app.js Content-Type %q", ct)
+	}
+
+	ts.srv.Start(loopbackListener(t), false)
+	waitUntil(t, func() bool { return fetch("").Header.Get("Strict-Transport-Security") == webclient.HSTS })
+}
