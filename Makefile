@@ -10,7 +10,7 @@ build:
 	$(GO) build -o bin/ ./cmd/...
 
 # test installs what the suite needs (redis-server, weechat-headless,
-# prometheus) when missing, checks formatting and vet, then runs every test
+# prometheus, chromium) when missing, checks formatting and vet, then runs every test
 # with the race detector and a short run of each fuzz target.
 test:
 	./.ci/install-deps
