@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
 	"securechat/ircd/webclient"
@@ -112,6 +113,31 @@ func say(text string) chromedp.Action[chromedp.Void] {
 	)
 }
 
+// lobby is a test server with its web client, alice on TLS IRC in #lobby,
+// and the browser's page URL.
+type lobby struct {
+	ts    *testServer
+	alice *testClient
+	url   string
+}
+
+// newLobby starts a lobby; opts configure the server.
+func newLobby(t *testing.T, opts ...serverOption) *lobby {
+	t.Helper()
+	ts := newTestServer(t, opts...)
+	l := &lobby{ts: ts, url: ts.startWebClient(), alice: ts.register("alice")}
+	l.alice.JoinAndSync("#lobby")
+	return l
+}
+
+// loginBob runs before (such as granting permissions), then logs bob in
+// from the browser and waits until alice sees him join #lobby.
+func (l *lobby) loginBob(t *testing.T, ctx context.Context, before ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	run(t, ctx, append(before, login(l.url, "bob", testPassword), chromedp.WaitVisible(chromedp.CSS("#chat-page")))...)
+	l.alice.Expect(`:bob!\S+ JOIN #lobby`)
+}
+
 func TestWebClientChatsWithIRCClient(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
@@ -175,14 +201,10 @@ func TestWebClientChatsWithIRCClient(t *testing.T) {
 // links from the server never become live HTML.
 func TestWebClientRendersTextOnly(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t)
-	url := ts.startWebClient()
-	alice := ts.register("alice")
-	alice.JoinAndSync("#lobby")
-
+	l := newLobby(t)
+	alice := l.alice
 	ctx := newBrowser(t)
-	run(t, ctx, login(url, "bob", testPassword), chromedp.WaitVisible(chromedp.CSS("#chat-page")))
-	alice.Expect(`:bob!\S+ JOIN #lobby`)
+	l.loginBob(t, ctx)
 	alice.Send("PRIVMSG #lobby :<img src=x onerror=window.pwned=1>")
 	alice.Send("PRIVMSG #lobby :\x02bold\x02 and \x0304,01red\x03 text")
 	alice.Send("PRIVMSG #lobby :see https://example.org/page, not javascript:window.pwned=2")
@@ -270,10 +292,8 @@ const scrollToTop = `(() => { const ol = document.querySelector("#messages"); ol
 // server has nothing older.
 func TestWebClientLoadsOlderHistory(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t)
-	url := ts.startWebClient()
-	alice := ts.register("alice")
-	alice.JoinAndSync("#lobby")
+	l := newLobby(t)
+	alice := l.alice
 	const total = 120 // the JOIN replay shows the latest 50
 	var want []string
 	for i := range total {
@@ -283,7 +303,8 @@ func TestWebClientLoadsOlderHistory(t *testing.T) {
 	alice.Sync()
 
 	ctx := newBrowser(t)
-	run(t, ctx, login(url, "bob", testPassword), waitMessage(want[total-1]))
+	l.loginBob(t, ctx)
+	run(t, ctx, waitMessage(want[total-1]))
 	if n := eval[int](t, ctx, `document.querySelectorAll("#messages li").length`); n >= total {
 		t.Fatalf("%d lines before scrolling; the replay should hold fewer than %d", n, total)
 	}
@@ -319,18 +340,15 @@ func TestWebClientLoadsOlderHistory(t *testing.T) {
 // the replay of what it had already shown de-duplicated.
 func TestWebClientReconnects(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t, withOper(operHash(t)))
-	url := ts.startWebClient()
-	alice := ts.register("alice")
-	alice.JoinAndSync("#lobby")
+	l := newLobby(t, withOper(operHash(t)))
+	alice := l.alice
 	alice.Send("PRIVMSG #lobby :before the drop")
 	alice.Sync()
-
 	ctx := newBrowser(t)
-	run(t, ctx, login(url, "bob", testPassword), waitMessage("before the drop"))
-	alice.Expect(`:bob!\S+ JOIN #lobby`)
+	l.loginBob(t, ctx)
+	run(t, ctx, waitMessage("before the drop"))
 
-	root := operUp(ts, "root")
+	root := operUp(l.ts, "root")
 	root.Send("KILL bob :testing reconnects")
 	alice.Expect(`:bob!\S+ QUIT `)
 	alice.Send("PRIVMSG #lobby :while you were away")
@@ -358,14 +376,10 @@ func TestWebClientReconnects(t *testing.T) {
 // the background, and that a nick inside a longer word is not a mention.
 func TestWebClientMentions(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t)
-	url := ts.startWebClient()
-	alice := ts.register("alice")
-	alice.JoinAndSync("#lobby")
-
+	l := newLobby(t)
+	alice := l.alice
 	ctx := newBrowser(t)
-	run(t, ctx, login(url, "bob", testPassword), chromedp.WaitVisible(chromedp.CSS("#chat-page")))
-	alice.Expect(`:bob!\S+ JOIN #lobby`)
+	l.loginBob(t, ctx)
 	run(t, ctx, say("/join #side"),
 		waitFor(`[...document.querySelectorAll("#conversation-list button")].some(b => b.textContent === "#side")`),
 		chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll("#conversation-list button")].find(b => b.textContent === "#side").click()`),
@@ -388,5 +402,52 @@ func TestWebClientMentions(t *testing.T) {
 	}
 	if eval[bool](t, ctx, badge+` !== null`) {
 		t.Error("the badge stays after the conversation is opened")
+	}
+}
+
+// TestWebClientNotifies grants the page the notification permission and
+// checks that mentions and private messages, and nothing else, raise a
+// notification while the tab is hidden. Headless Chromium cannot hide a
+// tab, so the test overrides document.hidden, and it records what the
+// client passes to the real Notification constructor.
+func TestWebClientNotifies(t *testing.T) {
+	t.Parallel()
+	l := newLobby(t)
+	alice := l.alice
+	ctx := newBrowser(t)
+	grant := chromedp.Action[chromedp.Void](func(ctx context.Context, _ *chromedp.Target) (chromedp.Void, error) {
+		_, err := chromedp.CallBrowser(ctx, browser.SetPermission, browser.SetPermissionParams{
+			Permission: &browser.PermissionDescriptor{Name: "notifications"},
+			Setting:    browser.PermissionSettingGranted,
+			Origin:     strings.TrimSuffix(l.url, "/"),
+		})
+		return chromedp.Void{}, err
+	})
+	l.loginBob(t, ctx, grant)
+	if p := eval[string](t, ctx, `Notification.permission`); p != "granted" {
+		t.Fatalf("Notification.permission %q after granting", p)
+	}
+	run(t, ctx, chromedp.Evaluate[chromedp.Void](`(() => {
+		window.hiddenTab = true;
+		Object.defineProperty(document, "hidden", { configurable: true, get: () => window.hiddenTab });
+		window.notified = [];
+		const Real = Notification;
+		window.Notification = class extends Real {
+			constructor(title, options) { super(title, options); window.notified.push(title + ": " + options.body); }
+		};
+	})()`))
+
+	alice.Send("PRIVMSG #lobby :nothing for you")
+	alice.Send("PRIVMSG #lobby :bob, look")
+	alice.Send("PRIVMSG bob :just between us")
+	run(t, ctx, waitFor(`window.notified.length >= 2`))
+	run(t, ctx, chromedp.Evaluate[chromedp.Void](`window.hiddenTab = false`))
+	alice.Send("PRIVMSG #lobby :bob, now you are here")
+	run(t, ctx, waitMessage("bob, now you are here"))
+
+	got := eval[[]string](t, ctx, `window.notified`)
+	want := []string{"alice in #lobby: bob, look", "alice: just between us"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("notifications %q, want %q", got, want)
 	}
 }

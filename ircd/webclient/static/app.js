@@ -104,11 +104,16 @@ function isMention(line) {
 }
 
 // notify shows a browser notification for a mention or private message
-// while the tab is in the background, if the user allowed them.
+// while the tab is in the background, if the user allowed them. It is
+// best effort: Chrome on Android, for one, refuses new Notification().
 function notify(c, line) {
   if (!document.hidden || typeof Notification === "undefined" || Notification.permission !== "granted") return;
-  const n = new Notification(c.channel ? line.from + " in " + c.name : line.from, { body: line.text, tag: fold(c.name) });
-  n.addEventListener("click", () => { window.focus(); select(c); n.close(); });
+  try {
+    const n = new Notification(c.channel ? line.from + " in " + c.name : line.from, { body: line.text, tag: fold(c.name) });
+    n.addEventListener("click", () => { window.focus(); select(c); n.close(); });
+  } catch {
+    // no notification, the line is shown all the same
+  }
 }
 
 // prependLines puts older history above c's lines, oldest first, skipping
