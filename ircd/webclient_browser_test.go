@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
+	"securechat/config"
 	"securechat/ircd/webclient"
 )
 
@@ -449,5 +450,25 @@ func TestWebClientNotifies(t *testing.T) {
 	want := []string{"alice in #lobby: bob, look", "alice: just between us"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("notifications %q, want %q", got, want)
+	}
+}
+
+// TestWebClientFillsShortConversation checks that a conversation too short
+// to scroll loads older lines by itself: with a replay of 3, the 10 earlier
+// messages all show without scrolling.
+func TestWebClientFillsShortConversation(t *testing.T) {
+	t.Parallel()
+	l := newLobby(t, withConfig(func(cfg *config.Config) { cfg.Replay = 3 }))
+	var want []string
+	for i := range 10 {
+		want = append(want, fmt.Sprintf("short %d", i))
+		l.alice.Send("PRIVMSG #lobby :%s", want[i])
+	}
+	l.alice.Sync()
+	ctx := newBrowser(t)
+	l.loginBob(t, ctx)
+	run(t, ctx, waitFor(`document.querySelector("#messages").dataset.history === "complete"`))
+	if got := eval[[]string](t, ctx, messageTexts); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("shown %q, want %q", got, want)
 	}
 }

@@ -170,6 +170,7 @@ function renderCurrent() {
   ol.replaceChildren(...(c ? c.lines.map(lineElement) : []));
   ol.scrollTop = ol.scrollHeight;
   renderHistoryState();
+  fillScreen();
   renderMembers();
 }
 
@@ -535,6 +536,14 @@ function onBatch(m) {
   } else if (b.label) {
     finishLabel(b.label);
   }
+  fillScreen();
+}
+
+// fillScreen loads older lines while the conversation on screen is too
+// short to scroll, since then no scrolling up can ask for them.
+function fillScreen() {
+  const ol = $("messages");
+  if (state.current && ol.scrollHeight <= ol.clientHeight + NEAR_TOP_PX) loadOlder(state.current);
 }
 
 // finishLabel ends an older-history request answered without a batch,
