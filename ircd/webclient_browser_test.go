@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
+	"securechat/config"
 	"securechat/ircd/webclient"
 )
 
@@ -112,6 +114,31 @@ func say(text string) chromedp.Action[chromedp.Void] {
 	)
 }
 
+// lobby is a test server with its web client, alice on TLS IRC in #lobby,
+// and the browser's page URL.
+type lobby struct {
+	ts    *testServer
+	alice *testClient
+	url   string
+}
+
+// newLobby starts a lobby; opts configure the server.
+func newLobby(t *testing.T, opts ...serverOption) *lobby {
+	t.Helper()
+	ts := newTestServer(t, opts...)
+	l := &lobby{ts: ts, url: ts.startWebClient(), alice: ts.register("alice")}
+	l.alice.JoinAndSync("#lobby")
+	return l
+}
+
+// loginBob runs before (such as granting permissions), then logs bob in
+// from the browser and waits until alice sees him join #lobby.
+func (l *lobby) loginBob(t *testing.T, ctx context.Context, before ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	run(t, ctx, append(before, login(l.url, "bob", testPassword), chromedp.WaitVisible(chromedp.CSS("#chat-page")))...)
+	l.alice.Expect(`:bob!\S+ JOIN #lobby`)
+}
+
 func TestWebClientChatsWithIRCClient(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
@@ -175,14 +202,10 @@ func TestWebClientChatsWithIRCClient(t *testing.T) {
 // links from the server never become live HTML.
 func TestWebClientRendersTextOnly(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t)
-	url := ts.startWebClient()
-	alice := ts.register("alice")
-	alice.JoinAndSync("#lobby")
-
+	l := newLobby(t)
+	alice := l.alice
 	ctx := newBrowser(t)
-	run(t, ctx, login(url, "bob", testPassword), chromedp.WaitVisible(chromedp.CSS("#chat-page")))
-	alice.Expect(`:bob!\S+ JOIN #lobby`)
+	l.loginBob(t, ctx)
 	alice.Send("PRIVMSG #lobby :<img src=x onerror=window.pwned=1>")
 	alice.Send("PRIVMSG #lobby :\x02bold\x02 and \x0304,01red\x03 text")
 	alice.Send("PRIVMSG #lobby :see https://example.org/page, not javascript:window.pwned=2")
@@ -249,4 +272,203 @@ func TestWebClientHeaders(t *testing.T) {
 
 	ts.srv.Start(loopbackListener(t), false)
 	waitUntil(t, func() bool { return fetch("").Header.Get("Strict-Transport-Security") == webclient.HSTS })
+}
+
+// messageTexts returns the text of every message line shown, in order.
+const messageTexts = `[...document.querySelectorAll("#messages li .text")].map(e => e.textContent)`
+
+// countShown returns how many message lines show exactly text.
+func countShown(t *testing.T, ctx context.Context, text string) int {
+	t.Helper()
+	return eval[int](t, ctx, fmt.Sprintf(`%s.filter(s => s === %q).length`, messageTexts, text))
+}
+
+// scrollToTop scrolls the message list to the top as a user would, which
+// asks the server for older lines.
+const scrollToTop = `(() => { const ol = document.querySelector("#messages"); ol.scrollTop = 0; ol.dispatchEvent(new Event("scroll")); })()`
+
+// TestWebClientLoadsOlderHistory checks that scrolling up pages through a
+// channel's history with CHATHISTORY BEFORE: every message once, in
+// order, the view kept on what was read, and no more requests once the
+// server has nothing older.
+func TestWebClientLoadsOlderHistory(t *testing.T) {
+	t.Parallel()
+	l := newLobby(t)
+	alice := l.alice
+	const total = 120 // the JOIN replay shows the latest 50
+	var want []string
+	for i := range total {
+		want = append(want, fmt.Sprintf("old %03d", i))
+		alice.Send("PRIVMSG #lobby :%s", want[i])
+	}
+	alice.Sync()
+
+	ctx := newBrowser(t)
+	l.loginBob(t, ctx)
+	run(t, ctx, waitMessage(want[total-1]))
+	if n := eval[int](t, ctx, `document.querySelectorAll("#messages li").length`); n >= total {
+		t.Fatalf("%d lines before scrolling; the replay should hold fewer than %d", n, total)
+	}
+
+	for pages := 0; countShown(t, ctx, want[0]) == 0; pages++ {
+		if pages == 5 {
+			t.Fatalf("the first message is not shown after %d pages", pages)
+		}
+		// The line at the top before loading must stay where it was.
+		before := eval[float64](t, ctx, scrollToTop+`, (() => { const li = document.querySelector("#messages li"); li.id = "was-top"; return li.getBoundingClientRect().top; })()`)
+		run(t, ctx, waitFor(`document.querySelector("#messages li").id !== "was-top" && document.querySelector("#messages").dataset.history !== "loading"`))
+		after := eval[float64](t, ctx, `document.querySelector("#was-top").getBoundingClientRect().top`)
+		if d := after - before; d < -2 || d > 2 {
+			t.Errorf("page %d: the line that was on top moved by %.0f px", pages, d)
+		}
+		run(t, ctx, chromedp.Evaluate[chromedp.Void](`document.querySelector("#was-top").removeAttribute("id")`))
+	}
+
+	// Nothing is older: the next request gets an empty batch, and then
+	// scrolling up asks no more.
+	run(t, ctx, chromedp.Evaluate[chromedp.Void](scrollToTop),
+		waitFor(`document.querySelector("#messages").dataset.history === "complete"`))
+
+	got := eval[[]string](t, ctx, messageTexts)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("shown %d lines, want %d in order:\n%s", len(got), total, strings.Join(got, "\n"))
+	}
+}
+
+// TestWebClientReconnects drops the browser's connection from the server
+// side (an operator's KILL) and checks that the page says so, logs in
+// again, rejoins, and shows a message sent meanwhile exactly once, with
+// the replay of what it had already shown de-duplicated.
+func TestWebClientReconnects(t *testing.T) {
+	t.Parallel()
+	l := newLobby(t, withOper(operHash(t)))
+	alice := l.alice
+	alice.Send("PRIVMSG #lobby :before the drop")
+	alice.Sync()
+	ctx := newBrowser(t)
+	l.loginBob(t, ctx)
+	run(t, ctx, waitMessage("before the drop"))
+
+	root := operUp(l.ts, "root")
+	root.Send("KILL bob :testing reconnects")
+	alice.Expect(`:bob!\S+ QUIT `)
+	alice.Send("PRIVMSG #lobby :while you were away")
+	alice.Sync()
+	run(t, ctx, waitFor(`document.querySelector("#status").classList.contains("down")`),
+		waitMessage("Disconnected from the server."))
+
+	alice.Expect(`:bob!\S+ JOIN #lobby`)
+	run(t, ctx, waitMessage("Reconnected."), waitMessage("while you were away"),
+		waitFor(`document.querySelector("#status").textContent === "Connected as bob"`))
+	if eval[bool](t, ctx, `document.querySelector("#status").classList.contains("down")`) {
+		t.Error("status still shows the connection as down")
+	}
+	alice.Send("PRIVMSG #lobby :after the return")
+	run(t, ctx, waitMessage("after the return"))
+	for _, text := range []string{"before the drop", "while you were away", "after the return"} {
+		if n := countShown(t, ctx, text); n != 1 {
+			t.Errorf("%q shown %d times, want once", text, n)
+		}
+	}
+}
+
+// TestWebClientMentions checks that a message naming the user is
+// highlighted and counted apart in the unread badge of a conversation in
+// the background, and that a nick inside a longer word is not a mention.
+func TestWebClientMentions(t *testing.T) {
+	t.Parallel()
+	l := newLobby(t)
+	alice := l.alice
+	ctx := newBrowser(t)
+	l.loginBob(t, ctx)
+	run(t, ctx, say("/join #side"),
+		waitFor(`[...document.querySelectorAll("#conversation-list button")].some(b => b.textContent === "#side")`),
+		chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll("#conversation-list button")].find(b => b.textContent === "#side").click()`),
+		waitFor(`document.querySelector("#conversation-name").textContent === "#side"`))
+
+	alice.Send("PRIVMSG #lobby :hello everyone")
+	alice.Send("PRIVMSG #lobby :Bob: are you there?")
+	alice.Send("PRIVMSG #lobby :the bobcat is not you")
+	const badge = `[...document.querySelectorAll("#conversation-list button")].find(b => b.textContent.startsWith("#lobby")).querySelector(".unread")`
+	run(t, ctx, waitFor(badge+`?.getAttribute("aria-label") === "3 unread, 1 mention"`))
+	if !eval[bool](t, ctx, badge+`.classList.contains("mentioned")`) {
+		t.Error("the badge of a conversation with a mention is not marked as such")
+	}
+
+	run(t, ctx, chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll("#conversation-list button")].find(b => b.textContent.startsWith("#lobby")).click()`),
+		waitMessage("the bobcat is not you"))
+	mentions := eval[[]string](t, ctx, `[...document.querySelectorAll("#messages li.mention .text")].map(e => e.textContent)`)
+	if len(mentions) != 1 || mentions[0] != "Bob: are you there?" {
+		t.Errorf("highlighted lines %q, want only the one naming bob", mentions)
+	}
+	if eval[bool](t, ctx, badge+` !== null`) {
+		t.Error("the badge stays after the conversation is opened")
+	}
+}
+
+// TestWebClientNotifies grants the page the notification permission and
+// checks that mentions and private messages, and nothing else, raise a
+// notification while the tab is hidden. Headless Chromium cannot hide a
+// tab, so the test overrides document.hidden, and it records what the
+// client passes to the real Notification constructor.
+func TestWebClientNotifies(t *testing.T) {
+	t.Parallel()
+	l := newLobby(t)
+	alice := l.alice
+	ctx := newBrowser(t)
+	grant := chromedp.Action[chromedp.Void](func(ctx context.Context, _ *chromedp.Target) (chromedp.Void, error) {
+		_, err := chromedp.CallBrowser(ctx, browser.SetPermission, browser.SetPermissionParams{
+			Permission: &browser.PermissionDescriptor{Name: "notifications"},
+			Setting:    browser.PermissionSettingGranted,
+			Origin:     strings.TrimSuffix(l.url, "/"),
+		})
+		return chromedp.Void{}, err
+	})
+	l.loginBob(t, ctx, grant)
+	if p := eval[string](t, ctx, `Notification.permission`); p != "granted" {
+		t.Fatalf("Notification.permission %q after granting", p)
+	}
+	run(t, ctx, chromedp.Evaluate[chromedp.Void](`(() => {
+		window.hiddenTab = true;
+		Object.defineProperty(document, "hidden", { configurable: true, get: () => window.hiddenTab });
+		window.notified = [];
+		const Real = Notification;
+		window.Notification = class extends Real {
+			constructor(title, options) { super(title, options); window.notified.push(title + ": " + options.body); }
+		};
+	})()`))
+
+	alice.Send("PRIVMSG #lobby :nothing for you")
+	alice.Send("PRIVMSG #lobby :bob, look")
+	alice.Send("PRIVMSG bob :just between us")
+	run(t, ctx, waitFor(`window.notified.length >= 2`))
+	run(t, ctx, chromedp.Evaluate[chromedp.Void](`window.hiddenTab = false`))
+	alice.Send("PRIVMSG #lobby :bob, now you are here")
+	run(t, ctx, waitMessage("bob, now you are here"))
+
+	got := eval[[]string](t, ctx, `window.notified`)
+	want := []string{"alice in #lobby: bob, look", "alice: just between us"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("notifications %q, want %q", got, want)
+	}
+}
+
+// TestWebClientFillsShortConversation checks that a conversation too short
+// to scroll loads older lines by itself: with a replay of 3, the 10 earlier
+// messages all show without scrolling.
+func TestWebClientFillsShortConversation(t *testing.T) {
+	t.Parallel()
+	l := newLobby(t, withConfig(func(cfg *config.Config) { cfg.Replay = 3 }))
+	var want []string
+	for i := range 10 {
+		want = append(want, fmt.Sprintf("short %d", i))
+		l.alice.Send("PRIVMSG #lobby :%s", want[i])
+	}
+	l.alice.Sync()
+	ctx := newBrowser(t)
+	l.loginBob(t, ctx)
+	run(t, ctx, waitFor(`document.querySelector("#messages").dataset.history === "complete"`))
+	if got := eval[[]string](t, ctx, messageTexts); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("shown %q, want %q", got, want)
+	}
 }

@@ -8,6 +8,8 @@ import { parseLine, formatLine, stripFormatting, linkify } from "./irc.js";
 const WANTED_CAPS = ["server-time", "message-tags", "batch", "draft/chathistory",
   "echo-message", "labeled-response", "multi-prefix"];
 const MAX_BACKOFF_MS = 30000;
+const OLDER_PAGE = 50; // messages asked for per CHATHISTORY BEFORE
+const NEAR_TOP_PX = 40; // scrolling this close to the top loads older lines
 
 const $ = (id) => document.getElementById(id);
 
@@ -18,6 +20,10 @@ const state = {
   convs: new Map(), // folded name -> conversation
   current: null,
   backoff: 1000, retryTimer: null,
+  // batches maps an open BATCH reference to what it is for: a
+  // labeled-response batch carries its label, an older-history batch
+  // the conversation its lines go to and the lines received so far.
+  batches: new Map(), labelSeq: 0,
 };
 
 function fold(name) { return name.toLowerCase(); }
@@ -29,7 +35,8 @@ function conv(name, create = true) {
   let c = state.convs.get(fold(name));
   if (!c && create) {
     c = { name, channel: isChannel(name), lines: [], seen: new Set(),
-      members: new Map(), pendingNames: null, topic: "", unread: 0, joined: false };
+      members: new Map(), pendingNames: null, topic: "", unread: 0, mentions: 0, joined: false,
+      olderLabel: "", historyDone: false };
     state.convs.set(fold(name), c);
     renderConvList();
   }
@@ -49,6 +56,7 @@ function removeConv(c) {
 function select(c) {
   state.current = c;
   c.unread = 0;
+  c.mentions = 0;
   renderConvList();
   renderCurrent();
   $("message-input").focus();
@@ -56,21 +64,71 @@ function select(c) {
 
 // addLine records a line in c and shows it if c is on screen. kind is
 // "msg", "action", "notice", "event" or "error"; at is a Date.
-function addLine(c, { kind, from = "", text, at = new Date(), msgid = "" }) {
-  if (msgid) {
-    if (c.seen.has(msgid)) return; // the replay after a reconnect
-    c.seen.add(msgid);
-  }
-  const line = { kind, from, text: stripFormatting(text), at, msgid };
-  line.mention = kind !== "event" && from !== state.nick && state.nick !== "" &&
-    line.text.toLowerCase().includes(state.nick.toLowerCase());
+function addLine(c, fields) {
+  const line = newLine(c, fields);
+  if (!line) return; // seen before: the replay after a reconnect
   c.lines.push(line);
   if (c === state.current) {
     appendLineElement(line);
-  } else if (kind !== "event") {
+  } else if (line.kind !== "event") {
     c.unread++;
+    if (line.mention) c.mentions++;
     renderConvList();
   }
+  if (line.mention || (!c.channel && line.kind !== "event" && line.from !== state.nick)) notify(c, line);
+}
+
+// newLine builds a line for c and marks its msgid seen, or returns null
+// if c already has a line with that msgid.
+function newLine(c, { kind, from = "", text, at = new Date(), msgid = "" }) {
+  if (msgid) {
+    if (c.seen.has(msgid)) return null;
+    c.seen.add(msgid);
+  }
+  const line = { kind, from, text: stripFormatting(text), at, msgid };
+  line.mention = isMention(line);
+  return line;
+}
+
+// isMention reports whether line is someone else's message naming us as
+// a whole word, so "bob" matches "hi bob!" but not "bobcat".
+function isMention(line) {
+  if (line.kind === "event" || line.kind === "error" || !state.nick || fold(line.from) === fold(state.nick)) return false;
+  const text = line.text.toLowerCase();
+  const nick = state.nick.toLowerCase();
+  for (let i = text.indexOf(nick); i >= 0; i = text.indexOf(nick, i + 1)) {
+    const before = text[i - 1] || " ", after = text[i + nick.length] || " ";
+    if (!/[a-z0-9_\-\[\]\\`^{|}]/.test(before) && !/[a-z0-9_\-\[\]\\`^{|}]/.test(after)) return true;
+  }
+  return false;
+}
+
+// notify shows a browser notification for a mention or private message
+// while the tab is in the background, if the user allowed them. It is
+// best effort: Chrome on Android, for one, refuses new Notification().
+function notify(c, line) {
+  if (!document.hidden || typeof Notification === "undefined" || Notification.permission !== "granted") return;
+  try {
+    const n = new Notification(c.channel ? line.from + " in " + c.name : line.from, { body: line.text, tag: fold(c.name) });
+    n.addEventListener("click", () => { window.focus(); select(c); n.close(); });
+  } catch {
+    // no notification, the line is shown all the same
+  }
+}
+
+// prependLines puts older history above c's lines, oldest first, skipping
+// msgids already shown, and keeps the view where the user was reading.
+// It returns how many lines were new.
+function prependLines(c, fields) {
+  const lines = fields.map((f) => newLine(c, f)).filter(Boolean);
+  c.lines.unshift(...lines);
+  if (c === state.current && lines.length) {
+    const ol = $("messages");
+    const fromBottom = ol.scrollHeight - ol.scrollTop;
+    ol.prepend(...lines.map(lineElement));
+    ol.scrollTop = ol.scrollHeight - fromBottom;
+  }
+  return lines.length;
 }
 
 function statusLine(text, kind = "event") {
@@ -91,9 +149,10 @@ function renderConvList() {
     b.setAttribute("aria-current", c === state.current ? "true" : "false");
     if (c.unread > 0) {
       const u = document.createElement("span");
-      u.className = "unread";
-      u.textContent = String(c.unread);
-      u.setAttribute("aria-label", c.unread + " unread");
+      u.className = c.mentions > 0 ? "unread mentioned" : "unread";
+      u.textContent = c.mentions > 0 ? c.unread + " @" + c.mentions : String(c.unread);
+      u.setAttribute("aria-label", c.unread + " unread" +
+        (c.mentions > 0 ? ", " + c.mentions + (c.mentions === 1 ? " mention" : " mentions") : ""));
       b.append(u);
     }
     b.addEventListener("click", () => select(c));
@@ -108,14 +167,28 @@ function renderCurrent() {
   $("topic").textContent = c ? stripFormatting(c.topic) : "";
   $("leave").hidden = !c || !c.channel;
   const ol = $("messages");
-  ol.replaceChildren();
-  if (c) c.lines.forEach(appendLineElement);
+  ol.replaceChildren(...(c ? c.lines.map(lineElement) : []));
+  ol.scrollTop = ol.scrollHeight;
+  renderHistoryState();
+  fillScreen();
   renderMembers();
 }
 
 function appendLineElement(line) {
   const ol = $("messages");
   const atBottom = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 40;
+  ol.append(lineElement(line));
+  if (atBottom) ol.scrollTop = ol.scrollHeight;
+}
+
+// renderHistoryState tells the page (and tests) whether older history is
+// being loaded or all of it is shown.
+function renderHistoryState() {
+  const c = state.current;
+  $("messages").dataset.history = !c ? "" : c.olderLabel ? "loading" : c.historyDone ? "complete" : "";
+}
+
+function lineElement(line) {
   const li = document.createElement("li");
   li.className = line.kind + (line.mention ? " mention" : "");
   if (line.msgid) li.dataset.msgid = line.msgid;
@@ -136,8 +209,7 @@ function appendLineElement(line) {
   body.className = "text";
   body.append(...linkify(line.text));
   li.append(body);
-  ol.append(li);
-  if (atBottom) ol.scrollTop = ol.scrollHeight;
+  return li;
 }
 
 function renderMembers() {
@@ -170,9 +242,12 @@ function setStatus(text, down = false) {
 
 // --- connection ---------------------------------------------------------
 
-function send(...params) {
+function send(...params) { return sendTagged({}, ...params); }
+
+// sendTagged sends a line with client tags such as a label.
+function sendTagged(tags, ...params) {
   if (state.ws && state.ws.readyState === WebSocket.OPEN) {
-    state.ws.send(formatLine(params));
+    state.ws.send(formatLine(params, tags));
     return true;
   }
   return false;
@@ -202,7 +277,12 @@ function connect() {
 }
 
 function onDisconnect() {
-  for (const c of state.convs.values()) c.joined = false;
+  state.batches.clear();
+  for (const c of state.convs.values()) {
+    c.joined = false;
+    c.olderLabel = ""; // its answer is lost with the connection
+  }
+  renderHistoryState();
   if (state.refused) return;
   if (!state.everRegistered) {
     loginFailed("Could not connect to the server. Try again.");
@@ -381,26 +461,117 @@ function leftChannel(m, name, who, verb) {
 }
 
 function onMessage(m, kind) {
-  const target = m.params[0];
-  let text = m.params[1] || "";
   if (!m.prefix.includes("!")) { // from the server itself
-    statusLine(text);
+    statusLine(m.params[1] || "");
     return;
   }
-  const mine = m.nick === state.nick;
+  const msg = messageLine(m, kind);
+  if (msg) addLine(conv(msg.name), msg.fields);
+}
+
+// messageLine returns the conversation name and line fields of a PRIVMSG
+// or NOTICE from a user, or null for a CTCP other than ACTION.
+function messageLine(m, kind) {
+  const target = m.params[0];
+  let text = m.params[1] || "";
+  const mine = fold(m.nick) === fold(state.nick);
   const name = isChannel(target) || mine ? target : m.nick;
   const action = /^\x01ACTION (.*)\x01?$/.exec(text);
   if (action) {
     kind = "action";
     text = action[1].replace(/\x01$/, "");
   } else if (text.startsWith("\x01")) {
-    return; // other CTCP
+    return null;
   }
-  addLine(conv(name), { kind, from: m.nick, text, at: messageTime(m), msgid: m.tags.msgid });
+  return { name, fields: { kind, from: m.nick, text, at: messageTime(m), msgid: m.tags.msgid } };
+}
+
+// --- older history ------------------------------------------------------
+
+// loadOlder asks for the page of c's history before its oldest line with
+// a msgid, unless a request is already out or the server said there is no
+// more. The request is labeled so its answer is told apart from the
+// replay that follows a JOIN.
+function loadOlder(c) {
+  if (c.olderLabel || c.historyDone || !c.joined && c.channel || !canLoadOlder()) return;
+  const oldest = c.lines.find((l) => l.msgid);
+  if (!oldest) return;
+  c.olderLabel = "older" + ++state.labelSeq;
+  if (!sendTagged({ label: c.olderLabel }, "CHATHISTORY", "BEFORE", c.name, "msgid=" + oldest.msgid, String(OLDER_PAGE))) {
+    c.olderLabel = "";
+  }
+  renderHistoryState();
+}
+
+function canLoadOlder() {
+  return ["batch", "draft/chathistory", "labeled-response", "server-time"].every((cap) => state.caps.has(cap));
+}
+
+function convWithLabel(label) {
+  if (!label) return null;
+  for (const c of state.convs.values()) if (c.olderLabel === label) return c;
+  return null;
+}
+
+// onBatch tracks BATCH +ref / -ref. A chathistory batch inside the
+// labeled-response batch answering loadOlder collects its lines; when it
+// ends they go above the conversation's lines.
+function onBatch(m) {
+  const ref = (m.params[0] || "").slice(1);
+  if ((m.params[0] || "").startsWith("+")) {
+    const parent = state.batches.get(m.tags.batch);
+    const label = m.tags.label || (parent && parent.label) || "";
+    const c = m.params[1] === "chathistory" ? convWithLabel(label) : null;
+    state.batches.set(ref, { label, conv: c, lines: [] });
+    return;
+  }
+  const b = state.batches.get(ref);
+  state.batches.delete(ref);
+  if (!b) return;
+  if (b.conv) {
+    const added = prependLines(b.conv, b.lines);
+    if (added === 0) b.conv.historyDone = true; // nothing older: stop asking
+    b.conv.olderLabel = "";
+    renderHistoryState();
+  } else if (b.label) {
+    finishLabel(b.label);
+  }
+  fillScreen();
+}
+
+// fillScreen loads older lines while the conversation on screen is too
+// short to scroll, since then no scrolling up can ask for them.
+function fillScreen() {
+  const ol = $("messages");
+  if (state.current && ol.scrollHeight <= ol.clientHeight + NEAR_TOP_PX) loadOlder(state.current);
+}
+
+// finishLabel ends an older-history request answered without a batch,
+// such as a FAIL, so scrolling up can try again later.
+function finishLabel(label) {
+  const c = convWithLabel(label);
+  if (!c) return;
+  c.olderLabel = "";
+  renderHistoryState();
+}
+
+// olderBatchLine keeps a message that belongs to an older-history batch
+// for when the batch ends, and reports whether it did.
+function olderBatchLine(m) {
+  const b = m.tags.batch && state.batches.get(m.tags.batch);
+  if (!b || !b.conv) return false;
+  if ((m.command === "PRIVMSG" || m.command === "NOTICE") && m.prefix.includes("!")) {
+    const msg = messageLine(m, m.command === "PRIVMSG" ? "msg" : "notice");
+    if (msg) b.lines.push(msg.fields);
+  }
+  return true;
 }
 
 function handleLine(m) {
   if (!m) return;
+  if (olderBatchLine(m)) return;
+  if (m.command === "BATCH") return onBatch(m);
+  if (m.tags.label && !state.batches.has(m.tags.batch)) finishLabel(m.tags.label);
   const h = handlers[m.command];
   if (h) {
     h(m);
@@ -490,6 +661,10 @@ $("login-form").addEventListener("submit", (ev) => {
   }
   $("login-error").textContent = "";
   $("login-submit").disabled = true;
+  // Asked here because browsers only allow it in answer to a user action.
+  if (typeof Notification !== "undefined" && Notification.permission === "default") {
+    Notification.requestPermission().catch(() => {});
+  }
   Object.assign(state, { nick, password, firstChannel: channel, refused: false, everRegistered: false, backoff: 1000 });
   connect();
 });
@@ -500,6 +675,10 @@ $("send-form").addEventListener("submit", (ev) => {
   submit(input.value);
   input.value = "";
 });
+
+$("messages").addEventListener("scroll", () => {
+  if (state.current && $("messages").scrollTop < NEAR_TOP_PX) loadOlder(state.current);
+}, { passive: true });
 
 $("leave").addEventListener("click", () => {
   if (state.current && state.current.channel) send("PART", state.current.name);

@@ -41,14 +41,20 @@ export function parseLine(line) {
 }
 
 // formatLine builds a line from params, the last one as a trailing
-// parameter; CR, LF and NUL are dropped so no input can add a line.
-export function formatLine(params) {
+// parameter, after any client tags (such as a label); CR, LF and NUL are
+// dropped so no input can add a line.
+export function formatLine(params, tags = {}) {
   const clean = params.map((p) => String(p).replace(/[\r\n\0]/g, ""));
   const last = clean.length - 1;
   if (last > 0 && (clean[last] === "" || clean[last].includes(" ") || clean[last].startsWith(":"))) {
     clean[last] = ":" + clean[last];
   }
-  return clean.join(" ");
+  const tagText = Object.entries(tags).map(([k, v]) => k + "=" + escapeTag(String(v))).join(";");
+  return (tagText ? "@" + tagText + " " : "") + clean.join(" ");
+}
+
+function escapeTag(v) {
+  return v.replace(/[\\; \r\n\0]/g, (c) => ({ "\\": "\\\\", ";": "\\:", " ": "\\s", "\r": "\\r", "\n": "\\n", "\0": "" })[c]);
 }
 
 // stripFormatting removes mIRC bold, italics, underline, colours and the
