@@ -57,8 +57,8 @@ func isTerminal(w io.Writer) bool {
 // WriteSummary prints the human-readable report.
 func WriteSummary(w io.Writer, res *Result) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
-	p("securechat-load %s run %s against %s (tls=%v, auth=%s): %d users, %d channels, %d senders, rate %s",
-		res.Scenario, res.RunID, res.Addr, res.TLS, res.Auth, res.Users, res.Channels, res.Senders, rateText(res.Rate))
+	p("securechat-load %s run %s against %s (%s, tls=%v, auth=%s): %d users, %d channels, %d senders, rate %s",
+		res.Scenario, res.RunID, res.Addr, res.Transport, res.TLS, res.Auth, res.Users, res.Channels, res.Senders, rateText(res.Rate))
 	c := res.Connect
 	join := "; no join (registration only)"
 	if c.JoinMS != nil {

@@ -31,8 +31,12 @@ const (
 
 // Config is one load run's settings, built by ParseArgs.
 type Config struct {
-	Addr       string
-	TLS        bool
+	Addr string
+	TLS  bool
+	// Transport is "tcp" (IRC over TCP, TLS unless --tls=false) or "ws"
+	// (IRC over WebSocket at wss://WebAddr/ws, one line per message).
+	Transport  string
+	WebAddr    string // the daemon's --web-listen address; "": Addr
 	SkipVerify bool
 	// ClassicalKEX offers only X25519 and P-256, as clients built on
 	// older TLS libraries (OpenSSL 3.0, GnuTLS 3.7) do, instead of Go's
@@ -109,7 +113,9 @@ func ParseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	fs.SetOutput(out)
 	fs.Usage = func() { fmt.Fprint(out, usageHeader); fs.PrintDefaults() }
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:6697", "server `host:port`")
-	fs.BoolVar(&c.TLS, "tls", true, "connect with TLS")
+	fs.BoolVar(&c.TLS, "tls", true, "connect with TLS (with --transport ws: wss:// rather than ws://)")
+	fs.StringVar(&c.Transport, "transport", "tcp", "tcp (IRC over TCP) or ws (IRC over WebSocket at wss://--web-addr/ws, subprotocol text.ircv3.net)")
+	fs.StringVar(&c.WebAddr, "web-addr", "", "ws: the server's web listener `host:port` (securechatd --web-listen); default --addr")
 	fs.BoolVar(&c.SkipVerify, "insecure-skip-verify", true, "accept any certificate (the server's self-signed one); see --tls-fingerprint")
 	fs.BoolVar(&c.TLSResume, "tls-resume", true, "reconnecting users resume their TLS session, as phone clients do (first connections are full handshakes)")
 	fs.BoolVar(&c.ClassicalKEX, "tls-classical-kex", false, "offer only X25519 and P-256 key exchange, like clients on OpenSSL 3.0 / GnuTLS 3.7 (default: Go's post-quantum hybrid first)")
@@ -270,6 +276,16 @@ func validate(c *Config) []error {
 	if len(c.RunID) > 12 || strings.ContainsFunc(c.RunID, func(r rune) bool { return !('a' <= r && r <= 'z' || '0' <= r && r <= '9') }) {
 		bad("--run-id %q: want up to 12 lower-case letters and digits", c.RunID)
 	}
+	if c.Transport != "tcp" && c.Transport != "ws" {
+		bad("--transport %q: want tcp or ws", c.Transport)
+	}
+	if c.WebAddr != "" {
+		if c.Transport != "ws" {
+			bad("--web-addr applies to --transport ws only")
+		} else if err := CheckTarget(c.WebAddr, c.OwnServer); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if c.Auth != "sasl" && c.Auth != "pass" {
 		bad("--auth %q: want sasl or pass", c.Auth)
 	}
@@ -354,7 +370,7 @@ func checkMetricsURL(raw string, ownServer bool) error {
 // tlsConfig returns the client TLS settings: no verification, a pinned
 // fingerprint, or ordinary verification against the system roots.
 func (c *Config) tlsConfig() *tls.Config {
-	host, _, _ := net.SplitHostPort(c.Addr)
+	host, _, _ := net.SplitHostPort(c.dialAddr())
 	tc := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
 	if c.ClassicalKEX {
 		tc.CurvePreferences = []tls.CurveID{tls.X25519, tls.CurveP256}
@@ -376,4 +392,12 @@ func (c *Config) tlsConfig() *tls.Config {
 		return nil
 	}
 	return tc
+}
+
+// dialAddr is where connections go: the web listener for --transport ws.
+func (c *Config) dialAddr() string {
+	if c.Transport == "ws" && c.WebAddr != "" {
+		return c.WebAddr
+	}
+	return c.Addr
 }

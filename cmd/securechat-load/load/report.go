@@ -18,15 +18,17 @@ import (
 // line printed at the end. Optional sections are omitted when the scenario
 // does not produce them.
 type Result struct {
-	Scenario string  `json:"scenario"`
-	RunID    string  `json:"run_id"`
-	Addr     string  `json:"addr"`
-	Auth     string  `json:"auth"`
-	TLS      bool    `json:"tls"`
-	Users    int     `json:"users"`
-	Channels int     `json:"channels"`
-	Senders  int     `json:"senders"`
-	Rate     float64 `json:"rate"` // requested total msg/s; 0: as fast as possible
+	Scenario string `json:"scenario"`
+	RunID    string `json:"run_id"`
+	Addr     string `json:"addr"`
+	Auth     string `json:"auth"`
+	TLS      bool   `json:"tls"`
+	// Transport is tcp or ws (IRC over WebSocket).
+	Transport string  `json:"transport"`
+	Users     int     `json:"users"`
+	Channels  int     `json:"channels"`
+	Senders   int     `json:"senders"`
+	Rate      float64 `json:"rate"` // requested total msg/s; 0: as fast as possible
 
 	MeasuredSeconds float64 `json:"measured_seconds,omitempty"`
 	DrainSeconds    float64 `json:"drain_seconds,omitempty"`

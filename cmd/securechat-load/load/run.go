@@ -177,7 +177,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer, live bool) (*Resul
 	r := newRunner(&cfg, start)
 	ctx, cancel := context.WithDeadline(ctx, r.hard)
 	defer cancel()
-	res := &Result{Scenario: cfg.Scenario, RunID: r.runID, Addr: cfg.Addr, Users: cfg.Users,
+	res := &Result{Scenario: cfg.Scenario, RunID: r.runID, Addr: cfg.dialAddr(), Transport: cfg.Transport, Users: cfg.Users,
 		Channels: cfg.Channels, Senders: cfg.Senders, Rate: cfg.Rate, Auth: cfg.Auth, TLS: cfg.TLS}
 	stopProgress := r.startProgress(progress, live, start)
 	defer stopProgress()
