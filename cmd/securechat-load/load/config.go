@@ -33,8 +33,10 @@ const (
 type Config struct {
 	Addr string
 	TLS  bool
-	// Transport is "tcp" (IRC over TCP, TLS unless --tls=false) or "ws"
-	// (IRC over WebSocket at wss://WebAddr/ws, one line per message).
+	// Transport is "tcp" (IRC over TCP, TLS unless --tls=false), "ws"
+	// (IRC over WebSocket at wss://WebAddr/ws, one line per message) or
+	// "mixed": every channel's members alternate between the two, so
+	// both kinds of user see the same traffic in the same run.
 	Transport  string
 	WebAddr    string // the daemon's --web-listen address; "": Addr
 	SkipVerify bool
@@ -114,8 +116,8 @@ func ParseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	fs.Usage = func() { fmt.Fprint(out, usageHeader); fs.PrintDefaults() }
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:6697", "server `host:port`")
 	fs.BoolVar(&c.TLS, "tls", true, "connect with TLS (with --transport ws: wss:// rather than ws://)")
-	fs.StringVar(&c.Transport, "transport", "tcp", "tcp (IRC over TCP) or ws (IRC over WebSocket at wss://--web-addr/ws, subprotocol text.ircv3.net)")
-	fs.StringVar(&c.WebAddr, "web-addr", "", "ws: the server's web listener `host:port` (securechatd --web-listen); default --addr")
+	fs.StringVar(&c.Transport, "transport", "tcp", "tcp (IRC over TCP), ws (IRC over WebSocket at wss://--web-addr/ws, subprotocol text.ircv3.net) or mixed (each channel's members alternate tcp and ws; results also per transport)")
+	fs.StringVar(&c.WebAddr, "web-addr", "", "ws, mixed: the server's web listener `host:port` (securechatd --web-listen); default --addr")
 	fs.BoolVar(&c.SkipVerify, "insecure-skip-verify", true, "accept any certificate (the server's self-signed one); see --tls-fingerprint")
 	fs.BoolVar(&c.TLSResume, "tls-resume", true, "reconnecting users resume their TLS session, as phone clients do (first connections are full handshakes)")
 	fs.BoolVar(&c.ClassicalKEX, "tls-classical-kex", false, "offer only X25519 and P-256 key exchange, like clients on OpenSSL 3.0 / GnuTLS 3.7 (default: Go's post-quantum hybrid first)")
@@ -276,12 +278,12 @@ func validate(c *Config) []error {
 	if len(c.RunID) > 12 || strings.ContainsFunc(c.RunID, func(r rune) bool { return !('a' <= r && r <= 'z' || '0' <= r && r <= '9') }) {
 		bad("--run-id %q: want up to 12 lower-case letters and digits", c.RunID)
 	}
-	if c.Transport != "tcp" && c.Transport != "ws" {
-		bad("--transport %q: want tcp or ws", c.Transport)
+	if c.Transport != "tcp" && c.Transport != "ws" && c.Transport != "mixed" {
+		bad("--transport %q: want tcp, ws or mixed", c.Transport)
 	}
 	if c.WebAddr != "" {
-		if c.Transport != "ws" {
-			bad("--web-addr applies to --transport ws only")
+		if c.Transport == "tcp" {
+			bad("--web-addr applies to --transport ws and mixed only")
 		} else if err := CheckTarget(c.WebAddr, c.OwnServer); err != nil {
 			errs = append(errs, err)
 		}
@@ -396,7 +398,15 @@ func (c *Config) tlsConfig() *tls.Config {
 
 // dialAddr is where connections go: the web listener for --transport ws.
 func (c *Config) dialAddr() string {
-	if c.Transport == "ws" && c.WebAddr != "" {
+	if c.Transport == "ws" {
+		return c.webAddr()
+	}
+	return c.Addr
+}
+
+// webAddr is the web listener's address.
+func (c *Config) webAddr() string {
+	if c.WebAddr != "" {
 		return c.WebAddr
 	}
 	return c.Addr

@@ -65,12 +65,12 @@ func (s *stampedReader) Read(p []byte) (int, error) {
 }
 
 // dialConn opens a TCP (and TLS) connection to cfg.Addr, or with
-// --transport ws a WebSocket to the web listener.
-func dialConn(ctx context.Context, cfg *Config, tc *tls.Config, nick, runID string) (*conn, error) {
+// transport "ws" a WebSocket to the web listener.
+func dialConn(ctx context.Context, cfg *Config, transport string, tc *tls.Config, nick, runID string) (*conn, error) {
 	var nc net.Conn
 	var err error
-	if cfg.Transport == "ws" {
-		if nc, err = dialWS(ctx, cfg.dialAddr(), cfg.TLS, tc); err != nil {
+	if transport == "ws" {
+		if nc, err = dialWS(ctx, cfg.webAddr(), cfg.TLS, tc); err != nil {
 			return nil, fmt.Errorf("websocket dial: %w", err)
 		}
 	} else {
@@ -79,7 +79,7 @@ func dialConn(ctx context.Context, cfg *Config, tc *tls.Config, nick, runID stri
 			return nil, fmt.Errorf("dial: %w", err)
 		}
 	}
-	if cfg.TLS && cfg.Transport != "ws" {
+	if cfg.TLS && transport != "ws" {
 		tlc := tls.Client(nc, tc)
 		if err := tlc.HandshakeContext(ctx); err != nil {
 			nc.Close()

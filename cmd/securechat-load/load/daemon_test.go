@@ -128,6 +128,33 @@ func TestSteadyOverWebSocket(t *testing.T) {
 	}
 }
 
+// TestSteadyMixedTransports runs steady with every channel's members
+// alternating between TLS IRC and WebSocket, and checks both halves
+// receive everything and are reported apart.
+func TestSteadyMixedTransports(t *testing.T) {
+	web := freePort(t)
+	addr, _, _ := startDaemon(t, "integration-pw", "--web-listen", web)
+	waitListening(t, web)
+	res := runAgainst(t, "--addr", addr, "--transport", "mixed", "--web-addr", web, "--scenario", "steady",
+		"--users", "40", "--channels", "4", "--senders", "8", "--rate", "200",
+		"--warmup", "500ms", "--duration", "2s", "--drain", "5s")
+	if res.Connect.OK != 40 || res.Errors.Total != 0 {
+		t.Fatalf("connected %d, errors %+v", res.Connect.OK, res.Errors)
+	}
+	for _, tr := range []string{"tcp", "ws"} {
+		b := res.ByTransport[tr]
+		if b == nil || b.Users != 20 || b.Messages.Received == 0 || b.LatencyMS.Count == 0 {
+			t.Fatalf("%s: %+v", tr, b)
+		}
+		if m := b.Messages; m.Lost != 0 || m.Duplicates != 0 || m.Reordered != 0 {
+			t.Errorf("%s: messages %+v", tr, *m)
+		}
+	}
+	if sum := res.ByTransport["tcp"].Messages.Received + res.ByTransport["ws"].Messages.Received; sum != res.Messages.Received {
+		t.Errorf("per transport %d received, in all %d", sum, res.Messages.Received)
+	}
+}
+
 // TestChurnAgainstDaemon runs the churn scenario against the real daemon:
 // 38 churners reconnecting 20 times a second in all, after a baseline
 // window. Every rejoin must replay the daemon's default 50 messages (the
