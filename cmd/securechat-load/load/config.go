@@ -86,9 +86,9 @@ const usageHeader = `securechat-load: load generator for securechatd.
 Simulated users connect over TLS (or, with --transport ws, over a WebSocket
 to the server's web listener, one IRC line per message; --transport mixed
 alternates the two within each channel and reports them apart), register
-with SASL PLAIN or PASS, join
---channels channels and exchange sequence-numbered messages; receivers count
-loss, duplicates and reordering and measure end-to-end latency.
+with SASL PLAIN or PASS, join --channels channels and exchange
+sequence-numbered messages; receivers count loss, duplicates and
+reordering and measure end-to-end latency.
 
 Scenarios:
   connect-storm  --users register at once (no JOIN); registrations/s and
