@@ -3,7 +3,7 @@
 # securechatd (history in a real redis-server on loopback) and prints the
 # median of three runs of each figure BENCHMARKS.md reports.
 #
-#   deploy/loadtest.sh [scenario ...]     default: steady steady-plain maxrate maxrate-tls connect-storm connect-storm-classical churn churn-split history idle
+#   deploy/loadtest.sh [scenario ...]     default: steady steady-plain steady-ws steady-mixed maxrate maxrate-tls connect-storm connect-storm-classical churn churn-split history idle
 #
 # Everything runs on 127.0.0.1; the daemon exempts loopback from flood
 # control so the numbers measure the server, not its throttle.
@@ -16,13 +16,14 @@ trap 'kill $(jobs -p) 2>/dev/null || true; redis-cli -p "$rport" shutdown nosave
 go build -o "$work/securechatd" ./cmd/securechatd
 go build -o "$work/securechat-load" ./cmd/securechat-load
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-rport=$(free_port); tport=$(free_port); pport=$(free_port); mport=$(free_port)
+rport=$(free_port); tport=$(free_port); pport=$(free_port); mport=$(free_port); wport=$(free_port)
 redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --daemonize yes >/dev/null
 export SECURECHAT_PASSWORD="loadtest-$(date +%s)"
 
 start_daemon() {
 	rm -rf "$work/data"
-	"$work/securechatd" --listen "127.0.0.1:$tport" --listen-plain "127.0.0.1:$pport" \
+	# The web listener (IRC over WebSocket) idles unless a ws scenario uses it.
+	"$work/securechatd" --listen "127.0.0.1:$tport" --listen-plain "127.0.0.1:$pport" --web-listen "127.0.0.1:$wport" \
 		--data-dir "$work/data" --redis "redis://127.0.0.1:$rport/0" \
 		--flood-exempt 127.0.0.0/8,::1/128 --max-conns-per-ip 0 --conn-rate-per-ip 0 \
 		--metrics-listen "127.0.0.1:$mport" --log-level warn 2>"$work/daemon.log" &
@@ -60,6 +61,11 @@ figures = {
     "reordered": lambda r: get(r, "messages", "reordered"),
     "e2e p50 ms": lambda r: get(r, "latency_ms", "p50"),
     "e2e p99 ms": lambda r: get(r, "latency_ms", "p99"),
+    "tcp users lost": lambda r: get(r, "by_transport", "tcp", "messages", "lost"),
+    "ws users lost": lambda r: get(r, "by_transport", "ws", "messages", "lost"),
+    "tcp users e2e p99 ms": lambda r: get(r, "by_transport", "tcp", "latency_ms", "p99"),
+    "ws users e2e p99 ms": lambda r: get(r, "by_transport", "ws", "latency_ms", "p99"),
+    "ws/tcp p99 (same run)": lambda r: (get(r, "by_transport", "ws", "latency_ms", "p99") or 0) / get(r, "by_transport", "tcp", "latency_ms", "p99") if get(r, "by_transport", "tcp", "latency_ms", "p99") else None,
     "server CPU %": lambda r: get(r, "server", "cpu_percent"),
     "server CPU us/delivery": lambda r: get(r, "server", "cpu_us_per_delivery"),
     "registrations/s": lambda r: get(r, "connect", "per_second"),
@@ -126,13 +132,18 @@ print(f"   median replay lines p50               {med([r['churn']['replay_lines'
 PY
 }
 
-scenarios=${*:-steady steady-plain maxrate maxrate-tls connect-storm connect-storm-classical churn churn-split history idle}
+scenarios=${*:-steady steady-plain steady-ws steady-mixed maxrate maxrate-tls connect-storm connect-storm-classical churn churn-split history idle}
 for s in $scenarios; do
 	case $s in
 	steady) run steady --addr "127.0.0.1:$tport" --scenario steady --users 1000 --channels 10 --senders 20 --rate 500 --duration 10s ;;
 	# The same over the plaintext port, where the comparison with other
 	# servers (and issue 12's per-delivery target) is made.
 	steady-plain) run steady-plain --addr "127.0.0.1:$pport" --tls=false --scenario steady --users 1000 --channels 10 --senders 20 --rate 500 --duration 10s ;;
+	# Issue 15: 500 users speaking IRC over WebSocket (wss://…/ws, one line
+	# per message), then 1000 users whose channels alternate TLS IRC and
+	# WebSocket members, so the two halves' p99 compare within one run.
+	steady-ws) run steady-ws --addr "127.0.0.1:$tport" --transport ws --web-addr "127.0.0.1:$wport" --scenario steady --users 500 --channels 10 --senders 20 --rate 500 --duration 10s ;;
+	steady-mixed) run steady-mixed --addr "127.0.0.1:$tport" --transport mixed --web-addr "127.0.0.1:$wport" --scenario steady --users 1000 --channels 10 --senders 20 --rate 500 --duration 10s ;;
 	maxrate) run maxrate --addr "127.0.0.1:$pport" --tls=false --scenario maxrate --users 50 --channels 1 --senders 5 --duration 10s ;;
 	maxrate-tls) run maxrate-tls --addr "127.0.0.1:$tport" --scenario maxrate --users 50 --channels 1 --senders 5 --duration 10s ;;
 	# Registration only (no JOIN): the storm's figure is registrations/s.

@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -57,8 +59,8 @@ func isTerminal(w io.Writer) bool {
 // WriteSummary prints the human-readable report.
 func WriteSummary(w io.Writer, res *Result) {
 	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
-	p("securechat-load %s run %s against %s (tls=%v, auth=%s): %d users, %d channels, %d senders, rate %s",
-		res.Scenario, res.RunID, res.Addr, res.TLS, res.Auth, res.Users, res.Channels, res.Senders, rateText(res.Rate))
+	p("securechat-load %s run %s against %s (%s, tls=%v, auth=%s): %d users, %d channels, %d senders, rate %s",
+		res.Scenario, res.RunID, res.Addr, res.Transport, res.TLS, res.Auth, res.Users, res.Channels, res.Senders, rateText(res.Rate))
 	c := res.Connect
 	join := "; no join (registration only)"
 	if c.JoinMS != nil {
@@ -74,6 +76,11 @@ func WriteSummary(w io.Writer, res *Result) {
 	}
 	if l := res.LatencyMS; l != nil {
 		p("latency   end to end %s", distText(*l, "ms"))
+	}
+	for _, t := range slices.Sorted(maps.Keys(res.ByTransport)) {
+		tr := res.ByTransport[t]
+		p("  %-4s    %d users: received %d lost %d duplicates %d reordered %d; latency %s",
+			t, tr.Users, tr.Messages.Received, tr.Messages.Lost, tr.Messages.Duplicates, tr.Messages.Reordered, distText(tr.LatencyMS, "ms"))
 	}
 	if res.Stalls > 0 {
 		p("stalls    %d send windows did not move for 1s", res.Stalls)

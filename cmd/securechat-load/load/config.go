@@ -31,8 +31,14 @@ const (
 
 // Config is one load run's settings, built by ParseArgs.
 type Config struct {
-	Addr       string
-	TLS        bool
+	Addr string
+	TLS  bool
+	// Transport is "tcp" (IRC over TCP, TLS unless --tls=false), "ws"
+	// (IRC over WebSocket at wss://WebAddr/ws, one line per message) or
+	// "mixed": every channel's members alternate between the two, so
+	// both kinds of user see the same traffic in the same run.
+	Transport  string
+	WebAddr    string // the daemon's --web-listen address; "": Addr
 	SkipVerify bool
 	// ClassicalKEX offers only X25519 and P-256, as clients built on
 	// older TLS libraries (OpenSSL 3.0, GnuTLS 3.7) do, instead of Go's
@@ -77,9 +83,12 @@ type Config struct {
 // usageHeader is printed above the flag list by -h.
 const usageHeader = `securechat-load: load generator for securechatd.
 
-Simulated users connect over TLS, register with SASL PLAIN or PASS, join
---channels channels and exchange sequence-numbered messages; receivers count
-loss, duplicates and reordering and measure end-to-end latency.
+Simulated users connect over TLS (or, with --transport ws, over a WebSocket
+to the server's web listener, one IRC line per message; --transport mixed
+alternates the two within each channel and reports them apart), register
+with SASL PLAIN or PASS, join --channels channels and exchange
+sequence-numbered messages; receivers count loss, duplicates and
+reordering and measure end-to-end latency.
 
 Scenarios:
   connect-storm  --users register at once (no JOIN); registrations/s and
@@ -109,7 +118,9 @@ func ParseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	fs.SetOutput(out)
 	fs.Usage = func() { fmt.Fprint(out, usageHeader); fs.PrintDefaults() }
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:6697", "server `host:port`")
-	fs.BoolVar(&c.TLS, "tls", true, "connect with TLS")
+	fs.BoolVar(&c.TLS, "tls", true, "connect with TLS (with --transport ws: wss:// rather than ws://)")
+	fs.StringVar(&c.Transport, "transport", "tcp", "tcp (IRC over TCP), ws (IRC over WebSocket at wss://--web-addr/ws, subprotocol text.ircv3.net) or mixed (each channel's members alternate tcp and ws; results also per transport)")
+	fs.StringVar(&c.WebAddr, "web-addr", "", "ws, mixed: the server's web listener `host:port` (securechatd --web-listen); default --addr")
 	fs.BoolVar(&c.SkipVerify, "insecure-skip-verify", true, "accept any certificate (the server's self-signed one); see --tls-fingerprint")
 	fs.BoolVar(&c.TLSResume, "tls-resume", true, "reconnecting users resume their TLS session, as phone clients do (first connections are full handshakes)")
 	fs.BoolVar(&c.ClassicalKEX, "tls-classical-kex", false, "offer only X25519 and P-256 key exchange, like clients on OpenSSL 3.0 / GnuTLS 3.7 (default: Go's post-quantum hybrid first)")
@@ -270,6 +281,16 @@ func validate(c *Config) []error {
 	if len(c.RunID) > 12 || strings.ContainsFunc(c.RunID, func(r rune) bool { return !('a' <= r && r <= 'z' || '0' <= r && r <= '9') }) {
 		bad("--run-id %q: want up to 12 lower-case letters and digits", c.RunID)
 	}
+	if c.Transport != "tcp" && c.Transport != "ws" && c.Transport != "mixed" {
+		bad("--transport %q: want tcp, ws or mixed", c.Transport)
+	}
+	if c.WebAddr != "" {
+		if c.Transport == "tcp" {
+			bad("--web-addr applies to --transport ws and mixed only")
+		} else if err := CheckTarget(c.WebAddr, c.OwnServer); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if c.Auth != "sasl" && c.Auth != "pass" {
 		bad("--auth %q: want sasl or pass", c.Auth)
 	}
@@ -354,7 +375,7 @@ func checkMetricsURL(raw string, ownServer bool) error {
 // tlsConfig returns the client TLS settings: no verification, a pinned
 // fingerprint, or ordinary verification against the system roots.
 func (c *Config) tlsConfig() *tls.Config {
-	host, _, _ := net.SplitHostPort(c.Addr)
+	host, _, _ := net.SplitHostPort(c.dialAddr())
 	tc := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
 	if c.ClassicalKEX {
 		tc.CurvePreferences = []tls.CurveID{tls.X25519, tls.CurveP256}
@@ -376,4 +397,20 @@ func (c *Config) tlsConfig() *tls.Config {
 		return nil
 	}
 	return tc
+}
+
+// dialAddr is where connections go: the web listener for --transport ws.
+func (c *Config) dialAddr() string {
+	if c.Transport == "ws" {
+		return c.webAddr()
+	}
+	return c.Addr
+}
+
+// webAddr is the web listener's address.
+func (c *Config) webAddr() string {
+	if c.WebAddr != "" {
+		return c.WebAddr
+	}
+	return c.Addr
 }

@@ -106,6 +106,30 @@ func TestParseArgs(t *testing.T) {
 		{name: "churn offline too long", args: []string{"--scenario", "churn", "--churn-offline", "2s"}, env: "pw", wantErr: "--churn-offline 2s"},
 		{name: "no churners", args: []string{"--scenario", "churn", "--churn-fraction", "0"}, env: "pw", wantErr: "no churner"},
 		{name: "zero churn rate", args: []string{"--scenario", "churn", "--churn-rate", "0"}, env: "pw", wantErr: "--churn-rate positive"},
+		{name: "ws dials the web listener", args: []string{"--transport", "ws", "--web-addr", "127.0.0.1:8443"}, env: "pw", check: func(t *testing.T, c Config) {
+			if c.Transport != "ws" || c.dialAddr() != "127.0.0.1:8443" || c.tlsConfig().ServerName != "127.0.0.1" {
+				t.Errorf("got %+v", c)
+			}
+		}},
+		{name: "ws defaults to --addr", args: []string{"--transport", "ws"}, env: "pw", check: func(t *testing.T, c Config) {
+			if c.dialAddr() != c.Addr {
+				t.Errorf("dials %q", c.dialAddr())
+			}
+		}},
+		{name: "mixed alternates each channel's members", args: []string{"--transport", "mixed", "--users", "8", "--channels", "2", "--senders", "4"}, env: "pw", check: func(t *testing.T, c Config) {
+			r := newRunner(&c, time.Now())
+			var got []string
+			for _, u := range r.users {
+				got = append(got, u.transport())
+			}
+			// Users 0,2,4,6 are channel 0's; 1,3,5,7 channel 1's.
+			if want := "tcp tcp ws ws tcp tcp ws ws"; strings.Join(got, " ") != want {
+				t.Errorf("transports %v, want %s", got, want)
+			}
+		}},
+		{name: "bad transport", args: []string{"--transport", "quic"}, env: "pw", wantErr: "--transport"},
+		{name: "web addr without ws", args: []string{"--web-addr", "127.0.0.1:8443"}, env: "pw", wantErr: "--web-addr applies"},
+		{name: "remote web addr refused", args: []string{"--transport", "ws", "--web-addr", "10.0.0.1:443"}, env: "pw", wantErr: "refusing non-loopback"},
 		{name: "baseline outside churn", args: []string{"--scenario", "steady", "--baseline", "5s"}, env: "pw", wantErr: "--baseline applies to the churn scenario only"},
 	}
 	for _, tc := range tests {

@@ -64,14 +64,22 @@ func (s *stampedReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// dialConn opens a TCP (and TLS) connection to cfg.Addr.
-func dialConn(ctx context.Context, cfg *Config, tc *tls.Config, nick, runID string) (*conn, error) {
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("dial: %w", err)
+// dialConn opens a TCP (and TLS) connection to cfg.Addr, or with
+// transport "ws" a WebSocket to the web listener.
+func dialConn(ctx context.Context, cfg *Config, transport string, tc *tls.Config, nick, runID string) (*conn, error) {
+	var nc net.Conn
+	var err error
+	if transport == "ws" {
+		if nc, err = dialWS(ctx, cfg.webAddr(), cfg.TLS, tc); err != nil {
+			return nil, fmt.Errorf("websocket dial: %w", err)
+		}
+	} else {
+		var d net.Dialer
+		if nc, err = d.DialContext(ctx, "tcp", cfg.Addr); err != nil {
+			return nil, fmt.Errorf("dial: %w", err)
+		}
 	}
-	if cfg.TLS {
+	if cfg.TLS && transport != "ws" {
 		tlc := tls.Client(nc, tc)
 		if err := tlc.HandshakeContext(ctx); err != nil {
 			nc.Close()

@@ -26,13 +26,14 @@ func freePort(t *testing.T) string {
 
 // startDaemon builds cmd/securechatd and runs it on loopback with the
 // given password, returning its IRC and metrics addresses and PID.
-func startDaemon(t *testing.T, password string) (addr, metrics string, pid int) {
+func startDaemon(t *testing.T, password string, extra ...string) (addr, metrics string, pid int) {
 	t.Helper()
 	dir := t.TempDir()
 	bin := buildDaemon(t, dir)
 	addr, metrics = freePort(t), freePort(t)
-	cmd := exec.Command(bin, "--listen", addr, "--data-dir", filepath.Join(dir, "data"),
-		"--flood-exempt", "127.0.0.0/8,::1/128", "--metrics-listen", metrics)
+	args := append([]string{"--listen", addr, "--data-dir", filepath.Join(dir, "data"),
+		"--flood-exempt", "127.0.0.0/8,::1/128", "--metrics-listen", metrics}, extra...)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "SECURECHAT_PASSWORD="+password)
 	logf, err := os.Create(filepath.Join(dir, "securechatd.log"))
 	if err != nil {
@@ -102,6 +103,55 @@ func TestSteadyAgainstDaemon(t *testing.T) {
 	}
 	if res.Server == nil || res.Server.Error != "" || res.Server.Deltas["securechat_fanout_deliveries_total"] < float64(m.Received) {
 		t.Errorf("server metrics: %+v", res.Server)
+	}
+}
+
+// TestSteadyOverWebSocket runs the steady scenario against the real
+// daemon's web listener: every user speaks IRC over wss://…/ws, one line
+// per message, and no message may be lost, duplicated or reordered.
+func TestSteadyOverWebSocket(t *testing.T) {
+	web := freePort(t)
+	addr, _, _ := startDaemon(t, "integration-pw", "--web-listen", web)
+	waitListening(t, web)
+	res := runAgainst(t, "--addr", addr, "--transport", "ws", "--web-addr", web, "--scenario", "steady",
+		"--users", "40", "--channels", "4", "--senders", "4", "--rate", "200",
+		"--warmup", "500ms", "--duration", "2s", "--drain", "5s")
+	m := res.Messages
+	if res.Transport != "ws" || res.Addr != web {
+		t.Errorf("result says transport %q addr %q", res.Transport, res.Addr)
+	}
+	if res.Connect.OK != 40 || m.Received == 0 || res.LatencyMS == nil || res.LatencyMS.Count == 0 {
+		t.Fatalf("connected %d, received %d", res.Connect.OK, m.Received)
+	}
+	if m.Lost != 0 || m.Duplicates != 0 || m.Reordered != 0 || m.Foreign != 0 || res.Errors.Total != 0 {
+		t.Errorf("messages %+v errors %+v", *m, res.Errors)
+	}
+}
+
+// TestSteadyMixedTransports runs steady with every channel's members
+// alternating between TLS IRC and WebSocket, and checks both halves
+// receive everything and are reported apart.
+func TestSteadyMixedTransports(t *testing.T) {
+	web := freePort(t)
+	addr, _, _ := startDaemon(t, "integration-pw", "--web-listen", web)
+	waitListening(t, web)
+	res := runAgainst(t, "--addr", addr, "--transport", "mixed", "--web-addr", web, "--scenario", "steady",
+		"--users", "40", "--channels", "4", "--senders", "8", "--rate", "200",
+		"--warmup", "500ms", "--duration", "2s", "--drain", "5s")
+	if res.Connect.OK != 40 || res.Errors.Total != 0 {
+		t.Fatalf("connected %d, errors %+v", res.Connect.OK, res.Errors)
+	}
+	for _, tr := range []string{"tcp", "ws"} {
+		b := res.ByTransport[tr]
+		if b == nil || b.Users != 20 || b.Messages.Received == 0 || b.LatencyMS.Count == 0 {
+			t.Fatalf("%s: %+v", tr, b)
+		}
+		if m := b.Messages; m.Lost != 0 || m.Duplicates != 0 || m.Reordered != 0 {
+			t.Errorf("%s: messages %+v", tr, *m)
+		}
+	}
+	if sum := res.ByTransport["tcp"].Messages.Received + res.ByTransport["ws"].Messages.Received; sum != res.Messages.Received {
+		t.Errorf("per transport %d received, in all %d", sum, res.Messages.Received)
 	}
 }
 

@@ -18,15 +18,17 @@ import (
 // line printed at the end. Optional sections are omitted when the scenario
 // does not produce them.
 type Result struct {
-	Scenario string  `json:"scenario"`
-	RunID    string  `json:"run_id"`
-	Addr     string  `json:"addr"`
-	Auth     string  `json:"auth"`
-	TLS      bool    `json:"tls"`
-	Users    int     `json:"users"`
-	Channels int     `json:"channels"`
-	Senders  int     `json:"senders"`
-	Rate     float64 `json:"rate"` // requested total msg/s; 0: as fast as possible
+	Scenario string `json:"scenario"`
+	RunID    string `json:"run_id"`
+	Addr     string `json:"addr"`
+	Auth     string `json:"auth"`
+	TLS      bool   `json:"tls"`
+	// Transport is tcp or ws (IRC over WebSocket).
+	Transport string  `json:"transport"`
+	Users     int     `json:"users"`
+	Channels  int     `json:"channels"`
+	Senders   int     `json:"senders"`
+	Rate      float64 `json:"rate"` // requested total msg/s; 0: as fast as possible
 
 	MeasuredSeconds float64 `json:"measured_seconds,omitempty"`
 	DrainSeconds    float64 `json:"drain_seconds,omitempty"`
@@ -42,6 +44,16 @@ type Result struct {
 	Memory    *MemoryResult  `json:"memory,omitempty"`
 	Server    *ServerResult  `json:"server,omitempty"`
 	Errors    ErrorResult    `json:"errors"`
+	// ByTransport splits deliveries and latency by the receiving user's
+	// transport (tcp, ws); only with --transport mixed.
+	ByTransport map[string]*TransportResult `json:"by_transport,omitempty"`
+}
+
+// TransportResult is what the users of one transport received.
+type TransportResult struct {
+	Users     int     `json:"users"`
+	Messages  *Counts `json:"messages"`
+	LatencyMS Dist    `json:"latency_ms"` // end to end, measured window only
 }
 
 // MarshalJSON of Counts uses snake_case names.
@@ -155,6 +167,9 @@ func (r *runner) finish(res *Result) {
 		base.Merge(u.rx.tr.BaselineLatency())
 	}
 	res.Messages = &counts
+	if r.cfg.Transport == "mixed" {
+		res.ByTransport = r.byTransport()
+	}
 	d := HistDist(&lat)
 	res.LatencyMS = &d
 	res.Stalls = r.stalls.Load()
@@ -166,6 +181,27 @@ func (r *runner) finish(res *Result) {
 		res.History = &HistoryResult{Requests: l.Count + int(r.histFailed.Load()), Failed: r.histFailed.Load(),
 			LatencyMS: l, Lines: r.histLines.Summary()}
 	}
+}
+
+// byTransport splits the receivers' accounts by their transport.
+func (r *runner) byTransport() map[string]*TransportResult {
+	out := map[string]*TransportResult{}
+	hists := map[string]*Histogram{}
+	for _, u := range r.users {
+		t := u.transport()
+		tr := out[t]
+		if tr == nil {
+			tr, hists[t] = &TransportResult{Messages: &Counts{}}, &Histogram{}
+			out[t] = tr
+		}
+		tr.Users++
+		tr.Messages.Add(u.rx.tr.Totals())
+		hists[t].Merge(u.rx.tr.Latency())
+	}
+	for t, tr := range out {
+		tr.LatencyMS = HistDist(hists[t])
+	}
+	return out
 }
 
 // churnResult summarises the reconnects, given the live latency of the

@@ -97,6 +97,9 @@ func (r *runner) newUser(i int) *user {
 		nick:    fmt.Sprintf("%s-%s-%d", r.cfg.NickPrefix, r.runID, i),
 		sender:  i < r.cfg.Senders,
 		churner: i >= r.cfg.Users-r.churners,
+		// Mixed: a channel's members (i/K is the place in channel i mod K)
+		// alternate, and so do its senders.
+		ws: r.cfg.Transport == "ws" || r.cfg.Transport == "mixed" && i/r.cfg.Channels%2 == 1,
 		rx: &receiver{
 			tr: NewTracker(r.cfg.Senders, senders), senders: senders,
 			seq: r.seq, acked: r.acked, flow: r.cfg.Rate == 0, phase: &r.phase,
@@ -177,7 +180,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer, live bool) (*Resul
 	r := newRunner(&cfg, start)
 	ctx, cancel := context.WithDeadline(ctx, r.hard)
 	defer cancel()
-	res := &Result{Scenario: cfg.Scenario, RunID: r.runID, Addr: cfg.Addr, Users: cfg.Users,
+	res := &Result{Scenario: cfg.Scenario, RunID: r.runID, Addr: cfg.dialAddr(), Transport: cfg.Transport, Users: cfg.Users,
 		Channels: cfg.Channels, Senders: cfg.Senders, Rate: cfg.Rate, Auth: cfg.Auth, TLS: cfg.TLS}
 	stopProgress := r.startProgress(progress, live, start)
 	defer stopProgress()

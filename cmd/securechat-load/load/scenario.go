@@ -19,6 +19,7 @@ type user struct {
 	channel string
 	sender  bool
 	churner bool
+	ws      bool // speaks IRC over WebSocket rather than TCP
 	rx      *receiver
 
 	tc       *tls.Config // the run's settings, with this user's session cache
@@ -111,7 +112,7 @@ func waitOrStop(ctx context.Context, ch, stop <-chan struct{}) bool {
 func (u *user) connect(ctx context.Context, rejoin bool) error {
 	r := u.run
 	t0 := time.Now()
-	c, err := dialConn(ctx, r.cfg, u.tlsConfig(), u.nick, r.runID)
+	c, err := dialConn(ctx, r.cfg, u.transport(), u.tlsConfig(), u.nick, r.runID)
 	if err != nil {
 		r.fail("connect", err)
 		return err
@@ -147,6 +148,14 @@ func (u *user) connect(ctx context.Context, rejoin bool) error {
 	u.closing.Store(false)
 	go u.read(c, u.readDone)
 	return nil
+}
+
+// transport is "ws" or "tcp", how u connects.
+func (u *user) transport() string {
+	if u.ws {
+		return "ws"
+	}
+	return "tcp"
 }
 
 // tlsConfig returns the TLS settings for u's connections; with
