@@ -260,7 +260,8 @@ func (s *Server) readableTargets(c *Client, bounds [2]time.Time) []history.Activ
 	if lo.After(hi) {
 		lo, hi = hi, lo
 	}
-	s.flushBriefly()
+	// The index is updated as messages are appended, so unlike a history
+	// read this need not wait for the write queue.
 	owners := []string{c.foldedNick()}
 	for _, ch := range c.channelList() {
 		owners = append(owners, ch.folded)

@@ -118,10 +118,6 @@ func (c *Client) channelList() []*Channel {
 // disconnected.
 func (c *Client) sendLine(line []byte) { c.afterPush(c.conn.Push(nil, line)) }
 
-// queue queues a line for this client, to be flushed by c's reader at the
-// end of its read loop. Only c's reader goroutine calls it.
-func (c *Client) queue(line []byte) { c.afterPush(c.conn.Push(&c.pending, line)) }
-
 // push queues lines in order, as one push, for flushing by p (nil: at
 // once). p belongs to the calling goroutine.
 func (c *Client) push(p *transport.Pending, lines ...[]byte) {
@@ -167,7 +163,7 @@ func (c *Client) sendTagged(tags []wire.Tag, m *irc.Message) {
 	}
 	c.srv.metrics.Out(m.Command).Inc()
 	c.scratch = wire.AppendLine(c.scratch[:0], tags, m)
-	c.queue(c.scratch)
+	c.push(&c.pending, c.scratch) // flushed by c's reader before it waits
 }
 
 // reply sends a numeric or command from the server to this client.

@@ -249,19 +249,23 @@ func scanUp(c *bolt.Cursor, lo, hi int64, w *window) {
 
 // scanDown offers w the entries positioned in [lo, hi], newest first.
 func scanDown(c *bolt.Cursor, lo, hi int64, w *window) {
-	var k, v []byte
-	if hi == math.MaxInt64 {
-		k, v = c.Last()
-	} else if k, v = c.Seek(entryKey(hi+1, 0)); k == nil {
-		k, v = c.Last()
-	} else {
-		k, v = c.Prev()
-	}
-	for ; k != nil && entryMs(k) >= lo; k, v = c.Prev() {
+	for k, v := lastAtOrBefore(c, hi); k != nil && entryMs(k) >= lo; k, v = c.Prev() {
 		if !w.add(decodeEntry(k, v)) {
 			return
 		}
 	}
+}
+
+// lastAtOrBefore positions c at the newest entry positioned at or before
+// millisecond hi.
+func lastAtOrBefore(c *bolt.Cursor, hi int64) (k, v []byte) {
+	if hi == math.MaxInt64 {
+		return c.Last()
+	}
+	if k, _ := c.Seek(entryKey(hi+1, 0)); k == nil {
+		return c.Last()
+	}
+	return c.Prev()
 }
 
 // Targets lists keys whose newest record lies in (after, before), newest
