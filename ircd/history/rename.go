@@ -54,9 +54,14 @@ func (h *History) Rename(oldKey, newKey, oldFolded, newFolded, name string) erro
 			h.m.HistoryErrors.WithLabelValues(metrics.OpAppend).Inc()
 			h.log.Error("moving history to a channel's new name failed; the rest stays under the old name", "err", err)
 		}
-		for _, kr := range h.moves.finish(mv) {
-			h.queue.Append(kr.Key, kr.Record)
-		}
+		// The held records enter the queue before the move ends, so later
+		// appends queue behind them; readers waiting on the move are let
+		// go once they are stored, so a read sees them.
+		h.moves.finish(mv, func(kr store.KeyedRecord) { h.queue.Append(kr.Key, kr.Record) })
+		flushCtx, cancelFlush := context.WithTimeout(h.bgCtx, storeTimeout)
+		_ = h.queue.Flush(flushCtx)
+		cancelFlush()
+		close(mv.done)
 	}()
 	return nil
 }
@@ -197,15 +202,18 @@ func (ms *moves) hold(key string, rec store.Record) bool {
 	return true
 }
 
-// finish ends mv and returns the records it held, in append order.
-func (ms *moves) finish(mv *move) []store.KeyedRecord {
+// finish hands the records mv held to release, in append order, and
+// ends mv, all under ms.mu so no append slips between them. The caller
+// closes mv.done once readers may go on.
+func (ms *moves) finish(mv *move, release func(store.KeyedRecord)) {
 	ms.mu.Lock()
 	defer ms.mu.Unlock()
+	for _, kr := range mv.held {
+		release(kr)
+	}
 	delete(ms.byKey, mv.from)
 	delete(ms.byKey, mv.to)
 	ms.active.Add(-1)
-	close(mv.done)
-	return mv.held
 }
 
 // wait returns once no move writes to key, or ctx ends.

@@ -27,6 +27,36 @@ func (g *gatedStore) DeleteTarget(ctx context.Context, key string) error {
 	return g.Store.DeleteTarget(ctx, key)
 }
 
+// A read of the new key made while the move runs, as CHATHISTORY does
+// right after flushing the queue, waits for the move and then sees the
+// records appended during it.
+func TestReadDuringRenameSeesHeldRecords(t *testing.T) {
+	t.Parallel()
+	st := &gatedStore{Store: newMemory(), gate: make(chan struct{})}
+	h, _ := newTestHistory(t, newTestVault(t), st)
+	oldKey, newKey := h.Key("#old"), h.Key("#new")
+	t0 := baseTime().Add(-time.Minute)
+	h.AppendChannel(oldKey, "#old", msgEntry(t, "m1", t0, ":a!a@h PRIVMSG #old :before"))
+	if err := h.Rename(oldKey, newKey, "#old", "#new", "#new"); err != nil {
+		t.Fatalf("Rename: %v", err)
+	}
+	h.AppendChannel(newKey, "#new", msgEntry(t, "m2", t0.Add(time.Second), ":a!a@h PRIVMSG #new :during"))
+	ctx := testContext(t, 5*time.Second)
+	if err := h.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []*Entry, 1)
+	go func() {
+		entries, _ := h.Read(ctx, newKey, Query{Limit: 10})
+		got <- entries
+	}()
+	time.Sleep(20 * time.Millisecond) // let the read start waiting
+	close(st.gate)
+	if entries := <-got; !equalIDs(entries, []string{"m1", "m2"}) {
+		t.Fatalf("read during the move = %v, want [m1 m2]", msgIDs(entries))
+	}
+}
+
 // A renamed channel's records are resealed under the new key, addressed
 // to the new name, in their order; the old key keeps nothing; records
 // appended during the move are held and land after the moved ones; the
