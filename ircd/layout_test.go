@@ -13,7 +13,8 @@ import (
 // TestPackageBoundaries keeps the dependency rules of README "How it
 // works": protocol code reaches crypto and store only through
 // ircd/history, and history and transport know nothing of each other or
-// of the server.
+// of the server. push knows neither the server nor storage: the server
+// seals and keeps the keys and subscriptions it marshals.
 func TestPackageBoundaries(t *testing.T) {
 	t.Parallel()
 	forbidden := map[string][]string{
@@ -21,6 +22,7 @@ func TestPackageBoundaries(t *testing.T) {
 		"history":   {"securechat/ircd", "securechat/ircd/transport"},
 		"transport": {"securechat/ircd", "securechat/ircd/history", "securechat/crypto", "securechat/store"},
 		"wire":      {"securechat/ircd", "securechat/ircd/history", "securechat/ircd/transport"},
+		"push":      {"securechat/ircd", "securechat/ircd/history", "securechat/ircd/transport", "securechat/crypto", "securechat/store"},
 	}
 	for dir, bad := range forbidden {
 		pkg, err := build.ImportDir(dir, 0)
