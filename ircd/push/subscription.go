@@ -70,6 +70,11 @@ func checkEndpoint(endpoint string) error {
 	if len(endpoint) > MaxEndpointLen {
 		return fmt.Errorf("%w: longer than %d bytes", ErrBadEndpoint, MaxEndpointLen)
 	}
+	// Push services hand out plain ASCII URLs; anything else is refused
+	// before url.Parse, which lets spaces and non-ASCII through.
+	if strings.ContainsFunc(endpoint, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
+		return ErrBadEndpoint
+	}
 	u, err := url.Parse(endpoint)
 	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
 		return ErrBadEndpoint
