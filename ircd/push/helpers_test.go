@@ -94,6 +94,18 @@ func (ps *pushService) serve(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(ps.status)
 }
 
+// stalled starts a push service that answers nothing until the test
+// ends, a subscriber on it and a sender with cfg.
+func stalled(t *testing.T, cfg push.Config) (*pushService, *subscriber, *push.Sender) {
+	t.Helper()
+	hold := make(chan struct{})
+	ps := startPushService(t, http.StatusCreated, hold)
+	sub := newSubscriber(t, ps.endpoint())
+	s := newSender(t, newVAPIDKey(t), cfg)
+	t.Cleanup(func() { close(hold) }) // runs first: the sender's Close waits for its sends
+	return ps, sub, s
+}
+
 // endpoint is a subscription URL on the service: an unguessable path, as
 // real push services hand out.
 func (ps *pushService) endpoint() string {

@@ -75,7 +75,10 @@ type Config struct {
 	AllowInternal bool
 	// Done, if set, is called on a send goroutine with the outcome of
 	// each push that Push queued: nil, an error wrapping ErrGone (delete
-	// the subscription), or another error. It must not block for long.
+	// the subscription), one wrapping ErrBlocked (an endpoint on an
+	// internal address, never to be reached: delete it too), or another
+	// error, such as a push service that is down. It must not block for
+	// long: the next queued push waits for it.
 	Done func(sub Subscription, err error)
 	// Now is the rate limit's clock (default time.Now).
 	Now func() time.Time
@@ -188,7 +191,8 @@ func newClient(cfg Config) *http.Client {
 // Push queues payload, one IRC line without CR LF, for sub and returns at
 // once: nil when queued, or ErrTooLarge, ErrRateLimited, ErrQueueFull or
 // ErrClosed when the push was dropped. The outcome of a queued push goes
-// to Config.Done.
+// to Config.Done. Push takes only the sender's own short-held locks, so
+// it may be called under a channel's lock.
 func (s *Sender) Push(sub Subscription, payload []byte, urgency Urgency) error {
 	if len(payload) > MaxPayload {
 		return ErrTooLarge

@@ -277,11 +277,7 @@ func TestPushRateLimit(t *testing.T) {
 // dropped and counted.
 func TestPushQueueFull(t *testing.T) {
 	t.Parallel()
-	hold := make(chan struct{})
-	ps := startPushService(t, http.StatusCreated, hold)
-	sub := newSubscriber(t, ps.endpoint())
-	s := newSender(t, newVAPIDKey(t), push.Config{Workers: 1, QueueSize: 1, Burst: 10})
-	defer close(hold)
+	ps, sub, s := stalled(t, push.Config{Workers: 1, QueueSize: 1, Burst: 10})
 	if err := s.Push(sub.sub, []byte(line), ""); err != nil {
 		t.Fatal(err)
 	}
@@ -301,11 +297,7 @@ func TestPushQueueFull(t *testing.T) {
 // timeout, not a stuck worker.
 func TestSendTimeout(t *testing.T) {
 	t.Parallel()
-	hold := make(chan struct{})
-	ps := startPushService(t, http.StatusCreated, hold)
-	sub := newSubscriber(t, ps.endpoint())
-	s := newSender(t, newVAPIDKey(t), push.Config{Timeout: 200 * time.Millisecond})
-	defer close(hold)
+	_, sub, s := stalled(t, push.Config{Timeout: 200 * time.Millisecond})
 	err := s.Send(context.Background(), sub.sub, []byte(line), "")
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() {
