@@ -141,7 +141,7 @@ func withDefaults(cfg Config) (Config, error) {
 	if cfg.Key == nil {
 		return cfg, errors.New("push: a VAPID key is required")
 	}
-	if !strings.HasPrefix(cfg.Subject, "mailto:") && !strings.HasPrefix(cfg.Subject, "https://") {
+	if !validSubject(cfg.Subject) {
 		return cfg, errors.New(`push: the VAPID subject must start with "mailto:" or "https://"`)
 	}
 	cfg.TTL = orDefault(cfg.TTL, 24*time.Hour)
@@ -154,6 +154,17 @@ func withDefaults(cfg Config) (Config, error) {
 		cfg.Now = time.Now
 	}
 	return cfg, nil
+}
+
+// validSubject accepts "mailto:" or "https://" with something after it,
+// the two forms RFC 8292 §2.1 names.
+func validSubject(sub string) bool {
+	for _, scheme := range []string{"mailto:", "https://"} {
+		if rest, ok := strings.CutPrefix(sub, scheme); ok && rest != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // orDefault returns v, or def when v is not positive.

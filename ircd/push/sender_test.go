@@ -388,6 +388,7 @@ func TestNewSenderChecksConfig(t *testing.T) {
 		"bare address":    {Key: key, Subject: "ops@example.com"},
 		"http subject":    {Key: key, Subject: "http://example.com"},
 		"subject is junk": {Key: key, Subject: "mailto"},
+		"empty mailto":    {Key: key, Subject: "mailto:"},
 	} {
 		if s, err := push.NewSender(cfg); err == nil {
 			s.Close(context.Background())
