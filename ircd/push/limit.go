@@ -17,6 +17,7 @@ type limiter struct {
 
 	mu      sync.Mutex
 	buckets map[string]*bucket
+	swept   time.Time
 }
 
 type bucket struct {
@@ -24,9 +25,11 @@ type bucket struct {
 	at     time.Time
 }
 
-// sweepAt is the map size past which allow forgets full buckets. A full
-// bucket is the same as no bucket, so forgetting it changes nothing, and
-// the map stays about as large as the set of recently pushed endpoints.
+// sweepAt is the map size past which allow forgets full buckets, at most
+// once an interval so a map of busy buckets is not walked on every push.
+// A full bucket is the same as no bucket, so forgetting it changes
+// nothing, and the map stays about as large as the set of recently pushed
+// endpoints.
 const sweepAt = 4096
 
 func newLimiter(burst int, interval time.Duration, now func() time.Time) *limiter {
@@ -44,8 +47,9 @@ func (l *limiter) allow(endpoint string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	if len(l.buckets) >= sweepAt {
+	if len(l.buckets) >= sweepAt && now.Sub(l.swept) >= l.interval {
 		l.sweep(now)
+		l.swept = now
 	}
 	b := l.buckets[endpoint]
 	if b == nil {
