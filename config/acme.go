@@ -131,7 +131,7 @@ func (c *Certificates) StartACME(log *slog.Logger) (stop func(context.Context) e
 		// HTTPHandler also tells the manager to offer HTTP-01, so it must
 		// run before obtain; other requests are redirected to https.
 		hs := &http.Server{
-			Handler:           a.m.HTTPHandler(nil),
+			Handler:           withoutPort(a.m.HTTPHandler(nil)),
 			ReadHeaderTimeout: 10 * time.Second,
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 		}
@@ -141,6 +141,19 @@ func (c *Certificates) StartACME(log *slog.Logger) (stop func(context.Context) e
 	}
 	go a.obtain(log)
 	return stop, nil
+}
+
+// withoutPort drops the port from a request's Host before h sees it.
+// autocert checks Host against the domain, and a CA that validates on a
+// port other than 80, as a test CA does, sends Host with that port,
+// which is not part of the name.
+func withoutPort(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if host, _, err := net.SplitHostPort(r.Host); err == nil {
+			r.Host = host
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // obtain fetches (or loads from the cache) the domain's ECDSA
