@@ -45,10 +45,12 @@ func startACMEDaemon(t *testing.T, ca *pebble, dataDir string, args ...string) (
 
 // verifiedWelcome connects to the IRC TLS port as a phone would, verifying
 // the certificate against roots for acmeDomain, logs in and requires the
-// welcome. It returns the fingerprint of the certificate served.
+// welcome. It offers the "irc" ALPN protocol, as some clients do, which
+// the daemon must not refuse for lack of a match. It returns the
+// fingerprint of the certificate served.
 func verifiedWelcome(t *testing.T, d *running, roots *x509.CertPool) string {
 	t.Helper()
-	c := irctest.DialTLS(t, d.addr, &tls.Config{RootCAs: roots, ServerName: acmeDomain})
+	c := irctest.DialTLS(t, d.addr, &tls.Config{RootCAs: roots, ServerName: acmeDomain, NextProtos: []string{"irc"}})
 	c.ExpectTimeout = expectTimeout
 	welcome := strings.Join(c.RegisterSASL("phone", roomPassword), "\n")
 	if !strings.Contains(welcome, " 001 phone ") {
@@ -84,6 +86,21 @@ func TestACMETLSALPN01(t *testing.T) {
 	}
 	if served := verifiedWelcome(t, again, roots); served != logged {
 		t.Errorf("after restart served %s, want the cached %s", served, logged)
+	}
+}
+
+// TestACMETLSALPN01OnWebListener has Pebble validate on the HTTPS
+// listener, whose http.Server adds h2 and http/1.1 to the TLS settings:
+// the way to use port 443 for TLS-ALPN-01 while IRC stays on 6697.
+func TestACMETLSALPN01OnWebListener(t *testing.T) {
+	t.Parallel()
+	webAddr := freeAddr(t)
+	ca := startPebble(t, pebbleSpec{tlsPort: portOf(t, webAddr), httpPort: portOf(t, freeAddr(t))})
+	d, logged := startACMEDaemon(t, ca, "", "--web-listen="+webAddr)
+	conf := &tls.Config{RootCAs: ca.roots(), ServerName: acmeDomain}
+	checkWebWithACME(t, d, conf)
+	if served := verifiedWelcome(t, d, conf.RootCAs); served != logged {
+		t.Errorf("served certificate %s, daemon logged %s", served, logged)
 	}
 }
 
