@@ -7,25 +7,22 @@ package main
 // set.
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
+
+	"securechat/store/redistest"
 )
 
 // pebble is one running Pebble.
@@ -50,8 +47,9 @@ func startPebble(t *testing.T, spec pebbleSpec) *pebble {
 	bin := lookTool(t, "pebble")
 	dir := t.TempDir()
 	p := &pebble{t: t, exited: make(chan struct{}), log: &logBuffer{}}
-	certFile, keyFile := writeLoopbackCA(t, dir)
-	p.caFile = certFile
+	ca := newTestCA(t, dir, "pebble-api-ca")
+	certFile, keyFile := ca.issue(t, dir, "pebble-api")
+	p.caFile = ca.certFile
 	listen, mgmt := freeAddr(t), freeAddr(t)
 	p.directory, p.mgmt = "https://"+listen+"/dir", "https://"+mgmt
 	conf, err := json.Marshal(map[string]any{"pebble": map[string]any{
@@ -80,8 +78,10 @@ func startPebble(t *testing.T, spec pebbleSpec) *pebble {
 			t.Logf("pebble's log:\n%s", p.log.String())
 		}
 	})
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.cert)
 	p.client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: poolFromFile(t, certFile)}}}
+		TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	p.waitReady()
 	return p
 }
@@ -109,15 +109,7 @@ func (p *pebble) waitReady() {
 }
 
 // stop ends Pebble if it still runs.
-func (p *pebble) stop() {
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Kill()
-	<-p.exited
-}
+func (p *pebble) stop() { killProcess(p.cmd, p.exited) }
 
 // trustEnv makes a Go child process (the daemon) trust Pebble's HTTPS
 // listeners, as an operator of a private CA would.
@@ -143,63 +135,11 @@ func (p *pebble) roots() *x509.CertPool {
 	return pool
 }
 
-// writeLoopbackCA writes a self-signed certificate for 127.0.0.1, which
-// Pebble serves its API with and the daemon trusts, and its key.
-func writeLoopbackCA(t *testing.T, dir string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "pebble api on loopback"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "api-cert.pem"), filepath.Join(dir, "api-key.pem")
-	writeFile(t, certFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), 0o644)
-	writeFile(t, keyFile, string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})), 0o600)
-	return certFile, keyFile
-}
-
-// poolFromFile reads a PEM file into a certificate pool.
-func poolFromFile(t *testing.T, path string) *x509.CertPool {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(data) {
-		t.Fatalf("%s holds no certificate", path)
-	}
-	return pool
-}
-
 // freeAddr returns a loopback address whose port was free a moment ago,
 // for programs that must be told their ports before they start.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(redistest.FreePort(t)))
 }
 
 // startDNS serves DNS over UDP on a free loopback port until the test
