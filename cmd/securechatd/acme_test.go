@@ -104,6 +104,27 @@ func TestACMETLSALPN01OnWebListener(t *testing.T) {
 	}
 }
 
+// TestACMERenews: with certificates that last 30 seconds, the daemon
+// renews before expiry (autocert's default is at two thirds of the
+// lifetime) and serves the new certificate without a restart.
+func TestACMERenews(t *testing.T) {
+	t.Parallel()
+	ircAddr := freeAddr(t)
+	ca := startPebble(t, pebbleSpec{tlsPort: portOf(t, ircAddr), httpPort: portOf(t, freeAddr(t)), validity: 30 * time.Second})
+	d, first := startACMEDaemon(t, ca, "", "--listen="+ircAddr)
+	roots := ca.roots()
+	deadline := time.Now().Add(acmeWait)
+	for servedFingerprint(t, d.addr) == first {
+		if time.Now().After(deadline) {
+			t.Fatalf("certificate %s still served after %v; no renewal\n%s", first, acmeWait, d.stderr.String())
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if renewed := verifiedWelcome(t, d, roots); renewed == first {
+		t.Errorf("verified connection still got the first certificate %s", first)
+	}
+}
+
 // TestACMEHTTP01 obtains a certificate through HTTP-01 on
 // --acme-http-listen. Pebble's TLS-ALPN-01 port has no listener, so only
 // HTTP-01 can succeed. Other requests there are sent to https.

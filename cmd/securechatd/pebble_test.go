@@ -38,8 +38,12 @@ type pebble struct {
 }
 
 // pebbleSpec names the ports Pebble's validation authority connects to
-// on the name being validated: TLS-ALPN-01 on tlsPort, HTTP-01 on httpPort.
-type pebbleSpec struct{ tlsPort, httpPort int }
+// on the name being validated: TLS-ALPN-01 on tlsPort, HTTP-01 on
+// httpPort. validity, if set, is how long its certificates last.
+type pebbleSpec struct {
+	tlsPort, httpPort int
+	validity          time.Duration
+}
 
 // startPebble runs Pebble until the test ends and waits for its directory.
 func startPebble(t *testing.T, spec pebbleSpec) *pebble {
@@ -52,12 +56,16 @@ func startPebble(t *testing.T, spec pebbleSpec) *pebble {
 	p.caFile = ca.certFile
 	listen, mgmt := freeAddr(t), freeAddr(t)
 	p.directory, p.mgmt = "https://"+listen+"/dir", "https://"+mgmt
-	conf, err := json.Marshal(map[string]any{"pebble": map[string]any{
+	settings := map[string]any{
 		"listenAddress": listen, "managementListenAddress": mgmt,
 		"certificate": certFile, "privateKey": keyFile,
 		"httpPort": spec.httpPort, "tlsPort": spec.tlsPort,
 		"ocspResponderURL": "", "externalAccountBindingRequired": false,
-	}})
+	}
+	if spec.validity > 0 {
+		settings["certificateValidityPeriod"] = int(spec.validity.Seconds())
+	}
+	conf, err := json.Marshal(map[string]any{"pebble": settings})
 	if err != nil {
 		t.Fatal(err)
 	}
