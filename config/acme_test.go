@@ -100,3 +100,21 @@ func TestACMEReloadKeepsSettings(t *testing.T) {
 		t.Errorf("reload turning ACME on: %v, want a refusal", err)
 	}
 }
+
+func TestACMESettingsFromEveryLayer(t *testing.T) {
+	t.Parallel()
+	file := writeFile(t, t.TempDir(), "securechat.conf", "acme-domain = chat.example.org\nacme-http-listen = :80\n")
+	cfg, err := Load([]string{"--config", file, "--acme-email=ops@example.org"},
+		[]string{"SECURECHAT_ACME_DIRECTORY=https://ca.example/dir"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := acmeSettingsOf(cfg)
+	want := acmeSettings{"chat.example.org", "https://ca.example/dir", "ops@example.org", ":80"}
+	if got != want {
+		t.Errorf("ACME settings = %+v, want %+v", got, want)
+	}
+	if def := Defaults(); def.ACMEDirectory != "https://acme-v02.api.letsencrypt.org/directory" {
+		t.Errorf("default acme-directory = %q, want Let's Encrypt's", def.ACMEDirectory)
+	}
+}
