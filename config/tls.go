@@ -84,11 +84,8 @@ func (c *Certificates) Reload() error {
 // pair if cfg names none and it is missing), for a SIGHUP that also changed
 // tls-cert or tls-key. On error the current certificate stays in use.
 func (c *Certificates) ReloadWith(cfg *Config) error {
-	if err := c.acme.sameSettings(cfg); err != nil {
-		return err
-	}
-	if c.acme != nil {
-		return nil
+	if err := c.acme.sameSettings(cfg); err != nil || c.acme != nil {
+		return err // ACME renews by itself; its settings wait for a restart
 	}
 	certFile, keyFile := cfg.TLSCert, cfg.TLSKey
 	if certFile == "" && keyFile == "" {
