@@ -14,6 +14,8 @@ import (
 	"net/netip"
 	"time"
 
+	"golang.org/x/crypto/acme/autocert"
+
 	"securechat/crypto"
 )
 
@@ -39,6 +41,10 @@ type Config struct {
 	ListenPlain            string // optional plaintext listener; empty: none
 	AllowInsecurePlaintext bool   // permit ListenPlain on a non-loopback address
 	TLSCert, TLSKey        string // empty: self-signed pair in DataDir
+	ACMEDomain             string // obtain the certificate by ACME for this name; empty: no ACME
+	ACMEDirectory          string // the ACME CA's directory URL
+	ACMEEmail              string // contact address given to the CA; may be empty
+	ACMEHTTPListen         string // HTTP-01 listener, host:port; empty: TLS-ALPN-01 only
 	PasswordFile           string // empty: SECURECHAT_PASSWORD or a generated one
 	DataDir                string // generated password and certificate live here
 	ServerName             string // IRC server name, also a SAN of the self-signed cert
@@ -86,6 +92,7 @@ type Config struct {
 func Defaults() Config {
 	return Config{
 		Listen:              ":6697",
+		ACMEDirectory:       autocert.DefaultACMEDirectory,
 		DataDir:             "data",
 		ServerName:          "securechat.local",
 		Network:             "securechat",

@@ -226,6 +226,15 @@ func TestValidation(t *testing.T) {
 		{"zero write queue", []string{"--write-queue-size=0"}, "write-queue-size:"},
 		{"tiny sendq", []string{"--sendq=100"}, "sendq:"},
 		{"bad cidr", []string{"--flood-exempt=10.0.0.0/99"}, "flood-exempt:"},
+		{"acme", []string{"--acme-domain=chat.example.org", "--acme-email=ops@example.org", "--acme-http-listen=:80", "--acme-directory=https://ca.example/dir"}, ""},
+		{"acme with cert files", []string{"--acme-domain=chat.example.org", "--tls-cert", cert, "--tls-key", key}, "acme-domain:"},
+		{"acme domain without dot", []string{"--acme-domain=chat"}, "acme-domain:"},
+		{"acme domain an address", []string{"--acme-domain=192.0.2.1"}, "acme-domain:"},
+		{"acme directory not https", []string{"--acme-domain=chat.example.org", "--acme-directory=http://ca.example/dir"}, "acme-directory:"},
+		{"acme email not an address", []string{"--acme-domain=chat.example.org", "--acme-email=ops"}, "acme-email:"},
+		{"acme http listen bad", []string{"--acme-domain=chat.example.org", "--acme-http-listen=80"}, "acme-http-listen:"},
+		{"acme email without domain", []string{"--acme-email=ops@example.org"}, "acme-email:"},
+		{"acme http listen without domain", []string{"--acme-http-listen=:80"}, "acme-http-listen:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

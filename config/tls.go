@@ -35,8 +35,12 @@ const selfSignedValidity = 10 * 365 * 24 * time.Hour
 // Certificates holds the server's current certificate and the files it was
 // read from. It is safe for concurrent use: handshakes read the current
 // pair through an atomic pointer while Reload swaps in a new one.
+//
+// With acme-domain set, acme serves certificates instead and cur stays
+// empty; acme is set once by NewCertificates and never changes.
 type Certificates struct {
-	cur atomic.Pointer[loadedPair]
+	cur  atomic.Pointer[loadedPair]
+	acme *acmeCerts
 }
 
 // loadedPair is one certificate together with the files it came from, so
@@ -52,6 +56,14 @@ type loadedPair struct {
 // of ServerName does not regenerate it; delete the two files to rotate.
 func NewCertificates(cfg *Config) (*Certificates, error) {
 	c := &Certificates{}
+	if cfg.ACMEDomain != "" {
+		a, err := newACME(cfg)
+		if err != nil {
+			return nil, err
+		}
+		c.acme = a
+		return c, nil
+	}
 	if err := c.ReloadWith(cfg); err != nil {
 		return nil, err
 	}
@@ -61,6 +73,9 @@ func NewCertificates(cfg *Config) (*Certificates, error) {
 // Reload re-reads the certificate and key files, for SIGHUP. On error the
 // current certificate stays in use.
 func (c *Certificates) Reload() error {
+	if c.acme != nil {
+		return nil // autocert renews on its own
+	}
 	p := c.cur.Load()
 	return c.load(p.certFile, p.keyFile)
 }
@@ -69,6 +84,9 @@ func (c *Certificates) Reload() error {
 // pair if cfg names none and it is missing), for a SIGHUP that also changed
 // tls-cert or tls-key. On error the current certificate stays in use.
 func (c *Certificates) ReloadWith(cfg *Config) error {
+	if err := c.acme.sameSettings(cfg); err != nil || c.acme != nil {
+		return err // ACME renews by itself; its settings wait for a restart
+	}
 	certFile, keyFile := cfg.TLSCert, cfg.TLSKey
 	if certFile == "" && keyFile == "" {
 		var err error
@@ -92,8 +110,18 @@ func (c *Certificates) load(certFile, keyFile string) error {
 // Fingerprint returns the SHA-256 of the current leaf certificate as
 // colon-separated upper-case hex, the form irssi's tls_pinned_cert takes.
 // WeeChat's tls_fingerprint wants the same digits without the colons.
+// It is empty with ACME, whose certificates need no pinning.
 func (c *Certificates) Fingerprint() string {
-	sum := sha256.Sum256(c.cur.Load().cert.Certificate[0])
+	p := c.cur.Load()
+	if p == nil {
+		return ""
+	}
+	return fingerprint(p.cert.Certificate[0])
+}
+
+// fingerprint formats the SHA-256 of a DER certificate as Fingerprint does.
+func fingerprint(der []byte) string {
+	sum := sha256.Sum256(der)
 	hex := make([]string, len(sum))
 	for i, b := range sum {
 		hex[i] = fmt.Sprintf("%02X", b)
@@ -106,7 +134,7 @@ func (c *Certificates) Fingerprint() string {
 // already open. TLS 1.2 is the floor, and for 1.2 only forward-secret AEAD
 // suites are offered (TLS 1.3 suites are all of that kind already).
 func (c *Certificates) TLSConfig() *tls.Config {
-	return &tls.Config{
+	tc := &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		CipherSuites: []uint16{
 			tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
@@ -123,10 +151,15 @@ func (c *Certificates) TLSConfig() *tls.Config {
 		// (a few KiB, written at once) then travels in one record instead
 		// of the small ones crypto/tls otherwise starts a connection with.
 		DynamicRecordSizingDisabled: true,
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-			return &c.cur.Load().cert, nil
-		},
 	}
+	if c.acme != nil {
+		c.acme.configure(tc)
+		return tc
+	}
+	tc.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		return &c.cur.Load().cert, nil
+	}
+	return tc
 }
 
 // ensureSelfSigned returns the paths of the self-signed pair in dir,

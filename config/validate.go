@@ -23,6 +23,7 @@ func validate(c *Config) error {
 		validateWebOrigins(c),
 		validatePlaintext(c),
 		validateTLSFiles(c),
+		validateACME(c),
 		validateSecretFiles(c),
 		validateMOTD(c),
 		validateNames(c),
@@ -122,6 +123,39 @@ func validateTLSFiles(c *Config) error {
 		return fmt.Errorf("tls-cert/tls-key: cannot load %s and %s: %w", c.TLSCert, c.TLSKey, err)
 	}
 	return nil
+}
+
+// validateACME checks the ACME settings. ACME and certificate files are
+// refused together rather than one silently winning: an operator who set
+// both would otherwise serve a certificate they did not expect.
+func validateACME(c *Config) error {
+	if c.ACMEDomain == "" {
+		var errs []error
+		if c.ACMEEmail != "" {
+			errs = append(errs, errors.New("acme-email: needs acme-domain"))
+		}
+		if c.ACMEHTTPListen != "" {
+			errs = append(errs, errors.New("acme-http-listen: needs acme-domain"))
+		}
+		return errors.Join(errs...)
+	}
+	errs := []error{}
+	if !isHostname(c.ACMEDomain) || net.ParseIP(c.ACMEDomain) != nil {
+		errs = append(errs, fmt.Errorf("acme-domain: %q must be a DNS name such as chat.example.org", c.ACMEDomain))
+	}
+	if c.TLSCert != "" || c.TLSKey != "" {
+		errs = append(errs, errors.New("acme-domain: cannot be combined with tls-cert/tls-key; use one or the other"))
+	}
+	if u, err := url.Parse(c.ACMEDirectory); err != nil || u.Scheme != "https" || u.Host == "" {
+		errs = append(errs, fmt.Errorf("acme-directory: %q is not an https:// URL", c.ACMEDirectory))
+	}
+	if c.ACMEEmail != "" && !strings.Contains(strings.Trim(c.ACMEEmail, "@"), "@") {
+		errs = append(errs, fmt.Errorf("acme-email: %q is not an e-mail address", c.ACMEEmail))
+	}
+	if c.ACMEHTTPListen != "" {
+		errs = append(errs, checkAddr("acme-http-listen", c.ACMEHTTPListen))
+	}
+	return errors.Join(errs...)
 }
 
 // validateSecretFiles checks each configured secret file is readable and

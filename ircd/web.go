@@ -22,9 +22,12 @@ const WebSocketPath = "/ws"
 // Shutdown closes it; the WebSocket clients it accepted are clients like
 // any other and are shut down with them.
 func (s *Server) StartWeb(ln net.Listener) {
+	// The TLS settings are copied: serving HTTP/2 appends h2 and http/1.1
+	// to NextProtos in place, which on the IRC listener's settings would
+	// refuse IRC clients that offer an ALPN protocol of their own.
 	hs := &http.Server{
 		Handler:           s.WebHandler(),
-		TLSConfig:         s.tls,
+		TLSConfig:         s.tls.Clone(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       time.Minute,
 		ConnContext:       transport.WebSocketConnContext,

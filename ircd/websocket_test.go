@@ -253,3 +253,25 @@ func TestWebSocketSlowReaderIsDisconnected(t *testing.T) {
 	slow.RegisterPass("slow", testPassword)
 	expectSlowReaderCutOff(t, ts, slow)
 }
+
+// TestWebListenerLeavesIRCALPNAlone: the HTTPS listener offers h2 while
+// the IRC listener, sharing the server's TLS settings, still takes a
+// client offering an ALPN protocol of its own ("irc").
+func TestWebListenerLeavesIRCALPNAlone(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t)
+	url := ts.startWeb()
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: ts.tlsConf.Clone(), ForceAttemptHTTP2: true}}
+	resp, err := hc.Get("https" + strings.TrimPrefix(strings.TrimSuffix(url, WebSocketPath), "wss") + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Errorf("web listener spoke %s, want HTTP/2", resp.Proto)
+	}
+	conf := ts.tlsConf.Clone()
+	conf.NextProtos = []string{"irc"}
+	c := irctest.DialTLS(t, ts.addr, conf)
+	c.RegisterSASL("alpn", testPassword)
+}

@@ -54,7 +54,9 @@ func daemon(cfg *config.Config, args, env []string, log *slog.Logger, stdout io.
 	if err != nil {
 		return err
 	}
-	log.Info("TLS certificate", "sha256", certs.Fingerprint())
+	if fp := certs.Fingerprint(); fp != "" { // ACME certificates need no pinning
+		log.Info("TLS certificate", "sha256", fp)
+	}
 	h := history.New(vault, st, history.Options{QueueSize: cfg.WriteQueueSize, Metrics: m, Log: log})
 	srv, err := ircd.NewServer(cfg, ircd.Deps{History: h, Metrics: m, Log: log, TLS: certs.TLSConfig(), Version: version})
 	if err != nil {
@@ -64,6 +66,13 @@ func daemon(cfg *config.Config, args, env []string, log *slog.Logger, stdout io.
 		_ = srv.Shutdown(ctx)
 		return err
 	}
+	// After listen: a TLS-ALPN-01 validation connects to the TLS listener.
+	stopACME, err := certs.StartACME(log)
+	if err != nil {
+		_ = srv.Shutdown(ctx)
+		return err
+	}
+	defer func() { _ = stopACME(ctx) }()
 	hs, err := serveMetrics(cfg, reg, srv, log)
 	if err != nil {
 		_ = srv.Shutdown(ctx)

@@ -204,14 +204,18 @@ func wantsMetrics(args []string) bool {
 }
 
 // kill ends the process if it still runs; for t.Cleanup.
-func (d *running) kill() {
+func (d *running) kill() { killProcess(d.cmd, d.exited) }
+
+// killProcess kills cmd unless exited, closed once it has been reaped,
+// says it already ended, and waits for that.
+func killProcess(cmd *exec.Cmd, exited <-chan struct{}) {
 	select {
-	case <-d.exited:
+	case <-exited:
 		return
 	default:
 	}
-	_ = d.cmd.Process.Kill()
-	<-d.exited
+	_ = cmd.Process.Kill()
+	<-exited
 }
 
 // waitLog waits until the daemon's log matches re and returns the match.
