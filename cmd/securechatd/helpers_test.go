@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"securechat/config"
 	"securechat/ircd/irctest"
 )
 
@@ -139,9 +140,6 @@ type daemonSpec struct {
 	dataDir string   // default t.TempDir()
 	env     []string // e.g. SECURECHAT_PASSWORD=...
 	args    []string
-	// defaultMetrics leaves --metrics-listen at the built-in default
-	// instead of turning the metrics listener off.
-	defaultMetrics bool
 }
 
 var (
@@ -158,9 +156,6 @@ func startDaemon(t *testing.T, spec daemonSpec) *running {
 		spec.dataDir = t.TempDir()
 	}
 	base := []string{"--listen=127.0.0.1:0", "--metrics-listen=", "--data-dir=" + spec.dataDir}
-	if spec.defaultMetrics {
-		base = []string{"--listen=127.0.0.1:0", "--data-dir=" + spec.dataDir}
-	}
 	args := append(base, spec.args...)
 	d := &running{t: t, dataDir: spec.dataDir, stdout: &logBuffer{}, stderr: &logBuffer{}, exited: make(chan struct{})}
 	d.cmd = exec.Command(binaryPath, args...)
@@ -264,6 +259,27 @@ func (d *running) stop() {
 	d.signal(syscall.SIGTERM)
 	if code := d.wait(10 * time.Second); code != 0 {
 		d.t.Fatalf("securechatd exited with %d after SIGTERM\nstderr:\n%s", code, d.stderr.String())
+	}
+}
+
+// holdDefaultPorts listens on every built-in listen address (the TLS
+// port, the metrics port) until the test ends, as another daemon or a
+// developer's own securechatd would: a test that calls it shows it needs
+// none of them free. An address already taken by another process is just
+// as taken, so failing to listen is not an error.
+func holdDefaultPorts(t *testing.T) {
+	t.Helper()
+	def := config.Defaults()
+	for _, addr := range []string{def.Listen, def.ListenPlain, def.WebListen, def.MetricsListen} {
+		if addr == "" {
+			continue
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Logf("default address %s already taken: %v", addr, err)
+			continue
+		}
+		t.Cleanup(func() { ln.Close() })
 	}
 }
 
