@@ -3,8 +3,12 @@ GO ?= go
 
 .PHONY: run build test check fuzz bench loadtest
 
+# run builds the daemon and runs it, rather than `go run`: go run exits 1
+# whenever it is interrupted, even after the daemon shut down cleanly, so
+# every Ctrl-C ended in a make error. ARGS passes flags: make run ARGS=--web-listen=:8443
 run:
-	$(GO) run ./cmd/securechatd
+	$(GO) build -o bin/securechatd ./cmd/securechatd
+	./bin/securechatd $(ARGS)
 
 build:
 	$(GO) build -o bin/ ./cmd/...
