@@ -24,6 +24,7 @@ func validate(c *Config) error {
 		validatePlaintext(c),
 		validateTLSFiles(c),
 		validateSecretFiles(c),
+		validatePasswordFileMode(c),
 		validateMOTD(c),
 		validateNames(c),
 		validateDataDir(c),

@@ -46,7 +46,7 @@ func run(args, env []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.SlogLevel()}))
-	return report(stderr, daemon(cfg, args, env, log, stdout))
+	return report(stderr, daemon(cfg, args, env, log, stdout, stderr))
 }
 
 func report(stderr io.Writer, err error) int {
