@@ -13,7 +13,7 @@ run:
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-# test installs what the suite needs (redis-server, weechat-headless,
+# test installs what the suite needs (redis-server, weechat-headless, irssi,
 # prometheus, chromium) when missing, checks formatting and vet, then runs every test
 # with the race detector and a short run of each fuzz target.
 test:
