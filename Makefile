@@ -3,13 +3,17 @@ GO ?= go
 
 .PHONY: run build test check fuzz bench loadtest
 
+# run builds the daemon and runs it, rather than `go run`: go run exits 1
+# whenever it is interrupted, even after the daemon shut down cleanly, so
+# every Ctrl-C ended in a make error. ARGS passes flags: make run ARGS=--web-listen=:8443
 run:
-	$(GO) run ./cmd/securechatd
+	$(GO) build -o bin/securechatd ./cmd/securechatd
+	./bin/securechatd $(ARGS)
 
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-# test installs what the suite needs (redis-server, weechat-headless,
+# test installs what the suite needs (redis-server, weechat-headless, irssi,
 # prometheus, chromium) when missing, checks formatting and vet, then runs every test
 # with the race detector and a short run of each fuzz target.
 test:

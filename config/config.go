@@ -52,6 +52,10 @@ type Config struct {
 	MOTDFile               string // empty: no MOTD
 	LogLevel               string // debug, info, warn, error
 
+	// AllowInsecurePasswordFile starts with a world-readable PasswordFile
+	// (with a warning) instead of refusing it.
+	AllowInsecurePasswordFile bool
+
 	Redis             string   // redis:// or rediss:// URL; empty: embedded store
 	RedisPasswordFile string   // AUTH password, kept out of the URL
 	MetricsListen     string   // empty: no metrics listener

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 )
 
 // passwordFileName is the generated room password's name inside DataDir.
@@ -94,4 +95,57 @@ func generatePassword(dir, path string) ([]byte, error) {
 		return nil, fmt.Errorf("password: writing %s: %w", path, err)
 	}
 	return pw, nil
+}
+
+// MinPasswordLength is the room password length below which the daemon
+// warns at start: a copy of the store holds the keyring, so a short
+// password can be guessed offline, one Argon2id run per guess, with no
+// login throttle in the way.
+const MinPasswordLength = 12
+
+// validatePasswordFileMode refuses a room password file that every user
+// of the machine can read, unless allow-insecure-password-file says that
+// is intended: such a file gives away the password and, with a copy of
+// the store, all history.
+func validatePasswordFileMode(c *Config) error {
+	perm, ok := passwordFilePerm(c)
+	if !ok || perm&0o004 == 0 || c.AllowInsecurePasswordFile {
+		return nil
+	}
+	return fmt.Errorf("password-file: %s is readable by everyone (mode %04o): chmod 600 it, or set allow-insecure-password-file",
+		c.PasswordFile, perm)
+}
+
+// PasswordWarnings returns what the operator should be told at start about
+// the room password pw and where it came from: a password file readable
+// by its group or (when allowed) by everyone, or a password shorter than
+// MinPasswordLength. The warnings never contain the password.
+func PasswordWarnings(c *Config, pw []byte) []string {
+	var warnings []string
+	if perm, ok := passwordFilePerm(c); ok {
+		switch {
+		case perm&0o004 != 0:
+			warnings = append(warnings, fmt.Sprintf("password-file %s is readable by everyone (mode %04o, allowed by allow-insecure-password-file): chmod 600 it", c.PasswordFile, perm))
+		case perm&0o040 != 0:
+			warnings = append(warnings, fmt.Sprintf("password-file %s is readable by its group (mode %04o): chmod 600 it unless everyone in the group may know the room password", c.PasswordFile, perm))
+		}
+	}
+	if utf8.RuneCount(pw) < MinPasswordLength {
+		warnings = append(warnings, fmt.Sprintf("the room password is shorter than %d characters: with a copy of the store it can be guessed offline; choose a longer one (securechatd passwd)", MinPasswordLength))
+	}
+	return warnings
+}
+
+// passwordFilePerm returns the permission bits of the configured password
+// file; ok is false when there is none or it cannot be read (which
+// validateSecretFiles reports).
+func passwordFilePerm(c *Config) (perm fs.FileMode, ok bool) {
+	if c.PasswordFile == "" {
+		return 0, false
+	}
+	fi, err := os.Stat(c.PasswordFile)
+	if err != nil {
+		return 0, false
+	}
+	return fi.Mode().Perm(), true
 }

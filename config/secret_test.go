@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -113,5 +114,69 @@ func assertMode(t *testing.T, path string, mode os.FileMode) {
 	}
 	if fi.Mode() != mode {
 		t.Errorf("%s mode = %v, want %v", path, fi.Mode(), mode)
+	}
+}
+
+// TestPasswordFileMode: a password file readable by everyone is refused
+// unless allowed, one readable by its group starts with a warning, and a
+// short password is warned about whatever its source.
+func TestPasswordFileMode(t *testing.T) {
+	t.Parallel()
+	long, short := "a long enough room password", "short-pw-11"
+	tests := []struct {
+		name      string
+		mode      os.FileMode
+		pw        string
+		allow     bool
+		wantErr   bool
+		wantWarns []string // substrings, one per warning, in order
+	}{
+		{name: "owner only", mode: 0o600, pw: long},
+		{name: "owner read-only", mode: 0o400, pw: long},
+		{name: "group readable", mode: 0o640, pw: long, wantWarns: []string{"readable by its group (mode 0640)"}},
+		{name: "world readable refused", mode: 0o644, pw: long, wantErr: true},
+		{name: "world readable allowed", mode: 0o644, pw: long, allow: true, wantWarns: []string{"readable by everyone (mode 0644"}},
+		{name: "short password", mode: 0o600, pw: short, wantWarns: []string{"shorter than 12 characters"}},
+		{name: "twelve characters is enough", mode: 0o600, pw: "exactly-12ch"},
+		{name: "both", mode: 0o640, pw: short, wantWarns: []string{"readable by its group", "shorter than 12"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := writeFile(t, t.TempDir(), "room.pw", tt.pw+"\n")
+			if err := os.Chmod(path, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			args := []string{"--password-file", path}
+			if tt.allow {
+				args = append(args, "--allow-insecure-password-file")
+			}
+			cfg, err := Load(args, nil)
+			if tt.wantErr {
+				if !hasLinePrefix(err, "password-file: "+path+" is readable by everyone (mode 0644)") {
+					t.Fatalf("Load = %v; want the world-readable refusal", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			pw, _, err := Password(cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			warns := PasswordWarnings(cfg, pw)
+			if len(warns) != len(tt.wantWarns) {
+				t.Fatalf("warnings %q, want %d matching %q", warns, len(tt.wantWarns), tt.wantWarns)
+			}
+			for i, w := range warns {
+				if !strings.Contains(w, tt.wantWarns[i]) || strings.Contains(w, tt.pw) {
+					t.Errorf("warning %q: want %q in it and no password", w, tt.wantWarns[i])
+				}
+			}
+		})
+	}
+	if w := PasswordWarnings(&Config{}, []byte("tiny")); len(w) != 1 {
+		t.Errorf("SECURECHAT_PASSWORD (no file) of 4 characters: warnings %q, want the length one", w)
 	}
 }

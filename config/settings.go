@@ -46,6 +46,7 @@ func settings() []setting {
 		str("acme-email", "contact e-mail address given to the ACME CA; empty for none", func(c *Config) *string { return &c.ACMEEmail }),
 		str("acme-http-listen", "HTTP-01 challenge listen address, host:port (port 80 from outside); empty for TLS-ALPN-01 only", func(c *Config) *string { return &c.ACMEHTTPListen }),
 		str("password-file", "file holding the room password; else SECURECHAT_PASSWORD, else one generated in data-dir", func(c *Config) *string { return &c.PasswordFile }),
+		boolean("allow-insecure-password-file", "start even if password-file is readable by everyone (with a warning); refused otherwise", func(c *Config) *bool { return &c.AllowInsecurePasswordFile }),
 		str("data-dir", "directory for the generated password and certificate (relative to the working directory)", func(c *Config) *string { return &c.DataDir }),
 		str("server-name", "IRC server name, also a name in the self-signed certificate", func(c *Config) *string { return &c.ServerName }),
 		str("network", "IRC network name shown to clients", func(c *Config) *string { return &c.Network }),

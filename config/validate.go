@@ -25,6 +25,7 @@ func validate(c *Config) error {
 		validateTLSFiles(c),
 		validateACME(c),
 		validateSecretFiles(c),
+		validatePasswordFileMode(c),
 		validateMOTD(c),
 		validateNames(c),
 		validateDataDir(c),

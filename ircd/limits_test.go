@@ -18,22 +18,75 @@ func refusals(t *testing.T, ts *testServer, reason string) float64 {
 	return counterValue(t, ts, "securechat_refused_connections_total", map[string]string{"reason": reason})
 }
 
-// rawGreeting opens a TCP connection and returns what the server writes
-// before it hangs up: the plaintext ERROR of a refused connection.
-func rawGreeting(t *testing.T, ts *testServer) string {
+// refusedGreeting connects as a TLS client would and returns what the
+// server writes inside TLS before it hangs up: the ERROR of a refused
+// connection. A plaintext line before the handshake fails it instead.
+func refusedGreeting(t *testing.T, ts *testServer) string {
 	t.Helper()
-	nc, err := net.Dial("tcp", ts.addr)
+	got, err := readRefusal(ts)
+	if err != nil {
+		t.Fatalf("reading a refusal over TLS: %v (got %q)", err, got)
+	}
+	return got
+}
+
+// readRefusal is refusedGreeting's work, returning its error.
+func readRefusal(ts *testServer) (string, error) {
+	raw, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		return "", err
+	}
+	defer raw.Close()
+	nc := tls.Client(raw, ts.tlsConf)
+	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := nc.Handshake(); err != nil {
+		return "", fmt.Errorf("TLS handshake: %w", err)
+	}
+	b, err := io.ReadAll(nc)
+	return string(b), err
+}
+
+// TestRefusalHandshakeBudget: answering a refusal costs a TLS handshake,
+// so only maxRefusing are answered at once; past that a refused
+// connection is closed without a handshake, and once the others end,
+// refusals are answered again.
+func TestRefusalHandshakeBudget(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, withConfig(func(cfg *config.Config) { cfg.MaxConnsPerIP, cfg.ConnRatePerIP = 1, 0 }))
+	held, err := tryTLS(ts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
-	_ = nc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	b, _ := io.ReadAll(nc)
-	return string(b)
+	defer held.Close()
+	var silent []net.Conn // refused, and never sending a ClientHello
+	for range maxRefusing {
+		nc, err := net.Dial("tcp", ts.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		silent = append(silent, nc)
+	}
+	if got, err := readRefusal(ts); err == nil {
+		t.Fatalf("with %d refusals pending, another was answered: %q", maxRefusing, got)
+	}
+	for _, nc := range silent {
+		_ = nc.Close()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, err := readRefusal(ts)
+		if err == nil && got == "ERROR :Closing link: Too many connections from your address\r\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("refusals not answered again after the pending ones ended: %q, %v", got, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
-// tryTLS reports whether a TLS handshake with the server succeeds, which
-// a refused connection never does.
+// tryTLS returns a connection the server admitted: one whose first reply,
+// to CAP LS, is not a refusal's ERROR.
 func tryTLS(ts *testServer) (*tls.Conn, error) {
 	raw, err := net.Dial("tcp", ts.addr)
 	if err != nil {
@@ -41,12 +94,29 @@ func tryTLS(ts *testServer) (*tls.Conn, error) {
 	}
 	nc := tls.Client(raw, ts.tlsConf)
 	_ = nc.SetDeadline(time.Now().Add(5 * time.Second))
-	if err := nc.Handshake(); err != nil {
+	line, err := firstReply(nc)
+	if err != nil || strings.HasPrefix(line, "ERROR ") {
 		_ = raw.Close()
-		return nil, err
+		return nil, fmt.Errorf("refused: %q, %v", line, err)
 	}
 	_ = nc.SetDeadline(time.Time{})
 	return nc, nil
+}
+
+// firstReply sends CAP LS and returns the first line the server answers.
+func firstReply(nc *tls.Conn) (string, error) {
+	if _, err := io.WriteString(nc, "CAP LS 302\r\n"); err != nil {
+		return "", err
+	}
+	var line []byte
+	b := make([]byte, 1)
+	for !strings.HasSuffix(string(line), "\n") {
+		if _, err := nc.Read(b); err != nil {
+			return string(line), err
+		}
+		line = append(line, b[0])
+	}
+	return string(line), nil
 }
 
 // pongs sends n PINGs in one write and waits for all n PONGs.
@@ -141,7 +211,7 @@ func TestMaxConnsPerIP(t *testing.T) {
 		open = append(open, nc)
 		defer nc.Close()
 	}
-	if got := rawGreeting(t, ts); got != "ERROR :Closing link: Too many connections from your address\r\n" {
+	if got := refusedGreeting(t, ts); got != "ERROR :Closing link: Too many connections from your address\r\n" {
 		t.Fatalf("4th connection got %q", got)
 	}
 	if v := refusals(t, ts, "conn_limit"); v != 1 {
@@ -174,7 +244,7 @@ func TestConnRatePerIP(t *testing.T) {
 		}
 		defer nc.Close()
 	}
-	if got := rawGreeting(t, ts); got != "ERROR :Closing link: Connecting too fast, try again shortly\r\n" {
+	if got := refusedGreeting(t, ts); got != "ERROR :Closing link: Connecting too fast, try again shortly\r\n" {
 		t.Fatalf("3rd connection got %q", got)
 	}
 	if v := refusals(t, ts, "conn_rate"); v != 1 {
@@ -234,7 +304,7 @@ func TestAuthFailureThrottle(t *testing.T) {
 	if d1 < 400*time.Millisecond || d3 < d1+700*time.Millisecond || d3 > 10*time.Second {
 		t.Fatalf("464 delays: 1st %v, 3rd %v; want >= 400 ms and growing by about 0.5 s per failure", d1, d3)
 	}
-	if got := rawGreeting(t, ts); got != "ERROR :Closing link: Too many failed logins, try again later\r\n" {
+	if got := refusedGreeting(t, ts); got != "ERROR :Closing link: Too many failed logins, try again later\r\n" {
 		t.Fatalf("connection after %d failures got %q", 3, got)
 	}
 	if v := refusals(t, ts, "auth_throttle"); v != 1 {

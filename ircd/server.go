@@ -60,6 +60,7 @@ type Server struct {
 	monitors  monitorIndex // its own lock; see monitor.go for the order
 
 	stop      chan struct{}  // closed by Shutdown
+	refusing  chan struct{}  // a slot per refused TLS connection being answered; see refuse
 	bg        sync.WaitGroup // maintenance and listener goroutines
 	nextID    atomic.Uint64
 	msgidSeq  atomic.Uint64
@@ -91,6 +92,7 @@ func NewServer(cfg *config.Config, deps Deps) (*Server, error) {
 		webs:      make(map[*http.Server]struct{}),
 		conns:     make(map[*Client]struct{}),
 		msgidNode: randomUint32(),
+		refusing:  make(chan struct{}, maxRefusing),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -215,10 +217,7 @@ func (s *Server) isClosing() bool {
 func (s *Server) accept(nc net.Conn, useTLS bool, kind string) {
 	ip := remoteIP(nc)
 	if reason := s.guard.admit(ip); reason != "" {
-		s.metrics.Refused.WithLabelValues(reason).Inc()
-		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = nc.Write([]byte("ERROR :Closing link: " + refusalText[reason] + "\r\n"))
-		_ = nc.Close()
+		s.refuse(nc, kind, reason)
 		return
 	}
 	c := s.newClient(nc, ip, useTLS, kind)

@@ -25,12 +25,13 @@ import (
 )
 
 // daemon runs the server until SIGTERM or SIGINT; SIGHUP reloads.
-func daemon(cfg *config.Config, args, env []string, log *slog.Logger, stdout io.Writer) error {
+func daemon(cfg *config.Config, args, env []string, log *slog.Logger, stdout, stderr io.Writer) error {
 	ctx := context.Background()
 	pw, generated, err := config.Password(cfg, env)
 	if err != nil {
 		return err
 	}
+	warnPassword(config.PasswordWarnings(cfg, pw), log, stderr)
 	if generated {
 		fmt.Fprintf(stdout, "Generated the room password (kept in %s; shown only this once):\n\n    %s\n\n",
 			filepath.Join(cfg.DataDir, "room-password"), pw)
@@ -82,6 +83,16 @@ func daemon(cfg *config.Config, args, env []string, log *slog.Logger, stdout io.
 	srv.SetRehash(reload)
 	waitForSignals(reload, log)
 	return shutdown(srv, hs, log)
+}
+
+// warnPassword reports each warning about the room password twice: in the
+// log at WARN, for whoever reads the logs, and as a plain line on stderr,
+// which a --log-level of error does not hide.
+func warnPassword(warnings []string, log *slog.Logger, stderr io.Writer) {
+	for _, w := range warnings {
+		log.Warn(w)
+		fmt.Fprintf(stderr, "securechatd: WARNING: %s\n", w)
+	}
 }
 
 func openStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (store.Store, error) {

@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"securechat/config"
 	"securechat/ircd/irctest"
 )
 
@@ -41,11 +42,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binaryPath = filepath.Join(dir, "securechatd")
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goTool); err != nil {
-		goTool = "go"
-	}
-	build := exec.Command(goTool, "build", "-o", binaryPath, ".")
+	build := exec.Command(goTool(), "build", "-o", binaryPath, ".")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building securechatd: %v\n%s", err, out)
 		os.RemoveAll(dir)
@@ -54,6 +51,15 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// goTool returns the go command of the toolchain running the tests.
+func goTool() string {
+	p := filepath.Join(runtime.GOROOT(), "bin", "go")
+	if _, err := os.Stat(p); err != nil {
+		return "go"
+	}
+	return p
 }
 
 // childEnv is the test process's environment without any SECURECHAT_
@@ -139,9 +145,6 @@ type daemonSpec struct {
 	dataDir string   // default t.TempDir()
 	env     []string // e.g. SECURECHAT_PASSWORD=...
 	args    []string
-	// defaultMetrics leaves --metrics-listen at the built-in default
-	// instead of turning the metrics listener off.
-	defaultMetrics bool
 }
 
 var (
@@ -158,9 +161,6 @@ func startDaemon(t *testing.T, spec daemonSpec) *running {
 		spec.dataDir = t.TempDir()
 	}
 	base := []string{"--listen=127.0.0.1:0", "--metrics-listen=", "--data-dir=" + spec.dataDir}
-	if spec.defaultMetrics {
-		base = []string{"--listen=127.0.0.1:0", "--data-dir=" + spec.dataDir}
-	}
 	args := append(base, spec.args...)
 	d := &running{t: t, dataDir: spec.dataDir, stdout: &logBuffer{}, stderr: &logBuffer{}, exited: make(chan struct{})}
 	d.cmd = exec.Command(binaryPath, args...)
@@ -268,6 +268,27 @@ func (d *running) stop() {
 	d.signal(syscall.SIGTERM)
 	if code := d.wait(10 * time.Second); code != 0 {
 		d.t.Fatalf("securechatd exited with %d after SIGTERM\nstderr:\n%s", code, d.stderr.String())
+	}
+}
+
+// holdDefaultPorts listens on every built-in listen address (the TLS
+// port, the metrics port) until the test ends, as another daemon or a
+// developer's own securechatd would: a test that calls it shows it needs
+// none of them free. An address already taken by another process is just
+// as taken, so failing to listen is not an error.
+func holdDefaultPorts(t *testing.T) {
+	t.Helper()
+	def := config.Defaults()
+	for _, addr := range []string{def.Listen, def.ListenPlain, def.WebListen, def.MetricsListen} {
+		if addr == "" {
+			continue
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Logf("default address %s already taken: %v", addr, err)
+			continue
+		}
+		t.Cleanup(func() { ln.Close() })
 	}
 }
 

@@ -15,13 +15,30 @@ import (
 	"securechat/ircd/history"
 )
 
-// keyTools are the key-management subcommands. Each takes the daemon's own
-// flags (to find the store and the current password); new secrets are read
-// from standard input, never from the command line.
-var keyTools = map[string]func(args, env []string, stdin io.Reader, stdout io.Writer) error{
-	"passwd":        changePassword,
-	"rotate-key":    rotateKey,
-	"hash-password": hashPassword,
+// keyTool is one key-management subcommand; usage is its line in --help.
+type keyTool struct {
+	name, usage string
+	run         func(args, env []string, stdin io.Reader, stdout io.Writer) error
+}
+
+// keyTools are the key-management subcommands, in the order --help lists
+// them. Each takes the daemon's own flags (to find the store and the
+// current password); new secrets are read from standard input, never from
+// the command line.
+var keyTools = []keyTool{
+	{"passwd", "change the room password to one read from standard input; stop the daemon first", changePassword},
+	{"rotate-key", "add a fresh data key for new history records; stop the daemon first", rotateKey},
+	{"hash-password", "print the Argon2id hash of a password read from standard input, for oper lines", hashPassword},
+}
+
+// findKeyTool returns the subcommand called name.
+func findKeyTool(name string) (keyTool, bool) {
+	for _, t := range keyTools {
+		if t.name == name {
+			return t, true
+		}
+	}
+	return keyTool{}, false
 }
 
 // changePassword re-wraps the keyring under a new room password read from

@@ -23,13 +23,22 @@ func main() {
 
 func run(args, env []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
-		if tool, ok := keyTools[args[0]]; ok {
-			return report(stderr, tool(args[1:], env, stdin, stdout))
+		if tool, ok := findKeyTool(args[0]); ok {
+			if asksHelp(args[1:]) {
+				toolUsage(stdout, tool)
+				return 0
+			}
+			return report(stderr, tool.run(args[1:], env, stdin, stdout))
 		}
+	}
+	if asksVersion(args) {
+		fmt.Fprintln(stdout, versionLine())
+		return 0
 	}
 	cfg, err := config.Load(args, env)
 	if errors.Is(err, flag.ErrHelp) {
 		config.Usage(stdout)
+		subcommandUsage(stdout)
 		return 0
 	}
 	if err != nil {
@@ -37,7 +46,7 @@ func run(args, env []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.SlogLevel()}))
-	return report(stderr, daemon(cfg, args, env, log, stdout))
+	return report(stderr, daemon(cfg, args, env, log, stdout, stderr))
 }
 
 func report(stderr io.Writer, err error) int {

@@ -24,7 +24,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -32,6 +31,7 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 	"gopkg.in/irc.v4"
 
+	"securechat/config"
 	"securechat/ircd/irctest"
 	"securechat/store/redistest"
 )
@@ -532,20 +532,26 @@ func startTLSRedis(t *testing.T, dir string, ca *testCA, password string) (*redi
 	return nil, 0
 }
 
-// TestMetricsLoopbackByDefault starts the daemon without any
-// --metrics-listen, so the built-in default applies, and checks the
-// metrics listener is 127.0.0.1:9477 and nothing listens on a wildcard.
-// It is not parallel: 9477 is a fixed port.
+// TestMetricsLoopbackByDefault checks that the built-in metrics address
+// is on loopback without needing any fixed port free: while this test holds
+// the default ports, a daemon started without --metrics-listen must fail
+// to bind exactly 127.0.0.1:9477 (which it would not try if the default
+// were a wildcard or another port), and a daemon with metrics on a free
+// loopback port listens on loopback only.
 func TestMetricsLoopbackByDefault(t *testing.T) {
-	if ln, err := net.Listen("tcp", "127.0.0.1:9477"); err != nil {
-		t.Fatalf("port 9477 is taken by another process (%v); this test needs it free", err)
-	} else {
-		ln.Close()
+	t.Parallel()
+	holdDefaultPorts(t)
+	want := config.Defaults().MetricsListen
+	if host, _, _ := net.SplitHostPort(want); !net.ParseIP(host).IsLoopback() {
+		t.Fatalf("default metrics-listen %q is not loopback", want)
 	}
-	d := startDaemon(t, daemonSpec{env: passwordEnv(roomPassword), defaultMetrics: true})
-	if d.metricsAddr != "127.0.0.1:9477" {
-		t.Errorf("metrics listening on %q, want 127.0.0.1:9477", d.metricsAddr)
+	res := runTool(t, "", passwordEnv(roomPassword), "--listen=127.0.0.1:0", "--data-dir="+t.TempDir())
+	if res.code == 0 || !strings.Contains(res.stderr, "metrics-listen: listen tcp "+want+": ") {
+		t.Fatalf("with %s taken, the default start exited %d; want a metrics-listen bind error for it\nstderr:\n%s",
+			want, res.code, res.stderr)
 	}
+
+	d := startDaemon(t, daemonSpec{env: passwordEnv(roomPassword), args: []string{"--metrics-listen=127.0.0.1:0"}})
 	addrs := listeningAddrs(t, d.cmd.Process.Pid)
 	found := false
 	for _, a := range addrs {
@@ -553,16 +559,13 @@ func TestMetricsLoopbackByDefault(t *testing.T) {
 		if !net.ParseIP(host).IsLoopback() {
 			t.Errorf("the daemon listens on %s, not loopback", a)
 		}
-		found = found || a == "127.0.0.1:9477"
+		found = found || a == d.metricsAddr
 	}
 	if !found {
-		t.Errorf("no listener on 127.0.0.1:9477 in %q", addrs)
+		t.Errorf("no listener on %s in %q", d.metricsAddr, addrs)
 	}
-	if code, _ := httpGet(t, "http://127.0.0.1:9477/healthz"); code != 200 {
+	if code, _ := httpGet(t, "http://"+d.metricsAddr+"/healthz"); code != 200 {
 		t.Errorf("/healthz: %d", code)
 	}
-	d.signal(syscall.SIGTERM)
-	if code := d.wait(10 * time.Second); code != 0 {
-		t.Errorf("exit %d", code)
-	}
+	d.stop()
 }
