@@ -12,8 +12,8 @@ import (
 
 // TestPackageBoundaries keeps the dependency rules of README "How it
 // works": protocol code reaches crypto and store only through
-// ircd/history, and history and transport know nothing of each other or
-// of the server.
+// ircd/history, and history, transport and accounts know nothing of the
+// server.
 func TestPackageBoundaries(t *testing.T) {
 	t.Parallel()
 	forbidden := map[string][]string{
@@ -21,6 +21,9 @@ func TestPackageBoundaries(t *testing.T) {
 		"history":   {"securechat/ircd", "securechat/ircd/transport"},
 		"transport": {"securechat/ircd", "securechat/ircd/history", "securechat/crypto", "securechat/store"},
 		"wire":      {"securechat/ircd", "securechat/ircd/history", "securechat/ircd/transport"},
+		// accounts persists through history (Persister) and takes from
+		// crypto only the password hash, which holds no key.
+		"accounts": {"securechat/ircd", "securechat/ircd/transport", "securechat/store"},
 	}
 	for dir, bad := range forbidden {
 		pkg, err := build.ImportDir(dir, 0)
