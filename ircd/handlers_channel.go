@@ -112,6 +112,7 @@ func (s *Server) joinBurst(c *Client, ch *Channel) {
 		base:     &irc.Message{Prefix: p, Command: "JOIN", Params: []string{ch.name}},
 		extended: &irc.Message{Prefix: p, Command: "JOIN", Params: []string{ch.name, accountOrStar(c), c.realName()}},
 		at:       time.Now(),
+		account:  c.account(),
 	}
 	s.deliverTo(&c.pending, ch.snapshot, o, func(r *Client) bool { return r != c })
 	c.sendOwn(o)
@@ -154,7 +155,7 @@ func (s *Server) part(c *Client, ch *Channel, reason string) {
 	if reason != "" {
 		params = append(params, reason)
 	}
-	o := &outMsg{base: &irc.Message{Prefix: c.prefix(), Command: "PART", Params: params}, at: time.Now()}
+	o := &outMsg{base: &irc.Message{Prefix: c.prefix(), Command: "PART", Params: params}, at: time.Now(), account: c.account()}
 	s.deliver(ch.Members(), o, func(r *Client) bool { return r != c })
 	c.sendOwn(o)
 	s.leave(c, ch)

@@ -19,6 +19,7 @@ import (
 
 	"securechat/config"
 	"securechat/ircd"
+	"securechat/ircd/accounts"
 	"securechat/ircd/history"
 	"securechat/metrics"
 	"securechat/store"
@@ -56,7 +57,11 @@ func daemon(cfg *config.Config, args, env []string, log *slog.Logger, stdout io.
 	}
 	log.Info("TLS certificate", "sha256", certs.Fingerprint())
 	h := history.New(vault, st, history.Options{QueueSize: cfg.WriteQueueSize, Metrics: m, Log: log})
-	srv, err := ircd.NewServer(cfg, ircd.Deps{History: h, Metrics: m, Log: log, TLS: certs.TLSConfig(), Version: version})
+	accts, err := openAccounts(ctx, cfg, h)
+	if err != nil {
+		return err
+	}
+	srv, err := ircd.NewServer(cfg, ircd.Deps{History: h, Accounts: accts, Metrics: m, Log: log, TLS: certs.TLSConfig(), Version: version})
 	if err != nil {
 		return err
 	}
@@ -73,6 +78,15 @@ func daemon(cfg *config.Config, args, env []string, log *slog.Logger, stdout io.
 	srv.SetRehash(reload)
 	waitForSignals(reload, log)
 	return shutdown(srv, hs, log)
+}
+
+// openAccounts loads the account registry when accounts are on; nil
+// when they are off.
+func openAccounts(ctx context.Context, cfg *config.Config, h *history.History) (*accounts.Registry, error) {
+	if !cfg.Accounts {
+		return nil, nil
+	}
+	return accounts.Open(ctx, h, accounts.Options{})
 }
 
 func openStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (store.Store, error) {
