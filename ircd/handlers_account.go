@@ -68,6 +68,11 @@ func registerName(c *Client, asked string) (string, error) {
 	case asked != "*" && wire.Casefold(asked) != wire.Casefold(nick):
 		return "", failError{"ACCOUNT_NAME_MUST_BE_NICK", []string{asked, "The account name must be your current nick"}}
 	}
+	// Before registration a nick is only asked for: someone connected
+	// may hold it, and must not lose it to an account behind their back.
+	if holder := c.srv.lookupClient(nick); holder != nil && holder != c {
+		return "", failError{"ACCOUNT_EXISTS", []string{nick, "That nick is in use by someone else"}}
+	}
 	return nick, nil
 }
 

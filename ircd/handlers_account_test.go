@@ -217,6 +217,13 @@ func TestRegisterErrors(t *testing.T) {
 	noPass.Expect(`^:irc\.test FAIL REGISTER TEMPORARILY_UNAVAILABLE nopass :Give the room password with PASS before registering an account$`)
 
 	c := ts.registerPass("alice")
+	heldNick := ts.dial()
+	heldNick.Send("PASS :%s", testPassword)
+	heldNick.Send("NICK alice")
+	heldNick.Send("REGISTER * * :%s", personalPassword)
+	heldNick.Expect(` 433 \* alice `)
+	heldNick.Expect(`^:irc\.test FAIL REGISTER NEED_NICK \* :`) // alice's nick is not registered away from her
+
 	for _, tc := range []struct{ line, want string }{
 		{"REGISTER bob * :" + personalPassword, `FAIL REGISTER ACCOUNT_NAME_MUST_BE_NICK bob :`},
 		{"REGISTER alice * :short", `FAIL REGISTER WEAK_PASSWORD alice :`},
