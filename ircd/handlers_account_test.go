@@ -9,7 +9,6 @@ import (
 
 	"securechat/config"
 	"securechat/ircd/accounts"
-	"securechat/ircd/irctest"
 	"securechat/store"
 	"securechat/store/redistest"
 )
@@ -26,63 +25,29 @@ func withThrottle(th accounts.ThrottleOptions) serverOption {
 	return func(s *testServerSetup) { s.throttle = th }
 }
 
-// registerAccount connects as nick, gives the room password with PASS and
-// registers the account nick with password before the connection
-// completes (draft/account-registration before-connect), then waits for
-// the welcome burst.
+// registerAccount registers the account nick before connecting and
+// waits for the welcome burst.
 func (ts *testServer) registerAccount(nick, password string, caps ...string) *testClient {
 	ts.t.Helper()
 	c := ts.dial()
-	c.Nick = nick
-	c.Send("CAP LS 302")
-	c.Expect(`CAP \* LS`)
-	c.Send("PASS :%s", testPassword)
-	c.Send("NICK %s", nick)
-	c.Send("USER %s 0 * :Real %s", nick, nick)
-	if len(caps) > 0 {
-		c.Send("CAP REQ :%s", strings.Join(caps, " "))
-		c.Expect(`CAP \S+ ACK`)
-	}
-	c.Send("REGISTER * * :%s", password)
-	c.Expect(`^:irc\.test REGISTER SUCCESS ` + nick + ` :`)
-	c.Expect(`^:irc\.test 900 ` + nick + ` ` + nick + `!~` + nick + `@127\.0\.0\.1 ` + nick + ` :You are now logged in as ` + nick + `$`)
-	c.Send("CAP END")
-	c.awaitWelcome()
+	c.RegisterAccount(nick, password, testPassword, caps...)
 	return c
 }
 
-// loginAccount connects as nick, logs in to account with SASL PLAIN and
-// password, gives the room password with PASS and waits for the welcome.
+// loginAccount logs in to account as nick with SASL PLAIN, the room
+// password in PASS, and waits for the welcome burst.
 func (ts *testServer) loginAccount(nick, account, password string, caps ...string) *testClient {
 	ts.t.Helper()
 	c := ts.dial()
-	c.startAccountLogin(nick, account, password, caps...)
-	c.Expect(` 900 ` + nick + ` ` + nick + `!~` + nick + `@127\.0\.0\.1 ` + account + ` :You are now logged in as ` + account + `$`)
-	c.Expect(` 903 ` + nick + ` `)
-	c.Send("CAP END")
-	c.awaitWelcome()
+	c.LoginAccount(nick, account, password, testPassword, caps...)
 	return c
 }
 
-// startAccountLogin sends PASS, NICK, USER and a SASL PLAIN login as
-// account, up to the AUTHENTICATE payload.
-func (c *testClient) startAccountLogin(nick, account, password string, caps ...string) {
+// quit sends QUIT and waits for the server to hang up.
+func (c *testClient) quit() {
 	c.T().Helper()
-	c.Nick = nick
-	c.Send("CAP LS 302")
-	c.Send("PASS :%s", testPassword)
-	c.Send("NICK %s", nick)
-	c.Send("USER %s 0 * :Real %s", nick, nick)
-	c.Send("CAP REQ :%s", strings.Join(append([]string{"sasl"}, caps...), " "))
-	c.Expect(`CAP \S+ ACK`)
-	c.saslPlain(account, password)
-}
-
-func (c *testClient) saslPlain(user, password string) {
-	c.T().Helper()
-	c.Send("AUTHENTICATE PLAIN")
-	c.Expect(`AUTHENTICATE \+`)
-	c.Send("AUTHENTICATE %s", irctest.SASLPlain(user, password))
+	c.Send("QUIT")
+	c.ExpectClosed()
 }
 
 // TestAccountCapsOnlyWithAccounts checks CAP LS offers the account
@@ -124,9 +89,7 @@ func TestAccountCapsOnlyWithAccounts(t *testing.T) {
 func TestRegisterThenLogin(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, withAccounts())
-	first := ts.registerAccount("zebra", personalPassword)
-	first.Send("QUIT")
-	first.ExpectClosed()
+	ts.registerAccount("zebra", personalPassword).quit()
 
 	c := ts.loginAccount("Zebra", "zebra", personalPassword)
 	c.Send("WHOIS Zebra")
@@ -143,7 +106,7 @@ func TestSASLBeforeNickNamesTheAccount(t *testing.T) {
 	c.Send("CAP LS 302")
 	c.Send("CAP REQ sasl")
 	c.Expect(`CAP \* ACK`)
-	c.saslPlain("zebra", personalPassword)
+	c.AuthenticatePlain("zebra", personalPassword)
 	c.Expect(`^:irc\.test 900 \* \*!\*@127\.0\.0\.1 zebra :You are now logged in as zebra$`)
 	c.Expect(` 903 \* `)
 	c.Send("PASS :%s", testPassword)
@@ -168,7 +131,7 @@ func TestAccountLoginWithoutRoomPassword(t *testing.T) {
 	c.Send("USER zeb 0 * :Z")
 	c.Send("CAP REQ sasl")
 	c.Expect(`CAP \S+ ACK`)
-	c.saslPlain("zebra", personalPassword)
+	c.AuthenticatePlain("zebra", personalPassword)
 	c.Expect(` 903 zeb `)
 	c.Send("CAP END")
 	c.Expect(` 464 zeb :Room password required: send it with PASS \(your account password goes in SASL\)$`)
@@ -189,12 +152,12 @@ func TestAccountWrongPasswordLocksOut(t *testing.T) {
 	c.Send("CAP REQ sasl")
 	c.Expect(`CAP \* ACK`)
 	for range 2 {
-		c.saslPlain("zebra", "not the password")
+		c.AuthenticatePlain("zebra", "not the password")
 		c.Expect(` 904 \* :SASL authentication failed$`)
 	}
-	c.saslPlain("zebra", personalPassword)
+	c.AuthenticatePlain("zebra", personalPassword)
 	c.Expect(` 904 \* :SASL authentication failed: too many failed logins to this account, try again later$`)
-	c.saslPlain("nobody", personalPassword)
+	c.AuthenticatePlain("nobody", personalPassword)
 	c.Expect(` 904 \* :SASL authentication failed$`)
 }
 
@@ -202,9 +165,7 @@ func TestAccountWrongPasswordLocksOut(t *testing.T) {
 func TestRegisterErrors(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, withAccounts())
-	taken := ts.registerAccount("taken", personalPassword)
-	taken.Send("QUIT")
-	taken.ExpectClosed()
+	ts.registerAccount("taken", personalPassword).quit()
 
 	noNick := ts.dial()
 	noNick.Send("PASS :%s", testPassword)
@@ -249,9 +210,7 @@ func TestRegisterErrors(t *testing.T) {
 func TestAccountReportedConsistently(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, withAccounts())
-	first := ts.registerAccount("carol", personalPassword)
-	first.Send("QUIT")
-	first.ExpectClosed()
+	ts.registerAccount("carol", personalPassword).quit()
 	alice := ts.register("alice", "extended-join", "account-notify", "account-tag", "message-tags")
 	plain := ts.register("dave", "extended-join") // no account-tag or account-notify
 	bob := ts.registerPass("bob")
@@ -306,16 +265,7 @@ func TestAccountsSurviveRestartRedis(t *testing.T) {
 	ts.registerAccount("zebraaccount", personalPassword)
 	markers := accountMarkers(ts)
 	ts.shutdown()
-
-	for key, value := range dumpRedis(t, env.redis.Client()) {
-		assertNoMarker(t, "key "+key, []byte(key), markers)
-		assertNoMarker(t, "value of "+key, value, markers)
-	}
-	rdb, err := os.ReadFile(env.redis.Save())
-	if err != nil {
-		t.Fatal(err)
-	}
-	assertNoMarker(t, "dump.rdb", rdb, markers)
+	env.assertNoMarker(t, markers)
 
 	again := env.server(t, withAccounts())
 	again.loginAccount("zebraaccount", "zebraaccount", personalPassword)
