@@ -328,11 +328,20 @@ func (r *Redis) SaveKeyring(ctx context.Context, data []byte) error {
 
 // ChannelStates returns every stored channel state, by key.
 func (r *Redis) ChannelStates(ctx context.Context) (map[string][]byte, error) {
-	start := time.Now()
-	m, err := r.client.HGetAll(ctx, r.channelsKey()).Result()
-	r.timed("channel_state", start)
+	out, err := r.hashBytes(ctx, r.channelsKey(), "channel_state")
 	if err != nil {
 		return nil, fmt.Errorf("store: channel states: %w", err)
+	}
+	return out, nil
+}
+
+// hashBytes reads every field of the hash key, timed as op.
+func (r *Redis) hashBytes(ctx context.Context, key, op string) (map[string][]byte, error) {
+	start := time.Now()
+	m, err := r.client.HGetAll(ctx, key).Result()
+	r.timed(op, start)
+	if err != nil {
+		return nil, err
 	}
 	out := make(map[string][]byte, len(m))
 	for k, v := range m {
@@ -359,15 +368,9 @@ func (r *Redis) DeleteChannelState(ctx context.Context, key string) error {
 
 // Blobs returns every stored blob of kind, by key: one hash per kind.
 func (r *Redis) Blobs(ctx context.Context, kind string) (map[string][]byte, error) {
-	start := time.Now()
-	m, err := r.client.HGetAll(ctx, r.blobsKey(kind)).Result()
-	r.timed("blob", start)
+	out, err := r.hashBytes(ctx, r.blobsKey(kind), "blob")
 	if err != nil {
 		return nil, fmt.Errorf("store: blobs: %w", err)
-	}
-	out := make(map[string][]byte, len(m))
-	for k, v := range m {
-		out[k] = []byte(v)
 	}
 	return out, nil
 }

@@ -1,9 +1,6 @@
 package irctest
 
-import (
-	"regexp"
-	"strings"
-)
+import "regexp"
 
 // RegisterAccount connects as nick, gives roomPassword with PASS and, before
 // the connection completes, registers the account nick with password
@@ -12,7 +9,7 @@ import (
 // welcome burst.
 func (c *Client) RegisterAccount(nick, password, roomPassword string, caps ...string) []string {
 	c.t.Helper()
-	c.startAccountRegistration(nick, roomPassword, caps)
+	c.startPass(nick, roomPassword, true, caps)
 	c.Send("REGISTER * * :%s", password)
 	c.Expect(` REGISTER SUCCESS ` + regexp.QuoteMeta(nick) + ` `)
 	c.expectLoggedIn(nick, nick)
@@ -25,7 +22,7 @@ func (c *Client) RegisterAccount(nick, password, roomPassword string, caps ...st
 // the end of the MOTD. It returns the welcome burst.
 func (c *Client) LoginAccount(nick, account, password, roomPassword string, caps ...string) []string {
 	c.t.Helper()
-	c.startAccountRegistration(nick, roomPassword, append([]string{"sasl"}, caps...))
+	c.startPass(nick, roomPassword, true, append([]string{"sasl"}, caps...))
 	c.AuthenticatePlain(account, password)
 	c.expectLoggedIn(nick, account)
 	c.Expect(` 903 ` + regexp.QuoteMeta(nick) + ` `)
@@ -40,19 +37,6 @@ func (c *Client) AuthenticatePlain(user, password string) {
 	c.Send("AUTHENTICATE PLAIN")
 	c.Expect(`AUTHENTICATE \+`)
 	c.Send("AUTHENTICATE %s", SASLPlain(user, password))
-}
-
-func (c *Client) startAccountRegistration(nick, roomPassword string, caps []string) {
-	c.t.Helper()
-	c.Nick = nick
-	c.Send("CAP LS 302")
-	c.Send("PASS :%s", roomPassword)
-	c.Send("NICK %s", nick)
-	c.Send("USER %s 0 * :Real %s", nick, nick)
-	if len(caps) > 0 {
-		c.Send("CAP REQ :%s", strings.Join(caps, " "))
-		c.Expect(`CAP \S+ ACK`)
-	}
 }
 
 // expectLoggedIn waits for 900 naming account, sent to nick.
