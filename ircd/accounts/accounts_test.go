@@ -231,3 +231,40 @@ func TestAccountsSurviveRestartSealed(t *testing.T) {
 		t.Fatalf("after restart Lookup = %+v, %v; want %+v", got, ok, a)
 	}
 }
+
+// BenchmarkVerify compares a login that pays Argon2id at the production
+// cost with one the cache of the last verified password answers.
+func BenchmarkVerify(b *testing.B) {
+	for _, tc := range []struct {
+		name   string
+		cached bool
+	}{{"argon2id", false}, {"cached", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			v, err := crypto.NewKeyring([]byte("room password here"), cheapKDF, time.Now(), 24*time.Hour)
+			if err != nil {
+				b.Fatal(err)
+			}
+			h := history.New(v, store.NewMemory(store.Options{}), history.Options{QueueSize: 16, Metrics: metrics.New(prometheus.NewRegistry(), "test")})
+			defer func() { _ = h.Close(context.Background()) }()
+			r, err := Open(context.Background(), h, Options{Throttle: ThrottleOptions{FreeFailures: b.N + 1}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			pw := []byte("horse battery staple")
+			if _, err := r.Register(context.Background(), "zebra", pw); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if !tc.cached {
+					r.mu.Lock()
+					r.byName["zebra"].verified = nil // forget, so Argon2 runs
+					r.mu.Unlock()
+				}
+				if _, err := r.Verify(context.Background(), "zebra", pw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
