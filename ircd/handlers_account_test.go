@@ -239,9 +239,14 @@ func TestAccountReportedConsistently(t *testing.T) {
 	alice.Expect(`^@account=carol :carol!\S+ JOIN #a carol :Real carol$`)
 	plain.Expect(`^:carol!\S+ JOIN #a carol :Real carol$`)
 
+	bob.Send("NICK bobby")
+	alice.Expect(`^@account=bob :bob!\S+ NICK :?bobby$`)
+	bob.Send("QUIT :bye")
+	alice.Expect(`^@account=bob :bobby!\S+ QUIT :Quit: bye$`)
+
 	alice.Send("PRIVMSG #a :from alice")
 	plain.Expect(`^:alice!\S+ PRIVMSG #a :from alice$`) // no account, no tag anywhere
-	bob.Expect(`^:alice!\S+ PRIVMSG #a :from alice$`)
+	carol.Expect(`^:alice!\S+ PRIVMSG #a :from alice$`)
 }
 
 // accountMarkers are what must never be readable at rest after
