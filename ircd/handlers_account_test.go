@@ -94,6 +94,14 @@ func TestRegisterThenLogin(t *testing.T) {
 	c := ts.loginAccount("Zebra", "zebra", personalPassword)
 	c.Send("WHOIS Zebra")
 	c.Expect(` 330 Zebra Zebra zebra :is logged in as$`)
+
+	// A second client (a phone beside the laptop) logs in to the same
+	// account under another nick; the first stays logged in.
+	phone := ts.loginAccount("zebraphone", "zebra", personalPassword)
+	phone.Send("WHOIS Zebra")
+	phone.Expect(` 330 zebraphone Zebra zebra :is logged in as$`)
+	c.Send("WHOIS zebraphone")
+	c.Expect(` 330 Zebra zebraphone zebra :is logged in as$`)
 }
 
 // TestSASLBeforeNickNamesTheAccount logs in before sending NICK: 900

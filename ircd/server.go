@@ -151,6 +151,9 @@ func (s *Server) SetRehash(f func() error) { s.rehashF.Store(&f) }
 // Reload swaps in a new configuration. Existing clients keep their
 // connections; new limits apply from their next check.
 func (s *Server) Reload(cfg *config.Config) {
+	if cfg.Accounts != (s.accounts != nil) {
+		s.log.Warn("the accounts setting changed; it takes effect at restart")
+	}
 	s.cfg.Store(cfg)
 	s.loadMOTD(cfg)
 }
