@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"securechat/crypto"
 	"securechat/metrics"
 )
 
@@ -82,5 +83,41 @@ func TestBlobsDoNotPassForAnother(t *testing.T) {
 	}
 	if n := errorCount(t, m, metrics.OpOpen); n != 3 {
 		t.Fatalf("HistoryErrors{open} = %v, want 3", n)
+	}
+}
+
+// TestBlobsResealedWhenTheirKeyExpires saves a blob, lets its data key
+// expire, and finds it still opens: Maintain reseals blobs under the
+// newest key before destroying the old one, as it does channel state.
+func TestBlobsResealedWhenTheirKeyExpires(t *testing.T) {
+	t.Parallel()
+	// Keys expire by the wall clock only, so epochs are short here.
+	const epoch = 100 * time.Millisecond
+	st := newMemory()
+	v, err := crypto.NewKeyring([]byte(testPassword), cheapKDF, time.Now(), epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveTestKeyring(t, st, v)
+	h, _ := newTestHistory(t, v, st)
+	ctx := testContext(t, 5*time.Second)
+	key := h.BlobKey("account", "zebra")
+	h.Save("account", key, testBlob{Name: "zebra", N: 1})
+	if err := h.states.waitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := st.Blobs(ctx, "account")
+	time.Sleep(4 * epoch)
+	if err := h.Maintain(ctx, time.Now(), epoch); err != nil {
+		t.Fatal(err)
+	}
+	closeHistory(t, h)
+	if _, err := v.Open(key, "blob:account", time.Unix(0, 0), before[key]); err == nil {
+		t.Fatal("the old key still opens the blob: nothing expired, the test proves nothing")
+	}
+	fresh, _ := newTestHistory(t, v, st)
+	got, err := fresh.Load(ctx, "account")
+	if err != nil || got[key] == nil {
+		t.Fatalf("after key expiry Load = %v, %v; want the blob", got, err)
 	}
 }
