@@ -5,9 +5,9 @@ import (
 	"testing"
 )
 
-// TestNoAccountReported checks that every place an account shows agrees
-// that nobody is logged in to one: the room password is shared, so a
-// SASL login names no account.
+// TestNoAccountReported checks that, with accounts off, every place an
+// account shows agrees that nobody is logged in to one: the room password
+// is shared, so a SASL login names no account.
 func TestNoAccountReported(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)

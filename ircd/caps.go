@@ -34,7 +34,18 @@ const (
 	capMetadata
 	capMultiline
 	capMessageRedaction
+	capAccountNotify
+	capAccountRegistration
 )
+
+// accountCaps are offered only when accounts are on: without them no one
+// is ever logged in, and a client should not wait for account news.
+const accountCaps = capAccountTag | capAccountNotify | capAccountRegistration
+
+// accountRegistrationCapValue says REGISTER works before the connection
+// completes (once PASS gave the room password). Account names are nicks:
+// no custom-account-name, so an account's nick is its name.
+const accountRegistrationCapValue = "before-connect"
 
 // capNames lists the offered capabilities in the order CAP LS shows them.
 var capNames = []struct {
@@ -61,11 +72,16 @@ var capNames = []struct {
 	{"draft/metadata-2", capMetadata},
 	{"draft/multiline", capMultiline},
 	{"draft/message-redaction", capMessageRedaction},
+	{"account-tag", capAccountTag},
+	{"account-notify", capAccountNotify},
+	{"draft/account-registration", capAccountRegistration},
 }
 
-func lookupCap(name string) (capability, bool) {
+// lookupCap finds a capability by name among those offered: the account
+// capabilities only when accounts are on.
+func lookupCap(name string, accounts bool) (capability, bool) {
 	for _, c := range capNames {
-		if c.name == name {
+		if c.name == name && (accounts || c.cap&accountCaps == 0) {
 			return c.cap, true
 		}
 	}
@@ -89,10 +105,14 @@ func (s *capSet) set(add, remove capability) {
 
 // capLS renders the CAP LS list; version 302 clients get values. sts is
 // listed (with its value) when stsValue is not empty; it is never
-// requestable, so it is not in capNames.
-func capLS(version int, stsValue string) string {
+// requestable, so it is not in capNames. The account capabilities are
+// listed only when accounts are on.
+func capLS(version int, stsValue string, accounts bool) string {
 	names := make([]string, 0, len(capNames)+1)
 	for _, c := range capNames {
+		if !accounts && c.cap&accountCaps != 0 {
+			continue
+		}
 		name := c.name
 		if version >= 302 && c.cap == capSASL {
 			name += "=PLAIN"
@@ -102,6 +122,9 @@ func capLS(version int, stsValue string) string {
 		}
 		if version >= 302 && c.cap == capMultiline {
 			name += "=" + multilineCapValue
+		}
+		if version >= 302 && c.cap == capAccountRegistration {
+			name += "=" + accountRegistrationCapValue
 		}
 		names = append(names, name)
 	}
@@ -165,7 +188,7 @@ func capListSupported(c *Client, m *irc.Message) error {
 		// CAP LS 302 implies cap-notify (IRCv3 capability negotiation).
 		c.caps.set(capCapNotify, 0)
 	}
-	lines := capLSLines(capLS(c.reg.capVersion, c.srv.stsValue(c)), c.reg.capVersion)
+	lines := capLSLines(capLS(c.reg.capVersion, c.srv.stsValue(c), c.srv.accounts != nil), c.reg.capVersion)
 	for i, l := range lines {
 		if i < len(lines)-1 {
 			c.reply("CAP", c.nickOrStar(), "LS", "*", l)
@@ -219,7 +242,7 @@ func capRequest(c *Client, m *irc.Message) {
 	var add, remove capability
 	for _, tok := range strings.Fields(list) {
 		name, off := strings.CutPrefix(tok, "-")
-		cp, ok := lookupCap(name)
+		cp, ok := lookupCap(name, c.srv.accounts != nil)
 		if !ok || (off && cp == capCapNotify && c.reg.capVersion >= 302) {
 			c.reply("CAP", c.nickOrStar(), "NAK", list)
 			return

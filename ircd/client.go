@@ -34,10 +34,11 @@ type Client struct {
 	signon     time.Time
 	quitOnce   sync.Once
 	quitReason atomic.Pointer[string]
-	label      *labelCollector // reply collector of the labeled command in progress
-	scratch    []byte          // send's serialization buffer; reader only
-	operTried  time.Time       // last OPER attempt, for pacing; reader goroutine only
-	mline      *multilineBatch // the draft/multiline batch being received; reader only
+	label      *labelCollector        // reply collector of the labeled command in progress
+	scratch    []byte                 // send's serialization buffer; reader only
+	operTried  time.Time              // last OPER attempt, for pacing; reader goroutine only
+	mline      *multilineBatch        // the draft/multiline batch being received; reader only
+	acct       atomic.Pointer[string] // account logged in to; nil: none. Written by the reader only
 
 	mu         sync.Mutex
 	nick       string
@@ -201,11 +202,17 @@ func (c *Client) isOper() bool {
 	return c.oper
 }
 
-// account is the services account c is logged in to, or "" when it is
-// logged in to none. There are no accounts yet: the room password is
-// shared, so logging in proves no identity. Everything that reports an
-// account (WHOX %a, WHOIS 330, extended-join) asks here.
-func (c *Client) account() string { return "" }
+// account is the account c is logged in to, or "" when it is logged in
+// to none (always, when accounts are off: the room password is shared,
+// so it proves no identity). Everything that reports an account (WHOX
+// %a, WHOIS 330, extended-join, account-tag) asks here. Safe from any
+// goroutine.
+func (c *Client) account() string {
+	if a := c.acct.Load(); a != nil {
+		return *a
+	}
+	return ""
+}
 
 // accountOrStar is c's account as extended-join shows it: "*" for none.
 func accountOrStar(c *Client) string {

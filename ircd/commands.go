@@ -37,6 +37,8 @@ type command struct {
 	// blocks: the handler may wait (a store read, a login delay), so
 	// what the reader queued so far is flushed before it runs.
 	blocks bool
+	// accounts: the command exists only when accounts are on.
+	accounts bool
 }
 
 // commands is the dispatch table, keyed by upper-case command.
@@ -88,6 +90,8 @@ func init() {
 		"METADATA":     {handler: handleMetadata, minParams: 2},
 		"BATCH":        {handler: handleBatch, minParams: 1},
 		"REDACT":       {handler: handleRedact, minParams: 2, blocks: true},
+		"REGISTER":     {handler: handleRegister, minParams: 3, preReg: true, blocks: true, accounts: true},
+		"VERIFY":       {handler: handleVerify, minParams: 2, preReg: true, accounts: true},
 	}
 }
 
@@ -95,6 +99,7 @@ func init() {
 // into the reply the client sees.
 func (s *Server) dispatch(c *Client, m *irc.Message) {
 	cmd, ok := commands[m.Command]
+	ok = ok && (!cmd.accounts || s.accounts != nil)
 	registered := c.isRegistered()
 	switch {
 	case !ok && !registered:

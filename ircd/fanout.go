@@ -20,7 +20,8 @@ type outMsg struct {
 	at       time.Time
 	tags     irc.Tags // client-only tags to forward with message-tags
 	batch    string   // batch reference, for replay
-	lines    [8][]byte
+	account  string   // the sender's account, for account-tag; "" for none
+	lines    [16][]byte
 }
 
 // variant indexes outMsg.lines by the capabilities that change the line.
@@ -34,6 +35,9 @@ func variant(c *Client) int {
 	}
 	if c.caps.has(capExtendedJoin) {
 		v |= 4
+	}
+	if c.caps.has(capAccountTag) {
+		v |= 8
 	}
 	return v
 }
@@ -54,6 +58,9 @@ func (o *outMsg) variantOf(c *Client) int {
 	if o.extended == nil {
 		v &^= 4
 	}
+	if o.account == "" {
+		v &^= 8
+	}
 	return v
 }
 
@@ -64,7 +71,11 @@ func (o *outMsg) render(room []wire.Tag, v int) ([]wire.Tag, *irc.Message) {
 	if v&4 != 0 {
 		m = o.extended
 	}
-	return messageTags(room, v&1 != 0, v&2 != 0, o.at, o.msgid, o.tags, o.batch), m
+	tags := messageTags(room, v&1 != 0, v&2 != 0, o.at, o.msgid, o.tags, o.batch)
+	if v&8 != 0 {
+		tags = append(tags, wire.Tag{Key: "account", Value: o.account})
+	}
+	return tags, m
 }
 
 // messageTags lists the tags a relayed or replayed message carries for a
@@ -169,7 +180,7 @@ func (c *Client) neighbours() []*Client {
 // notifyNeighbours sends m to everyone sharing a channel with c (with cap,
 // when cap != 0), and to c itself when self is set.
 func (s *Server) notifyNeighbours(c *Client, m *irc.Message, cp capability, self bool) {
-	o := &outMsg{base: m, at: time.Now()}
+	o := &outMsg{base: m, at: time.Now(), account: c.account()}
 	recipients := c.neighbours()
 	if self {
 		recipients = append(recipients, c)

@@ -112,6 +112,7 @@ func (s *Server) joinBurst(c *Client, ch *Channel) {
 		base:     &irc.Message{Prefix: p, Command: "JOIN", Params: []string{ch.name}},
 		extended: &irc.Message{Prefix: p, Command: "JOIN", Params: []string{ch.name, accountOrStar(c), c.realName()}},
 		at:       time.Now(),
+		account:  c.account(),
 	}
 	s.deliverTo(&c.pending, ch.snapshot, o, func(r *Client) bool { return r != c })
 	c.sendOwn(o)
@@ -154,7 +155,7 @@ func (s *Server) part(c *Client, ch *Channel, reason string) {
 	if reason != "" {
 		params = append(params, reason)
 	}
-	o := &outMsg{base: &irc.Message{Prefix: c.prefix(), Command: "PART", Params: params}, at: time.Now()}
+	o := &outMsg{base: &irc.Message{Prefix: c.prefix(), Command: "PART", Params: params}, at: time.Now(), account: c.account()}
 	s.deliver(ch.Members(), o, func(r *Client) bool { return r != c })
 	c.sendOwn(o)
 	s.leave(c, ch)
@@ -217,7 +218,7 @@ func handleTopic(c *Client, m *irc.Message) error {
 func (s *Server) setTopic(c *Client, ch *Channel, text string) {
 	now := storedTime(time.Now())
 	setter, prefix, key := c.hostmask(), c.prefix(), s.channelKey(ch)
-	o := &outMsg{base: &irc.Message{Prefix: prefix, Command: "TOPIC", Params: []string{ch.name, text}}, at: now, msgid: s.newMsgID(now)}
+	o := &outMsg{base: &irc.Message{Prefix: prefix, Command: "TOPIC", Params: []string{ch.name, text}}, at: now, msgid: s.newMsgID(now), account: c.account()}
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	ch.topic = topicState{text: text, setter: setter, at: now}
@@ -361,7 +362,7 @@ func (s *Server) kick(c *Client, name, nick, reason string) error {
 	if _, in := ch.privs(target); !in {
 		return ircError{irc.ERR_USERNOTINCHANNEL, []string{target.Nick(), ch.name, "They aren't on that channel"}}
 	}
-	o := &outMsg{base: &irc.Message{Prefix: c.prefix(), Command: "KICK", Params: []string{ch.name, target.Nick(), reason}}, at: time.Now()}
+	o := &outMsg{base: &irc.Message{Prefix: c.prefix(), Command: "KICK", Params: []string{ch.name, target.Nick(), reason}}, at: time.Now(), account: c.account()}
 	s.deliver(ch.Members(), o, nil)
 	s.leave(target, ch)
 	return nil
@@ -405,7 +406,7 @@ func handleInvite(c *Client, m *irc.Message) error {
 		c.numeric(irc.RPL_AWAY, target.Nick(), away)
 	}
 	inv := &irc.Message{Prefix: c.prefix(), Command: "INVITE", Params: []string{target.Nick(), ch.name}}
-	o := &outMsg{base: inv, at: time.Now()}
+	o := &outMsg{base: inv, at: time.Now(), account: c.account()}
 	c.srv.deliver([]*Client{target}, o, nil)
 	// invite-notify: other channel operators who asked for it hear of it too.
 	c.srv.deliver(ch.Members(), o, func(r *Client) bool {

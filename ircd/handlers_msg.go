@@ -93,7 +93,7 @@ func (s *Server) messageOne(c *Client, cmd, target, text string, tags irc.Tags, 
 	at := storedTime(start)
 	r := &relayMsg{params: [2]string{target, text}}
 	o := &r.outMsg
-	o.at, o.msgid, o.tags = at, s.newMsgID(at), tags
+	o.at, o.msgid, o.tags, o.account = at, s.newMsgID(at), tags, c.account()
 	params := r.params[:]
 	if cmd == "TAGMSG" {
 		params = params[:1]

@@ -67,7 +67,7 @@ func handleQuit(c *Client, m *irc.Message) error {
 
 func handleAuthenticate(c *Client, m *irc.Message) error {
 	switch {
-	case c.isRegistered() || c.reg.saslDone:
+	case c.isRegistered() || c.reg.saslDone || c.account() != "":
 		return ircError{irc.ERR_SASLALREADY, []string{"You have already authenticated using SASL"}}
 	case !c.caps.has(capSASL):
 		return ircError{irc.ERR_SASLFAIL, []string{"SASL authentication failed: sasl capability not enabled"}}
@@ -119,18 +119,25 @@ func (c *Client) resetSASL() {
 	c.reg.saslChunks = 0
 }
 
+// finishSASLPlain checks authzid NUL authcid NUL password. The room
+// password admits the client under any user name and logs in to no
+// account: everyone shares it, so it proves no identity (no 900, as WHOX
+// and WHOIS agree). With accounts on, any other password is tried as the
+// personal password of the account the user name names.
 func finishSASLPlain(c *Client, payload string) error {
 	raw, err := base64.StdEncoding.DecodeString(payload)
 	parts := bytes.Split(raw, []byte{0})
-	if err != nil || len(parts) != 3 || !c.srv.history.CheckPassword(parts[2]) {
-		c.authFailed("sasl_plain")
-		return ircError{irc.ERR_SASLFAIL, []string{"SASL authentication failed"}}
+	switch {
+	case err != nil || len(parts) != 3:
+	case c.srv.history.CheckPassword(parts[2]):
+		c.reg.authed, c.reg.saslDone = true, true
+		c.numeric(irc.RPL_SASLSUCCESS, "SASL authentication successful")
+		return nil
+	case c.srv.accounts != nil:
+		return saslAccount(c, string(parts[0]), string(parts[1]), parts[2])
 	}
-	c.reg.authed, c.reg.saslDone = true, true
-	// Everyone shares the room password, so the SASL user name is no
-	// identity and no account is set: no 900, as WHOX and WHOIS agree.
-	c.numeric(irc.RPL_SASLSUCCESS, "SASL authentication successful")
-	return nil
+	c.authFailed(metrics.MechanismSASLPlain)
+	return ircError{irc.ERR_SASLFAIL, []string{"SASL authentication failed"}}
 }
 
 // authFailed counts a failed login and holds this client's reply back, so
@@ -158,6 +165,14 @@ func (s *Server) tryRegister(c *Client) {
 		}
 		c.authFailed(mech)
 		s.metrics.Registrations.WithLabelValues(metrics.ResultBadPassword).Inc()
+		if c.account() != "" {
+			// Logged in to an account, but the server itself still
+			// wants the room password.
+			c.numeric(irc.ERR_PASSWDMISMATCH, "Room password required: send it with PASS (your account password goes in SASL)")
+			c.sendError("Room password required")
+			c.requestQuit("Bad password")
+			return
+		}
 		c.numeric(irc.ERR_PASSWDMISMATCH, "Password incorrect")
 		c.sendError("Bad password")
 		c.requestQuit("Bad password")

@@ -55,7 +55,7 @@ func (s *Server) changeNick(c *Client, nick string) error {
 	c.mu.Unlock()
 	s.mu.Unlock()
 	s.whowas.add(old, c)
-	o := &outMsg{base: &irc.Message{Prefix: old, Command: "NICK", Params: []string{nick}}, at: time.Now()}
+	o := &outMsg{base: &irc.Message{Prefix: old, Command: "NICK", Params: []string{nick}}, at: time.Now(), account: c.account()}
 	s.deliver(c.neighbours(), o, nil)
 	c.sendOwn(o) // a reply, so a labeled NICK's own line carries the label
 	s.monitorNickChange(old.Name, c.prefix())

@@ -12,6 +12,7 @@ import (
 
 	"securechat/config"
 	"securechat/crypto"
+	"securechat/ircd/accounts"
 	"securechat/ircd/history"
 	"securechat/ircd/irctest"
 	"securechat/metrics"
@@ -40,10 +41,11 @@ type testServer struct {
 type serverOption func(*testServerSetup)
 
 type testServerSetup struct {
-	cfg   *config.Config
-	store store.Store
-	vault *crypto.Vault
-	log   *slog.Logger // nil: the server discards its log
+	cfg      *config.Config
+	store    store.Store
+	vault    *crypto.Vault
+	log      *slog.Logger             // nil: the server discards its log
+	throttle accounts.ThrottleOptions // for the account registry, with accounts on
 }
 
 func withConfig(f func(*config.Config)) serverOption {
@@ -98,7 +100,14 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, "test")
 	h := history.New(setup.vault, setup.store, history.Options{QueueSize: setup.cfg.WriteQueueSize, Metrics: m, Log: setup.log})
-	srv, err := NewServer(setup.cfg, Deps{History: h, Metrics: m, TLS: certs.TLSConfig(), Version: "test", Log: setup.log})
+	var accts *accounts.Registry
+	if setup.cfg.Accounts {
+		accts, err = accounts.Open(context.Background(), h, accounts.Options{KDF: cheapKDF, Throttle: setup.throttle})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv, err := NewServer(setup.cfg, Deps{History: h, Accounts: accts, Metrics: m, TLS: certs.TLSConfig(), Version: "test", Log: setup.log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -135,11 +135,18 @@ func TestAtRestSecrecy(t *testing.T) {
 	a.Sync()
 	b.Send("QUIT :quitqz7")
 	ts.flushHistory()
-	for key, value := range dumpRedis(t, env.redis.Client()) {
+	env.assertNoMarker(t, markers)
+}
+
+// assertNoMarker checks that no marker appears in any Redis key or
+// value, nor in the RDB file Redis saves now.
+func (e *redisEnv) assertNoMarker(t *testing.T, markers []string) {
+	t.Helper()
+	for key, value := range dumpRedis(t, e.redis.Client()) {
 		assertNoMarker(t, "key "+key, []byte(key), markers)
 		assertNoMarker(t, "value of "+key, value, markers)
 	}
-	rdb, err := os.ReadFile(env.redis.Save())
+	rdb, err := os.ReadFile(e.redis.Save())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,9 +12,9 @@ import (
 
 // TestPackageBoundaries keeps the dependency rules of README "How it
 // works": protocol code reaches crypto and store only through
-// ircd/history, and history and transport know nothing of each other or
-// of the server. push knows neither the server nor storage: the server
-// seals and keeps the keys and subscriptions it marshals.
+// ircd/history, and history, transport and accounts know nothing of the
+// server. push knows neither the server nor storage: the server seals and
+// keeps the keys and subscriptions it marshals.
 func TestPackageBoundaries(t *testing.T) {
 	t.Parallel()
 	forbidden := map[string][]string{
@@ -23,6 +23,9 @@ func TestPackageBoundaries(t *testing.T) {
 		"transport": {"securechat/ircd", "securechat/ircd/history", "securechat/crypto", "securechat/store"},
 		"wire":      {"securechat/ircd", "securechat/ircd/history", "securechat/ircd/transport"},
 		"push":      {"securechat/ircd", "securechat/ircd/history", "securechat/ircd/transport", "securechat/crypto", "securechat/store"},
+		// accounts persists through history (Persister) and takes from
+		// crypto only the password hash, which holds no key.
+		"accounts": {"securechat/ircd", "securechat/ircd/transport", "securechat/store"},
 	}
 	for dir, bad := range forbidden {
 		pkg, err := build.ImportDir(dir, 0)

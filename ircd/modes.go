@@ -363,7 +363,7 @@ func (s *Server) changeModes(c *Client, ch *Channel, changes []modeChange) {
 	}
 	if !b.empty() {
 		msg := &irc.Message{Prefix: prefix, Command: "MODE", Params: append([]string{ch.name}, b.params()...)}
-		o := &outMsg{base: msg, at: time.Now()}
+		o := &outMsg{base: msg, at: time.Now(), account: c.account()}
 		s.deliver(ch.snapshot, o, func(r *Client) bool { return r != c })
 		c.sendOwn(o)
 	}

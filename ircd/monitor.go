@@ -223,5 +223,5 @@ func (s *Server) notifyChange(c *Client, m *irc.Message, cp capability, self boo
 	if self {
 		recipients = append(recipients, c)
 	}
-	s.deliver(recipients, &outMsg{base: m, at: time.Now()}, func(r *Client) bool { return r.caps.has(cp) })
+	s.deliver(recipients, &outMsg{base: m, at: time.Now(), account: c.account()}, func(r *Client) bool { return r.caps.has(cp) })
 }

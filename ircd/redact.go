@@ -149,7 +149,7 @@ func (r *redaction) notice(s *Server, c *Client, target string) *outMsg {
 		params = append(params, r.reason)
 	}
 	at := storedTime(time.Now())
-	return &outMsg{base: &irc.Message{Prefix: c.prefix(), Command: "REDACT", Params: params}, at: at, msgid: s.newMsgID(at)}
+	return &outMsg{base: &irc.Message{Prefix: c.prefix(), Command: "REDACT", Params: params}, at: at, msgid: s.newMsgID(at), account: c.account()}
 }
 
 // redactionWanted selects the recipients of a REDACT: those with the

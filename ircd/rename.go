@@ -127,7 +127,7 @@ func (s *Server) renameLocked(ch *Channel, newName string) (*Channel, error) {
 func (s *Server) announceRename(c *Client, oldName string, nc *Channel, reason string) {
 	caseOnly := wire.Casefold(oldName) == nc.folded
 	now := time.Now()
-	o := &outMsg{base: &irc.Message{Prefix: c.prefix(), Command: "RENAME", Params: []string{oldName, nc.name, reason}}, at: now}
+	o := &outMsg{base: &irc.Message{Prefix: c.prefix(), Command: "RENAME", Params: []string{oldName, nc.name, reason}}, at: now, account: c.account()}
 	for _, r := range nc.snapshot {
 		emit := func(f *outMsg) { s.deliverTo(&c.pending, []*Client{r}, f, nil) }
 		if r == c {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"securechat/config"
+	"securechat/ircd/accounts"
 	"securechat/ircd/history"
 	"securechat/ircd/transport"
 	"securechat/metrics"
@@ -28,10 +29,13 @@ var ErrServerClosed = errors.New("ircd: server closed")
 // The server closes History in Shutdown, after its clients are gone.
 type Deps struct {
 	History *history.History
-	Metrics *metrics.Metrics
-	Log     *slog.Logger
-	TLS     *tls.Config // used by listeners started with tls=true
-	Version string
+	// Accounts is the account registry; the daemon opens it when
+	// config.Accounts is set, and it must then be given.
+	Accounts *accounts.Registry
+	Metrics  *metrics.Metrics
+	Log      *slog.Logger
+	TLS      *tls.Config // used by listeners started with tls=true
+	Version  string
 }
 
 // Server is the IRC server. Its exported methods are safe to call from any
@@ -40,13 +44,16 @@ type Deps struct {
 type Server struct {
 	cfg     atomic.Pointer[config.Config]
 	history *history.History
-	metrics *metrics.Metrics
-	log     *slog.Logger
-	tls     *tls.Config
-	version string
-	created time.Time
-	guard   *addrGuard
-	motd    atomic.Pointer[[]string]
+	// accounts is the account registry, nil when accounts are off; it
+	// is fixed at start, so turning accounts on or off needs a restart.
+	accounts *accounts.Registry
+	metrics  *metrics.Metrics
+	log      *slog.Logger
+	tls      *tls.Config
+	version  string
+	created  time.Time
+	guard    *addrGuard
+	motd     atomic.Pointer[[]string]
 
 	mu        sync.RWMutex
 	clients   map[string]*Client  // registered clients by casefolded nick
@@ -97,6 +104,12 @@ func NewServer(cfg *config.Config, deps Deps) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Accounts {
+		if deps.Accounts == nil {
+			return nil, errors.New("ircd: accounts are on but no account registry was given")
+		}
+		s.accounts = deps.Accounts
+	}
 	s.cfg.Store(cfg)
 	s.guard = newAddrGuard(s.config)
 	s.loadMOTD(cfg)
@@ -140,6 +153,9 @@ func (s *Server) SetRehash(f func() error) { s.rehashF.Store(&f) }
 // Reload swaps in a new configuration. Existing clients keep their
 // connections; new limits apply from their next check.
 func (s *Server) Reload(cfg *config.Config) {
+	if cfg.Accounts != (s.accounts != nil) {
+		s.log.Warn("the accounts setting changed; it takes effect at restart")
+	}
 	s.cfg.Store(cfg)
 	s.loadMOTD(cfg)
 }

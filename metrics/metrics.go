@@ -59,6 +59,8 @@ const (
 	OpIndex  = "index" // the CHATHISTORY TARGETS index, updated with appends
 	// OpChannelState is a failed save of a channel's sealed settings.
 	OpChannelState = "channel_state"
+	// OpBlob is a failed save of another sealed blob (an account, say).
+	OpBlob = "blob"
 )
 
 // Metrics is the set of collectors the daemon updates. Its fields are set
@@ -98,7 +100,7 @@ type Metrics struct {
 	// HistoryReads counts history read requests (replays, CHATHISTORY).
 	HistoryReads prometheus.Counter
 	// HistoryErrors counts history failures by operation (OpAppend,
-	// OpRead, OpOpen, OpSeal, OpIndex, OpChannelState).
+	// OpRead, OpOpen, OpSeal, OpIndex, OpChannelState, OpBlob).
 	HistoryErrors *prometheus.CounterVec
 	// WriteQueueDepth is the number of history writes waiting for the store.
 	WriteQueueDepth prometheus.Gauge
@@ -180,7 +182,7 @@ func (m *Metrics) initLabels() {
 		ReasonSendQ, ReasonPingTimeout, ReasonRegistrationTimeout} {
 		m.Refused.WithLabelValues(v)
 	}
-	for _, v := range []string{OpAppend, OpRead, OpOpen, OpSeal, OpIndex, OpChannelState} {
+	for _, v := range []string{OpAppend, OpRead, OpOpen, OpSeal, OpIndex, OpChannelState, OpBlob} {
 		m.HistoryErrors.WithLabelValues(v)
 	}
 	for _, v := range []string{OpSeal, OpOpen} {

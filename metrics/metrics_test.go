@@ -166,7 +166,7 @@ func TestFixedLabelSetsPrecreated(t *testing.T) {
 		{"registrations_total", m.Registrations, 4},
 		{"auth_failures_total", m.AuthFailures, 3},
 		{"refused_connections_total", m.Refused, 7},
-		{"history_errors_total", m.HistoryErrors, 6},
+		{"history_errors_total", m.HistoryErrors, 7},
 		{"crypto_latency_seconds", m.CryptoLatency, 2},
 		{"messages_received_total", m.MessagesIn, 0},
 	}

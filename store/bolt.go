@@ -34,6 +34,7 @@ var (
 	bucketMeta     = []byte("meta")     // key -> newest position and count
 	bucketState    = []byte("state")    // singletons: the keyring
 	bucketChannels = []byte("channels") // key -> channel state
+	bucketBlobs    = []byte("blobs")    // kind -> nested bucket of key -> blob
 	keyKeyring     = []byte("keyring")
 )
 
@@ -61,7 +62,7 @@ func OpenBolt(path string, opts Options) (*Bolt, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketHistory, bucketMeta, bucketState, bucketChannels} {
+		for _, name := range [][]byte{bucketHistory, bucketMeta, bucketState, bucketChannels, bucketBlobs} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -469,6 +470,51 @@ func (b *Bolt) DeleteChannelState(_ context.Context, key string) error {
 		return tx.Bucket(bucketChannels).Delete(boltName(key))
 	})
 	return wrapErr("delete channel state", err)
+}
+
+// Blobs returns every stored blob of kind, by key.
+func (b *Bolt) Blobs(_ context.Context, kind string) (map[string][]byte, error) {
+	defer b.timed("blob", time.Now())
+	out := make(map[string][]byte)
+	err := b.db.View(func(tx *bolt.Tx) error {
+		kb := tx.Bucket(bucketBlobs).Bucket(boltName(kind))
+		if kb == nil {
+			return nil
+		}
+		return kb.ForEach(func(name, v []byte) error {
+			out[string(name[1:])] = append([]byte{}, v...)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, wrapErr("blobs", err)
+	}
+	return out, nil
+}
+
+// SaveBlob replaces one blob of kind.
+func (b *Bolt) SaveBlob(_ context.Context, kind, key string, data []byte) error {
+	defer b.timed("blob", time.Now())
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		kb, err := tx.Bucket(bucketBlobs).CreateBucketIfNotExists(boltName(kind))
+		if err != nil {
+			return err
+		}
+		return kb.Put(boltName(key), data)
+	})
+	return wrapErr("save blob", err)
+}
+
+// DeleteBlob removes one blob of kind; absent keys are fine.
+func (b *Bolt) DeleteBlob(_ context.Context, kind, key string) error {
+	defer b.timed("blob", time.Now())
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		if kb := tx.Bucket(bucketBlobs).Bucket(boltName(kind)); kb != nil {
+			return kb.Delete(boltName(key))
+		}
+		return nil
+	})
+	return wrapErr("delete blob", err)
 }
 
 // Ping reports whether the database is still open.

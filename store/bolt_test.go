@@ -132,7 +132,7 @@ func TestBoltFileHoldsOnlyWhatCallersGive(t *testing.T) {
 		}
 		return d
 	}
-	allowed := []string{"history", "meta", "state", "channels", "keyring", "marker-in-sealed-data"}
+	allowed := []string{"history", "meta", "state", "channels", "keyring", "blobs", "kaccount", "marker-in-sealed-data"}
 	for i, key := range []string{"3f9a0c21d4e5b6a7", "c0ffee00deadbeef"} {
 		allowed = append(allowed, "k"+key)
 		for n := range 50 {
@@ -141,6 +141,9 @@ func TestBoltFileHoldsOnlyWhatCallersGive(t *testing.T) {
 			mustAppend(t, b, key, Record{ID: id, Time: at(n), Data: sealed(i + n)})
 		}
 		if err := b.SaveChannelState(t.Context(), key, sealed(i)); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.SaveBlob(t.Context(), "account", key, sealed(i+1)); err != nil {
 			t.Fatal(err)
 		}
 	}

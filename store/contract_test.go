@@ -30,6 +30,7 @@ func testStore(t *testing.T, newStore func(t *testing.T, opts Options) Store) {
 	t.Run("MaxLen", func(t *testing.T) { t.Parallel(); testMaxLen(t, newStore(t, Options{MaxLen: 10})) })
 	t.Run("Keyring", func(t *testing.T) { t.Parallel(); testKeyring(t, newStore(t, Options{})) })
 	t.Run("ChannelStates", func(t *testing.T) { t.Parallel(); testChannelStates(t, newStore(t, Options{})) })
+	t.Run("Blobs", func(t *testing.T) { t.Parallel(); testBlobs(t, newStore(t, Options{})) })
 	t.Run("Ping", func(t *testing.T) {
 		t.Parallel()
 		if err := newStore(t, Options{}).Ping(t.Context()); err != nil {
@@ -435,6 +436,40 @@ func testChannelStates(t *testing.T, s Store) {
 		}
 	}
 	check(map[string][]byte{"a": []byte("3")})
+}
+
+// testBlobs checks that blobs replace, delete and stay apart by kind, and
+// that they do not mix with channel states.
+func testBlobs(t *testing.T, s Store) {
+	ctx := t.Context()
+	check := func(kind string, want map[string][]byte) {
+		t.Helper()
+		got, err := s.Blobs(ctx, kind)
+		if err != nil || !maps.EqualFunc(got, want, bytes.Equal) {
+			t.Fatalf("Blobs(%q) = %q, %v; want %q", kind, got, err, want)
+		}
+	}
+	check("account", map[string][]byte{})
+	for _, b := range [][3]string{{"account", "a", "1"}, {"account", "b", "2\x00"}, {"push", "a", "p"}, {"account", "a", "3"}} {
+		if err := s.SaveBlob(ctx, b[0], b[1], []byte(b[2])); err != nil {
+			t.Fatalf("SaveBlob: %v", err)
+		}
+	}
+	check("account", map[string][]byte{"a": []byte("3"), "b": []byte("2\x00")})
+	check("push", map[string][]byte{"a": []byte("p")})
+	for _, key := range []string{"b", "missing"} {
+		if err := s.DeleteBlob(ctx, "account", key); err != nil {
+			t.Fatalf("DeleteBlob(%q): %v", key, err)
+		}
+	}
+	if err := s.DeleteBlob(ctx, "nokind", "a"); err != nil {
+		t.Fatalf("DeleteBlob of an unknown kind: %v", err)
+	}
+	check("account", map[string][]byte{"a": []byte("3")})
+	check("push", map[string][]byte{"a": []byte("p")})
+	if cs, err := s.ChannelStates(ctx); err != nil || len(cs) != 0 {
+		t.Fatalf("ChannelStates = %q, %v; blobs must not show up there", cs, err)
+	}
 }
 
 func TestMemoryContract(t *testing.T) {

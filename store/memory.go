@@ -21,6 +21,7 @@ type Memory struct {
 	latest   map[string]int64   // newest record time per key, in ms
 	keyring  []byte
 	channels map[string][]byte
+	blobs    map[string]map[string][]byte // kind -> key -> blob
 }
 
 // NewMemory returns an empty in-memory store. Only opts.MaxLen applies.
@@ -30,6 +31,7 @@ func NewMemory(opts Options) *Memory {
 		logs:     make(map[string][]entry),
 		latest:   make(map[string]int64),
 		channels: make(map[string][]byte),
+		blobs:    make(map[string]map[string][]byte),
 	}
 }
 
@@ -164,6 +166,36 @@ func (m *Memory) DeleteChannelState(_ context.Context, key string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.channels, key)
+	return nil
+}
+
+// Blobs returns every stored blob of kind, by key.
+func (m *Memory) Blobs(_ context.Context, kind string) (map[string][]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string][]byte, len(m.blobs[kind]))
+	for k, v := range m.blobs[kind] {
+		out[k] = slices.Clone(v)
+	}
+	return out, nil
+}
+
+// SaveBlob replaces one blob of kind.
+func (m *Memory) SaveBlob(_ context.Context, kind, key string, data []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.blobs[kind] == nil {
+		m.blobs[kind] = make(map[string][]byte)
+	}
+	m.blobs[kind][key] = append([]byte{}, data...)
+	return nil
+}
+
+// DeleteBlob removes one blob of kind; absent keys are fine.
+func (m *Memory) DeleteBlob(_ context.Context, kind, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.blobs[kind], key)
 	return nil
 }
 

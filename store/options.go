@@ -20,7 +20,7 @@ type Options struct {
 	Prefix string
 	// ObserveLatency, if not nil, is called after every Redis round trip
 	// with a short, fixed operation name ("append", "query", "targets",
-	// "trim", "keyring", "channel_state", "ping") and its duration, so the
+	// "trim", "keyring", "channel_state", "blob", "ping") and its duration, so the
 	// daemon can export a histogram without store importing metrics. It
 	// must be cheap and safe for concurrent use.
 	ObserveLatency func(op string, d time.Duration)

@@ -129,6 +129,7 @@ func (r *Redis) streamKey(key string) string { return r.prefix + "h:" + key }
 func (r *Redis) targetsKey() string          { return r.prefix + "targets" }
 func (r *Redis) keyringKey() string          { return r.prefix + "keyring" }
 func (r *Redis) channelsKey() string         { return r.prefix + "channels" }
+func (r *Redis) blobsKey(kind string) string { return r.prefix + "b:" + kind }
 
 // timed reports one round trip that began at start to ObserveLatency.
 func (r *Redis) timed(op string, start time.Time) { observe(r.observe, op, start) }
@@ -327,11 +328,20 @@ func (r *Redis) SaveKeyring(ctx context.Context, data []byte) error {
 
 // ChannelStates returns every stored channel state, by key.
 func (r *Redis) ChannelStates(ctx context.Context) (map[string][]byte, error) {
-	start := time.Now()
-	m, err := r.client.HGetAll(ctx, r.channelsKey()).Result()
-	r.timed("channel_state", start)
+	out, err := r.hashBytes(ctx, r.channelsKey(), "channel_state")
 	if err != nil {
 		return nil, fmt.Errorf("store: channel states: %w", err)
+	}
+	return out, nil
+}
+
+// hashBytes reads every field of the hash key, timed as op.
+func (r *Redis) hashBytes(ctx context.Context, key, op string) (map[string][]byte, error) {
+	start := time.Now()
+	m, err := r.client.HGetAll(ctx, key).Result()
+	r.timed(op, start)
+	if err != nil {
+		return nil, err
 	}
 	out := make(map[string][]byte, len(m))
 	for k, v := range m {
@@ -354,6 +364,31 @@ func (r *Redis) DeleteChannelState(ctx context.Context, key string) error {
 	err := r.client.HDel(ctx, r.channelsKey(), key).Err()
 	r.timed("channel_state", start)
 	return wrapErr("delete channel state", err)
+}
+
+// Blobs returns every stored blob of kind, by key: one hash per kind.
+func (r *Redis) Blobs(ctx context.Context, kind string) (map[string][]byte, error) {
+	out, err := r.hashBytes(ctx, r.blobsKey(kind), "blob")
+	if err != nil {
+		return nil, fmt.Errorf("store: blobs: %w", err)
+	}
+	return out, nil
+}
+
+// SaveBlob replaces one blob of kind.
+func (r *Redis) SaveBlob(ctx context.Context, kind, key string, data []byte) error {
+	start := time.Now()
+	err := r.client.HSet(ctx, r.blobsKey(kind), key, data).Err()
+	r.timed("blob", start)
+	return wrapErr("save blob", err)
+}
+
+// DeleteBlob removes one blob of kind; absent keys are fine.
+func (r *Redis) DeleteBlob(ctx context.Context, kind, key string) error {
+	start := time.Now()
+	err := r.client.HDel(ctx, r.blobsKey(kind), key).Err()
+	r.timed("blob", start)
+	return wrapErr("delete blob", err)
 }
 
 // Ping reports whether Redis answers; use it for readiness.

@@ -106,8 +106,8 @@ type BatchAppender interface {
 	AppendBatch(ctx context.Context, recs []KeyedRecord) error
 }
 
-// State holds small named blobs that outlive a restart: the keyring and
-// the sealed state of each channel.
+// State holds small named blobs that outlive a restart: the keyring, the
+// sealed state of each channel, and sealed blobs of other kinds.
 type State interface {
 	// Keyring returns the stored keyring, or ErrNotFound.
 	Keyring(ctx context.Context) ([]byte, error)
@@ -119,6 +119,14 @@ type State interface {
 	SaveChannelState(ctx context.Context, key string, data []byte) error
 	// DeleteChannelState removes one channel's state; absent keys are fine.
 	DeleteChannelState(ctx context.Context, key string) error
+	// Blobs returns every stored blob of kind, by key. A kind is a short,
+	// fixed, non-secret name ("account"); keys are opaque keyed hashes,
+	// so neither reveals what a blob is about. Kinds never share keys.
+	Blobs(ctx context.Context, kind string) (map[string][]byte, error)
+	// SaveBlob replaces one blob of kind.
+	SaveBlob(ctx context.Context, kind, key string, data []byte) error
+	// DeleteBlob removes one blob of kind; absent keys are fine.
+	DeleteBlob(ctx context.Context, kind, key string) error
 }
 
 // Store is everything securechat persists.

@@ -19,6 +19,7 @@ import (
 
 	"securechat/config"
 	"securechat/ircd"
+	"securechat/ircd/accounts"
 	"securechat/ircd/history"
 	"securechat/metrics"
 	"securechat/store"
@@ -59,7 +60,11 @@ func daemon(cfg *config.Config, args, env []string, log *slog.Logger, stdout, st
 		log.Info("TLS certificate", "sha256", fp)
 	}
 	h := history.New(vault, st, history.Options{QueueSize: cfg.WriteQueueSize, Metrics: m, Log: log})
-	srv, err := ircd.NewServer(cfg, ircd.Deps{History: h, Metrics: m, Log: log, TLS: certs.TLSConfig(), Version: version})
+	accts, err := openAccounts(ctx, cfg, h)
+	if err != nil {
+		return err
+	}
+	srv, err := ircd.NewServer(cfg, ircd.Deps{History: h, Accounts: accts, Metrics: m, Log: log, TLS: certs.TLSConfig(), Version: version})
 	if err != nil {
 		return err
 	}
@@ -93,6 +98,15 @@ func warnPassword(warnings []string, log *slog.Logger, stderr io.Writer) {
 		log.Warn(w)
 		fmt.Fprintf(stderr, "securechatd: WARNING: %s\n", w)
 	}
+}
+
+// openAccounts loads the account registry when accounts are on; nil
+// when they are off.
+func openAccounts(ctx context.Context, cfg *config.Config, h *history.History) (*accounts.Registry, error) {
+	if !cfg.Accounts {
+		return nil, nil
+	}
+	return accounts.Open(ctx, h, accounts.Options{})
 }
 
 func openStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics, log *slog.Logger) (store.Store, error) {

@@ -259,8 +259,19 @@ func (c *Client) RegisterSASL(nick, password string, caps ...string) []string {
 // returns the welcome burst, as RegisterSASL does.
 func (c *Client) RegisterPass(nick, password string, caps ...string) []string {
 	c.t.Helper()
-	c.Nick = nick
+	c.startPass(nick, password, len(caps) > 0, caps)
 	if len(caps) > 0 {
+		c.Send("CAP END")
+	}
+	return c.welcome()
+}
+
+// startPass sends PASS, NICK and USER; with negotiate, CAP LS 302 first,
+// which holds registration open until CAP END, and a CAP REQ for caps.
+func (c *Client) startPass(nick, password string, negotiate bool, caps []string) {
+	c.t.Helper()
+	c.Nick = nick
+	if negotiate {
 		c.Send("CAP LS 302")
 	}
 	c.Send("PASS :%s", password)
@@ -269,9 +280,7 @@ func (c *Client) RegisterPass(nick, password string, caps ...string) []string {
 	if len(caps) > 0 {
 		c.Send("CAP REQ :%s", strings.Join(caps, " "))
 		c.Expect(`CAP \S+ ACK`)
-		c.Send("CAP END")
 	}
-	return c.welcome()
 }
 
 // welcome waits for 001 and then the end of the MOTD, and returns the
