@@ -10,6 +10,7 @@ const WANTED_CAPS = ["server-time", "message-tags", "batch", "draft/chathistory"
 const MAX_BACKOFF_MS = 30000;
 const OLDER_PAGE = 50; // messages asked for per CHATHISTORY BEFORE
 const NEAR_TOP_PX = 40; // scrolling this close to the top loads older lines
+const PAINT_BATCH = 100; // lines put in the page per frame, at most
 
 const $ = (id) => document.getElementById(id);
 
@@ -24,7 +25,13 @@ const state = {
   // labeled-response batch carries its label, an older-history batch
   // the conversation its lines go to and the lines received so far.
   batches: new Map(), labelSeq: 0,
+  unpainted: [], // lines of the conversation on screen waiting for a frame
 };
+
+// Formatters are built once: building one per line is most of the cost of
+// showing a long replay.
+const SHORT_TIME = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit" });
+const FULL_TIME = new Intl.DateTimeFormat([], { dateStyle: "medium", timeStyle: "medium" });
 
 function fold(name) { return name.toLowerCase(); }
 function isChannel(name) { return /^[#&]/.test(name); }
@@ -167,6 +174,7 @@ function renderCurrent() {
   $("topic").textContent = c ? stripFormatting(c.topic) : "";
   $("leave").hidden = !c || !c.channel;
   const ol = $("messages");
+  state.unpainted.length = 0; // c.lines holds them: shown below
   ol.replaceChildren(...(c ? c.lines.map(lineElement) : []));
   ol.scrollTop = ol.scrollHeight;
   renderHistoryState();
@@ -174,10 +182,21 @@ function renderCurrent() {
   renderMembers();
 }
 
+// appendLineElement shows line below the others on the next animation
+// frame, with any other lines that arrive before it: a burst (a replay, a
+// busy channel) then costs one layout per frame, not one per line.
 function appendLineElement(line) {
+  state.unpainted.push(line);
+  if (state.unpainted.length === 1) requestAnimationFrame(paintLines);
+}
+
+function paintLines() {
+  const lines = state.unpainted.splice(0, PAINT_BATCH);
+  if (!lines.length) return; // renderCurrent showed them already
+  if (state.unpainted.length) requestAnimationFrame(paintLines);
   const ol = $("messages");
   const atBottom = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 40;
-  ol.append(lineElement(line));
+  ol.append(...lines.map(lineElement));
   if (atBottom) ol.scrollTop = ol.scrollHeight;
 }
 
@@ -194,8 +213,8 @@ function lineElement(line) {
   if (line.msgid) li.dataset.msgid = line.msgid;
   const t = document.createElement("time");
   t.dateTime = line.at.toISOString();
-  t.textContent = line.at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  t.title = line.at.toLocaleString();
+  t.textContent = SHORT_TIME.format(line.at);
+  t.title = FULL_TIME.format(line.at);
   li.append(t);
   if (line.kind === "msg" || line.kind === "notice") {
     const n = document.createElement("span");
