@@ -307,14 +307,39 @@ function onDisconnect() {
     loginFailed("Could not connect to the server. Try again.");
     return;
   }
+  // Once per drop, not once per failed attempt to come back.
+  if (state.registered) statusLine("Disconnected from the server.", "error");
+  state.registered = false;
+  scheduleRetry();
+}
+
+// scheduleRetry connects again after the back-off delay, which doubles
+// with each failed attempt up to MAX_BACKOFF_MS; while the browser knows
+// it is offline it waits for the network instead of spending attempts.
+function scheduleRetry() {
+  clearTimeout(state.retryTimer);
+  state.retryTimer = null;
+  if (!navigator.onLine) {
+    setStatus("Offline. Reconnecting when the network is back…", true);
+    return;
+  }
   const delay = state.backoff;
   state.backoff = Math.min(state.backoff * 2, MAX_BACKOFF_MS);
   setStatus("Disconnected. Reconnecting in " + Math.round(delay / 1000) + " s…", true);
-  statusLine("Disconnected from the server.", "error");
-  state.retryTimer = setTimeout(() => {
-    setStatus("Reconnecting…", true);
-    connect();
-  }, delay + Math.random() * 500);
+  state.retryTimer = setTimeout(reconnect, delay + Math.random() * 500);
+}
+
+function reconnect() {
+  clearTimeout(state.retryTimer);
+  state.retryTimer = null;
+  setStatus("Reconnecting…", true);
+  connect();
+}
+
+// waitingToRetry reports whether the page lost its connection and is
+// waiting to connect again.
+function waitingToRetry() {
+  return state.everRegistered && !state.refused && !state.ws;
 }
 
 function loginFailed(message) {
@@ -698,6 +723,15 @@ $("send-form").addEventListener("submit", (ev) => {
 $("messages").addEventListener("scroll", () => {
   if (state.current && $("messages").scrollTop < NEAR_TOP_PX) loadOlder(state.current);
 }, { passive: true });
+
+// A phone that changes networks, or comes back to the tab after its
+// timers were frozen, reconnects at once rather than at the end of a
+// back-off that may have grown to half a minute.
+window.addEventListener("online", () => { if (waitingToRetry()) reconnect(); });
+window.addEventListener("offline", () => { if (waitingToRetry()) scheduleRetry(); });
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden && waitingToRetry() && navigator.onLine) reconnect();
+});
 
 $("leave").addEventListener("click", () => {
   if (state.current && state.current.channel) send("PART", state.current.name);
