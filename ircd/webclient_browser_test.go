@@ -198,8 +198,9 @@ func TestWebClientChatsWithIRCClient(t *testing.T) {
 	}
 }
 
-// TestWebClientRendersTextOnly checks that markup, formatting codes and
-// links from the server never become live HTML.
+// TestWebClientRendersTextOnly checks that markup in messages, notices,
+// topics and part reasons, formatting codes and links from the server
+// never become live HTML.
 func TestWebClientRendersTextOnly(t *testing.T) {
 	t.Parallel()
 	l := newLobby(t)
@@ -209,7 +210,19 @@ func TestWebClientRendersTextOnly(t *testing.T) {
 	alice.Send("PRIVMSG #lobby :<img src=x onerror=window.pwned=1>")
 	alice.Send("PRIVMSG #lobby :\x02bold\x02 and \x0304,01red\x03 text")
 	alice.Send("PRIVMSG #lobby :see https://example.org/page, not javascript:window.pwned=2")
-	run(t, ctx, waitMessage("<img src=x onerror=window.pwned=1>"), waitMessage("bold and red text"), waitMessage("see https://"))
+	alice.Send("TOPIC #lobby :<img src=x onerror=window.pwned=3>")
+	alice.Send("NOTICE #lobby :<script>window.pwned=4</script>")
+	carol := l.ts.register("carol")
+	carol.JoinAndSync("#lobby")
+	carol.Send("PART #lobby :<img src=x onerror=window.pwned=5>")
+	run(t, ctx, waitMessage("<img src=x onerror=window.pwned=1>"), waitMessage("bold and red text"), waitMessage("see https://"),
+		waitMessage("<script>window.pwned=4</script>"), waitMessage("carol left (<img src=x onerror=window.pwned=5>)"))
+	if topic := eval[string](t, ctx, `document.querySelector("#topic").textContent`); topic != "<img src=x onerror=window.pwned=3>" {
+		t.Errorf("topic shown as %q", topic)
+	}
+	if scripts := eval[int](t, ctx, `document.querySelectorAll("body script").length`); scripts != 0 {
+		t.Errorf("%d <script> elements in the page's body", scripts)
+	}
 
 	images := eval[int](t, ctx, `document.querySelectorAll("img").length`)
 	links := eval[int](t, ctx, `document.querySelectorAll("#messages a").length`)
