@@ -155,6 +155,11 @@ func TestWebClientChatsWithIRCClient(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#chat-page")),
 		waitMessage("before you came"))
 	alice.Expect(`:bob!\S+ JOIN #lobby`)
+	// Logging in opens the channel and nothing else (no server tab for
+	// routine numerics such as a missing MOTD).
+	if convs := eval[[]string](t, ctx, `[...document.querySelectorAll("#conversation-list button")].map(b => b.textContent)`); strings.Join(convs, ",") != "#lobby" {
+		t.Errorf("conversations after login: %q, want only #lobby", convs)
+	}
 
 	// The replay shows the message's original time, not the time it arrived.
 	shown := eval[string](t, ctx, `[...document.querySelectorAll("#messages li")].find(li => li.textContent.includes("before you came")).querySelector("time").dateTime`)

@@ -405,6 +405,7 @@ const handlers = {
       statusLine(m.params.at(-1) + ": " + m.params[1], "error");
     }
   },
+  "422"() {}, // no MOTD: routine, not an error to put in a conversation
   "464"() { loginFailed("Wrong password"); },
   ERROR(m) {
     if (!state.refused) statusLine(m.params.at(-1) || "Connection closed", "error");
