@@ -188,7 +188,7 @@ func TestWebClientKeyboard(t *testing.T) {
 		t.Fatal(err)
 	}
 	needName := map[string]bool{`"button"`: true, `"textbox"`: true, `"link"`: true, `"navigation"`: true}
-	named := 0
+	named := map[string]bool{}
 	for _, n := range tree.Nodes {
 		if n.Ignored || n.Role == nil || !needName[string(n.Role.Value)] {
 			continue
@@ -197,9 +197,12 @@ func TestWebClientKeyboard(t *testing.T) {
 			t.Errorf("a %s has no accessible name", n.Role.Value)
 			continue
 		}
-		named++
+		named[string(n.Role.Value)+" "+string(n.Name.Value)] = true
 	}
-	if named < 6 {
-		t.Errorf("only %d named controls in the accessibility tree", named)
+	for _, want := range []string{`"navigation" "Conversations"`, `"button" "#lobby"`, `"button" "Leave"`,
+		`"textbox" "Message"`, `"button" "Send"`} {
+		if !named[want] {
+			t.Errorf("no %s in the accessibility tree (named: %v)", want, named)
+		}
 	}
 }

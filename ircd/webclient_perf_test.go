@@ -131,22 +131,60 @@ func TestWebClientScrollsThousandLines(t *testing.T) {
 		t.Fatalf("shown %d lines, want the %d sent, in order", len(got), total)
 	}
 
-	ctxRun, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	s := scrollAllTheWayUp(t, ctx, want)
+	t.Logf("scrolled %.0f px in %d frames: frame time median %.1f ms, max %.1f ms, %d frames > 50 ms; %d long tasks",
+		s.Height, len(s.Frames), median(s.Frames), slices.Max(s.Frames), countOver(s.Frames, 50), len(s.LongTasks))
+
+	// Coming back to the channel from another conversation builds its
+	// newest lines; scrolling up shows the rest from memory.
+	run(t, ctx, say("/msg alice"), waitFor(`document.querySelector("#conversation-name").textContent === "alice"`))
+	ms := evalAsync[float64](t, ctx, switchToLobby)
+	if shown := eval[[]string](t, ctx, messageTexts); len(shown) == 0 || shown[len(shown)-1] != want[total-1] {
+		t.Fatalf("after switching back the last line shown is not the newest")
+	}
+	t.Logf("switching to the %d-line channel: %.0f ms from the click to the frame after it", total, ms)
+	s = scrollAllTheWayUp(t, ctx, want)
+	t.Logf("after switching: scrolled %.0f px in %d frames: frame time median %.1f ms, max %.1f ms, %d frames > 50 ms",
+		s.Height, len(s.Frames), median(s.Frames), slices.Max(s.Frames), countOver(s.Frames, 50))
+}
+
+// evalAsync returns the value of the promise the JavaScript expression js
+// gives, allowing two minutes.
+func evalAsync[T any](t *testing.T, ctx context.Context, js string) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	s, err := chromedp.Run(ctxRun, chromedp.Evaluate[scrollRun](scrollUp, chromedp.EvalAwaitPromise))
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return v
+}
+
+// scrollAllTheWayUp runs scrollUp, checks that it reached the top and that the
+// page then shows the lines want, in order, and knows there is no older
+// history, and returns what it measured.
+func scrollAllTheWayUp(t *testing.T, ctx context.Context, want []string) scrollRun {
+	t.Helper()
+	s := evalAsync[scrollRun](t, ctx, scrollUp)
 	if s.Top != 0 || len(s.Frames) == 0 {
 		t.Fatalf("scrolling stopped at %.0f px after %d steps", s.Top, s.Steps)
 	}
 	run(t, ctx, waitFor(`document.querySelector("#messages").dataset.history === "complete"`))
-	if n := len(eval[[]string](t, ctx, messageTexts)); n != total {
-		t.Errorf("%d lines after scrolling to the top, want %d", n, total)
+	if got := eval[[]string](t, ctx, messageTexts); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("%d lines shown after scrolling to the top, want the %d sent, in order", len(got), len(want))
 	}
-	t.Logf("scrolled %.0f px in %d frames: frame time median %.1f ms, max %.1f ms, %d frames > 50 ms; %d long tasks",
-		s.Height, len(s.Frames), median(s.Frames), slices.Max(s.Frames), countOver(s.Frames, 50), len(s.LongTasks))
+	return s
 }
+
+// switchToLobby clicks #lobby in the conversation list and returns the
+// milliseconds until the frame that shows it has been produced.
+const switchToLobby = `new Promise(done => {
+	const b = [...document.querySelectorAll("#conversation-list button")].find(b => b.textContent.startsWith("#lobby"));
+	const start = performance.now();
+	b.click();
+	requestAnimationFrame(() => setTimeout(() => done(performance.now() - start)));
+})`
 
 // chatLine returns the i-th line of a made-up conversation: mixed
 // lengths, some long enough to wrap on a phone, some with a link.

@@ -11,6 +11,10 @@ const MAX_BACKOFF_MS = 30000;
 const OLDER_PAGE = 50; // messages asked for per CHATHISTORY BEFORE
 const NEAR_TOP_PX = 40; // scrolling this close to the top loads older lines
 const PAINT_BATCH = 100; // lines put in the page per frame, at most
+// Opening a conversation builds only its newest lines; older ones held in
+// memory go in as the user scrolls up, before any are asked of the server.
+// Laying out a thousand lines at once takes a noticeable pause.
+const SHOWN_ON_OPEN = 150;
 
 const $ = (id) => document.getElementById(id);
 
@@ -43,7 +47,8 @@ function conv(name, create = true) {
   if (!c && create) {
     c = { name, channel: isChannel(name), lines: [], seen: new Set(),
       members: new Map(), pendingNames: null, topic: "", unread: 0, mentions: 0, joined: false,
-      olderLabel: "", historyDone: false };
+      olderLabel: "", historyDone: false,
+      shownFrom: 0 }; // while on screen: c.lines[shownFrom:] are in the page
     state.convs.set(fold(name), c);
     renderConvList();
   }
@@ -130,12 +135,35 @@ function prependLines(c, fields) {
   const lines = fields.map((f) => newLine(c, f)).filter(Boolean);
   c.lines.unshift(...lines);
   if (c === state.current && lines.length) {
-    const ol = $("messages");
-    const fromBottom = ol.scrollHeight - ol.scrollTop;
-    ol.prepend(...lines.map(lineElement));
-    ol.scrollTop = ol.scrollHeight - fromBottom;
+    if (c.shownFrom === 0) putAbove(lines);
+    else c.shownFrom += lines.length; // above lines not shown yet
   }
   return lines.length;
+}
+
+// showEarlier puts more of the current conversation's lines held in
+// memory above those shown, and reports whether there were any.
+function showEarlier(c) {
+  if (c.shownFrom === 0) return false;
+  const from = Math.max(0, c.shownFrom - SHOWN_ON_OPEN);
+  putAbove(c.lines.slice(from, c.shownFrom));
+  c.shownFrom = from;
+  return true;
+}
+
+// putAbove puts lines above those shown and keeps the view on what the
+// user was reading.
+function putAbove(lines) {
+  const ol = $("messages");
+  const fromBottom = ol.scrollHeight - ol.scrollTop;
+  ol.prepend(...lines.map(lineElement));
+  ol.scrollTop = ol.scrollHeight - fromBottom;
+}
+
+// loadEarlier shows older lines of c: from memory if it has any not
+// shown, else from the server.
+function loadEarlier(c) {
+  if (!showEarlier(c)) loadOlder(c);
 }
 
 function statusLine(text, kind = "event") {
@@ -170,12 +198,11 @@ function renderConvList() {
 
 function renderCurrent() {
   const c = state.current;
-  $("conversation-name").textContent = c ? c.name : "";
-  $("topic").textContent = c ? stripFormatting(c.topic) : "";
-  $("leave").hidden = !c || !c.channel;
+  renderHead();
   const ol = $("messages");
   state.unpainted.length = 0; // c.lines holds them: shown below
-  ol.replaceChildren(...(c ? c.lines.map(lineElement) : []));
+  if (c) c.shownFrom = Math.max(0, c.lines.length - SHOWN_ON_OPEN);
+  ol.replaceChildren(...(c ? c.lines.slice(c.shownFrom).map(lineElement) : []));
   ol.scrollTop = ol.scrollHeight;
   renderHistoryState();
   fillScreen();
@@ -185,6 +212,15 @@ function renderCurrent() {
 // appendLineElement shows line below the others on the next animation
 // frame, with any other lines that arrive before it: a burst (a replay, a
 // busy channel) then costs one layout per frame, not one per line.
+// renderHead shows the current conversation's name, topic and whether it
+// can be left.
+function renderHead() {
+  const c = state.current;
+  $("conversation-name").textContent = c ? c.name : "";
+  $("topic").textContent = c ? stripFormatting(c.topic) : "";
+  $("leave").hidden = !c || !c.channel;
+}
+
 function appendLineElement(line) {
   state.unpainted.push(line);
   if (state.unpainted.length === 1) requestAnimationFrame(paintLines);
@@ -451,7 +487,7 @@ const handlers = {
       q.name = to;
       state.convs.set(fold(to), q);
       renderConvList();
-      if (q === state.current) renderCurrent();
+      if (q === state.current) renderHead();
     }
     renderMembers();
   },
@@ -459,7 +495,7 @@ const handlers = {
     const c = conv(m.params[0]);
     c.topic = m.params[1] || "";
     addLine(c, { kind: "event", text: m.nick + " set the topic: " + c.topic, at: messageTime(m) });
-    if (c === state.current) renderCurrent();
+    if (c === state.current) renderHead();
   },
   "331"(m) { setTopic(m.params[1], ""); },
   "332"(m) { setTopic(m.params[1], m.params[2] || ""); },
@@ -490,7 +526,7 @@ function setTopic(name, topic) {
   const c = conv(name, false);
   if (!c) return;
   c.topic = topic;
-  if (c === state.current) renderCurrent();
+  if (c === state.current) renderHead();
 }
 
 function leftChannel(m, name, who, verb) {
@@ -588,7 +624,7 @@ function onBatch(m) {
 // short to scroll, since then no scrolling up can ask for them.
 function fillScreen() {
   const ol = $("messages");
-  if (state.current && ol.scrollHeight <= ol.clientHeight + NEAR_TOP_PX) loadOlder(state.current);
+  if (state.current && ol.scrollHeight <= ol.clientHeight + NEAR_TOP_PX) loadEarlier(state.current);
 }
 
 // finishLabel ends an older-history request answered without a batch,
@@ -722,7 +758,7 @@ $("send-form").addEventListener("submit", (ev) => {
 });
 
 $("messages").addEventListener("scroll", () => {
-  if (state.current && $("messages").scrollTop < NEAR_TOP_PX) loadOlder(state.current);
+  if (state.current && $("messages").scrollTop < NEAR_TOP_PX) loadEarlier(state.current);
 }, { passive: true });
 
 // A phone that changes networks, or comes back to the tab after its
