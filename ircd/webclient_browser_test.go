@@ -172,6 +172,10 @@ func TestWebClientChatsWithIRCClient(t *testing.T) {
 	}
 
 	run(t, ctx, waitFor(`document.querySelector("#members").textContent.includes("alice")`))
+	// Channel operators come first.
+	if members := eval[[]string](t, ctx, `[...document.querySelectorAll("#members li")].map(li => li.textContent)`); strings.Join(members, ",") != "@alice,bob" {
+		t.Errorf("members listed as %q, want @alice then bob", members)
+	}
 	topic := eval[string](t, ctx, `document.querySelector("#topic").textContent`)
 	if topic != "welcome <b>home</b>" {
 		t.Errorf("topic shown as %q", topic)

@@ -284,8 +284,10 @@ function renderMembers() {
   $("members-summary").textContent = "Members (" + names.length + ")";
 }
 
+// rank orders members by their highest channel status, owners first and
+// those without any last.
 function rank(prefix) {
-  const i = "~&@%+".indexOf(prefix.slice(0, 1));
+  const i = prefix ? "~&@%+".indexOf(prefix[0]) : -1;
   return i < 0 ? 5 : i;
 }
 
