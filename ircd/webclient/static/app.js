@@ -12,9 +12,11 @@ const OLDER_PAGE = 50; // messages asked for per CHATHISTORY BEFORE
 const NEAR_TOP_PX = 40; // scrolling this close to the top loads older lines
 const PAINT_BATCH = 100; // lines put in the page per frame, at most
 // Opening a conversation builds only its newest lines; older ones held in
-// memory go in as the user scrolls up, before any are asked of the server.
-// Laying out a thousand lines at once takes a noticeable pause.
+// memory go in as the user scrolls up, a few at a time so that each step
+// fits in a frame, before any are asked of the server. Laying out a
+// thousand lines at once takes a noticeable pause.
 const SHOWN_ON_OPEN = 150;
+const SHOWN_PER_STEP = 50;
 
 const $ = (id) => document.getElementById(id);
 
@@ -145,7 +147,7 @@ function prependLines(c, fields) {
 // memory above those shown, and reports whether there were any.
 function showEarlier(c) {
   if (c.shownFrom === 0) return false;
-  const from = Math.max(0, c.shownFrom - SHOWN_ON_OPEN);
+  const from = Math.max(0, c.shownFrom - SHOWN_PER_STEP);
   putAbove(c.lines.slice(from, c.shownFrom));
   c.shownFrom = from;
   return true;
