@@ -259,6 +259,27 @@ func TestWebClientWrongPassword(t *testing.T) {
 	}
 }
 
+// TestWebClientChecksLoginForm checks that the login page says what to
+// fix in a nick the server would refuse or a missing password, before
+// connecting.
+func TestWebClientChecksLoginForm(t *testing.T) {
+	t.Parallel()
+	url := newTestServer(t).startWebClient()
+	ctx := newBrowser(t)
+	for _, tc := range []struct{ nick, password, want string }{
+		{"two words", testPassword, "Choose a nick: letters, digits and _-[]{}|^` (no spaces)."},
+		{"9lives", testPassword, "Choose a nick: letters, digits and _-[]{}|^` (no spaces)."},
+		{"eve", "", "Enter the room password."},
+	} {
+		run(t, ctx, login(url, tc.nick, tc.password),
+			waitFor(`document.querySelector("#login-error").textContent !== ""`))
+		msg := eval[string](t, ctx, `document.querySelector("#login-error").textContent`)
+		if msg != tc.want || !eval[bool](t, ctx, `document.querySelector("#chat-page").hidden`) {
+			t.Errorf("nick %q, password %q: error %q, want %q", tc.nick, tc.password, msg, tc.want)
+		}
+	}
+}
+
 // TestWebClientHeaders checks the security headers over the real
 // listener, and that HSTS follows the server's STS policy.
 func TestWebClientHeaders(t *testing.T) {

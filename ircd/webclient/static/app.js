@@ -321,9 +321,7 @@ function connect() {
   state.ws = ws;
   ws.addEventListener("open", () => {
     send("CAP", "LS", "302");
-    send("PASS", state.password);
-    send("NICK", state.nick);
-    send("USER", state.nick, "0", "*", state.nick);
+    sendLogin();
   });
   ws.addEventListener("message", (ev) => {
     if (typeof ev.data === "string") handleLine(parseLine(ev.data));
@@ -333,6 +331,14 @@ function connect() {
     state.ws = null;
     onDisconnect();
   });
+}
+
+// sendLogin sends what registers the connection: the room password, the
+// nick and the user name.
+function sendLogin() {
+  send("PASS", state.password);
+  send("NICK", state.nick);
+  send("USER", state.nick, "0", "*", state.nick);
 }
 
 function onDisconnect() {
@@ -730,27 +736,32 @@ function say(target, text, kind = "msg", shown = text) {
 
 // --- wiring -------------------------------------------------------------
 
-$("login-form").addEventListener("submit", (ev) => {
-  ev.preventDefault();
+// readLogin returns the login form's fields, checked, or the message that
+// says what to fix. Fields added to the form (such as an account's) are
+// read here and sent by sendLogin.
+function readLogin() {
   const nick = $("login-nick").value.trim();
   const password = $("login-password").value;
   let channel = $("login-channel").value.trim();
   if (channel && !isChannel(channel)) channel = "#" + channel;
   if (!/^[A-Za-z[\]\\`_^{|}][A-Za-z0-9[\]\\`_^{|}-]*$/.test(nick)) {
-    $("login-error").textContent = "Choose a nick: letters, digits and _-[]{}|^` (no spaces).";
-    return;
+    return { error: "Choose a nick: letters, digits and _-[]{}|^` (no spaces)." };
   }
-  if (!password) {
-    $("login-error").textContent = "Enter the room password.";
-    return;
-  }
-  $("login-error").textContent = "";
+  if (!password) return { error: "Enter the room password." };
+  return { nick, password, firstChannel: channel };
+}
+
+$("login-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const login = readLogin();
+  $("login-error").textContent = login.error || "";
+  if (login.error) return;
   $("login-submit").disabled = true;
   // Asked here because browsers only allow it in answer to a user action.
   if (typeof Notification !== "undefined" && Notification.permission === "default") {
     Notification.requestPermission().catch(() => {});
   }
-  Object.assign(state, { nick, password, firstChannel: channel, refused: false, everRegistered: false, backoff: 1000 });
+  Object.assign(state, login, { refused: false, everRegistered: false, backoff: 1000 });
   connect();
 });
 
