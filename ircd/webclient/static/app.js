@@ -211,9 +211,6 @@ function renderCurrent() {
   renderMembers();
 }
 
-// appendLineElement shows line below the others on the next animation
-// frame, with any other lines that arrive before it: a burst (a replay, a
-// busy channel) then costs one layout per frame, not one per line.
 // renderHead shows the current conversation's name, topic and whether it
 // can be left.
 function renderHead() {
@@ -223,6 +220,9 @@ function renderHead() {
   $("leave").hidden = !c || !c.channel;
 }
 
+// appendLineElement shows line below the others on the next animation
+// frame, with any other lines that arrive before it: a burst (a replay, a
+// busy channel) then costs one layout per frame, not one per line.
 function appendLineElement(line) {
   state.unpainted.push(line);
   if (state.unpainted.length === 1) requestAnimationFrame(paintLines);
