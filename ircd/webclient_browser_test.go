@@ -155,6 +155,11 @@ func TestWebClientChatsWithIRCClient(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#chat-page")),
 		waitMessage("before you came"))
 	alice.Expect(`:bob!\S+ JOIN #lobby`)
+	// Logging in opens the channel and nothing else (no server tab for
+	// routine numerics such as a missing MOTD).
+	if convs := eval[[]string](t, ctx, `[...document.querySelectorAll("#conversation-list button")].map(b => b.textContent)`); strings.Join(convs, ",") != "#lobby" {
+		t.Errorf("conversations after login: %q, want only #lobby", convs)
+	}
 
 	// The replay shows the message's original time, not the time it arrived.
 	shown := eval[string](t, ctx, `[...document.querySelectorAll("#messages li")].find(li => li.textContent.includes("before you came")).querySelector("time").dateTime`)
@@ -167,6 +172,10 @@ func TestWebClientChatsWithIRCClient(t *testing.T) {
 	}
 
 	run(t, ctx, waitFor(`document.querySelector("#members").textContent.includes("alice")`))
+	// Channel operators come first.
+	if members := eval[[]string](t, ctx, `[...document.querySelectorAll("#members li")].map(li => li.textContent)`); strings.Join(members, ",") != "@alice,bob" {
+		t.Errorf("members listed as %q, want @alice then bob", members)
+	}
 	topic := eval[string](t, ctx, `document.querySelector("#topic").textContent`)
 	if topic != "welcome <b>home</b>" {
 		t.Errorf("topic shown as %q", topic)
@@ -198,8 +207,9 @@ func TestWebClientChatsWithIRCClient(t *testing.T) {
 	}
 }
 
-// TestWebClientRendersTextOnly checks that markup, formatting codes and
-// links from the server never become live HTML.
+// TestWebClientRendersTextOnly checks that markup in messages, notices,
+// topics and part reasons, formatting codes and links from the server
+// never become live HTML.
 func TestWebClientRendersTextOnly(t *testing.T) {
 	t.Parallel()
 	l := newLobby(t)
@@ -209,7 +219,19 @@ func TestWebClientRendersTextOnly(t *testing.T) {
 	alice.Send("PRIVMSG #lobby :<img src=x onerror=window.pwned=1>")
 	alice.Send("PRIVMSG #lobby :\x02bold\x02 and \x0304,01red\x03 text")
 	alice.Send("PRIVMSG #lobby :see https://example.org/page, not javascript:window.pwned=2")
-	run(t, ctx, waitMessage("<img src=x onerror=window.pwned=1>"), waitMessage("bold and red text"), waitMessage("see https://"))
+	alice.Send("TOPIC #lobby :<img src=x onerror=window.pwned=3>")
+	alice.Send("NOTICE #lobby :<script>window.pwned=4</script>")
+	carol := l.ts.register("carol")
+	carol.JoinAndSync("#lobby")
+	carol.Send("PART #lobby :<img src=x onerror=window.pwned=5>")
+	run(t, ctx, waitMessage("<img src=x onerror=window.pwned=1>"), waitMessage("bold and red text"), waitMessage("see https://"),
+		waitMessage("<script>window.pwned=4</script>"), waitMessage("carol left (<img src=x onerror=window.pwned=5>)"))
+	if topic := eval[string](t, ctx, `document.querySelector("#topic").textContent`); topic != "<img src=x onerror=window.pwned=3>" {
+		t.Errorf("topic shown as %q", topic)
+	}
+	if scripts := eval[int](t, ctx, `document.querySelectorAll("body script").length`); scripts != 0 {
+		t.Errorf("%d <script> elements in the page's body", scripts)
+	}
 
 	images := eval[int](t, ctx, `document.querySelectorAll("img").length`)
 	links := eval[int](t, ctx, `document.querySelectorAll("#messages a").length`)
@@ -234,6 +256,27 @@ func TestWebClientWrongPassword(t *testing.T) {
 	chatHidden := eval[bool](t, ctx, `document.querySelector("#chat-page").hidden`)
 	if msg != "Wrong password" || !chatHidden {
 		t.Fatalf("login error %q, chat hidden %v; want only \"Wrong password\"", msg, chatHidden)
+	}
+}
+
+// TestWebClientChecksLoginForm checks that the login page says what to
+// fix in a nick the server would refuse or a missing password, before
+// connecting.
+func TestWebClientChecksLoginForm(t *testing.T) {
+	t.Parallel()
+	url := newTestServer(t).startWebClient()
+	ctx := newBrowser(t)
+	for _, tc := range []struct{ nick, password, want string }{
+		{"two words", testPassword, "Choose a nick: letters, digits and _-[]{}|^` (no spaces)."},
+		{"9lives", testPassword, "Choose a nick: letters, digits and _-[]{}|^` (no spaces)."},
+		{"eve", "", "Enter the room password."},
+	} {
+		run(t, ctx, login(url, tc.nick, tc.password),
+			waitFor(`document.querySelector("#login-error").textContent !== ""`))
+		msg := eval[string](t, ctx, `document.querySelector("#login-error").textContent`)
+		if msg != tc.want || !eval[bool](t, ctx, `document.querySelector("#chat-page").hidden`) {
+			t.Errorf("nick %q, password %q: error %q, want %q", tc.nick, tc.password, msg, tc.want)
+		}
 	}
 }
 

@@ -1,10 +1,15 @@
 package ircd
 
 import (
+	"bytes"
+	"compress/gzip"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -15,11 +20,68 @@ var assetRefs = regexp.MustCompile(`(?:src|href)="([^"]+)"|(?:from|import)\s*["'
 // pageBudget is issue 15's target for loading the web client.
 const pageBudget = 200 << 10
 
+// webFetch is one file fetched from the web listener: the bytes that
+// crossed the wire and the response's headers.
+type webFetch struct {
+	wire   []byte
+	header http.Header
+	status int
+}
+
+// fetchAsset gets u over the TLS client with the given Accept-Encoding
+// and If-None-Match ("" for none).
+func fetchAsset(t *testing.T, client *http.Client, u, enc, etag string) webFetch {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if enc != "" {
+		req.Header.Set("Accept-Encoding", enc)
+	}
+	if etag != "" {
+		req.Header.Set("If-None-Match", etag)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return webFetch{wire: body, header: resp.Header, status: resp.StatusCode}
+}
+
+// decoded returns f's body as the browser sees it.
+func (f webFetch) decoded(t *testing.T) []byte {
+	t.Helper()
+	switch enc := f.header.Get("Content-Encoding"); enc {
+	case "":
+		return f.wire
+	case "gzip":
+		zr, err := gzip.NewReader(bytes.NewReader(f.wire))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatalf("corrupt gzip body: %v", err)
+		}
+		return b
+	default:
+		t.Fatalf("Content-Encoding %q", enc)
+		return nil
+	}
+}
+
 // TestWebClientPageWeight fetches "/" and everything it loads, transitively,
-// from the real listener as a browser would (asking for gzip), and checks
-// that the bytes transferred stay within the budget. The server does not
-// compress today, so what is counted is the raw size; it would count the
-// compressed size if it did.
+// from the real TLS listener as a browser would (asking for gzip), and
+// checks that each file arrives gzip-compressed, decompresses to the
+// embedded bytes, arrives the same uncompressed to a client that does not
+// ask for gzip, revalidates with a 304, and that the whole page stays
+// within the budget of bytes transferred.
 func TestWebClientPageWeight(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t)
@@ -27,8 +89,8 @@ func TestWebClientPageWeight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// DisableCompression keeps the transport from decompressing, so the
-	// body read is what crossed the wire.
+	// DisableCompression keeps the transport from asking for gzip or
+	// decompressing by itself, so the body read is what crossed the wire.
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: ts.tlsConf, DisableCompression: true}}
 	seen := map[string]bool{}
 	queue := []*url.URL{base}
@@ -40,29 +102,13 @@ func TestWebClientPageWeight(t *testing.T) {
 			continue
 		}
 		seen[u.String()] = true
-		req, err := http.NewRequest(http.MethodGet, u.String(), nil)
-		if err != nil {
-			t.Fatal(err)
+		gz := fetchAsset(t, client, u.String(), "gzip, deflate, br, zstd", "")
+		if gz.status != http.StatusOK {
+			t.Fatalf("%s: status %d", u.Path, gz.status)
 		}
-		req.Header.Set("Accept-Encoding", "gzip")
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := io.ReadAll(resp.Body)
-		_ = resp.Body.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("%s: %s", u.Path, resp.Status)
-		}
-		enc := resp.Header.Get("Content-Encoding")
-		t.Logf("%-12s %6d bytes %s", u.Path, len(body), enc)
-		total += len(body)
-		if enc != "" {
-			continue // compressed: nothing to scan without decoding, and nothing is compressed today
-		}
+		body := checkAsset(t, client, u, gz)
+		t.Logf("%-12s %6d bytes gzip, %6d plain", u.Path, len(gz.wire), len(body))
+		total += len(gz.wire)
 		for _, m := range assetRefs.FindAllStringSubmatch(string(body), -1) {
 			ref, err := u.Parse(m[1] + m[2] + m[3])
 			if err != nil {
@@ -83,4 +129,38 @@ func TestWebClientPageWeight(t *testing.T) {
 	if total > pageBudget {
 		t.Errorf("the web client weighs %d bytes, over the %d byte budget", total, pageBudget)
 	}
+}
+
+// checkAsset checks the file at u, fetched with gzip as gz, against the
+// embedded file and the uncompressed response, and returns its bytes.
+func checkAsset(t *testing.T, client *http.Client, u *url.URL, gz webFetch) []byte {
+	t.Helper()
+	name := strings.TrimPrefix(u.Path, "/")
+	if name == "" {
+		name = "index.html"
+	}
+	// The test runs in ircd/, where the embedded directory lies.
+	embedded, err := os.ReadFile(filepath.Join("webclient", "static", name))
+	if err != nil {
+		t.Fatalf("%s is served but not embedded: %v", u.Path, err)
+	}
+	plain := fetchAsset(t, client, u.String(), "", "")
+	if gz.header.Get("Content-Encoding") != "gzip" || plain.header.Get("Content-Encoding") != "" {
+		t.Errorf("%s: Content-Encoding %q when asked for gzip, %q when not", u.Path,
+			gz.header.Get("Content-Encoding"), plain.header.Get("Content-Encoding"))
+	}
+	if !bytes.Equal(gz.decoded(t), embedded) || !bytes.Equal(plain.wire, embedded) {
+		t.Errorf("%s: the bytes served differ from the embedded file", u.Path)
+	}
+	for _, f := range []webFetch{gz, plain} {
+		if f.header.Get("Vary") != "Accept-Encoding" || f.header.Get("Content-Security-Policy") == "" ||
+			f.header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: Vary %q, security headers %v", u.Path, f.header.Get("Vary"), f.header)
+		}
+	}
+	etag := gz.header.Get("ETag")
+	if again := fetchAsset(t, client, u.String(), "gzip", etag); again.status != http.StatusNotModified || len(again.wire) != 0 {
+		t.Errorf("%s: revalidating ETag %s gave %d with %d bytes, want a bare 304", u.Path, etag, again.status, len(again.wire))
+	}
+	return embedded
 }

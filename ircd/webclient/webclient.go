@@ -26,42 +26,50 @@ const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
 // HSTS is the Strict-Transport-Security value sent while STS is on.
 const HSTS = "max-age=2592000"
 
-// contentTypes fixes each served extension's type, so the system's MIME
-// database cannot change what nosniff browsers accept.
-var contentTypes = map[string]string{
-	".html": "text/html; charset=utf-8",
-	".css":  "text/css; charset=utf-8",
-	".js":   "text/javascript; charset=utf-8",
-	".svg":  "image/svg+xml",
-}
-
-// Handler serves the client's files with security headers. hsts reports,
-// per request, whether the server's Strict Transport Security policy is
-// on; it may be nil.
+// Handler serves the client's files with security headers, gzip-compressed
+// to browsers that accept it. The files are read and compressed once, here,
+// so a request only copies bytes. hsts reports, per request, whether the
+// server's Strict Transport Security policy is on; it may be nil.
 func Handler(hsts func() bool) http.Handler {
 	static, err := fs.Sub(files, "static")
 	if err != nil {
 		panic(err) // the embed directive guarantees the directory
 	}
-	// embed.FS has no modification times; the start time lets browsers
-	// revalidate cheaply, and a new binary changes it.
-	started := time.Now()
+	assets, err := loadAssets(static)
+	if err != nil {
+		panic(err) // embedded bytes that do not compress: a broken build
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		setSecurityHeaders(w.Header(), hsts != nil && hsts())
 		name := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
 		if name == "" {
 			name = "index.html"
 		}
-		ctype, known := contentTypes[path.Ext(name)]
-		body, err := fs.ReadFile(static, name)
-		if !known || err != nil {
+		a := assets[name]
+		if a == nil {
 			http.NotFound(w, r)
 			return
 		}
-		w.Header().Set("Content-Type", ctype)
-		w.Header().Set("Cache-Control", "no-cache")
-		http.ServeContent(w, r, name, started, bytes.NewReader(body))
+		a.serve(w, r)
 	})
+}
+
+// serve writes the representation of a that r accepts. Every response
+// names Accept-Encoding in Vary, so caches keep the two apart, and carries
+// that representation's ETag: with no-cache a reload costs a 304 per file.
+func (a *asset) serve(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", a.ctype)
+	h.Set("Cache-Control", "no-cache")
+	h.Add("Vary", "Accept-Encoding")
+	body, etag := a.raw, a.etag
+	if a.gz != nil && acceptsGzip(r.Header.Values("Accept-Encoding")) {
+		body, etag = a.gz, a.gzETag
+		h.Set("Content-Encoding", "gzip")
+	}
+	h.Set("ETag", etag)
+	// A zero time sends no Last-Modified: the ETag alone validates.
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
 }
 
 // setSecurityHeaders sets the headers every response carries, 404s too.

@@ -86,3 +86,84 @@ func TestNoInlineOrForeignCode(t *testing.T) {
 		}
 	}
 }
+
+func TestAcceptsGzip(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		header []string
+		want   bool
+	}{
+		{"absent", nil, false},
+		{"gzip", []string{"gzip"}, true},
+		{"browser list", []string{"gzip, deflate, br, zstd"}, true},
+		{"case and spaces", []string{" GZip ;q=0.5"}, true},
+		{"x-gzip", []string{"x-gzip"}, true},
+		{"refused", []string{"gzip;q=0"}, false},
+		{"refused with decimals", []string{"br, gzip;q=0.000"}, false},
+		{"star", []string{"*"}, true},
+		{"star refused", []string{"*;q=0"}, false},
+		{"gzip beats star", []string{"*, gzip;q=0"}, false},
+		{"other codings only", []string{"br, deflate"}, false},
+		{"identity", []string{"identity"}, false},
+		{"bad weight", []string{"gzip;q=high"}, false},
+		{"weight over 1", []string{"gzip;q=2"}, false},
+		{"split over two headers", []string{"br", "gzip"}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := acceptsGzip(tc.header); got != tc.want {
+				t.Errorf("acceptsGzip(%q) = %v, want %v", tc.header, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestCompressedAndRevalidated checks each file's two representations:
+// gzip only when asked for, Vary on both, an ETag apiece, and a 304 with
+// no body when the browser already holds the one it would get.
+func TestCompressedAndRevalidated(t *testing.T) {
+	t.Parallel()
+	h := Handler(nil)
+	for _, name := range []string{"/", "/app.js", "/irc.js", "/style.css"} {
+		t.Run(name, func(t *testing.T) {
+			fetch := func(enc, etag string) *httptest.ResponseRecorder {
+				req := httptest.NewRequest(http.MethodGet, name, nil)
+				if enc != "" {
+					req.Header.Set("Accept-Encoding", enc)
+				}
+				if etag != "" {
+					req.Header.Set("If-None-Match", etag)
+				}
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				return rec
+			}
+			plain, gz := fetch("", ""), fetch("gzip, br", "")
+			if plain.Header().Get("Content-Encoding") != "" || gz.Header().Get("Content-Encoding") != "gzip" {
+				t.Fatalf("Content-Encoding %q without gzip, %q with", plain.Header().Get("Content-Encoding"), gz.Header().Get("Content-Encoding"))
+			}
+			for _, rec := range []*httptest.ResponseRecorder{plain, gz} {
+				if rec.Code != 200 || rec.Header().Get("Vary") != "Accept-Encoding" || rec.Header().Get("ETag") == "" {
+					t.Errorf("status %d, Vary %q, ETag %q", rec.Code, rec.Header().Get("Vary"), rec.Header().Get("ETag"))
+				}
+			}
+			if plain.Header().Get("ETag") == gz.Header().Get("ETag") {
+				t.Errorf("both representations have ETag %s", plain.Header().Get("ETag"))
+			}
+			if gz.Body.Len() >= plain.Body.Len() {
+				t.Errorf("gzip body %d bytes, plain %d", gz.Body.Len(), plain.Body.Len())
+			}
+			if rec := fetch("gzip", gz.Header().Get("ETag")); rec.Code != http.StatusNotModified || rec.Body.Len() != 0 {
+				t.Errorf("revalidating the gzip copy: %d with %d bytes", rec.Code, rec.Body.Len())
+			}
+			if rec := fetch("", plain.Header().Get("ETag")); rec.Code != http.StatusNotModified {
+				t.Errorf("revalidating the plain copy: %d", rec.Code)
+			}
+			// The tag of the other representation does not validate this one.
+			if rec := fetch("gzip", plain.Header().Get("ETag")); rec.Code != 200 {
+				t.Errorf("plain ETag accepted for the gzip copy: %d", rec.Code)
+			}
+		})
+	}
+}

@@ -10,6 +10,13 @@ const WANTED_CAPS = ["server-time", "message-tags", "batch", "draft/chathistory"
 const MAX_BACKOFF_MS = 30000;
 const OLDER_PAGE = 50; // messages asked for per CHATHISTORY BEFORE
 const NEAR_TOP_PX = 40; // scrolling this close to the top loads older lines
+const PAINT_BATCH = 100; // lines put in the page per frame, at most
+// Opening a conversation builds only its newest lines; older ones held in
+// memory go in as the user scrolls up, a few at a time so that each step
+// fits in a frame, before any are asked of the server. Laying out a
+// thousand lines at once takes a noticeable pause.
+const SHOWN_ON_OPEN = 150;
+const SHOWN_PER_STEP = 50;
 
 const $ = (id) => document.getElementById(id);
 
@@ -24,7 +31,13 @@ const state = {
   // labeled-response batch carries its label, an older-history batch
   // the conversation its lines go to and the lines received so far.
   batches: new Map(), labelSeq: 0,
+  unpainted: [], // lines of the conversation on screen waiting for a frame
 };
+
+// Formatters are built once: building one per line is most of the cost of
+// showing a long replay.
+const SHORT_TIME = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit" });
+const FULL_TIME = new Intl.DateTimeFormat([], { dateStyle: "medium", timeStyle: "medium" });
 
 function fold(name) { return name.toLowerCase(); }
 function isChannel(name) { return /^[#&]/.test(name); }
@@ -36,7 +49,8 @@ function conv(name, create = true) {
   if (!c && create) {
     c = { name, channel: isChannel(name), lines: [], seen: new Set(),
       members: new Map(), pendingNames: null, topic: "", unread: 0, mentions: 0, joined: false,
-      olderLabel: "", historyDone: false };
+      olderLabel: "", historyDone: false,
+      shownFrom: 0 }; // while on screen: c.lines[shownFrom:] are in the page
     state.convs.set(fold(name), c);
     renderConvList();
   }
@@ -123,12 +137,35 @@ function prependLines(c, fields) {
   const lines = fields.map((f) => newLine(c, f)).filter(Boolean);
   c.lines.unshift(...lines);
   if (c === state.current && lines.length) {
-    const ol = $("messages");
-    const fromBottom = ol.scrollHeight - ol.scrollTop;
-    ol.prepend(...lines.map(lineElement));
-    ol.scrollTop = ol.scrollHeight - fromBottom;
+    if (c.shownFrom === 0) putAbove(lines);
+    else c.shownFrom += lines.length; // above lines not shown yet
   }
   return lines.length;
+}
+
+// showEarlier puts more of the current conversation's lines held in
+// memory above those shown, and reports whether there were any.
+function showEarlier(c) {
+  if (c.shownFrom === 0) return false;
+  const from = Math.max(0, c.shownFrom - SHOWN_PER_STEP);
+  putAbove(c.lines.slice(from, c.shownFrom));
+  c.shownFrom = from;
+  return true;
+}
+
+// putAbove puts lines above those shown and keeps the view on what the
+// user was reading.
+function putAbove(lines) {
+  const ol = $("messages");
+  const fromBottom = ol.scrollHeight - ol.scrollTop;
+  ol.prepend(...lines.map(lineElement));
+  ol.scrollTop = ol.scrollHeight - fromBottom;
+}
+
+// loadEarlier shows older lines of c: from memory if it has any not
+// shown, else from the server.
+function loadEarlier(c) {
+  if (!showEarlier(c)) loadOlder(c);
 }
 
 function statusLine(text, kind = "event") {
@@ -163,21 +200,41 @@ function renderConvList() {
 
 function renderCurrent() {
   const c = state.current;
-  $("conversation-name").textContent = c ? c.name : "";
-  $("topic").textContent = c ? stripFormatting(c.topic) : "";
-  $("leave").hidden = !c || !c.channel;
+  renderHead();
   const ol = $("messages");
-  ol.replaceChildren(...(c ? c.lines.map(lineElement) : []));
+  state.unpainted.length = 0; // c.lines holds them: shown below
+  if (c) c.shownFrom = Math.max(0, c.lines.length - SHOWN_ON_OPEN);
+  ol.replaceChildren(...(c ? c.lines.slice(c.shownFrom).map(lineElement) : []));
   ol.scrollTop = ol.scrollHeight;
   renderHistoryState();
   fillScreen();
   renderMembers();
 }
 
+// renderHead shows the current conversation's name, topic and whether it
+// can be left.
+function renderHead() {
+  const c = state.current;
+  $("conversation-name").textContent = c ? c.name : "";
+  $("topic").textContent = c ? stripFormatting(c.topic) : "";
+  $("leave").hidden = !c || !c.channel;
+}
+
+// appendLineElement shows line below the others on the next animation
+// frame, with any other lines that arrive before it: a burst (a replay, a
+// busy channel) then costs one layout per frame, not one per line.
 function appendLineElement(line) {
+  state.unpainted.push(line);
+  if (state.unpainted.length === 1) requestAnimationFrame(paintLines);
+}
+
+function paintLines() {
+  const lines = state.unpainted.splice(0, PAINT_BATCH);
+  if (!lines.length) return; // renderCurrent showed them already
+  if (state.unpainted.length) requestAnimationFrame(paintLines);
   const ol = $("messages");
   const atBottom = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 40;
-  ol.append(lineElement(line));
+  ol.append(...lines.map(lineElement));
   if (atBottom) ol.scrollTop = ol.scrollHeight;
 }
 
@@ -194,8 +251,8 @@ function lineElement(line) {
   if (line.msgid) li.dataset.msgid = line.msgid;
   const t = document.createElement("time");
   t.dateTime = line.at.toISOString();
-  t.textContent = line.at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  t.title = line.at.toLocaleString();
+  t.textContent = SHORT_TIME.format(line.at);
+  t.title = FULL_TIME.format(line.at);
   li.append(t);
   if (line.kind === "msg" || line.kind === "notice") {
     const n = document.createElement("span");
@@ -229,8 +286,10 @@ function renderMembers() {
   $("members-summary").textContent = "Members (" + names.length + ")";
 }
 
+// rank orders members by their highest channel status, owners first and
+// those without any last.
 function rank(prefix) {
-  const i = "~&@%+".indexOf(prefix.slice(0, 1));
+  const i = prefix ? "~&@%+".indexOf(prefix[0]) : -1;
   return i < 0 ? 5 : i;
 }
 
@@ -262,9 +321,7 @@ function connect() {
   state.ws = ws;
   ws.addEventListener("open", () => {
     send("CAP", "LS", "302");
-    send("PASS", state.password);
-    send("NICK", state.nick);
-    send("USER", state.nick, "0", "*", state.nick);
+    sendLogin();
   });
   ws.addEventListener("message", (ev) => {
     if (typeof ev.data === "string") handleLine(parseLine(ev.data));
@@ -274,6 +331,14 @@ function connect() {
     state.ws = null;
     onDisconnect();
   });
+}
+
+// sendLogin sends what registers the connection: the room password, the
+// nick and the user name.
+function sendLogin() {
+  send("PASS", state.password);
+  send("NICK", state.nick);
+  send("USER", state.nick, "0", "*", state.nick);
 }
 
 function onDisconnect() {
@@ -288,14 +353,39 @@ function onDisconnect() {
     loginFailed("Could not connect to the server. Try again.");
     return;
   }
+  // Once per drop, not once per failed attempt to come back.
+  if (state.registered) statusLine("Disconnected from the server.", "error");
+  state.registered = false;
+  scheduleRetry();
+}
+
+// scheduleRetry connects again after the back-off delay, which doubles
+// with each failed attempt up to MAX_BACKOFF_MS; while the browser knows
+// it is offline it waits for the network instead of spending attempts.
+function scheduleRetry() {
+  clearTimeout(state.retryTimer);
+  state.retryTimer = null;
+  if (!navigator.onLine) {
+    setStatus("Offline. Reconnecting when the network is back…", true);
+    return;
+  }
   const delay = state.backoff;
   state.backoff = Math.min(state.backoff * 2, MAX_BACKOFF_MS);
   setStatus("Disconnected. Reconnecting in " + Math.round(delay / 1000) + " s…", true);
-  statusLine("Disconnected from the server.", "error");
-  state.retryTimer = setTimeout(() => {
-    setStatus("Reconnecting…", true);
-    connect();
-  }, delay + Math.random() * 500);
+  state.retryTimer = setTimeout(reconnect, delay + Math.random() * 500);
+}
+
+function reconnect() {
+  clearTimeout(state.retryTimer);
+  state.retryTimer = null;
+  setStatus("Reconnecting…", true);
+  connect();
+}
+
+// waitingToRetry reports whether the page lost its connection and is
+// waiting to connect again.
+function waitingToRetry() {
+  return state.everRegistered && !state.refused && !state.ws;
 }
 
 function loginFailed(message) {
@@ -361,6 +451,7 @@ const handlers = {
       statusLine(m.params.at(-1) + ": " + m.params[1], "error");
     }
   },
+  "422"() {}, // no MOTD: routine, not an error to put in a conversation
   "464"() { loginFailed("Wrong password"); },
   ERROR(m) {
     if (!state.refused) statusLine(m.params.at(-1) || "Connection closed", "error");
@@ -406,7 +497,7 @@ const handlers = {
       q.name = to;
       state.convs.set(fold(to), q);
       renderConvList();
-      if (q === state.current) renderCurrent();
+      if (q === state.current) renderHead();
     }
     renderMembers();
   },
@@ -414,7 +505,7 @@ const handlers = {
     const c = conv(m.params[0]);
     c.topic = m.params[1] || "";
     addLine(c, { kind: "event", text: m.nick + " set the topic: " + c.topic, at: messageTime(m) });
-    if (c === state.current) renderCurrent();
+    if (c === state.current) renderHead();
   },
   "331"(m) { setTopic(m.params[1], ""); },
   "332"(m) { setTopic(m.params[1], m.params[2] || ""); },
@@ -445,7 +536,7 @@ function setTopic(name, topic) {
   const c = conv(name, false);
   if (!c) return;
   c.topic = topic;
-  if (c === state.current) renderCurrent();
+  if (c === state.current) renderHead();
 }
 
 function leftChannel(m, name, who, verb) {
@@ -543,7 +634,7 @@ function onBatch(m) {
 // short to scroll, since then no scrolling up can ask for them.
 function fillScreen() {
   const ol = $("messages");
-  if (state.current && ol.scrollHeight <= ol.clientHeight + NEAR_TOP_PX) loadOlder(state.current);
+  if (state.current && ol.scrollHeight <= ol.clientHeight + NEAR_TOP_PX) loadEarlier(state.current);
 }
 
 // finishLabel ends an older-history request answered without a batch,
@@ -645,27 +736,32 @@ function say(target, text, kind = "msg", shown = text) {
 
 // --- wiring -------------------------------------------------------------
 
-$("login-form").addEventListener("submit", (ev) => {
-  ev.preventDefault();
+// readLogin returns the login form's fields, checked, or the message that
+// says what to fix. Fields added to the form (such as an account's) are
+// read here and sent by sendLogin.
+function readLogin() {
   const nick = $("login-nick").value.trim();
   const password = $("login-password").value;
   let channel = $("login-channel").value.trim();
   if (channel && !isChannel(channel)) channel = "#" + channel;
   if (!/^[A-Za-z[\]\\`_^{|}][A-Za-z0-9[\]\\`_^{|}-]*$/.test(nick)) {
-    $("login-error").textContent = "Choose a nick: letters, digits and _-[]{}|^` (no spaces).";
-    return;
+    return { error: "Choose a nick: letters, digits and _-[]{}|^` (no spaces)." };
   }
-  if (!password) {
-    $("login-error").textContent = "Enter the room password.";
-    return;
-  }
-  $("login-error").textContent = "";
+  if (!password) return { error: "Enter the room password." };
+  return { nick, password, firstChannel: channel };
+}
+
+$("login-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const login = readLogin();
+  $("login-error").textContent = login.error || "";
+  if (login.error) return;
   $("login-submit").disabled = true;
   // Asked here because browsers only allow it in answer to a user action.
   if (typeof Notification !== "undefined" && Notification.permission === "default") {
     Notification.requestPermission().catch(() => {});
   }
-  Object.assign(state, { nick, password, firstChannel: channel, refused: false, everRegistered: false, backoff: 1000 });
+  Object.assign(state, login, { refused: false, everRegistered: false, backoff: 1000 });
   connect();
 });
 
@@ -677,8 +773,17 @@ $("send-form").addEventListener("submit", (ev) => {
 });
 
 $("messages").addEventListener("scroll", () => {
-  if (state.current && $("messages").scrollTop < NEAR_TOP_PX) loadOlder(state.current);
+  if (state.current && $("messages").scrollTop < NEAR_TOP_PX) loadEarlier(state.current);
 }, { passive: true });
+
+// A phone that changes networks, or comes back to the tab after its
+// timers were frozen, reconnects at once rather than at the end of a
+// back-off that may have grown to half a minute.
+window.addEventListener("online", () => { if (waitingToRetry()) reconnect(); });
+window.addEventListener("offline", () => { if (waitingToRetry()) scheduleRetry(); });
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden && waitingToRetry() && navigator.onLine) reconnect();
+});
 
 $("leave").addEventListener("click", () => {
   if (state.current && state.current.channel) send("PART", state.current.name);
