@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,9 @@ import (
 	"securechat/metrics"
 	"securechat/store"
 )
+
+// home is the address the tests' clients log in from.
+var home = netip.MustParseAddr("192.0.2.1")
 
 // cheapKDF keeps tests fast; production parameters are tested in crypto.
 var cheapKDF = crypto.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
@@ -95,17 +99,17 @@ func TestVerifyCachesTheLastPassword(t *testing.T) {
 	}
 	base := r.gate.runs.Load()
 	for range 5 {
-		if a, err := r.Verify(t.Context(), "ZEBRA", []byte("horse battery staple")); err != nil || a.Name != "zebra" {
+		if a, err := r.Verify(t.Context(), "ZEBRA", home, []byte("horse battery staple")); err != nil || a.Name != "zebra" {
 			t.Fatalf("Verify = %+v, %v", a, err)
 		}
 	}
 	if n := r.gate.runs.Load() - base; n != 0 {
 		t.Fatalf("%d Argon2 runs for the password just registered, want 0", n)
 	}
-	if _, err := r.Verify(t.Context(), "zebra", []byte("wrong password")); !errors.Is(err, ErrBadPassword) {
+	if _, err := r.Verify(t.Context(), "zebra", home, []byte("wrong password")); !errors.Is(err, ErrBadPassword) {
 		t.Fatalf("wrong password: %v", err)
 	}
-	if _, err := r.Verify(t.Context(), "nobody", []byte("horse battery staple")); !errors.Is(err, ErrNoAccount) {
+	if _, err := r.Verify(t.Context(), "nobody", home, []byte("horse battery staple")); !errors.Is(err, ErrNoAccount) {
 		t.Fatalf("unknown account: %v", err)
 	}
 	if n := r.gate.runs.Load() - base; n != 1 {
@@ -117,7 +121,7 @@ func TestVerifyCachesTheLastPassword(t *testing.T) {
 	closeHistory(t, h)
 	r2 := openRegistry(t, newHistory(t, v, st), ThrottleOptions{})
 	for range 3 {
-		if _, err := r2.Verify(t.Context(), "zebra", []byte("horse battery staple")); err != nil {
+		if _, err := r2.Verify(t.Context(), "zebra", home, []byte("horse battery staple")); err != nil {
 			t.Fatalf("Verify after restart: %v", err)
 		}
 	}
@@ -137,13 +141,13 @@ func TestVerifyLocksOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 3 {
-		if _, err := r.Verify(t.Context(), "zebra", []byte("guess")); !errors.Is(err, ErrBadPassword) {
+		if _, err := r.Verify(t.Context(), "zebra", home, []byte("guess")); !errors.Is(err, ErrBadPassword) {
 			t.Fatalf("guess %d: %v, want ErrBadPassword", i, err)
 		}
 	}
 	runs := r.gate.runs.Load()
 	for _, pw := range []string{"guess", "horse battery staple"} {
-		if _, err := r.Verify(t.Context(), "zebra", []byte(pw)); !errors.Is(err, ErrLocked) {
+		if _, err := r.Verify(t.Context(), "zebra", home, []byte(pw)); !errors.Is(err, ErrLocked) {
 			t.Fatalf("Verify(%q) while locked = %v, want ErrLocked", pw, err)
 		}
 	}
@@ -163,7 +167,7 @@ func TestVerifyFreeFailuresReset(t *testing.T) {
 	}
 	for range 5 {
 		for _, pw := range []string{"typo one", "typo two", "horse battery staple"} {
-			_, err := r.Verify(t.Context(), "zebra", []byte(pw))
+			_, err := r.Verify(t.Context(), "zebra", home, []byte(pw))
 			if (pw == "horse battery staple") != (err == nil) {
 				t.Fatalf("Verify(%q) = %v", pw, err)
 			}
@@ -189,13 +193,13 @@ func TestVerifyBoundsConcurrentChecks(t *testing.T) {
 		_ = r.gate.run(t.Context(), func() error { close(hold); <-release; return nil })
 	})
 	<-hold
-	_, err := r.Verify(t.Context(), "zebra", []byte("another password"))
+	_, err := r.Verify(t.Context(), "zebra", home, []byte("another password"))
 	close(release)
 	wg.Wait()
 	if !errors.Is(err, ErrBusy) {
 		t.Fatalf("Verify with every slot taken = %v, want ErrBusy", err)
 	}
-	if _, err := r.Verify(t.Context(), "zebra", []byte("another password")); !errors.Is(err, ErrBadPassword) {
+	if _, err := r.Verify(t.Context(), "zebra", home, []byte("another password")); !errors.Is(err, ErrBadPassword) {
 		t.Fatalf("Verify once a slot is free = %v, want ErrBadPassword", err)
 	}
 }
@@ -261,7 +265,7 @@ func BenchmarkVerify(b *testing.B) {
 					r.byName["zebra"].verified = nil // forget, so Argon2 runs
 					r.mu.Unlock()
 				}
-				if _, err := r.Verify(context.Background(), "zebra", pw); err != nil {
+				if _, err := r.Verify(context.Background(), "zebra", home, pw); err != nil {
 					b.Fatal(err)
 				}
 			}

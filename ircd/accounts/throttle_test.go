@@ -1,0 +1,115 @@
+package accounts
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"securechat/store"
+)
+
+// TestVerifyLocksPerAddress checks that a guesser locks the account only
+// for its own address: the owner, elsewhere, still logs in, and another
+// address in the guesser's IPv6 /64 counts as the guesser's.
+func TestVerifyLocksPerAddress(t *testing.T) {
+	t.Parallel()
+	r := openRegistry(t, newHistory(t, newVault(t), store.NewMemory(store.Options{})),
+		ThrottleOptions{FreeFailures: 2, AccountFailures: 100, Lockout: time.Hour})
+	if _, err := r.Register(t.Context(), "zebra", []byte("horse battery staple")); err != nil {
+		t.Fatal(err)
+	}
+	guesser := netip.MustParseAddr("2001:db8:1:2::1")
+	for i := range 3 {
+		if _, err := r.Verify(t.Context(), "zebra", guesser, []byte("guess")); !errors.Is(err, ErrBadPassword) {
+			t.Fatalf("guess %d: %v, want ErrBadPassword", i, err)
+		}
+	}
+	for _, from := range []string{"2001:db8:1:2::1", "2001:db8:1:2:ffff::9"} {
+		if _, err := r.Verify(t.Context(), "zebra", netip.MustParseAddr(from), []byte("horse battery staple")); !errors.Is(err, ErrLocked) {
+			t.Fatalf("right password from %s, in the guesser's /64: %v, want ErrLocked", from, err)
+		}
+	}
+	for _, from := range []string{"192.0.2.1", "2001:db8:1:3::1"} {
+		if _, err := r.Verify(t.Context(), "zebra", netip.MustParseAddr(from), []byte("horse battery staple")); err != nil {
+			t.Fatalf("right password from %s, elsewhere: %v", from, err)
+		}
+	}
+}
+
+// TestVerifyAccountWideBound checks the bound on guessing from many
+// addresses: past AccountFailures in all, the account is locked for every
+// address except one that has logged in to it before.
+func TestVerifyAccountWideBound(t *testing.T) {
+	t.Parallel()
+	r := openRegistry(t, newHistory(t, newVault(t), store.NewMemory(store.Options{})),
+		ThrottleOptions{FreeFailures: 2, AccountFailures: 3, Lockout: time.Hour})
+	if _, err := r.Register(t.Context(), "zebra", []byte("horse battery staple")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Verify(t.Context(), "zebra", home, []byte("horse battery staple")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		from := netip.AddrFrom4([4]byte{198, 51, 100, byte(i + 1)})
+		if _, err := r.Verify(t.Context(), "zebra", from, []byte("guess")); !errors.Is(err, ErrBadPassword) {
+			t.Fatalf("guess from %s: %v, want ErrBadPassword", from, err)
+		}
+	}
+	stranger := netip.MustParseAddr("203.0.113.7")
+	if _, err := r.Verify(t.Context(), "zebra", stranger, []byte("horse battery staple")); !errors.Is(err, ErrLocked) {
+		t.Fatalf("right password from a new address past the account-wide bound: %v, want ErrLocked", err)
+	}
+	if a, err := r.Verify(t.Context(), "zebra", home, []byte("horse battery staple")); err != nil || a.Name != "zebra" {
+		t.Fatalf("the owner's address during the account-wide lock: %+v, %v", a, err)
+	}
+}
+
+// TestGroupUngroup checks that an account owns the nicks grouped to it,
+// that nobody else can take them, and that the name itself stays.
+func TestGroupUngroup(t *testing.T) {
+	t.Parallel()
+	r := openRegistry(t, newHistory(t, newVault(t), store.NewMemory(store.Options{})), ThrottleOptions{})
+	for _, name := range []string{"zebra", "yak"} {
+		if _, err := r.Register(t.Context(), name, []byte("horse battery staple")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps := []struct {
+		name       string
+		op         func(string, string) (Account, error)
+		acct, nick string
+		want       error
+	}{
+		{"group", r.Group, "zebra", "Stripes", nil},
+		{"group taken", r.Group, "yak", "stripes", ErrNickOwned},
+		{"group another's name", r.Group, "zebra", "YAK", ErrNickOwned},
+		{"group no account", r.Group, "nobody", "free", ErrNoAccount},
+		{"ungroup not grouped", r.Ungroup, "yak", "stripes", ErrNotGrouped},
+		{"ungroup the name", r.Ungroup, "zebra", "Zebra", ErrAccountNick},
+	}
+	for _, s := range steps {
+		if _, err := s.op(s.acct, s.nick); !errors.Is(err, s.want) {
+			t.Fatalf("%s: %v, want %v", s.name, err, s.want)
+		}
+	}
+	if got := r.OwnerOf("STRIPES"); got != "zebra" {
+		t.Fatalf("OwnerOf(STRIPES) = %q, want zebra", got)
+	}
+	if _, err := r.Register(t.Context(), "stripes", []byte("horse battery staple")); !errors.Is(err, ErrExists) {
+		t.Fatalf("registering a grouped nick: %v, want ErrExists", err)
+	}
+	a, err := r.Ungroup("zebra", "stripes")
+	if err != nil || len(a.Nicks) != 1 || r.OwnerOf("stripes") != "" {
+		t.Fatalf("Ungroup = %+v, %v; OwnerOf(stripes) = %q", a, err, r.OwnerOf("stripes"))
+	}
+	for i := range MaxNicks - 1 {
+		if _, err := r.Group("yak", fmt.Sprintf("yak%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.Group("yak", "onemore"); !errors.Is(err, ErrTooMany) {
+		t.Fatalf("grouping past MaxNicks: %v, want ErrTooMany", err)
+	}
+}
