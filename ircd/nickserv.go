@@ -221,8 +221,8 @@ func nsUngroup(c *Client, nick string) {
 	}
 }
 
-// nsInfo shows an account: the one named, else the client's own, else
-// the owner of the client's nick. The nicks it owns are shown only to
+// nsInfo shows an account: the one named (or owning the nick named),
+// else the client's own, else the owner of the client's nick. The nicks it owns are shown only to
 // its holder and to operators.
 func nsInfo(c *Client, name string) {
 	if f := strings.Fields(name); len(f) > 0 {
@@ -232,11 +232,10 @@ func nsInfo(c *Client, name string) {
 		name = c.account()
 	}
 	if name == "" {
-		name = c.srv.accounts.OwnerOf(c.Nick())
+		name = c.Nick()
 	}
-	if name == "" {
-		c.nickServNotice("You are not logged in and your nick is not registered. Syntax: INFO [account]")
-		return
+	if owner := c.srv.accounts.OwnerOf(name); owner != "" {
+		name = owner // a grouped nick names its account
 	}
 	a, ok := c.srv.accounts.Lookup(name)
 	if !ok {
