@@ -98,15 +98,7 @@ func nsHelp(c *Client, _ string) {
 // the line as password, and logs the client in to it.
 func nsRegister(c *Client, pw string) {
 	nick := c.Nick()
-	switch {
-	case c.account() != "":
-		c.nickServNotice("You are already logged in as " + c.account() + ".")
-		return
-	case pw == "":
-		c.nickServNotice("Syntax: REGISTER <password>")
-		return
-	case len(pw) > maxAccountPassword:
-		c.nickServNotice("Passwords are at most 300 bytes.")
+	if !nsCanTry(c, pw, "REGISTER <password>") {
 		return
 	}
 	c.flushPending() // Argon2 takes a while
@@ -127,6 +119,24 @@ func nsRegister(c *Client, pw string) {
 	}
 }
 
+// nsCanTry refuses a REGISTER or IDENTIFY (usage syntax) from a client
+// logged in already, or without a usable password pw.
+func nsCanTry(c *Client, pw, syntax string) bool {
+	var why string
+	switch {
+	case c.account() != "":
+		why = "You are already logged in as " + c.account() + "; LOGOUT first."
+	case pw == "":
+		why = "Syntax: " + syntax
+	case len(pw) > maxAccountPassword:
+		why = "Passwords are at most 300 bytes."
+	default:
+		return true
+	}
+	c.nickServNotice(why)
+	return false
+}
+
 // nsIdentify logs in: IDENTIFY <password> to the account that owns the
 // current nick (or is named after it), IDENTIFY <account> <password> to
 // another.
@@ -138,15 +148,7 @@ func nsIdentify(c *Client, args string) {
 	if owner := c.srv.accounts.OwnerOf(name); owner != "" {
 		name = owner // a grouped nick names its account
 	}
-	switch {
-	case c.account() != "":
-		c.nickServNotice("You are already logged in as " + c.account() + "; LOGOUT first.")
-		return
-	case pw == "":
-		c.nickServNotice("Syntax: IDENTIFY [account] <password>")
-		return
-	case len(pw) > maxAccountPassword:
-		c.nickServNotice("Passwords are at most 300 bytes.")
+	if !nsCanTry(c, pw, "IDENTIFY [account] <password>") {
 		return
 	}
 	c.flushPending() // the password check may take a while

@@ -27,10 +27,11 @@ func TestNickServRegisterIdentifyLogout(t *testing.T) {
 	says := nickServSays("yak")
 
 	for _, step := range []struct{ send, want string }{
+		{"NS REGISTER", says + `Syntax: REGISTER <password>$`},
 		{"PRIVMSG NickServ :REGISTER short", says + `Passwords need at least 8 characters\.$`},
 		{"PRIVMSG NickServ :REGISTER yakpassword", says + `Account yak registered; you are now logged in\.$`},
 		{"", ` 900 yak yak!~yak@127\.0\.0\.1 yak :You are now logged in as yak$`},
-		{"NS REGISTER yakpassword", says + `You are already logged in as yak\.$`},
+		{"NS REGISTER yakpassword", says + `You are already logged in as yak; LOGOUT first\.$`},
 		{"NS LOGOUT", ` 901 yak yak!~yak@127\.0\.0\.1 :You are now logged out$`},
 		{"", says + `The nick yak is registered to an account\. Log in to it within 1h0m0s `},
 		{"NS LOGOUT", says + `You are not logged in\.$`},

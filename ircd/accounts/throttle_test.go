@@ -10,16 +10,22 @@ import (
 	"securechat/store"
 )
 
+// withZebra opens a registry throttled by th, with the account zebra.
+func withZebra(t *testing.T, th ThrottleOptions) *Registry {
+	t.Helper()
+	r := openRegistry(t, newHistory(t, newVault(t), store.NewMemory(store.Options{})), th)
+	if _, err := r.Register(t.Context(), "zebra", []byte("horse battery staple")); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // TestVerifyLocksPerAddress checks that a guesser locks the account only
 // for its own address: the owner, elsewhere, still logs in, and another
 // address in the guesser's IPv6 /64 counts as the guesser's.
 func TestVerifyLocksPerAddress(t *testing.T) {
 	t.Parallel()
-	r := openRegistry(t, newHistory(t, newVault(t), store.NewMemory(store.Options{})),
-		ThrottleOptions{FreeFailures: 2, AccountFailures: 100, Lockout: time.Hour})
-	if _, err := r.Register(t.Context(), "zebra", []byte("horse battery staple")); err != nil {
-		t.Fatal(err)
-	}
+	r := withZebra(t, ThrottleOptions{FreeFailures: 2, AccountFailures: 100, Lockout: time.Hour})
 	guesser := netip.MustParseAddr("2001:db8:1:2::1")
 	for i := range 3 {
 		if _, err := r.Verify(t.Context(), "zebra", guesser, []byte("guess")); !errors.Is(err, ErrBadPassword) {
@@ -43,11 +49,7 @@ func TestVerifyLocksPerAddress(t *testing.T) {
 // address except one that has logged in to it before.
 func TestVerifyAccountWideBound(t *testing.T) {
 	t.Parallel()
-	r := openRegistry(t, newHistory(t, newVault(t), store.NewMemory(store.Options{})),
-		ThrottleOptions{FreeFailures: 2, AccountFailures: 3, Lockout: time.Hour})
-	if _, err := r.Register(t.Context(), "zebra", []byte("horse battery staple")); err != nil {
-		t.Fatal(err)
-	}
+	r := withZebra(t, ThrottleOptions{FreeFailures: 2, AccountFailures: 3, Lockout: time.Hour})
 	if _, err := r.Verify(t.Context(), "zebra", home, []byte("horse battery staple")); err != nil {
 		t.Fatal(err)
 	}
