@@ -67,6 +67,8 @@ func (s *Server) enforceNick(c *Client) {
 	c.mu.Lock()
 	g := c.grace
 	switch {
+	case c.nickFolded != wire.Casefold(nick):
+		owed = false // a grace period just ended in a rename
 	case !owed && g != nil:
 		g.timer.Stop()
 		c.grace = nil
