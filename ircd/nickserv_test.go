@@ -1,6 +1,7 @@
 package ircd
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -137,4 +138,22 @@ func TestNickServHelpUnknownWhois(t *testing.T) {
 	off.Expect(` 401 bob NickServ :No such nick/channel$`)
 	off.Send("NS HELP")
 	off.Expect(` 421 bob NS :Unknown command$`)
+}
+
+// TestNickServNotStored checks that what is sent to NickServ, passwords
+// included, never enters history: CHATHISTORY TARGETS lists the
+// conversation with a person and not the one with NickServ.
+func TestNickServNotStored(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, withAccounts())
+	bob := ts.register("bob")
+	yak := ts.register("yak", fullCaps...)
+	yak.Send("PRIVMSG NickServ :REGISTER yakpassword")
+	yak.Expect(` 900 yak `)
+	yak.say("bob", "hello bob")
+	bob.Expect(`PRIVMSG bob :hello bob$`)
+	yak.Send("CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z timestamp=2100-01-01T00:00:00.000Z 10")
+	if got := targetNames(yak); !slices.Equal(got, []string{"bob"}) {
+		t.Fatalf("TARGETS = %q, want only bob", got)
+	}
 }
