@@ -204,16 +204,19 @@ func TestVerifyBoundsConcurrentChecks(t *testing.T) {
 	}
 }
 
-// TestAccountsSurviveRestartSealed registers an account, reopens the
-// store, and finds it again; the stored bytes hold neither the name nor
-// the password hash.
+// TestAccountsSurviveRestartSealed registers an account and groups a
+// nick to it, reopens the store, and finds both again; the stored bytes
+// hold neither the name, the grouped nick nor the password hash.
 func TestAccountsSurviveRestartSealed(t *testing.T) {
 	t.Parallel()
 	st := store.NewMemory(store.Options{})
 	v := newVault(t)
 	h := newHistory(t, v, st)
 	r := openRegistry(t, h, ThrottleOptions{})
-	a, err := r.Register(t.Context(), "zebraaccount", []byte("horse battery staple"))
+	if _, err := r.Register(t.Context(), "zebraaccount", []byte("horse battery staple")); err != nil {
+		t.Fatal(err)
+	}
+	a, err := r.Group("zebraaccount", "stripeynick")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +226,7 @@ func TestAccountsSurviveRestartSealed(t *testing.T) {
 		t.Fatalf("stored blobs = %d, %v", len(blobs), err)
 	}
 	for key, data := range blobs {
-		for _, secret := range []string{"zebraaccount", "horse battery staple", a.Hash} {
+		for _, secret := range []string{"zebraaccount", "stripeynick", "horse battery staple", a.Hash} {
 			if bytes.Contains(data, []byte(secret)) || bytes.Contains([]byte(key), []byte(secret)) {
 				t.Fatalf("the store holds %q in clear", secret)
 			}
@@ -233,6 +236,9 @@ func TestAccountsSurviveRestartSealed(t *testing.T) {
 	got, ok := r2.Lookup("ZebraAccount")
 	if !ok || got.Name != "zebraaccount" || got.Hash != a.Hash || !got.Created.Equal(a.Created) {
 		t.Fatalf("after restart Lookup = %+v, %v; want %+v", got, ok, a)
+	}
+	if owner := r2.OwnerOf("StripeyNick"); owner != "zebraaccount" {
+		t.Fatalf("after restart OwnerOf(StripeyNick) = %q, want zebraaccount", owner)
 	}
 }
 
