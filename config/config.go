@@ -66,6 +66,7 @@ type Config struct {
 	Replay         int           // messages replayed on JOIN; 0 disables
 	StoreDirect    bool          // keep private messages in history too
 	Accounts       bool          // personal accounts (REGISTER, SASL account login); read at start
+	NickGrace      time.Duration // time to log in before a registered nick is taken back; > 0
 	HistoryMaxLen  int           // records kept per target; at least 1
 	HistoryMaxAge  time.Duration // records older than this are trimmed; > 0
 	KeyEpoch       time.Duration // lifetime of one data key; > 0
@@ -105,6 +106,7 @@ func Defaults() Config {
 		MetricsListen:       "127.0.0.1:9477",
 		Replay:              50,
 		StoreDirect:         true,
+		NickGrace:           30 * time.Second,
 		HistoryMaxLen:       10000,
 		HistoryMaxAge:       30 * 24 * time.Hour,
 		KeyEpoch:            24 * time.Hour,

@@ -309,6 +309,7 @@ func validateDurations(c *Config) error {
 		{"ping-interval", c.PingInterval},
 		{"ping-timeout", c.PingTimeout},
 		{"registration-timeout", c.RegistrationTimeout},
+		{"nick-grace", c.NickGrace},
 		{"auth-fail-window", c.AuthFailWindow},
 	} {
 		if d.value <= 0 {

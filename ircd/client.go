@@ -55,6 +55,10 @@ type Client struct {
 	listed     bool // counted in the server's LUSERS totals (registered, not yet removed)
 	channels   map[*Channel]struct{}
 	meta       userMeta // draft/metadata-2
+
+	// grace is the running grace period to log in for the registered
+	// nick c holds, if any (see nickowner.go).
+	grace *nickGrace
 }
 
 // registration is the state of the connection handshake, touched only by

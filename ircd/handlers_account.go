@@ -101,7 +101,7 @@ func saslAccount(c *Client, authzid, authcid string, pw []byte) error {
 	c.flushPending() // the password check may take a while
 	ctx, cancel := context.WithTimeout(context.Background(), passwordCheckTimeout)
 	defer cancel()
-	a, err := c.srv.accounts.Verify(ctx, name, pw)
+	a, err := c.srv.accounts.Verify(ctx, name, c.ip, pw)
 	switch {
 	case errors.Is(err, accounts.ErrLocked):
 		c.authFailed(metrics.MechanismSASLPlain)
@@ -120,14 +120,24 @@ func saslAccount(c *Client, authzid, authcid string, pw []byte) error {
 
 // loggedIn records that c is logged in to account and tells c (900) and,
 // once c is registered, those who share a channel with it or monitor it
-// under extended-monitor (account-notify). Phase 2 (several clients per
-// account, nick ownership) hooks in here.
+// under extended-monitor (account-notify), and ends a grace period for
+// a nick the account owns.
 func (s *Server) loggedIn(c *Client, account string) {
 	c.acct.Store(&account)
 	c.numeric(irc.RPL_LOGGEDIN, c.loginMask(), account, "You are now logged in as "+account)
 	if c.isRegistered() {
 		s.notifyChange(c, &irc.Message{Prefix: c.prefix(), Command: "ACCOUNT", Params: []string{account}}, capAccountNotify, false)
+		s.enforceNick(c)
 	}
+}
+
+// loggedOut is loggedIn's reverse: 901, account-notify "ACCOUNT *", and a
+// grace period if c holds a nick the account owns.
+func (s *Server) loggedOut(c *Client) {
+	c.acct.Store(nil)
+	c.numeric(irc.RPL_LOGGEDOUT, c.loginMask(), "You are now logged out")
+	s.notifyChange(c, &irc.Message{Prefix: c.prefix(), Command: "ACCOUNT", Params: []string{"*"}}, capAccountNotify, false)
+	s.enforceNick(c)
 }
 
 // loginMask is nick!user@host for 900, with "*" for the parts a client

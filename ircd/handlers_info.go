@@ -212,6 +212,10 @@ func handleWhois(c *Client, m *irc.Message) error {
 		return ircError{irc.ERR_NONICKNAMEGIVEN, []string{"No nickname given"}}
 	}
 	t := c.srv.lookupClient(nick)
+	if t == nil && c.srv.isService(nick) {
+		c.sendServiceWhois(nick)
+		return nil
+	}
 	if t == nil {
 		c.numeric(irc.ERR_NOSUCHNICK, paramSafe(nick), "No such nick/channel")
 		c.numeric(irc.RPL_ENDOFWHOIS, paramSafe(nick), "End of /WHOIS list")

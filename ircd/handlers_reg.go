@@ -186,6 +186,7 @@ func (s *Server) tryRegister(c *Client) {
 	c.log.Info("registered", "nick", c.Nick(), "tls", c.tls)
 	s.welcome(c)
 	s.monitorNickChange("", c.prefix())
+	s.enforceNick(c)
 }
 
 // claimNick makes c a registered client under its chosen nick. If another

@@ -22,6 +22,9 @@ func handleNick(c *Client, m *irc.Message) error {
 	if !validNick(nick) {
 		return ircError{irc.ERR_ERRONEUSNICKNAME, []string{nick, "Erroneous nickname"}}
 	}
+	if err := c.srv.nickAllowed(c, nick); err != nil {
+		return err
+	}
 	if !c.isRegistered() {
 		if other := c.srv.lookupClient(nick); other != nil {
 			return ircError{irc.ERR_NICKNAMEINUSE, []string{nick, "Nickname is already in use"}}
@@ -38,28 +41,41 @@ func handleNick(c *Client, m *irc.Message) error {
 // changeNick renames a registered client and tells it and its neighbours.
 func (s *Server) changeNick(c *Client, nick string) error {
 	folded := wire.Casefold(nick)
-	old := c.prefix()
 	s.mu.Lock()
 	if other, taken := s.clients[folded]; taken && other != c {
 		s.mu.Unlock()
 		return ircError{irc.ERR_NICKNAMEINUSE, []string{nick, "Nickname is already in use"}}
 	}
-	if old.Name == nick {
+	if c.Nick() == nick {
 		s.mu.Unlock()
 		return nil
 	}
+	old := s.setNickLocked(c, nick, folded)
+	s.mu.Unlock()
+	s.announceNick(c, old, nick, c.sendOwn) // a reply, so a labeled NICK's own line carries the label
+	return nil
+}
+
+// setNickLocked moves c to nick in the nick map and returns its old
+// prefix. s.mu is held.
+func (s *Server) setNickLocked(c *Client, nick, folded string) (old *irc.Prefix) {
+	old = c.prefix()
 	delete(s.clients, wire.Casefold(old.Name))
 	s.clients[folded] = c
 	c.mu.Lock()
 	c.nick, c.nickFolded = nick, folded
 	c.mu.Unlock()
-	s.mu.Unlock()
+	return old
+}
+
+// announceNick tells c's neighbours and watchers that c, formerly old,
+// is now nick, and c itself through self.
+func (s *Server) announceNick(c *Client, old *irc.Prefix, nick string, self func(*outMsg)) {
 	s.whowas.add(old, c)
 	o := &outMsg{base: &irc.Message{Prefix: old, Command: "NICK", Params: []string{nick}}, at: time.Now(), account: c.account()}
 	s.deliver(c.neighbours(), o, nil)
-	c.sendOwn(o) // a reply, so a labeled NICK's own line carries the label
+	self(o)
 	s.monitorNickChange(old.Name, c.prefix())
-	return nil
 }
 
 // removeClient is the quit path of a registered client: it leaves every

@@ -134,23 +134,6 @@ func (r *Registry) Lookup(name string) (Account, bool) {
 	return e.acct.clone(), true
 }
 
-// OwnerOf returns the name of the account that owns nick, or "" if none
-// does. Nick ownership (phase 2 of accounts) enforces it.
-func (r *Registry) OwnerOf(nick string) string {
-	folded := wire.Casefold(nick)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if e, ok := r.byName[folded]; ok {
-		return e.acct.Name
-	}
-	for _, e := range r.byName {
-		if slices.ContainsFunc(e.acct.Nicks, func(n string) bool { return wire.Casefold(n) == folded }) {
-			return e.acct.Name
-		}
-	}
-	return ""
-}
-
 // Register creates the account name with password pw and returns it. It
 // runs Argon2 once, under the same bound on concurrent runs as Verify.
 func (r *Registry) Register(ctx context.Context, name string, pw []byte) (Account, error) {
@@ -161,7 +144,7 @@ func (r *Registry) Register(ctx context.Context, name string, pw []byte) (Accoun
 		return Account{}, ErrWeak
 	}
 	folded := wire.Casefold(name)
-	if _, taken := r.Lookup(folded); taken {
+	if r.OwnerOf(name) != "" { // an account, or a nick grouped to one
 		return Account{}, ErrExists
 	}
 	var hash string
@@ -174,10 +157,10 @@ func (r *Registry) Register(ctx context.Context, name string, pw []byte) (Accoun
 	}
 	a := Account{Name: name, Created: time.Now().UTC().Truncate(time.Second), Hash: hash, Nicks: []string{name}}
 	e := &entry{acct: a, key: r.store.BlobKey(Kind, folded)}
-	e.remember(r.gate.mac(pw))
+	e.verified = r.gate.mac(pw)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if _, taken := r.byName[folded]; taken {
+	if r.ownerLocked(folded) != nil {
 		return Account{}, ErrExists // registered by someone else during the hash
 	}
 	r.byName[folded] = e
@@ -185,6 +168,7 @@ func (r *Registry) Register(ctx context.Context, name string, pw []byte) (Accoun
 	return a.clone(), nil
 }
 
+// clone copies a, so callers never share the registry's slice.
 func (a Account) clone() Account {
 	a.Nicks = slices.Clone(a.Nicks)
 	return a

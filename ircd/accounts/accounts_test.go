@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/netip"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,9 @@ import (
 	"securechat/metrics"
 	"securechat/store"
 )
+
+// home is the address the tests' clients log in from.
+var home = netip.MustParseAddr("192.0.2.1")
 
 // cheapKDF keeps tests fast; production parameters are tested in crypto.
 var cheapKDF = crypto.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
@@ -95,17 +99,17 @@ func TestVerifyCachesTheLastPassword(t *testing.T) {
 	}
 	base := r.gate.runs.Load()
 	for range 5 {
-		if a, err := r.Verify(t.Context(), "ZEBRA", []byte("horse battery staple")); err != nil || a.Name != "zebra" {
+		if a, err := r.Verify(t.Context(), "ZEBRA", home, []byte("horse battery staple")); err != nil || a.Name != "zebra" {
 			t.Fatalf("Verify = %+v, %v", a, err)
 		}
 	}
 	if n := r.gate.runs.Load() - base; n != 0 {
 		t.Fatalf("%d Argon2 runs for the password just registered, want 0", n)
 	}
-	if _, err := r.Verify(t.Context(), "zebra", []byte("wrong password")); !errors.Is(err, ErrBadPassword) {
+	if _, err := r.Verify(t.Context(), "zebra", home, []byte("wrong password")); !errors.Is(err, ErrBadPassword) {
 		t.Fatalf("wrong password: %v", err)
 	}
-	if _, err := r.Verify(t.Context(), "nobody", []byte("horse battery staple")); !errors.Is(err, ErrNoAccount) {
+	if _, err := r.Verify(t.Context(), "nobody", home, []byte("horse battery staple")); !errors.Is(err, ErrNoAccount) {
 		t.Fatalf("unknown account: %v", err)
 	}
 	if n := r.gate.runs.Load() - base; n != 1 {
@@ -117,7 +121,7 @@ func TestVerifyCachesTheLastPassword(t *testing.T) {
 	closeHistory(t, h)
 	r2 := openRegistry(t, newHistory(t, v, st), ThrottleOptions{})
 	for range 3 {
-		if _, err := r2.Verify(t.Context(), "zebra", []byte("horse battery staple")); err != nil {
+		if _, err := r2.Verify(t.Context(), "zebra", home, []byte("horse battery staple")); err != nil {
 			t.Fatalf("Verify after restart: %v", err)
 		}
 	}
@@ -137,13 +141,13 @@ func TestVerifyLocksOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 3 {
-		if _, err := r.Verify(t.Context(), "zebra", []byte("guess")); !errors.Is(err, ErrBadPassword) {
+		if _, err := r.Verify(t.Context(), "zebra", home, []byte("guess")); !errors.Is(err, ErrBadPassword) {
 			t.Fatalf("guess %d: %v, want ErrBadPassword", i, err)
 		}
 	}
 	runs := r.gate.runs.Load()
 	for _, pw := range []string{"guess", "horse battery staple"} {
-		if _, err := r.Verify(t.Context(), "zebra", []byte(pw)); !errors.Is(err, ErrLocked) {
+		if _, err := r.Verify(t.Context(), "zebra", home, []byte(pw)); !errors.Is(err, ErrLocked) {
 			t.Fatalf("Verify(%q) while locked = %v, want ErrLocked", pw, err)
 		}
 	}
@@ -163,7 +167,7 @@ func TestVerifyFreeFailuresReset(t *testing.T) {
 	}
 	for range 5 {
 		for _, pw := range []string{"typo one", "typo two", "horse battery staple"} {
-			_, err := r.Verify(t.Context(), "zebra", []byte(pw))
+			_, err := r.Verify(t.Context(), "zebra", home, []byte(pw))
 			if (pw == "horse battery staple") != (err == nil) {
 				t.Fatalf("Verify(%q) = %v", pw, err)
 			}
@@ -189,27 +193,30 @@ func TestVerifyBoundsConcurrentChecks(t *testing.T) {
 		_ = r.gate.run(t.Context(), func() error { close(hold); <-release; return nil })
 	})
 	<-hold
-	_, err := r.Verify(t.Context(), "zebra", []byte("another password"))
+	_, err := r.Verify(t.Context(), "zebra", home, []byte("another password"))
 	close(release)
 	wg.Wait()
 	if !errors.Is(err, ErrBusy) {
 		t.Fatalf("Verify with every slot taken = %v, want ErrBusy", err)
 	}
-	if _, err := r.Verify(t.Context(), "zebra", []byte("another password")); !errors.Is(err, ErrBadPassword) {
+	if _, err := r.Verify(t.Context(), "zebra", home, []byte("another password")); !errors.Is(err, ErrBadPassword) {
 		t.Fatalf("Verify once a slot is free = %v, want ErrBadPassword", err)
 	}
 }
 
-// TestAccountsSurviveRestartSealed registers an account, reopens the
-// store, and finds it again; the stored bytes hold neither the name nor
-// the password hash.
+// TestAccountsSurviveRestartSealed registers an account and groups a
+// nick to it, reopens the store, and finds both again; the stored bytes
+// hold neither the name, the grouped nick nor the password hash.
 func TestAccountsSurviveRestartSealed(t *testing.T) {
 	t.Parallel()
 	st := store.NewMemory(store.Options{})
 	v := newVault(t)
 	h := newHistory(t, v, st)
 	r := openRegistry(t, h, ThrottleOptions{})
-	a, err := r.Register(t.Context(), "zebraaccount", []byte("horse battery staple"))
+	if _, err := r.Register(t.Context(), "zebraaccount", []byte("horse battery staple")); err != nil {
+		t.Fatal(err)
+	}
+	a, err := r.Group("zebraaccount", "stripeynick")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +226,7 @@ func TestAccountsSurviveRestartSealed(t *testing.T) {
 		t.Fatalf("stored blobs = %d, %v", len(blobs), err)
 	}
 	for key, data := range blobs {
-		for _, secret := range []string{"zebraaccount", "horse battery staple", a.Hash} {
+		for _, secret := range []string{"zebraaccount", "stripeynick", "horse battery staple", a.Hash} {
 			if bytes.Contains(data, []byte(secret)) || bytes.Contains([]byte(key), []byte(secret)) {
 				t.Fatalf("the store holds %q in clear", secret)
 			}
@@ -229,6 +236,9 @@ func TestAccountsSurviveRestartSealed(t *testing.T) {
 	got, ok := r2.Lookup("ZebraAccount")
 	if !ok || got.Name != "zebraaccount" || got.Hash != a.Hash || !got.Created.Equal(a.Created) {
 		t.Fatalf("after restart Lookup = %+v, %v; want %+v", got, ok, a)
+	}
+	if owner := r2.OwnerOf("StripeyNick"); owner != "zebraaccount" {
+		t.Fatalf("after restart OwnerOf(StripeyNick) = %q, want zebraaccount", owner)
 	}
 }
 
@@ -261,7 +271,7 @@ func BenchmarkVerify(b *testing.B) {
 					r.byName["zebra"].verified = nil // forget, so Argon2 runs
 					r.mu.Unlock()
 				}
-				if _, err := r.Verify(context.Background(), "zebra", pw); err != nil {
+				if _, err := r.Verify(context.Background(), "zebra", home, pw); err != nil {
 					b.Fatal(err)
 				}
 			}
