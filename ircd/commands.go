@@ -92,6 +92,8 @@ func init() {
 		"REDACT":       {handler: handleRedact, minParams: 2, blocks: true},
 		"REGISTER":     {handler: handleRegister, minParams: 3, preReg: true, blocks: true, accounts: true},
 		"VERIFY":       {handler: handleVerify, minParams: 2, preReg: true, accounts: true},
+		"CHANSERV":     {handler: serviceCommand(chanServNick), minParams: 1, accounts: true},
+		"CS":           {handler: serviceCommand(chanServNick), minParams: 1, accounts: true},
 	}
 }
 

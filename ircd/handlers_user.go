@@ -19,7 +19,7 @@ func handleNick(c *Client, m *irc.Message) error {
 		return ircError{irc.ERR_NONICKNAMEGIVEN, []string{"No nickname given"}}
 	}
 	nick := m.Params[0]
-	if !validNick(nick) {
+	if !validNick(nick) || c.srv.isServiceNick(nick) {
 		return ircError{irc.ERR_ERRONEUSNICKNAME, []string{nick, "Erroneous nickname"}}
 	}
 	if !c.isRegistered() {
