@@ -261,7 +261,7 @@ func (s *Server) readableTargets(c *Client, bounds [2]time.Time) []history.Activ
 	}
 	// The index is updated as messages are appended, so unlike a history
 	// read this need not wait for the write queue.
-	owners := directOwners(c)
+	owners := s.directOwners(c)
 	for _, ch := range c.channelList() {
 		owners = append(owners, ch.folded)
 	}

@@ -46,10 +46,12 @@ func (s *Server) directKey(c *Client, nick string) string {
 }
 
 // directOwners are the TARGETS index owners of c's private
-// conversations: its nick's and, when logged in, its account's.
-func directOwners(c *Client) []string {
+// conversations: its nick's and, when logged in, its account's, whose
+// conversations stored before a restart are first attributed.
+func (s *Server) directOwners(c *Client) []string {
 	owners := []string{c.foldedNick()}
 	if a := c.account(); a != "" {
+		s.history.ClaimPairs(a, s.accounts.Names)
 		owners = append(owners, history.AccountOwner(wire.Casefold(a)))
 	}
 	return owners

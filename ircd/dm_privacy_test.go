@@ -26,7 +26,8 @@ func (c *testClient) renameTo(nick string) {
 // TARGETS, and alice asking for "bob" gets carol's (empty) conversation.
 // Opened directly, the stored records open only with the alice–bobby
 // pair key, not with the key carol's session uses, and the store holds
-// no account name or text in clear.
+// no account name or text in clear. After a restart alice finds the
+// conversation again, listed under bob's account name.
 func TestDirectHistoryKeyedToAccounts(t *testing.T) {
 	t.Parallel()
 	env := newRedisEnv(t, redistest.WithArgs("--rdbcompression", "no"))
@@ -83,6 +84,24 @@ func TestDirectHistoryKeyedToAccounts(t *testing.T) {
 	ts.flushHistory()
 	assertPairRecords(t, ts, 2)
 	env.assertNoMarker(t, []string{"dmqz8", "bobby", "carol", "alice"})
+
+	// After a restart, alice finds the conversation again under bob's
+	// account name, which stands for his account.
+	ts.shutdown()
+	alice = env.server(t, withAccounts()).loginAccount("alice", "alice", personalPassword, fullCaps...)
+	var got []string
+	// The start-up scan runs in the background: ask until it is over.
+	for deadline := time.Now().Add(5 * time.Second); len(got) == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		alice.Send("CHATHISTORY TARGETS %s %s 10", from, to)
+		got = targetNames(alice)
+	}
+	if !slices.Equal(got, []string{"bobby"}) {
+		t.Fatalf("alice's TARGETS after a restart = %q, want bob's account", got)
+	}
+	alice.Send("CHATHISTORY LATEST bobby * 10")
+	if got := texts(alice.historyBatch()); !slices.Equal(got, both) {
+		t.Fatalf("alice's history with bobby after a restart = %q", got)
+	}
 }
 
 // assertPairRecords opens the store directly: the alice–bobby

@@ -52,3 +52,43 @@ func TestAppendDirectBetweenAccounts(t *testing.T) {
 		t.Errorf("nick bob's targets = %v; want only the nick conversation", got)
 	}
 }
+
+// TestClaimPairsAfterRestart: after a restart the start-up scan cannot
+// tell whose a pair conversation is; once either account asks, it is
+// listed for both, each naming the other by account, and for no one
+// else.
+func TestClaimPairsAfterRestart(t *testing.T) {
+	t.Parallel()
+	st, v := newMemory(), newTestVault(t)
+	first, _ := newTestHistory(t, v, st)
+	at := baseTime().Add(-time.Minute)
+	first.AppendDirect(Party{Nick: "alice", Account: "acct-a"}, Party{Nick: "bob", Account: "acct-b"},
+		msgEntry(t, "d1", at, ":alice!a@h PRIVMSG bob :hi"))
+	closeHistory(t, first)
+
+	second, _ := newTestHistory(t, v, st)
+	eventually(t, "the start-up scan", func() bool {
+		second.index.mu.Lock()
+		defer second.index.mu.Unlock()
+		return second.index.pairs.warmed
+	})
+	lo, hi := at.Add(-time.Hour), at.Add(time.Hour)
+	if got := second.Targets([]string{AccountOwner("acct-a"), "alice"}, lo, hi); len(got) != 0 {
+		t.Fatalf("before a claim, targets = %v", got)
+	}
+	second.ClaimPairs("acct-c", func() []string { return []string{"acct-a", "acct-b"} })
+	if got := second.Targets([]string{AccountOwner("acct-c")}, lo, hi); len(got) != 0 {
+		t.Fatalf("a third account claimed %v", got)
+	}
+	second.ClaimPairs("Acct-A", func() []string { return []string{"acct-c", "Acct-B"} })
+	for owner, want := range map[string][]Activity{
+		AccountOwner("acct-a"): {{"Acct-B", at}},
+		AccountOwner("acct-b"): {{"Acct-A", at}},
+		"alice":                nil,
+		"bob":                  nil,
+	} {
+		if got := second.Targets([]string{owner}, lo, hi); !sameActivity(got, want) {
+			t.Errorf("%s: targets = %v, want %v", owner, got, want)
+		}
+	}
+}
