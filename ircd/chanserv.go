@@ -62,7 +62,6 @@ func (s *Server) registerChannel(c *Client, ch *Channel) string {
 	}
 	ch.reg = chanRegistration{founder: account, at: storedTime(time.Now())}
 	s.saveRegisteredLocked(ch)
-	c.log.Info("channel registered") // no names: they stay off disk
 	return ch.name + " is now registered to " + account + ": its settings now persist, and you get ops when you join."
 }
 

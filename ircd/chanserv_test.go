@@ -35,17 +35,22 @@ func boltRestartEnv(t *testing.T) restartEnv {
 			st = openBolt(t, path)
 			return newTestServer(t, withAccounts(), withStore(st, vault))
 		},
-		scan: func(t *testing.T, markers []string) {
-			if err := st.Close(); err != nil {
-				t.Fatal(err)
-			}
-			raw, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			assertNoMarker(t, "bolt file", raw, markers)
-		},
+		scan: func(t *testing.T, markers []string) { scanBolt(t, st, path, markers) },
 	}
+}
+
+// scanBolt closes st, the bolt store at path, and checks that the file
+// holds no marker.
+func scanBolt(t *testing.T, st *store.Bolt, path string, markers []string) {
+	t.Helper()
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertNoMarker(t, "bolt file", raw, markers)
 }
 
 // chanServSays waits for a NOTICE from ChanServ to c containing text.
