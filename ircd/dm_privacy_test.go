@@ -138,3 +138,24 @@ func assertPairRecords(t *testing.T, ts *testServer, n int) {
 		}
 	}
 }
+
+// TestRedactDirectBetweenAccounts: a private message between accounts is
+// redacted from the accounts' conversation, which is where REDACT looks.
+func TestRedactDirectBetweenAccounts(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, withAccounts())
+	alice := ts.registerAccount("alice", personalPassword, redactCaps...)
+	bob := ts.registerAccount("bob", personalPassword, redactCaps...)
+	kept := "kept words"
+	alice.say("bob", kept)
+	dm := alice.say("bob", "regretted words").Tags["msgid"]
+	alice.Send("REDACT bob %s", dm)
+	alice.Expect(` REDACT bob ` + dm + `$`)
+	bob.Expect(`:alice!\S+ REDACT bob ` + dm)
+	if got := bob.historyTexts("alice"); !slices.Equal(got, []string{kept}) {
+		t.Errorf("bob's history with alice = %q after REDACT, want only %q", got, kept)
+	}
+	if ids := ts.storedIDsUnder(ts.srv.history.PairKey("alice", "bob")); len(ids) != 1 {
+		t.Errorf("the accounts' conversation holds %d records, want 1", len(ids))
+	}
+}
