@@ -17,31 +17,32 @@ var chanServHelp = []string{
 }
 
 // chanServ runs one ChanServ request: a subcommand and a channel.
-func (s *Server) chanServ(c *Client, args []string) {
+func (c *Client) chanServ(line string) {
+	s, args := c.srv, strings.Fields(line)
 	if len(args) < 2 || !strings.HasPrefix(args[1], "#") {
-		s.chanServReply(c, chanServHelp...)
+		c.chanServReply(chanServHelp...)
 		return
 	}
 	ch := s.lookupChannel(args[1])
 	if ch == nil || !c.canSee(ch) {
-		s.chanServReply(c, args[1]+" does not exist.")
+		c.chanServReply(truncate(args[1], channelLen) + " does not exist.")
 		return
 	}
 	switch strings.ToUpper(args[0]) {
 	case "REGISTER":
-		s.chanServReply(c, s.registerChannel(c, ch))
+		c.chanServReply(s.registerChannel(c, ch))
 	case "UNREGISTER":
-		s.chanServReply(c, s.unregisterChannel(c, ch))
+		c.chanServReply(s.unregisterChannel(c, ch))
 	case "INFO":
-		s.chanServReply(c, channelInfo(ch))
+		c.chanServReply(channelInfo(ch))
 	default:
-		s.chanServReply(c, chanServHelp...)
+		c.chanServReply(chanServHelp...)
 	}
 }
 
-func (s *Server) chanServReply(c *Client, lines ...string) {
+func (c *Client) chanServReply(lines ...string) {
 	for _, l := range lines {
-		s.serviceNotice(c, chanServNick, l)
+		c.serviceNotice(chanServNick, l)
 	}
 }
 

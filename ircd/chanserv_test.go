@@ -159,7 +159,7 @@ func TestChanServRefusals(t *testing.T) {
 	other.Send("CHANSERV")
 	other.Expect(` 461 other CHANSERV :Not enough parameters$`)
 	other.Send("NICK ChanServ")
-	other.Expect(` 432 other ChanServ :Erroneous nickname$`)
+	other.Expect(` 432 other ChanServ :Nickname is reserved for a service$`)
 	other.Send("NOTICE ChanServ :REGISTER #c") // never answered
 	other.Send("PING sync")
 	other.Expect(`PONG \S+ :?sync$`)

@@ -8,19 +8,20 @@ import (
 	"securechat/ircd/wire"
 )
 
-// service is a pseudo-client the server answers for, such as ChanServ: a
-// PRIVMSG to its nick, or the command of its name, runs it with the
-// words of the request, and it replies with NOTICEs from its nick.
-// Services exist only with accounts on; their nicks are then reserved.
+// service is a name the server answers for, such as ChanServ: it is not
+// a client. A PRIVMSG to its nick, or the command of its name, runs it
+// with the request's text, and it replies with NOTICEs from its nick.
+// Services exist only with accounts on; their nicks are then reserved,
+// and what is sent to them never enters history.
 type service struct {
 	nick string
-	run  func(s *Server, c *Client, args []string)
+	run  func(c *Client, line string)
 }
 
-// services are keyed by casefolded nick; the command forms are in the
-// command table.
+// services are keyed by casefolded nick; their command forms (CHANSERV,
+// CS) are in the command table.
 var services = map[string]service{
-	"chanserv": {nick: "ChanServ", run: (*Server).chanServ},
+	"chanserv": {nick: chanServNick, run: (*Client).chanServ},
 }
 
 // serviceFor returns the service whose nick is nick, when services are on.
@@ -40,11 +41,11 @@ func (s *Server) isServiceNick(nick string) bool {
 
 // toService hands a message addressed to a service to it, and reports
 // whether target was one. Only PRIVMSG runs the service: a NOTICE or
-// TAGMSG is dropped, as replying to a notice could start a loop.
+// TAGMSG is dropped, as a service answers no notice.
 func (s *Server) toService(c *Client, cmd, target, text string) bool {
 	sv, ok := s.serviceFor(target)
 	if ok && cmd == "PRIVMSG" {
-		sv.run(s, c, strings.Fields(text))
+		sv.run(c, text)
 	}
 	return ok
 }
@@ -54,13 +55,13 @@ func (s *Server) toService(c *Client, cmd, target, text string) bool {
 func serviceCommand(nick string) func(c *Client, m *irc.Message) error {
 	return func(c *Client, m *irc.Message) error {
 		if sv, ok := c.srv.serviceFor(nick); ok {
-			sv.run(c.srv, c, strings.Fields(strings.Join(m.Params, " ")))
+			sv.run(c, strings.Join(m.Params, " "))
 		}
 		return nil
 	}
 }
 
 // serviceNotice sends c a NOTICE from the service nick.
-func (s *Server) serviceNotice(c *Client, nick, text string) {
-	c.send(&irc.Message{Prefix: &irc.Prefix{Name: nick, User: nick, Host: s.name()}, Command: "NOTICE", Params: []string{c.Nick(), text}})
+func (c *Client) serviceNotice(nick, text string) {
+	c.send(&irc.Message{Prefix: &irc.Prefix{Name: nick, User: nick, Host: c.srv.name()}, Command: "NOTICE", Params: []string{c.nickOrStar(), text}})
 }
