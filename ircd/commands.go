@@ -80,6 +80,8 @@ func init() {
 		"KILL":         {handler: handleKill, minParams: 2, oper: true},
 		"REHASH":       {handler: handleRehash, oper: true},
 		"CHATHISTORY":  {handler: handleChathistory, minParams: 3, blocks: true},
+		"CHANSERV":     {handler: serviceCommand(chanServNick), minParams: 1, accounts: true},
+		"CS":           {handler: serviceCommand(chanServNick), minParams: 1, accounts: true},
 		"MONITOR":      {handler: handleMonitor, minParams: 1},
 		"INFO":         {handler: handleInfo},
 		"HELP":         {handler: handleHelp},
@@ -92,8 +94,6 @@ func init() {
 		"REDACT":       {handler: handleRedact, minParams: 2, blocks: true},
 		"REGISTER":     {handler: handleRegister, minParams: 3, preReg: true, blocks: true, accounts: true},
 		"VERIFY":       {handler: handleVerify, minParams: 2, preReg: true, accounts: true},
-		"CHANSERV":     {handler: serviceCommand(chanServNick), minParams: 1, accounts: true},
-		"CS":           {handler: serviceCommand(chanServNick), minParams: 1, accounts: true},
 	}
 }
 
