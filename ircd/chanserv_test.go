@@ -129,7 +129,9 @@ func TestRegisteredChannelKeepsSettings(t *testing.T) {
 
 // TestChanServRefusals runs ChanServ into each refusal and checks its
 // replies come as NOTICEs from ChanServ, that its nick is reserved, and
-// that without accounts it does not exist.
+// that without accounts it does not exist; and that the founder regains
+// ops on rejoining a channel others kept, and a RENAME keeps the
+// registration.
 func TestChanServRefusals(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, withAccounts())
@@ -170,6 +172,9 @@ func TestChanServRefusals(t *testing.T) {
 	founder.Join("#c")
 	founder.Send("NAMES #c")
 	founder.Expect(` 353 founder = #c :.*@founder`)
+	founder.Send("RENAME #c #d :moved") // the registration moves with it
+	founder.Send("CS INFO #d")
+	founder.chanServSays(`#d is registered to founder since `)
 
 	off := newTestServer(t).register("alice")
 	off.Send("CS INFO #c")
