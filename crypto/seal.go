@@ -1,6 +1,7 @@
 package crypto
 
 import (
+	"crypto/cipher"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -34,31 +35,43 @@ const (
 // with the same targetKey, msgid and t.
 func (v *Vault) Seal(targetKey, msgid string, t time.Time, plaintext []byte) ([]byte, error) {
 	k := v.index.Load().forSeal(epochStart(t, v.epoch))
+	return v.seal(recordVersion, k.id, k.aead, targetKey, msgid, t, plaintext), nil
+}
+
+// seal builds a record of the given version under key id with aead.
+func (v *Vault) seal(version byte, id uint32, aead cipher.AEAD, targetKey, msgid string, t time.Time, plaintext []byte) []byte {
 	out := make([]byte, headerLen, len(plaintext)+Overhead)
-	out[0] = recordVersion
-	binary.BigEndian.PutUint32(out[1:5], k.id)
+	out[0] = version
+	binary.BigEndian.PutUint32(out[1:5], id)
 	nonce := out[5:headerLen]
 	s := v.scratch.Get().(*scratch)
 	// Random 192-bit nonces need no counter kept across goroutines, restarts
 	// or copies of the keyring, and collisions are not a concern: even after
 	// 2^48 records under one key the chance of any is about 2^-97.
 	s.nonces.read(nonce)
-	sealed := k.aead.Seal(out, nonce, plaintext, s.recordAAD(out[:5], targetKey, msgid, t))
+	sealed := aead.Seal(out, nonce, plaintext, s.recordAAD(out[:5], targetKey, msgid, t))
 	v.scratch.Put(s)
-	return sealed, nil
+	return sealed
 }
 
-// Open decrypts a record made by Seal. Any failure, including malformed
+// Open decrypts a record made by Seal or SealPair. Any failure, including malformed
 // input, returns an error wrapping ErrOpen; it never panics.
 func (v *Vault) Open(targetKey, msgid string, t time.Time, sealed []byte) ([]byte, error) {
 	if len(sealed) < Overhead {
 		return nil, fmt.Errorf("%w: record of %d bytes is too short", ErrOpen, len(sealed))
 	}
-	if sealed[0] != recordVersion {
+	id := binary.BigEndian.Uint32(sealed[1:5])
+	ix := v.index.Load()
+	var aead cipher.AEAD
+	var ok bool
+	switch sealed[0] {
+	case recordVersion:
+		aead, ok = ix.byID[id]
+	case recordVersionPair:
+		aead, ok = ix.pairAEAD(id, targetKey)
+	default:
 		return nil, fmt.Errorf("%w: record version %d", ErrOpen, sealed[0])
 	}
-	id := binary.BigEndian.Uint32(sealed[1:5])
-	aead, ok := v.index.Load().byID[id]
 	if !ok {
 		return nil, fmt.Errorf("%w: %w %d", ErrOpen, ErrUnknownKey, id)
 	}

@@ -47,12 +47,13 @@ type dataKey struct {
 	start, end int64
 	key        []byte
 	aead       cipher.AEAD // built once from key; nil once destroyed
+	root       []byte      // HKDF root of SealPair's subkeys; nil once destroyed
 }
 
 // setKey installs key and builds its AEAD once, so Seal and Open never pay
 // for chacha20poly1305.NewX and its key copy.
 func (k *dataKey) setKey(key []byte) {
-	k.key, k.aead = key, newAEAD(key)
+	k.key, k.aead, k.root = key, newAEAD(key), pairRoot(key)
 }
 
 // destroy is ExpireBefore's best effort at forgetting a key. The AEAD keeps
@@ -63,7 +64,7 @@ func (k *dataKey) setKey(key []byte) {
 // is safe, and the record it seals then fails to open with ErrUnknownKey.
 func (k *dataKey) destroy() {
 	clear(k.key)
-	k.aead = nil
+	k.aead, k.root = nil, nil // the root is dropped, not cleared, for the same reason
 }
 
 // keyIndex is an immutable snapshot of the key set for Seal and Open. It
@@ -73,6 +74,12 @@ type keyIndex struct {
 	byID    map[uint32]cipher.AEAD // for Open
 	byEpoch map[int64]sealKey      // newest key per epoch start of the current length
 	newest  sealKey                // for times no epoch covers
+
+	// pairRoots and pairs serve SealPair and Open of pair records; each
+	// index has a cache of its own, so subkeys of a destroyed data key
+	// are forgotten along with the index that held it.
+	pairRoots map[uint32][]byte
+	pairs     *pairCache
 }
 
 // sealKey is what Seal needs of a data key.
@@ -264,11 +271,14 @@ func (v *Vault) addKeyLocked(start int64) error {
 // The caller holds mu for writing.
 func (v *Vault) reindexLocked() {
 	ix := &keyIndex{
-		byID:    make(map[uint32]cipher.AEAD, len(v.keys)),
-		byEpoch: make(map[int64]sealKey, len(v.keys)),
+		byID:      make(map[uint32]cipher.AEAD, len(v.keys)),
+		byEpoch:   make(map[int64]sealKey, len(v.keys)),
+		pairRoots: make(map[uint32][]byte, len(v.keys)),
+		pairs:     &pairCache{m: make(map[pairSlot]cipher.AEAD)},
 	}
 	for _, k := range v.keys {
 		ix.byID[k.id] = k.aead
+		ix.pairRoots[k.id] = k.root
 		if k.end-k.start != int64(v.epoch) {
 			continue
 		}

@@ -45,6 +45,7 @@ type Channel struct {
 	invites  map[string]struct{} // casefolded nicks invited past +i
 	ring     history.Ring        // replay ring
 	meta     map[string]string   // channel metadata (draft/metadata-2), never mutated: replaced
+	reg      chanRegistration    // founder of a registered channel (chanreg.go)
 	dead     bool                // removed from the server map
 }
 
@@ -102,32 +103,40 @@ func (ch *Channel) privs(c *Client) (uint8, bool) {
 // channel: no members, no topic and no history cached. An empty channel's
 // other settings have lapsed already (lapseLocked).
 func (ch *Channel) isEmptyStateless() bool {
-	return len(ch.members) == 0 && ch.topic.text == "" && ch.ring.Len() == 0 && len(ch.meta) == 0
+	return len(ch.members) == 0 && ch.topic.text == "" && ch.ring.Len() == 0 && len(ch.meta) == 0 && !ch.registeredLocked()
 }
 
 // lapseLocked returns the access settings of a channel its last member
 // left to a new channel's: modes, key, limit, bans and invites. Only the
 // topic and history outlive emptiness, so no channel can be left that
-// nobody may enter. Registered channels (the accounts issue) are the one
-// exception to come: they will keep their settings, and this is where
-// that is decided. ch.mu is held.
+// nobody may enter. Registered channels are the exception: they keep
+// their settings, since their founder may always enter and lift them.
+// ch.mu is held.
 func (ch *Channel) lapseLocked() {
+	if ch.registeredLocked() {
+		return
+	}
 	ch.modes = defaultChanModes()
 	ch.bans, ch.excepts, ch.invex = nil, nil, nil
 	clear(ch.invites)
 }
 
-// joinCheck returns the numeric refusing c entry, or "" to admit.
+// joinCheck returns the numeric refusing c entry, or "" to admit. IRC
+// operators and a registered channel's founder pass every check, so a
+// kept +i, +k, +l or ban never locks the founder out.
 func (ch *Channel) joinCheck(c *Client, key string) string {
+	if c.isOper() || ch.isFounderLocked(c) {
+		return ""
+	}
 	_, invited := ch.invites[c.foldedNick()]
 	switch {
-	case ch.modes.key != "" && key != ch.modes.key && !c.isOper():
+	case ch.modes.key != "" && key != ch.modes.key:
 		return irc.ERR_BADCHANNELKEY
-	case ch.modes.limit > 0 && len(ch.members) >= ch.modes.limit && !invited && !c.isOper():
+	case ch.modes.limit > 0 && len(ch.members) >= ch.modes.limit && !invited:
 		return irc.ERR_CHANNELISFULL
-	case ch.modes.inviteOnly && !invited && !matchAny(ch.invex, c.hostmask()) && !c.isOper():
+	case ch.modes.inviteOnly && !invited && !matchAny(ch.invex, c.hostmask()):
 		return irc.ERR_INVITEONLYCHAN
-	case ch.bannedLocked(c) && !invited && !c.isOper():
+	case ch.bannedLocked(c) && !invited:
 		return irc.ERR_BANNEDFROMCHAN
 	}
 	return ""
@@ -143,7 +152,7 @@ func (ch *Channel) bannedLocked(c *Client) bool {
 	return matchAny(ch.bans, mask) && !matchAny(ch.excepts, mask)
 }
 
-// add makes c a member, first ones as operator, and runs burst in the
+// add makes c a member, as operator if joinPrivsLocked says so, and runs burst in the
 // same critical section, so what burst queues (the join, the names, the
 // replay) comes before any later message of the channel: a joiner gets
 // each message either replayed or live, never both and never neither.
@@ -158,14 +167,12 @@ func (ch *Channel) add(c *Client, key string, burst func()) (numeric string) {
 	if n := ch.joinCheck(c, key); n != "" {
 		return n
 	}
-	var privs uint8
-	if len(ch.members) == 0 {
+	if len(ch.members) == 0 && !ch.registeredLocked() {
 		// The first joiner creates the channel afresh: the access
 		// settings lapsed when it emptied, and it is new from now on.
-		privs = privOp
 		ch.created = time.Now()
 	}
-	ch.members[c] = privs
+	ch.members[c] = ch.joinPrivsLocked(c)
 	delete(ch.invites, c.foldedNick())
 	ch.rebuildSnapshot()
 	if burst != nil {

@@ -11,7 +11,6 @@ import (
 	"gopkg.in/irc.v4"
 
 	"securechat/ircd/history"
-	"securechat/ircd/wire"
 )
 
 // chathistoryMax is the most messages one CHATHISTORY request returns
@@ -151,7 +150,7 @@ func (c *Client) historyKey(target string) (string, bool) {
 	if !validNick(target) {
 		return "", false
 	}
-	return s.history.DirectKey(c.foldedNick(), wire.Casefold(target)), true
+	return s.directKey(c, target), true
 }
 
 // queryHistory runs req against key's history after letting queued
@@ -254,7 +253,7 @@ func (s *Server) sendTargets(c *Client, found []history.Activity) {
 
 // readableTargets lists the targets c may read with activity strictly
 // between the two bounds (in either order): its channels, and its
-// conversations under its current nick.
+// conversations under its current nick and its account.
 func (s *Server) readableTargets(c *Client, bounds [2]time.Time) []history.Activity {
 	lo, hi := bounds[0], bounds[1]
 	if lo.After(hi) {
@@ -262,7 +261,7 @@ func (s *Server) readableTargets(c *Client, bounds [2]time.Time) []history.Activ
 	}
 	// The index is updated as messages are appended, so unlike a history
 	// read this need not wait for the write queue.
-	owners := []string{c.foldedNick()}
+	owners := s.directOwners(c)
 	for _, ch := range c.channelList() {
 		owners = append(owners, ch.folded)
 	}

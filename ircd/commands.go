@@ -80,6 +80,8 @@ func init() {
 		"KILL":         {handler: handleKill, minParams: 2, oper: true},
 		"REHASH":       {handler: handleRehash, oper: true},
 		"CHATHISTORY":  {handler: handleChathistory, minParams: 3, blocks: true},
+		"CHANSERV":     {handler: serviceCommand(chanServNick), minParams: 1, accounts: true},
+		"CS":           {handler: serviceCommand(chanServNick), minParams: 1, accounts: true},
 		"MONITOR":      {handler: handleMonitor, minParams: 1},
 		"INFO":         {handler: handleInfo},
 		"HELP":         {handler: handleHelp},

@@ -1,7 +1,6 @@
 package ircd
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -299,14 +298,7 @@ func TestAccountsSurviveRestartBolt(t *testing.T) {
 	ts.registerAccount("zebraaccount", personalPassword)
 	markers := accountMarkers(ts)
 	ts.shutdown()
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	assertNoMarker(t, "bolt file", raw, markers)
+	scanBolt(t, st, path, markers)
 
 	ts = newTestServer(t, withAccounts(), withStore(openBolt(t, path), vault))
 	ts.loginAccount("zebraaccount", "zebraaccount", personalPassword)

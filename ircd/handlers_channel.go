@@ -52,7 +52,9 @@ func (s *Server) join(c *Client, name, key string) error {
 	for attempt := 0; attempt < 3; attempt++ {
 		ch := s.channelFor(name)
 		s.loadRing(c, ch) // fills a cold replay ring; may read the store
-		switch numeric := ch.add(c, key, func() { s.joinBurst(c, ch) }); numeric {
+		// A registered channel's state is saved too: the join may have
+		// used up an invite.
+		switch numeric := ch.add(c, key, func() { s.joinBurst(c, ch); s.saveRegisteredLocked(ch) }); numeric {
 		case "":
 			s.joined(c, ch)
 			return nil
@@ -400,6 +402,7 @@ func handleInvite(c *Client, m *irc.Message) error {
 	}
 	ch.mu.Lock()
 	ch.invites[target.foldedNick()] = struct{}{}
+	c.srv.saveRegisteredLocked(ch)
 	ch.mu.Unlock()
 	c.numeric(irc.RPL_INVITING, target.Nick(), ch.name)
 	if away := target.awayMessage(); away != "" {

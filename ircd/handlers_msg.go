@@ -114,6 +114,9 @@ func (s *Server) messageOne(c *Client, cmd, target, text string, tags irc.Tags, 
 		c.echo(o)
 		return nil
 	}
+	if s.toService(c, cmd, target, text) {
+		return nil
+	}
 	return s.messageUser(c, o, cmd, params, start)
 }
 

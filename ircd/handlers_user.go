@@ -19,6 +19,9 @@ func handleNick(c *Client, m *irc.Message) error {
 		return ircError{irc.ERR_NONICKNAMEGIVEN, []string{"No nickname given"}}
 	}
 	nick := m.Params[0]
+	if c.srv.isServiceNick(nick) {
+		return ircError{irc.ERR_ERRONEUSNICKNAME, []string{nick, "Nickname is reserved for a service"}}
+	}
 	if !validNick(nick) {
 		return ircError{irc.ERR_ERRONEUSNICKNAME, []string{nick, "Erroneous nickname"}}
 	}

@@ -350,8 +350,8 @@ func (s *Server) resolveTargets(c *Client, changes []modeChange) []modeChange {
 
 // changeModes applies changes and tells every member (and an operator
 // overriding from outside) in one MODE line, both under ch.mu, so members
-// see concurrent changes in the order they were made. Nothing here is
-// persisted: only the topic outlives the channel's members.
+// see concurrent changes in the order they were made. Only a registered
+// channel's modes are persisted, in the same critical section.
 func (s *Server) changeModes(c *Client, ch *Channel, changes []modeChange) {
 	setter, prefix := c.hostmask(), c.prefix()
 	now := storedTime(time.Now())
@@ -366,6 +366,7 @@ func (s *Server) changeModes(c *Client, ch *Channel, changes []modeChange) {
 		o := &outMsg{base: msg, at: time.Now(), account: c.account()}
 		s.deliver(ch.snapshot, o, func(r *Client) bool { return r != c })
 		c.sendOwn(o)
+		s.saveRegisteredLocked(ch)
 	}
 }
 
@@ -550,25 +551,30 @@ func matchAny(list []listEntry, hostmask string) bool {
 	return false
 }
 
-// stateLocked returns ch's settings to persist, or nil when there is no
-// topic and nothing needs keeping; ch.mu is held. Only the topic is kept:
-// every channel is empty after a restart, and an empty channel's access
-// settings lapse, so storing them would keep a key sealed for nothing.
-// Registered channels (the accounts issue) will add their settings here.
+// stateLocked returns ch's settings to persist, or nil when nothing
+// needs keeping; ch.mu is held. An unregistered channel keeps only its
+// topic and metadata: every channel is empty after a restart, and an
+// empty channel's access settings lapse, so storing them would keep a
+// key sealed for nothing. A registered channel keeps its founder and
+// access settings too (addAccessLocked).
 func (ch *Channel) stateLocked() *history.ChannelState {
-	if ch.topic.text == "" && len(ch.meta) == 0 {
+	if ch.topic.text == "" && len(ch.meta) == 0 && !ch.registeredLocked() {
 		return nil
 	}
-	return &history.ChannelState{
+	st := &history.ChannelState{
 		Name: ch.name, Created: ch.created,
 		Topic: ch.topic.text, TopicSetter: ch.topic.setter, TopicAt: ch.topic.at,
 		Metadata: ch.meta,
 	}
+	if ch.registeredLocked() {
+		ch.addAccessLocked(st)
+	}
+	return st
 }
 
 // restore is the inverse of stateLocked, for a channel not yet published.
-// It reports whether st held access settings, which a channel loaded
-// empty does not keep (older versions stored them).
+// It reports whether st held access settings that an unregistered
+// channel loaded empty does not keep (older versions stored them).
 func (ch *Channel) restore(st history.ChannelState) (dropped bool) {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
@@ -577,5 +583,9 @@ func (ch *Channel) restore(st history.ChannelState) (dropped bool) {
 	}
 	ch.topic = topicState{text: st.Topic, setter: st.TopicSetter, at: st.TopicAt}
 	ch.meta = cleanMeta(st.Metadata)
+	if st.Founder != "" {
+		ch.restoreAccessLocked(st)
+		return false
+	}
 	return st.Modes != "" || st.Key != "" || st.Limit != 0 || len(st.Bans) > 0
 }

@@ -234,9 +234,7 @@ func (s *Server) relayMultiline(c *Client, b *multilineBatch) (echoed bool, err 
 		ml.e = b.entry(c, target.Nick())
 		ml.e.At = storedTime(time.Now())
 		ml.e.MsgID = s.newMsgID(ml.e.At)
-		if s.config().StoreDirect {
-			s.history.AppendDirect(c.foldedNick(), target.foldedNick(), ml.e)
-		}
+		s.appendDirect(c, target, ml.e)
 		if target != c {
 			target.push(&c.pending, ml.linesFor(target)...)
 			s.countMultiline(ml, 1)

@@ -126,7 +126,7 @@ func (s *Server) redactDirect(c *Client, r *redaction) error {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	c.flushPending()
-	key := s.history.DirectKey(c.foldedNick(), wire.Casefold(r.target))
+	key := s.directKey(c, r.target)
 	e, _ := s.history.Find(ctx, key, r.ref)
 	if err := r.check(c, e, false); err != nil {
 		return err

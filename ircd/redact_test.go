@@ -16,8 +16,14 @@ var redactCaps = []string{"batch", "server-time", "message-tags", "echo-message"
 // itself.
 func (ts *testServer) storedIDs(target string) []string {
 	ts.t.Helper()
+	return ts.storedIDsUnder(ts.srv.history.Key(target))
+}
+
+// storedIDsUnder returns the msgids stored under the store key key.
+func (ts *testServer) storedIDsUnder(key string) []string {
+	ts.t.Helper()
 	ts.flushHistory()
-	recs, err := ts.store.Query(context.Background(), ts.srv.history.Key(target), store.Query{Limit: 100})
+	recs, err := ts.store.Query(context.Background(), key, store.Query{Limit: 100})
 	if err != nil {
 		ts.t.Fatal(err)
 	}

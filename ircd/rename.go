@@ -100,7 +100,7 @@ func (s *Server) renameLocked(ch *Channel, newName string) (*Channel, error) {
 	nc.mu.Lock()
 	nc.created, nc.members, nc.snapshot = ch.created, ch.members, ch.snapshot
 	nc.topic, nc.modes, nc.bans, nc.excepts, nc.invex, nc.invites = ch.topic, ch.modes, ch.bans, ch.excepts, ch.invex, ch.invites
-	nc.meta = ch.meta
+	nc.meta, nc.reg = ch.meta, ch.reg
 	nc.ring = ch.ring
 	nc.ring.Retarget(ch.folded, newName)
 	nc.storeKey.Store(&newKey)

@@ -24,10 +24,10 @@ func entryOf(o *outMsg) *history.Entry {
 	return &both.e
 }
 
-// recordDirect keeps a private message from one nick to another.
+// recordDirect keeps a private message from one client to another.
 func (s *Server) recordDirect(from, to *Client, o *outMsg) {
 	if s.config().StoreDirect {
-		s.history.AppendDirect(from.foldedNick(), to.foldedNick(), entryOf(o))
+		s.appendDirect(from, to, entryOf(o))
 	}
 }
 

@@ -158,27 +158,37 @@ func (h *History) DirectKey(a, b string) string { return h.Key(directName(a, b))
 // key and casefolded name folded. It never blocks on the store; the
 // order of calls for one channel is the order of its history.
 func (h *History) AppendChannel(key, folded string, e *Entry) {
-	h.append(key, e)
+	h.append(key, e, false)
 	h.index.note(folded, key, e.Msg.Param(0), e.At)
 }
 
-// AppendDirect seals e, a private message from casefolded nick from to
-// casefolded nick to, into their conversation's history.
-func (h *History) AppendDirect(from, to string, e *Entry) {
-	key := h.DirectKey(from, to)
-	h.append(key, e)
+// AppendDirect seals e, a private message from one party to another,
+// into their conversation's history: the pair of accounts' when both
+// are logged in (see PairKey), else the pair of nicks'.
+func (h *History) AppendDirect(from, to Party, e *Entry) {
+	if from.Account != "" && to.Account != "" {
+		h.appendPair(from, to, e)
+		return
+	}
+	key := h.DirectKey(from.Nick, to.Nick)
+	h.append(key, e, false)
 	if e.Msg.Prefix != nil {
-		h.index.note(from, key, e.Msg.Param(0), e.At)
-		h.index.note(to, key, e.Msg.Prefix.Name, e.At)
+		h.index.note(from.Nick, key, e.Msg.Param(0), e.At)
+		h.index.note(to.Nick, key, e.Msg.Prefix.Name, e.At)
 	}
 }
 
-func (h *History) append(key string, e *Entry) {
+// append seals e under key, with the pair subkey if pair, and queues it.
+func (h *History) append(key string, e *Entry, pair bool) {
 	// The seal binds the time, and the store hands it back in whole
 	// milliseconds: seal that, or the record could never be opened.
 	at := e.At.Truncate(time.Millisecond)
 	start := time.Now()
-	sealed, err := h.vault.Seal(key, e.MsgID, at, e.plaintext())
+	seal := h.vault.Seal
+	if pair {
+		seal = h.vault.SealPair
+	}
+	sealed, err := seal(key, e.MsgID, at, e.plaintext())
 	h.sealLatency.Observe(time.Since(start).Seconds())
 	if err != nil {
 		h.m.HistoryErrors.WithLabelValues(metrics.OpSeal).Inc()

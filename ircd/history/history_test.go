@@ -130,7 +130,7 @@ func TestAppendedEntriesReadBack(t *testing.T) {
 			ctx := testContext(t, 5*time.Second)
 			key := h.Key("#chan")
 			h.AppendChannel(key, "#chan", msgEntry(t, "c1", tt.at, ":A!a@h PRIVMSG #chan :channel"))
-			h.AppendDirect("alice", "bob", msgEntry(t, "d1", tt.at, ":Alice!a@h PRIVMSG bob :direct"))
+			h.AppendDirect(Party{Nick: "alice"}, Party{Nick: "bob"}, msgEntry(t, "d1", tt.at, ":Alice!a@h PRIVMSG bob :direct"))
 			if err := h.Flush(ctx); err != nil {
 				t.Fatal(err)
 			}

@@ -25,6 +25,17 @@ type ChannelState struct {
 	Bans        []Ban     `json:"bans,omitempty"`
 	// Metadata is the channel's draft/metadata-2 keys and values.
 	Metadata map[string]string `json:"metadata,omitempty"`
+
+	// Founder is the account that registered the channel, "" if none.
+	// Only a registered channel keeps the access settings (Modes, Key,
+	// Limit, the mask lists and Invites): its founder can always lift
+	// them.
+	Founder       string    `json:"founder,omitempty"`
+	RegisteredAt  time.Time `json:"registered_at,omitzero"`
+	Excepts       []Ban     `json:"excepts,omitempty"`
+	InviteExcepts []Ban     `json:"invite_excepts,omitempty"`
+	// Invites are the casefolded nicks invited past +i.
+	Invites []string `json:"invites,omitempty"`
 }
 
 // Ban is one entry of a channel's ban list.

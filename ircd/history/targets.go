@@ -33,10 +33,11 @@ func (h *History) Targets(owners []string, lo, hi time.Time) []Activity {
 // targetIndex maps each owner (a channel's casefolded name, or a
 // casefolded nick) to the store keys of its targets, with their newest
 // message time. Appends keep it current; warmIndex fills it from the
-// store after a restart. mu guards byOwner.
+// store after a restart. mu guards every field.
 type targetIndex struct {
 	mu      sync.Mutex
 	byOwner map[string]map[string]indexed
+	pairs   pairClaims // stored account conversations not yet attributed
 }
 
 type indexed struct {
@@ -45,7 +46,7 @@ type indexed struct {
 }
 
 func newTargetIndex() *targetIndex {
-	return &targetIndex{byOwner: make(map[string]map[string]indexed)}
+	return &targetIndex{byOwner: make(map[string]map[string]indexed), pairs: newPairClaims()}
 }
 
 // note records that owner's target name, stored under key, had a message
@@ -93,6 +94,7 @@ func (x *targetIndex) forgetBefore(cutoff time.Time) {
 			delete(x.byOwner, owner)
 		}
 	}
+	x.pairs.forgetBefore(cutoff)
 }
 
 // warmIndex learns the newest stored targets after a start, opening the
@@ -109,27 +111,33 @@ func (h *History) warmIndex(ctx context.Context) {
 			return
 		}
 		es, err := h.Read(ctx, a.Key, Query{Limit: 1, FromNewest: true})
-		if err == nil && len(es) == 1 {
-			h.learn(a.Key, es[0].Msg.Param(0), es[0].Msg.Prefix, a.Latest)
+		if err == nil && len(es) == 1 && !h.learn(a.Key, es[0].Msg.Param(0), es[0].Msg.Prefix, a.Latest) {
+			h.index.unclaimed(a.Key, a.Latest)
 		}
 	}
+	h.index.warmed()
 }
 
-// learn indexes key from its newest message, sent by from to target.
-func (h *History) learn(key, target string, from *irc.Prefix, latest time.Time) {
+// learn indexes key from its newest message, sent by from to target,
+// and reports whether the message told whose key it is.
+func (h *History) learn(key, target string, from *irc.Prefix, latest time.Time) bool {
 	if strings.HasPrefix(target, "#") {
-		if folded := wire.Casefold(target); h.Key(folded) == key {
-			h.index.note(folded, key, target, latest)
+		folded := wire.Casefold(target)
+		if h.Key(folded) != key {
+			return false
 		}
-		return
+		h.index.note(folded, key, target, latest)
+		return true
 	}
 	if from == nil {
-		return
+		return false
 	}
 	sender := from.Name
 	a, b := wire.Casefold(sender), wire.Casefold(target)
-	if h.DirectKey(a, b) == key {
-		h.index.note(a, key, target, latest)
-		h.index.note(b, key, sender, latest)
+	if h.DirectKey(a, b) != key {
+		return false
 	}
+	h.index.note(a, key, target, latest)
+	h.index.note(b, key, sender, latest)
+	return true
 }

@@ -31,8 +31,8 @@ func TestTargetsListsTheOwnersTargets(t *testing.T) {
 	h.AppendChannel(chanKey, "#chan", msgEntry(t, "c2", at(3), ":Bob!b@h PRIVMSG #Chan :newest"))
 	// The clock went back: an older time never replaces the newest.
 	h.AppendChannel(chanKey, "#chan", msgEntry(t, "c3", at(2), ":Bob!b@h PRIVMSG #Chan :late"))
-	h.AppendDirect("alice", "bob", msgEntry(t, "d1", at(4), ":Alice!a@h PRIVMSG Bob :hi bob"))
-	h.AppendDirect("carol", "alice", msgEntry(t, "d2", at(5), ":Carol!c@h PRIVMSG alice :hi alice"))
+	h.AppendDirect(Party{Nick: "alice"}, Party{Nick: "bob"}, msgEntry(t, "d1", at(4), ":Alice!a@h PRIVMSG Bob :hi bob"))
+	h.AppendDirect(Party{Nick: "carol"}, Party{Nick: "alice"}, msgEntry(t, "d2", at(5), ":Carol!c@h PRIVMSG alice :hi alice"))
 	h.AppendChannel(h.Key("#other"), "#other", msgEntry(t, "o1", at(6), ":Carol!c@h PRIVMSG #Other :elsewhere"))
 
 	wide := [2]time.Time{t0.Add(-time.Hour), t0.Add(time.Hour)}
@@ -116,7 +116,7 @@ func TestTargetsWarmUpAfterRestart(t *testing.T) {
 	t0 := baseTime().Add(-time.Minute)
 	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
 	first.AppendChannel(first.Key("#chan"), "#chan", msgEntry(t, "c1", at(1), ":Alice!a@h PRIVMSG #Chan :hi"))
-	first.AppendDirect("alice", "bob", msgEntry(t, "d1", at(2), ":Alice!a@h PRIVMSG Bob :hi bob"))
+	first.AppendDirect(Party{Nick: "alice"}, Party{Nick: "bob"}, msgEntry(t, "d1", at(2), ":Alice!a@h PRIVMSG Bob :hi bob"))
 	closeHistory(t, first)
 
 	// Forged records, newer than the genuine ones so that the warm-up,
