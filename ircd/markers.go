@@ -140,6 +140,25 @@ func (s *Server) markRead(c *Client, account, target string, at time.Time) {
 	}
 }
 
+// renameMarkers moves every account's marker on the casefolded channel
+// name from to to, as RENAME moves the channel's history.
+func (s *Server) renameMarkers(from, to string) {
+	if from == to {
+		return
+	}
+	s.markers.mu.Lock()
+	defer s.markers.mu.Unlock()
+	for fa, am := range s.markers.byAccount {
+		ms, ok := am.Read[from]
+		if !ok {
+			continue
+		}
+		delete(am.Read, from)
+		am.Read[to] = max(ms, am.Read[to])
+		s.history.Save(markerKind, s.history.BlobKey(markerKind, fa), am)
+	}
+}
+
 // evictOldest drops the oldest markers past maxMarkers.
 func (am *markerBlob) evictOldest() {
 	for len(am.Read) > maxMarkers {

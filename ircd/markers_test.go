@@ -90,6 +90,23 @@ func TestMarkreadOnJoin(t *testing.T) {
 	}
 }
 
+// TestMarkreadFollowsRename checks a RENAME moves the account's marker
+// on the channel to its new name.
+func TestMarkreadFollowsRename(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, withAccounts())
+	zoe := ts.registerAccount("zoe", personalPassword, append(slices.Clone(markerCaps), "draft/channel-rename")...)
+	zoe.Join("#old")
+	zoe.Send("MARKREAD #old timestamp=" + markedAt)
+	zoe.Expect(` MARKREAD #old timestamp=`)
+	zoe.Send("RENAME #old #new")
+	zoe.Expect(` RENAME #old #new`)
+	zoe.Send("MARKREAD #new")
+	zoe.Expect(`^:irc.test MARKREAD #new timestamp=` + markedAt + `$`)
+	zoe.Send("MARKREAD #old")
+	zoe.Expect(`^:irc.test MARKREAD #old \*$`)
+}
+
 // TestMarkreadErrors checks each bad MARKREAD gets its FAIL, and a
 // future marker is clamped to now.
 func TestMarkreadErrors(t *testing.T) {
@@ -183,7 +200,8 @@ func TestReplaySinceRead(t *testing.T) {
 }
 
 // TestReplaySinceReadCapped checks the replay limit still caps what is
-// unread: marker at the 2nd of 10, replay 4, so the 7th to 10th.
+// unread: replay 4 and a marker at the 2nd of 10 give the 7th to 10th,
+// a marker at the 8th the 9th and 10th.
 func TestReplaySinceReadCapped(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, withAccounts(), withConfig(func(c *config.Config) { c.Replay = 4 }))
@@ -193,6 +211,12 @@ func TestReplaySinceReadCapped(t *testing.T) {
 	zoe.Expect(` MARKREAD #r timestamp=`)
 	if got, want := replayed(zoe.JoinAndSync("#r")), msgRange(7, 10); !slices.Equal(got, want) {
 		t.Errorf("replay %q, want %q", got, want)
+	}
+	yan := ts.registerAccount("yan", personalPassword, markerCaps...)
+	yan.Send("MARKREAD #r timestamp=" + times[7])
+	yan.Expect(` MARKREAD #r timestamp=`)
+	if got, want := replayed(yan.JoinAndSync("#r")), msgRange(9, 10); !slices.Equal(got, want) {
+		t.Errorf("replay under the cap %q, want %q", got, want)
 	}
 }
 
