@@ -23,6 +23,31 @@ var markerCaps = []string{"draft/read-marker", "batch", "server-time", "message-
 // markedAt is a marker time in the past (the server clamps future ones).
 const markedAt = "2026-01-02T03:04:05.678Z"
 
+// markRead sets c's marker on target and waits for the answer.
+func (c *testClient) markRead(target, stamp string) {
+	c.T().Helper()
+	c.Send("MARKREAD %s timestamp=%s", target, stamp)
+	c.Expect(` MARKREAD ` + regexp.QuoteMeta(target) + ` timestamp=`)
+}
+
+// expectMarker asks for c's marker on target and checks it is want: a
+// server time, or "*" for none.
+func (c *testClient) expectMarker(target, want string) {
+	c.T().Helper()
+	c.Send("MARKREAD %s", target)
+	if want != "*" {
+		want = "timestamp=" + want
+	}
+	c.Expect(`^:irc.test MARKREAD ` + regexp.QuoteMeta(target) + ` ` + regexp.QuoteMeta(want) + `$`)
+}
+
+// zoeServer starts a server with accounts and registers the account zoe,
+// with caps.
+func zoeServer(t *testing.T, caps ...string) (*testServer, *testClient) {
+	ts := newTestServer(t, withAccounts())
+	return ts, ts.registerAccount("zoe", personalPassword, caps...)
+}
+
 // markLines returns the MARKREAD lines among lines.
 func markLines(lines []string) []string {
 	var out []string
@@ -51,32 +76,27 @@ func TestMarkreadSyncsAccountClients(t *testing.T) {
 
 	phone.Send("MARKREAD #c timestamp=2026-01-01T00:00:00.000Z") // older: ignored
 	phone.Expect(`^:irc.test MARKREAD #c timestamp=` + markedAt + `$`)
-	laptop.Send("MARKREAD #C")
-	laptop.Expect(`^:irc.test MARKREAD #C timestamp=` + markedAt + `$`)
-	laptop.Send("MARKREAD zoe_peer")
-	laptop.Expect(`^:irc.test MARKREAD zoe_peer \*$`)
+	laptop.expectMarker("#C", markedAt)
+	laptop.expectMarker("zoe_peer", "*")
 
 	for _, c := range []*testClient{laptop, old, other} {
 		if got := markLines(c.Sync()); len(got) != 0 {
 			t.Errorf("%s got %q, want no more MARKREAD", c.Nick, got)
 		}
 	}
-	other.Send("MARKREAD #c")
-	other.Expect(`^:irc.test MARKREAD #c \*$`)
+	other.expectMarker("#c", "*")
 }
 
 // TestMarkreadOnJoin checks a draft/read-marker client gets its marker
 // (or "*") right after its JOIN, before the end of NAMES.
 func TestMarkreadOnJoin(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t, withAccounts())
-	zoe := ts.registerAccount("zoe", personalPassword, markerCaps...)
+	ts, zoe := zoeServer(t, markerCaps...)
 	lines := zoe.Join("#c")
 	if got := markLines(lines); len(got) != 1 || !strings.HasSuffix(got[0], " MARKREAD #c *") {
 		t.Fatalf("first join: MARKREAD lines %q, want one with *", got)
 	}
-	zoe.Send("MARKREAD #c timestamp=" + markedAt)
-	zoe.Expect(` MARKREAD #c timestamp=`)
+	zoe.markRead("#c", markedAt)
 	zoe.Send("PART #c")
 	lines = zoe.Join("#C")
 	// The channel emptied, so "#C" names it now; its marker is the same.
@@ -94,25 +114,20 @@ func TestMarkreadOnJoin(t *testing.T) {
 // on the channel to its new name.
 func TestMarkreadFollowsRename(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t, withAccounts())
-	zoe := ts.registerAccount("zoe", personalPassword, append(slices.Clone(markerCaps), "draft/channel-rename")...)
+	_, zoe := zoeServer(t, append(slices.Clone(markerCaps), "draft/channel-rename")...)
 	zoe.Join("#old")
-	zoe.Send("MARKREAD #old timestamp=" + markedAt)
-	zoe.Expect(` MARKREAD #old timestamp=`)
+	zoe.markRead("#old", markedAt)
 	zoe.Send("RENAME #old #new")
 	zoe.Expect(` RENAME #old #new`)
-	zoe.Send("MARKREAD #new")
-	zoe.Expect(`^:irc.test MARKREAD #new timestamp=` + markedAt + `$`)
-	zoe.Send("MARKREAD #old")
-	zoe.Expect(`^:irc.test MARKREAD #old \*$`)
+	zoe.expectMarker("#new", markedAt)
+	zoe.expectMarker("#old", "*")
 }
 
 // TestMarkreadErrors checks each bad MARKREAD gets its FAIL, and a
 // future marker is clamped to now.
 func TestMarkreadErrors(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t, withAccounts())
-	zoe := ts.registerAccount("zoe", personalPassword, markerCaps...)
+	ts, zoe := zoeServer(t, markerCaps...)
 	for _, tc := range []struct{ name, line, want string }{
 		{"no params", "MARKREAD", `FAIL MARKREAD NEED_MORE_PARAMS `},
 		{"bad target", "MARKREAD #a,#b", `FAIL MARKREAD INVALID_PARAMS #a,#b `},
@@ -176,6 +191,22 @@ func msgRange(from, to int) []string {
 	return out
 }
 
+// expectJoinReplay joins #r as c and checks the JOIN replayed exactly
+// m<from> to m<to>.
+func (c *testClient) expectJoinReplay(from, to int) {
+	c.T().Helper()
+	if got, want := replayed(c.JoinAndSync("#r")), msgRange(from, to); !slices.Equal(got, want) {
+		c.T().Errorf("%s's JOIN replayed %q, want %q", c.Nick, got, want)
+	}
+}
+
+// readerAt registers the account name and marks #r read at stamp.
+func (ts *testServer) readerAt(name, stamp string) *testClient {
+	c := ts.registerAccount(name, personalPassword, markerCaps...)
+	c.markRead("#r", stamp)
+	return c
+}
+
 // TestReplaySinceRead marks the 6th of 10 messages read: a rejoin
 // replays exactly the 7th to 10th, another account with no marker gets
 // the usual tail, and a client without an account too.
@@ -183,20 +214,9 @@ func TestReplaySinceRead(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, withAccounts())
 	times := chatTen(ts)
-	zoe := ts.registerAccount("zoe", personalPassword, markerCaps...)
-	zoe.Send("MARKREAD #r timestamp=" + times[5])
-	zoe.Expect(` MARKREAD #r timestamp=`)
-	if got, want := replayed(zoe.JoinAndSync("#r")), msgRange(7, 10); !slices.Equal(got, want) {
-		t.Errorf("zoe's replay %q, want %q", got, want)
-	}
-	yan := ts.registerAccount("yan", personalPassword, markerCaps...)
-	if got, want := replayed(yan.JoinAndSync("#r")), msgRange(1, 10); !slices.Equal(got, want) {
-		t.Errorf("yan (no marker) replay %q, want %q", got, want)
-	}
-	guest := ts.register("guest", "batch", "server-time")
-	if got, want := replayed(guest.JoinAndSync("#r")), msgRange(1, 10); !slices.Equal(got, want) {
-		t.Errorf("guest replay %q, want %q", got, want)
-	}
+	ts.readerAt("zoe", times[5]).expectJoinReplay(7, 10)
+	ts.registerAccount("yan", personalPassword, markerCaps...).expectJoinReplay(1, 10)
+	ts.register("guest", "batch", "server-time").expectJoinReplay(1, 10)
 }
 
 // TestReplaySinceReadCapped checks the replay limit still caps what is
@@ -206,18 +226,8 @@ func TestReplaySinceReadCapped(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, withAccounts(), withConfig(func(c *config.Config) { c.Replay = 4 }))
 	times := chatTen(ts)
-	zoe := ts.registerAccount("zoe", personalPassword, markerCaps...)
-	zoe.Send("MARKREAD #r timestamp=" + times[1])
-	zoe.Expect(` MARKREAD #r timestamp=`)
-	if got, want := replayed(zoe.JoinAndSync("#r")), msgRange(7, 10); !slices.Equal(got, want) {
-		t.Errorf("replay %q, want %q", got, want)
-	}
-	yan := ts.registerAccount("yan", personalPassword, markerCaps...)
-	yan.Send("MARKREAD #r timestamp=" + times[7])
-	yan.Expect(` MARKREAD #r timestamp=`)
-	if got, want := replayed(yan.JoinAndSync("#r")), msgRange(9, 10); !slices.Equal(got, want) {
-		t.Errorf("replay under the cap %q, want %q", got, want)
-	}
+	ts.readerAt("zoe", times[1]).expectJoinReplay(7, 10)
+	ts.readerAt("yan", times[7]).expectJoinReplay(9, 10)
 }
 
 // TestNoJoinReplayWithChathistory checks a draft/chathistory client gets
@@ -254,10 +264,8 @@ func markerSecrets(t *testing.T) []string {
 // the server down so everything is stored.
 func markZebra(t *testing.T, ts *testServer) {
 	zoe := ts.registerAccount("zoezebra", personalPassword, markerCaps...)
-	for _, target := range []string{"#zebrachan", "zebrapeer"} {
-		zoe.Send("MARKREAD " + target + " timestamp=" + markedAt)
-		zoe.Expect(` MARKREAD ` + regexp.QuoteMeta(target) + ` timestamp=`)
-	}
+	zoe.markRead("#zebrachan", markedAt)
+	zoe.markRead("zebrapeer", markedAt)
 	ts.shutdown()
 	blobs, err := ts.store.Blobs(context.Background(), markerKind)
 	if err != nil || len(blobs) != 1 {
@@ -268,8 +276,7 @@ func markZebra(t *testing.T, ts *testServer) {
 // checkZebra logs in to zoezebra again and finds both markers.
 func checkZebra(ts *testServer) {
 	zoe := ts.loginAccount("zoe", "zoezebra", personalPassword, markerCaps...)
-	zoe.Send("MARKREAD zebrapeer")
-	zoe.Expect(`^:irc.test MARKREAD zebrapeer timestamp=` + markedAt + `$`)
+	zoe.expectMarker("zebrapeer", markedAt)
 	zoe.Send("JOIN #zebrachan")
 	zoe.Expect(`^:irc.test MARKREAD #zebrachan timestamp=` + markedAt + `$`)
 }
