@@ -24,11 +24,11 @@ const markerKind = "markers"
 // the oldest marker goes, so MARKREAD cannot grow a blob without end.
 const maxMarkers = 1000
 
-// readMarkers holds each logged-in account's draft/read-marker markers:
-// the time of the last message read, per target. mu guards byAccount;
-// under it only send queues are pushed to, so every client of an account
-// sees the account's marker changes in the order they were made. It is
-// taken under Channel.mu (the JOIN burst reads a marker).
+// readMarkers holds every account's draft/read-marker markers: the time
+// of the last message read, per target. mu guards byAccount; under it
+// only leaf locks are taken (send queues, the history writer's), so
+// every client of an account sees its marker changes in the order they
+// were made. It is taken under Channel.mu: the JOIN burst reads a marker.
 type readMarkers struct {
 	mu        sync.Mutex
 	byAccount map[string]*markerBlob // by casefolded account
