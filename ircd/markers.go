@@ -31,13 +31,37 @@ const maxMarkers = 1000
 // were made. It is taken under Channel.mu: the JOIN burst reads a marker.
 type readMarkers struct {
 	mu        sync.Mutex
-	byAccount map[string]*markerBlob // by casefolded account
+	byAccount map[string]*markerSet // by casefolded account
 }
 
-// markerBlob is one account's markers, as sealed in its blob.
+// markerSet is one account's markers.
+type markerSet struct {
+	account string
+	read    map[string]int64 // casefolded target → Unix milliseconds
+}
+
+// markerBlob is one account's markers as sealed in its blob: a list, not
+// a map, because encoding/json sorts a map's keys on every encode, which
+// made that sort most of a MARKREAD's cost for an account with many
+// markers (see BENCHMARKS.md).
 type markerBlob struct {
-	Account string           `json:"a"`
-	Read    map[string]int64 `json:"r"` // casefolded target → Unix milliseconds
+	Account string     `json:"a"`
+	Read    []markerAt `json:"r"`
+}
+
+type markerAt struct {
+	Target string `json:"t"` // casefolded
+	At     int64  `json:"m"` // Unix milliseconds
+}
+
+// save hands am's blob to history, which seals and stores it. The
+// caller holds readMarkers.mu, so saves reach history in order.
+func (am *markerSet) save(s *Server) {
+	b := markerBlob{Account: am.account, Read: make([]markerAt, 0, len(am.read))}
+	for t, ms := range am.read {
+		b.Read = append(b.Read, markerAt{t, ms})
+	}
+	s.history.Save(markerKind, s.history.BlobKey(markerKind, wire.Casefold(am.account)), b)
 }
 
 // loadMarkers restores the read markers persisted in history. A blob
@@ -50,19 +74,20 @@ func (s *Server) loadMarkers() error {
 	if err != nil {
 		return err
 	}
-	s.markers.byAccount = make(map[string]*markerBlob, len(blobs))
+	s.markers.byAccount = make(map[string]*markerSet, len(blobs))
 	for key, raw := range blobs {
-		var am markerBlob
-		if json.Unmarshal(raw, &am) != nil || am.Account == "" ||
-			s.history.BlobKey(markerKind, wire.Casefold(am.Account)) != key {
+		var b markerBlob
+		if json.Unmarshal(raw, &b) != nil || b.Account == "" ||
+			s.history.BlobKey(markerKind, wire.Casefold(b.Account)) != key {
 			s.metrics.HistoryErrors.WithLabelValues(metrics.OpOpen).Inc()
 			s.log.Warn("skipping read markers that do not belong under their key")
 			continue
 		}
-		if am.Read == nil {
-			am.Read = make(map[string]int64)
+		am := &markerSet{account: b.Account, read: make(map[string]int64, len(b.Read))}
+		for _, m := range b.Read {
+			am.read[m.Target] = m.At
 		}
-		s.markers.byAccount[wire.Casefold(am.Account)] = &am
+		s.markers.byAccount[wire.Casefold(b.Account)] = am
 	}
 	return nil
 }
@@ -122,16 +147,16 @@ func (s *Server) markRead(c *Client, account, target string, at time.Time) {
 	defer s.markers.mu.Unlock()
 	am := s.markers.byAccount[fa]
 	if am == nil {
-		am = &markerBlob{Account: account, Read: make(map[string]int64)}
+		am = &markerSet{account: account, read: make(map[string]int64)}
 		s.markers.byAccount[fa] = am
 	}
-	if cur, ok := am.Read[ft]; ok && at.UnixMilli() <= cur {
+	if cur, ok := am.read[ft]; ok && at.UnixMilli() <= cur {
 		c.reply("MARKREAD", target, markerStamp(cur))
 		return
 	}
-	am.Read[ft] = at.UnixMilli()
+	am.read[ft] = at.UnixMilli()
 	am.evictOldest()
-	s.history.Save(markerKind, s.history.BlobKey(markerKind, fa), am)
+	am.save(s)
 	m := &irc.Message{Prefix: &irc.Prefix{Name: s.name()}, Command: "MARKREAD", Params: []string{target, markerStamp(at.UnixMilli())}}
 	c.send(m)
 	line := wire.AppendLine(nil, nil, m)
@@ -148,27 +173,27 @@ func (s *Server) renameMarkers(from, to string) {
 	}
 	s.markers.mu.Lock()
 	defer s.markers.mu.Unlock()
-	for fa, am := range s.markers.byAccount {
-		ms, ok := am.Read[from]
+	for _, am := range s.markers.byAccount {
+		ms, ok := am.read[from]
 		if !ok {
 			continue
 		}
-		delete(am.Read, from)
-		am.Read[to] = max(ms, am.Read[to])
-		s.history.Save(markerKind, s.history.BlobKey(markerKind, fa), am)
+		delete(am.read, from)
+		am.read[to] = max(ms, am.read[to])
+		am.save(s)
 	}
 }
 
 // evictOldest drops the oldest markers past maxMarkers.
-func (am *markerBlob) evictOldest() {
-	for len(am.Read) > maxMarkers {
+func (am *markerSet) evictOldest() {
+	for len(am.read) > maxMarkers {
 		oldest, first := "", true
-		for t, ms := range am.Read {
-			if first || ms < am.Read[oldest] {
+		for t, ms := range am.read {
+			if first || ms < am.read[oldest] {
 				oldest, first = t, false
 			}
 		}
-		delete(am.Read, oldest)
+		delete(am.read, oldest)
 	}
 }
 
@@ -198,7 +223,7 @@ func (s *Server) marker(account, folded string) (time.Time, bool) {
 	if am == nil {
 		return time.Time{}, false
 	}
-	ms, ok := am.Read[folded]
+	ms, ok := am.read[folded]
 	return time.UnixMilli(ms), ok
 }
 
