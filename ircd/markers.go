@@ -198,14 +198,14 @@ func (am *markerSet) evictOldest() {
 }
 
 // accountClients returns the clients other than c logged in to account
-// that negotiated draft/read-marker.
+// that negotiated draft/read-marker. Every login records the registry's
+// spelling of the account name, so names compare as they are.
 func (s *Server) accountClients(account string, c *Client) []*Client {
-	fa := wire.Casefold(account)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []*Client
 	for r := range s.conns {
-		if r != c && r.caps.has(capReadMarker) && wire.Casefold(r.account()) == fa {
+		if r != c && r.caps.has(capReadMarker) && r.account() == account {
 			out = append(out, r)
 		}
 	}
