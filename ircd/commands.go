@@ -80,6 +80,7 @@ func init() {
 		"KILL":         {handler: handleKill, minParams: 2, oper: true},
 		"REHASH":       {handler: handleRehash, oper: true},
 		"CHATHISTORY":  {handler: handleChathistory, minParams: 3, blocks: true},
+		"MARKREAD":     {handler: handleMarkread, accounts: true}, // FAIL, not 461, without parameters
 		"MONITOR":      {handler: handleMonitor, minParams: 1},
 		"INFO":         {handler: handleInfo},
 		"HELP":         {handler: handleHelp},
@@ -92,7 +93,6 @@ func init() {
 		"REDACT":       {handler: handleRedact, minParams: 2, blocks: true},
 		"REGISTER":     {handler: handleRegister, minParams: 3, preReg: true, blocks: true, accounts: true},
 		"VERIFY":       {handler: handleVerify, minParams: 2, preReg: true, accounts: true},
-		"MARKREAD":     {handler: handleMarkread, accounts: true}, // FAIL, not 461, without parameters
 	}
 }
 
