@@ -58,7 +58,7 @@ func settings() []setting {
 		list("web-origins", "comma-separated Origin hosts (host or scheme://host, * wildcards) allowed besides the server's own", func(c *Config) *[]string { return &c.WebOrigins }),
 		str("metrics-listen", "Prometheus /metrics address, host:port; empty for none", func(c *Config) *string { return &c.MetricsListen }),
 		str("metrics-token-file", "file holding a bearer token required on /metrics; empty for no auth", func(c *Config) *string { return &c.MetricsTokenFile }),
-		integer("replay", "history lines replayed on JOIN; 0 disables", func(c *Config) *int { return &c.Replay }),
+		integer("replay", "history lines replayed on JOIN (with accounts, only those after the account's read marker; none to draft/chathistory clients); 0 disables", func(c *Config) *int { return &c.Replay }),
 		boolean("store-direct", "keep private messages in history too", func(c *Config) *bool { return &c.StoreDirect }),
 		boolean("accounts", "let people register personal accounts (REGISTER; SASL PLAIN with account and personal password, room password in PASS); takes effect at restart", func(c *Config) *bool { return &c.Accounts }),
 		duration("nick-grace", "with accounts, how long a client holding a registered nick has to log in to its account before it is renamed to a guest nick", func(c *Config) *time.Duration { return &c.NickGrace }),

@@ -144,7 +144,6 @@ func TestChathistoryFailures(t *testing.T) {
 	}
 	// Leaving a channel ends access to its history.
 	bob.Join("#h")
-	bob.historyBatch()
 	bob.Send("PART #h")
 	bob.Expect(`PART #h`)
 	bob.Send("CHATHISTORY LATEST #h * 10")

@@ -82,6 +82,7 @@ func init() {
 		"CHATHISTORY":  {handler: handleChathistory, minParams: 3, blocks: true},
 		"CHANSERV":     {handler: serviceCommand(chanServNick), minParams: 1, accounts: true},
 		"CS":           {handler: serviceCommand(chanServNick), minParams: 1, accounts: true},
+		"MARKREAD":     {handler: handleMarkread, accounts: true}, // FAIL, not 461, without parameters
 		"MONITOR":      {handler: handleMonitor, minParams: 1},
 		"INFO":         {handler: handleInfo},
 		"HELP":         {handler: handleHelp},

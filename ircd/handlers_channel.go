@@ -8,7 +8,6 @@ import (
 
 	"gopkg.in/irc.v4"
 
-	"securechat/ircd/history"
 	"securechat/ircd/wire"
 )
 
@@ -118,9 +117,10 @@ func (s *Server) joinBurst(c *Client, ch *Channel) {
 	}
 	s.deliverTo(&c.pending, ch.snapshot, o, func(r *Client) bool { return r != c })
 	c.sendOwn(o)
+	s.sendJoinMarker(c, ch)
 	s.sendTopicState(c, ch.name, ch.topic, false)
 	s.sendNamesList(c, ch.name, ch.namesListLocked(c.caps.has(capMultiPrefix), c.caps.has(capUserhostInNames)), ch.modes.secret)
-	s.replay(c, ch.name, history.LastN(ch.ring.Snapshot(), s.config().Replay))
+	s.replay(c, ch.name, s.joinReplay(c, ch))
 	s.metadataJoinBurst(c, ch)
 }
 

@@ -113,6 +113,10 @@ func (c *testClient) say(target, text string) *irc.Message {
 
 var fullCaps = []string{"batch", "server-time", "message-tags", "echo-message", "draft/chathistory"}
 
+// replayCaps are fullCaps without draft/chathistory, for a client that
+// gets the JOIN replay (a draft/chathistory client gets none).
+var replayCaps = []string{"batch", "server-time", "message-tags", "echo-message"}
+
 // TestAtRestSecrecy chats with marker strings in every kind of name and
 // text, then dumps every Redis value and the RDB file: no marker may
 // appear in either, in any case.
@@ -374,8 +378,7 @@ func TestPasswordChangeAndRotation(t *testing.T) {
 	v3 := openVault(t, st, newPW, epoch)
 	ts3 := newTestServer(t, withStore(st, v3))
 	c := ts3.register("carol", fullCaps...)
-	c.Join("#pw")
-	c.historyBatch()
+	c.Join("#pw") // no replay: c has draft/chathistory
 	fresh := c.say("#pw", "sealed after rotation")
 	ts3.flushHistory()
 	ids := keyIDs(t, srv.Client(), v3.TargetKey("#pw"))
@@ -390,10 +393,7 @@ func TestPasswordChangeAndRotation(t *testing.T) {
 func assertLatest(t *testing.T, ts *testServer, target string, want ...string) {
 	t.Helper()
 	c := ts.register(fmt.Sprintf("reader%d", time.Now().UnixNano()%100000), fullCaps...)
-	c.Join(target)
-	if len(want) > 0 {
-		c.historyBatch() // the join replay
-	}
+	c.Join(target) // no replay: c has draft/chathistory
 	c.Send("CHATHISTORY LATEST %s * 50", target)
 	if got := texts(c.historyBatch()); !slices.Equal(got, want) {
 		t.Fatalf("CHATHISTORY LATEST %s = %q, want %q", target, got, want)

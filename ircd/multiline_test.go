@@ -147,7 +147,7 @@ func TestMultilineStoredAndReplayed(t *testing.T) {
 	}
 
 	for _, srv := range []*testServer{ts, env.server(t)} {
-		joiner := srv.register("joiner", "batch", "draft/multiline", "message-tags", "server-time", "draft/chathistory")
+		joiner := srv.register("joiner", "batch", "draft/multiline", "message-tags", "server-time")
 		joiner.Join("#h")
 		for _, how := range []string{"JOIN", "CHATHISTORY"} {
 			if how == "CHATHISTORY" {

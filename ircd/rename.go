@@ -76,6 +76,7 @@ func (s *Server) rename(c *Client, ch *Channel, newName, reason string) error {
 		return err
 	}
 	defer nc.mu.Unlock()
+	s.renameMarkers(ch.folded, nc.folded)
 	s.announceRename(c, ch.name, nc, reason)
 	return nil
 }

@@ -49,7 +49,7 @@ func TestRenameMovesHistoryAndState(t *testing.T) {
 	sent = append(sent, alice.say("#renamedqz8", "after rename"))
 	bob.Expect(`PRIVMSG #renamedqz8 :after rename`)
 
-	carol := ts.register("carol", fullCaps...)
+	carol := ts.register("carol", replayCaps...)
 	assertTopicIn(t, carol.Join("#renamedqz8"), " 332 carol #renamedqz8 :topic that moves")
 	assertReplay(t, carol.historyBatch(), "#renamedqz8", sent)
 	carol.Send("CHATHISTORY LATEST #renamedqz8 * 10")
@@ -69,7 +69,7 @@ func TestRenameMovesHistoryAndState(t *testing.T) {
 	ts.shutdown()
 
 	ts2 := env.server(t)
-	dave := ts2.register("dave", fullCaps...)
+	dave := ts2.register("dave", replayCaps...)
 	assertTopicIn(t, dave.Join("#renamedqz8"), " 332 dave #renamedqz8 :topic that moves")
 	assertReplay(t, dave.historyBatch(), "#renamedqz8", sent)
 	dave.Send("JOIN #old")
@@ -166,7 +166,7 @@ func TestRenameOldNameIsFree(t *testing.T) {
 	alice.say("#a", "first")
 	alice.Send("RENAME #a #b")
 	alice.Expect(`RENAME #a #b`)
-	bob := ts.register("bob", fullCaps...)
+	bob := ts.register("bob", replayCaps...)
 	bob.Join("#a")
 	bob.Quiet(`BATCH`, 100*time.Millisecond)
 	bob.say("#a", "in the new #a")
@@ -177,7 +177,7 @@ func TestRenameOldNameIsFree(t *testing.T) {
 	if got := texts(bob.historyBatch()); !slices.Equal(got, []string{"first", "in #b"}) {
 		t.Errorf("#b replays %q, want first and in #b", got)
 	}
-	carol := ts.register("carol", fullCaps...)
+	carol := ts.register("carol", replayCaps...)
 	carol.Join("#a")
 	if got := texts(carol.historyBatch()); !slices.Equal(got, []string{"in the new #a"}) {
 		t.Errorf("#a replays %q, want only the new #a's message", got)

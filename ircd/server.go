@@ -65,6 +65,7 @@ type Server struct {
 	closing   bool
 	lusers    luserCounts
 	monitors  monitorIndex // its own lock; see monitor.go for the order
+	markers   readMarkers  // its own lock; see markers.go
 
 	stop      chan struct{}  // closed by Shutdown
 	refusing  chan struct{}  // a slot per refused TLS connection being answered; see refuse
@@ -109,6 +110,9 @@ func NewServer(cfg *config.Config, deps Deps) (*Server, error) {
 			return nil, errors.New("ircd: accounts are on but no account registry was given")
 		}
 		s.accounts = deps.Accounts
+		if err := s.loadMarkers(); err != nil {
+			return nil, err
+		}
 	}
 	s.cfg.Store(cfg)
 	s.guard = newAddrGuard(s.config)

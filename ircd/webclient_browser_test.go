@@ -510,7 +510,9 @@ func TestWebClientFillsShortConversation(t *testing.T) {
 	l.alice.Sync()
 	ctx := newBrowser(t)
 	l.loginBob(t, ctx)
-	run(t, ctx, waitFor(`document.querySelector("#messages").dataset.history === "complete"`))
+	// The client asks for the latest lines after its JOIN and may learn
+	// nothing is older before it paints the last of them.
+	run(t, ctx, waitFor(`document.querySelector("#messages").dataset.history === "complete"`), waitMessage(want[9]))
 	if got := eval[[]string](t, ctx, messageTexts); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("shown %q, want %q", got, want)
 	}

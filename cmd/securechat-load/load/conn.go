@@ -351,7 +351,10 @@ func (c *conn) capReq(cfg *Config, offered map[string]bool) error {
 		req = append(req, "sasl")
 	}
 	for _, name := range wantedCaps {
-		if offered[name] {
+		// A draft/chathistory client gets no JOIN replay from securechatd,
+		// so only the scenario that asks for history itself takes it; the
+		// others rejoin as a client that relies on the replay.
+		if offered[name] && (name != "draft/chathistory" || cfg.Scenario == ScenarioHistory) {
 			req = append(req, name)
 		}
 	}

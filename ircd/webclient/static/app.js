@@ -461,6 +461,8 @@ const handlers = {
     if (m.nick === state.nick) {
       c.joined = true;
       c.members.clear();
+      // With draft/chathistory the server replays nothing on JOIN: ask.
+      if (state.caps.has("draft/chathistory")) send("CHATHISTORY", "LATEST", c.name, "*", String(OLDER_PAGE));
       if (!state.current || state.current === c || c.name === state.firstChannel) select(c);
     } else {
       c.members.set(m.nick, "");
