@@ -442,13 +442,15 @@ function sendPlain(account, password) {
   if (payload.length % SASL_CHUNK === 0) send("AUTHENTICATE", "+");
 }
 
-// saslRefusal is what the login page says for a 904: the server tells a
-// locked account and a busy server apart in its text, and words a wrong
-// password the same whether or not the account exists.
-function saslRefusal(text) {
-  if (/too many failed logins/i.test(text)) return "Too many failed logins to this account. Try again later.";
-  if (/busy/i.test(text)) return "The server is busy. Try again in a moment.";
-  return "Wrong account name or personal password";
+// saslFailed shows why the account login failed. The server tells a
+// locked account and a busy server apart only in its text, and words a
+// wrong password the same whether or not the account exists.
+function saslFailed(m) {
+  const text = m.params.at(-1) || "";
+  let message = "Wrong account name or personal password";
+  if (/too many failed logins/i.test(text)) message = "Too many failed logins to this account. Try again later.";
+  else if (/busy/i.test(text)) message = "The server is busy. Try again in a moment.";
+  loginFailed(message, "login-account-password");
 }
 
 // createAccount registers the account once the room password has let the
@@ -512,7 +514,7 @@ const handlers = {
       for (const c of (m.params[2] || "").split(" ")) if (c) state.caps.add(c);
       if (wantsSASL()) send("AUTHENTICATE", "PLAIN"); else send("CAP", "END");
     } else if (sub === "NAK") {
-      if (wantsSASL()) loginFailed(NO_ACCOUNTS, "login-account"); else send("CAP", "END");
+      if (wantsSASL()) loginFailed(NO_ACCOUNTS, "login-account-password"); else send("CAP", "END");
     }
   },
   "001"(m) {
@@ -545,8 +547,8 @@ const handlers = {
   AUTHENTICATE(m) { if (m.params[0] === "+") sendPlain(state.account, state.accountPassword); },
   "900"(m) { state.loggedInAs = m.params[2] || ""; },
   "903"() { send("CAP", "END"); },
-  "904"(m) { loginFailed(saslRefusal(m.params.at(-1) || ""), "login-account-password"); },
-  "905"(m) { loginFailed(saslRefusal(m.params.at(-1) || ""), "login-account-password"); },
+  "904": saslFailed, // refused
+  "905": saslFailed, // too long
   REGISTER(m) { if (m.params[0] === "SUCCESS") accountCreated(m.params[1]); },
   ERROR(m) {
     if (!state.refused) statusLine(m.params.at(-1) || "Connection closed", "error");
