@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"securechat/ircd/accounts"
 )
@@ -23,27 +24,33 @@ type accountForm struct {
 	create                        bool // press "Create account", not "Log in"
 }
 
-// submit loads the login page at url, fills it in and submits it.
+// submit loads the login page at url and fills it in. It logs in with
+// Enter in the last field, as a keyboard user would (so Enter must never
+// create an account), and creates with the "Create account" button.
 func (f accountForm) submit(url string) chromedp.Action[chromedp.Void] {
-	button := "#login-submit"
-	if f.create {
-		button = "#create-account"
-	}
 	steps := []chromedp.Action[chromedp.Void]{
 		chromedp.Navigate(url),
 		chromedp.WaitVisible(chromedp.CSS("#login-nick")),
-		chromedp.SendKeys(chromedp.CSS("#login-nick"), f.nick),
-		chromedp.SendKeys(chromedp.CSS("#login-password"), f.room),
 		chromedp.Click(chromedp.CSS("#account-box summary")),
 		chromedp.WaitVisible(chromedp.CSS("#login-account-password")),
 	}
-	if f.account != "" {
-		steps = append(steps, chromedp.SendKeys(chromedp.CSS("#login-account"), f.account))
+	var typed []string // selector, then text
+	for _, field := range [][2]string{{"#login-nick", f.nick}, {"#login-password", f.room},
+		{"#login-account", f.account}, {"#login-account-password", f.personal}} {
+		if field[1] != "" {
+			typed = append(typed, field[0], field[1])
+		}
 	}
-	if f.personal != "" {
-		steps = append(steps, chromedp.SendKeys(chromedp.CSS("#login-account-password"), f.personal))
+	if !f.create {
+		typed[len(typed)-1] += kb.Enter
 	}
-	return chromedp.Steps(append(steps, chromedp.Click(chromedp.CSS(button)))...)
+	for i := 0; i < len(typed); i += 2 {
+		steps = append(steps, chromedp.SendKeys(chromedp.CSS(typed[i]), typed[i+1]))
+	}
+	if f.create {
+		steps = append(steps, chromedp.Click(chromedp.CSS("#create-account")))
+	}
+	return chromedp.Steps(steps...)
 }
 
 // refusal submits f and returns the login page's message, failing the
@@ -212,8 +219,8 @@ func TestWebClientAccountCreateRefusals(t *testing.T) {
 }
 
 // TestWebClientAccountFieldsLayout opens the account disclosure on a
-// 360 px phone screen: nothing scrolls sideways and every control is
-// large enough to touch.
+// 360 px phone screen: nothing scrolls sideways, every control is large
+// enough to touch, and every field has a label a screen reader reads.
 func TestWebClientAccountFieldsLayout(t *testing.T) {
 	t.Parallel()
 	url := newTestServer(t).startWebClient()
@@ -223,5 +230,9 @@ func TestWebClientAccountFieldsLayout(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#account-box summary")), chromedp.WaitVisible(chromedp.CSS("#create-account")))
 	for _, p := range eval[[]string](t, ctx, fmt.Sprintf(layoutProblems, minTarget)) {
 		t.Errorf("the login page with the account fields at 360 px: %s", p)
+	}
+	unlabelled := eval[[]string](t, ctx, `[...document.querySelectorAll("#login-form input")].filter(i => !i.labels.length || !i.labels[0].textContent.trim()).map(i => i.id)`)
+	if len(unlabelled) > 0 {
+		t.Errorf("login fields without a label: %q", unlabelled)
 	}
 }
