@@ -254,8 +254,8 @@ func TestWebClientWrongPassword(t *testing.T) {
 		waitFor(`document.querySelector("#login-error").textContent !== ""`))
 	msg := eval[string](t, ctx, `document.querySelector("#login-error").textContent`)
 	chatHidden := eval[bool](t, ctx, `document.querySelector("#chat-page").hidden`)
-	if msg != "Wrong password" || !chatHidden {
-		t.Fatalf("login error %q, chat hidden %v; want only \"Wrong password\"", msg, chatHidden)
+	if msg != "Wrong room password" || !chatHidden {
+		t.Fatalf("login error %q, chat hidden %v; want only \"Wrong room password\"", msg, chatHidden)
 	}
 }
 

@@ -1,7 +1,8 @@
 // securechat web client: IRC over WebSocket (wss://<this host>/ws).
 // Text from the server is only ever put into the page with textContent
 // or as the href of an http(s) link; never as HTML. The room password
-// lives in this module's memory only, to log in again after a drop.
+// and the personal password live in this module's memory only, to log in
+// again after a drop; nothing is written to web storage.
 
 import { parseLine, formatLine, stripFormatting, linkify } from "./irc.js";
 
@@ -17,11 +18,17 @@ const PAINT_BATCH = 100; // lines put in the page per frame, at most
 // thousand lines at once takes a noticeable pause.
 const SHOWN_ON_OPEN = 150;
 const SHOWN_PER_STEP = 50;
+const SASL_CHUNK = 400; // AUTHENTICATE carries base64 in chunks this long
+const NO_ACCOUNTS = "This server has no personal accounts. Leave the account fields empty.";
 
 const $ = (id) => document.getElementById(id);
 
 const state = {
   nick: "", password: "", firstChannel: "",
+  // An account to log in to with SASL PLAIN, or, while creating is set,
+  // to create with REGISTER once the room password has let us in; welcome
+  // holds the 001 until REGISTER answers.
+  account: "", accountPassword: "", creating: false, loggedInAs: "", welcome: null,
   ws: null, registered: false, everRegistered: false, refused: false,
   caps: new Set(), lsCaps: new Set(),
   convs: new Map(), // folded name -> conversation
@@ -315,6 +322,8 @@ function sendTagged(tags, ...params) {
 function connect() {
   clearTimeout(state.retryTimer);
   state.registered = false;
+  state.loggedInAs = "";
+  state.welcome = null;
   state.caps.clear();
   state.lsCaps.clear();
   const ws = new WebSocket("wss://" + location.host + "/ws", ["text.ircv3.net"]);
@@ -388,17 +397,101 @@ function waitingToRetry() {
   return state.everRegistered && !state.refused && !state.ws;
 }
 
-function loginFailed(message) {
+// loginFailed closes the connection, shows the login page with message,
+// and empties and focuses the field to fix (the room password's unless
+// told otherwise).
+function loginFailed(message, field = "login-password") {
   state.password = "";
+  state.accountPassword = "";
   state.refused = true;
   if (state.ws) state.ws.close();
   state.ws = null;
   $("chat-page").hidden = true;
   $("login-page").hidden = false;
-  $("login-submit").disabled = false;
-  $("login-password").value = "";
+  loginButtonsDisabled(false);
+  if ($(field).type === "password") $(field).value = "";
   $("login-error").textContent = message;
-  $("login-password").focus();
+  $(field).focus();
+}
+
+// --- accounts -----------------------------------------------------------
+
+// requestCaps asks for the capabilities the page uses among those offered,
+// and for sasl when it logs in to an account. A server with accounts
+// offers account registration; one without has no account to log in to.
+function requestCaps() {
+  if (state.account && !state.lsCaps.has("draft/account-registration")) {
+    loginFailed(NO_ACCOUNTS, "login-account-password");
+    return;
+  }
+  const want = WANTED_CAPS.filter((c) => state.lsCaps.has(c));
+  if (wantsSASL()) want.push("sasl");
+  if (want.length) send("CAP", "REQ", want.join(" ")); else send("CAP", "END");
+}
+
+// wantsSASL reports whether this login is to an existing account.
+function wantsSASL() { return state.account !== "" && !state.creating; }
+
+// sendPlain answers the server's "AUTHENTICATE +" with the SASL PLAIN
+// payload (no authzid: the account is the one named), base64 in chunks of
+// SASL_CHUNK, and a "+" after a last chunk that is full.
+function sendPlain(account, password) {
+  const bytes = new TextEncoder().encode("\0" + account + "\0" + password);
+  const payload = btoa(Array.from(bytes, (b) => String.fromCharCode(b)).join(""));
+  for (let i = 0; i < payload.length; i += SASL_CHUNK) send("AUTHENTICATE", payload.slice(i, i + SASL_CHUNK));
+  if (payload.length % SASL_CHUNK === 0) send("AUTHENTICATE", "+");
+}
+
+// saslFailed shows why the account login failed. The server tells a
+// locked account and a busy server apart only in its text, and words a
+// wrong password the same whether or not the account exists.
+function saslFailed(m) {
+  const text = m.params.at(-1) || "";
+  let message = "Wrong account name or personal password";
+  if (/too many failed logins/i.test(text)) message = "Too many failed logins to this account. Try again later.";
+  else if (/busy/i.test(text)) message = "The server is busy. Try again in a moment.";
+  loginFailed(message, "login-account-password");
+}
+
+// createAccount registers the account once the room password has let the
+// connection in, holding its welcome until REGISTER answers so that a
+// refusal leaves the login page up. The account is named after the nick
+// the person chose, spelled out: if the server gave them another one, the
+// registration fails rather than name the account after it.
+function createAccount(welcome) {
+  state.welcome = welcome;
+  send("REGISTER", state.account, "*", state.accountPassword);
+}
+
+// accountCreated enters the chat with the held welcome. Logins after a
+// drop log in to the new account with SASL.
+function accountCreated(name) {
+  if (!state.creating || !state.welcome) return;
+  const welcome = state.welcome;
+  state.creating = false;
+  state.welcome = null;
+  state.account = state.loggedInAs = name;
+  handlers["001"](welcome);
+}
+
+const REGISTER_REFUSALS = {
+  ACCOUNT_EXISTS: "That account already exists. Log in to it, or choose another nick.",
+  ACCOUNT_NAME_MUST_BE_NICK: "That nick is in use. An account is named after your nick: choose another.",
+  BAD_ACCOUNT_NAME: "That nick cannot name an account: choose another.",
+  WEAK_PASSWORD: "Choose a personal password of at least 8 characters.",
+  UNACCEPTABLE_PASSWORD: "Choose a shorter personal password.",
+};
+
+// registerFailed shows why REGISTER refused, in the server's words for a
+// code the page does not know, and hangs up.
+function registerFailed(code, text) {
+  const field = /PASSWORD$/.test(code) ? "login-account-password" : "login-nick";
+  loginFailed(REGISTER_REFUSALS[code] || "Account not created: " + text, field);
+}
+
+// connectedAs is the status once connected: the nick, and the account.
+function connectedAs() {
+  return "Connected as " + state.nick + (state.loggedInAs ? " (account " + state.loggedInAs + ")" : "");
 }
 
 // --- incoming lines -----------------------------------------------------
@@ -416,22 +509,20 @@ const handlers = {
       const more = m.params[2] === "*";
       const list = m.params[more ? 3 : 2] || "";
       for (const item of list.split(" ")) if (item) state.lsCaps.add(item.split("=")[0]);
-      if (!more) {
-        const want = WANTED_CAPS.filter((c) => state.lsCaps.has(c));
-        if (want.length) send("CAP", "REQ", want.join(" ")); else send("CAP", "END");
-      }
+      if (!more) requestCaps();
     } else if (sub === "ACK") {
       for (const c of (m.params[2] || "").split(" ")) if (c) state.caps.add(c);
-      send("CAP", "END");
+      if (wantsSASL()) send("AUTHENTICATE", "PLAIN"); else send("CAP", "END");
     } else if (sub === "NAK") {
-      send("CAP", "END");
+      if (wantsSASL()) loginFailed(NO_ACCOUNTS, "login-account-password"); else send("CAP", "END");
     }
   },
   "001"(m) {
+    if (state.creating) return createAccount(m);
     state.nick = m.params[0];
     state.registered = true;
     state.backoff = 1000;
-    setStatus("Connected as " + state.nick);
+    setStatus(connectedAs());
     if (!state.everRegistered) {
       state.everRegistered = true;
       $("login-page").hidden = true;
@@ -452,7 +543,13 @@ const handlers = {
     }
   },
   "422"() {}, // no MOTD: routine, not an error to put in a conversation
-  "464"() { loginFailed("Wrong password"); },
+  "464"() { loginFailed("Wrong room password"); },
+  AUTHENTICATE(m) { if (m.params[0] === "+") sendPlain(state.account, state.accountPassword); },
+  "900"(m) { state.loggedInAs = m.params[2] || ""; },
+  "903"() { send("CAP", "END"); },
+  "904": saslFailed, // refused
+  "905": saslFailed, // too long
+  REGISTER(m) { if (m.params[0] === "SUCCESS") accountCreated(m.params[1]); },
   ERROR(m) {
     if (!state.refused) statusLine(m.params.at(-1) || "Connection closed", "error");
   },
@@ -484,7 +581,7 @@ const handlers = {
     const to = m.params[0];
     if (m.nick === state.nick) {
       state.nick = to;
-      setStatus("Connected as " + to);
+      setStatus(connectedAs());
     }
     for (const c of state.convs.values()) {
       if (c.members.has(m.nick)) {
@@ -529,7 +626,10 @@ const handlers = {
   },
   PRIVMSG(m) { onMessage(m, "msg"); },
   NOTICE(m) { onMessage(m, "notice"); },
-  FAIL(m) { statusLine(m.params.at(-1), "error"); },
+  FAIL(m) {
+    if (m.params[0] === "REGISTER" && state.creating) registerFailed(m.params[1], m.params.at(-1));
+    else statusLine(m.params.at(-1), "error");
+  },
 };
 
 function reason(r) { return r ? " (" + r + ")" : ""; }
@@ -739,9 +839,9 @@ function say(target, text, kind = "msg", shown = text) {
 // --- wiring -------------------------------------------------------------
 
 // readLogin returns the login form's fields, checked, or the message that
-// says what to fix. Fields added to the form (such as an account's) are
-// read here and sent by sendLogin.
-function readLogin() {
+// says what to fix. sendLogin sends them; an account's login follows
+// when the server has answered CAP LS (requestCaps).
+function readLogin(creating) {
   const nick = $("login-nick").value.trim();
   const password = $("login-password").value;
   let channel = $("login-channel").value.trim();
@@ -750,22 +850,55 @@ function readLogin() {
     return { error: "Choose a nick: letters, digits and _-[]{}|^` (no spaces)." };
   }
   if (!password) return { error: "Enter the room password." };
-  return { nick, password, firstChannel: channel };
+  const account = readAccount(nick, creating);
+  return account.error ? account : { nick, password, firstChannel: channel, ...account };
 }
 
-$("login-form").addEventListener("submit", (ev) => {
-  ev.preventDefault();
-  const login = readLogin();
+// readAccount returns the account fields: none, an account to log in to
+// (named after the nick unless given), or, when creating, the account to
+// create, which is named after the nick (the server has no other names).
+function readAccount(nick, creating) {
+  const name = $("login-account").value.trim();
+  const accountPassword = $("login-account-password").value;
+  if (creating) {
+    if (name && fold(name) !== fold(nick)) {
+      return { error: "A new account is named after your nick: leave the account name empty." };
+    }
+    if (!accountPassword) return { error: "Choose a personal password for the new account." };
+    return { account: nick, accountPassword, creating };
+  }
+  if (!accountPassword) {
+    if (name) return { error: "Enter your personal password, or leave the account name empty." };
+    return { account: "", accountPassword: "", creating };
+  }
+  return { account: name || nick, accountPassword, creating };
+}
+
+// startLogin logs in with what the form holds, creating the account
+// named in it if asked to.
+function startLogin(creating) {
+  const login = readLogin(creating);
   $("login-error").textContent = login.error || "";
   if (login.error) return;
-  $("login-submit").disabled = true;
+  loginButtonsDisabled(true);
   // Asked here because browsers only allow it in answer to a user action.
   if (typeof Notification !== "undefined" && Notification.permission === "default") {
     Notification.requestPermission().catch(() => {});
   }
   Object.assign(state, login, { refused: false, everRegistered: false, backoff: 1000 });
   connect();
+}
+
+function loginButtonsDisabled(disabled) {
+  $("login-submit").disabled = disabled;
+  $("create-account").disabled = disabled;
+}
+
+$("login-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  startLogin(false);
 });
+$("create-account").addEventListener("click", () => startLogin(true));
 
 $("send-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
