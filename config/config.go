@@ -66,6 +66,7 @@ type Config struct {
 	Replay         int           // messages replayed on JOIN; 0 disables
 	StoreDirect    bool          // keep private messages in history too
 	Accounts       bool          // personal accounts (REGISTER, SASL account login); read at start
+	WebpushSubject string        // VAPID subject, mailto: or https:; empty: https://ServerName
 	HistoryMaxLen  int           // records kept per target; at least 1
 	HistoryMaxAge  time.Duration // records older than this are trimmed; > 0
 	KeyEpoch       time.Duration // lifetime of one data key; > 0

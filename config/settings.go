@@ -61,6 +61,7 @@ func settings() []setting {
 		integer("replay", "history lines replayed on JOIN; 0 disables", func(c *Config) *int { return &c.Replay }),
 		boolean("store-direct", "keep private messages in history too", func(c *Config) *bool { return &c.StoreDirect }),
 		boolean("accounts", "let people register personal accounts (REGISTER; SASL PLAIN with account and personal password, room password in PASS); takes effect at restart", func(c *Config) *bool { return &c.Accounts }),
+		str("webpush-subject", "how push services reach the operator (VAPID subject): mailto:… or https://…; empty for https://server-name; takes effect at restart", func(c *Config) *string { return &c.WebpushSubject }),
 		integer("history-max-len", "history records kept per channel or conversation", func(c *Config) *int { return &c.HistoryMaxLen }),
 		duration("history-max-age", "history older than this is deleted (e.g. 30d, 12h)", func(c *Config) *time.Duration { return &c.HistoryMaxAge }),
 		duration("key-epoch", "how long one history encryption key is used", func(c *Config) *time.Duration { return &c.KeyEpoch }),
