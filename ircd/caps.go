@@ -36,11 +36,12 @@ const (
 	capMessageRedaction
 	capAccountNotify
 	capAccountRegistration
+	capWebpush
 )
 
 // accountCaps are offered only when accounts are on: without them no one
 // is ever logged in, and a client should not wait for account news.
-const accountCaps = capAccountTag | capAccountNotify | capAccountRegistration
+const accountCaps = capAccountTag | capAccountNotify | capAccountRegistration | capWebpush
 
 // accountRegistrationCapValue says REGISTER works before the connection
 // completes (once PASS gave the room password). Account names are nicks:
@@ -75,6 +76,7 @@ var capNames = []struct {
 	{"account-tag", capAccountTag},
 	{"account-notify", capAccountNotify},
 	{"draft/account-registration", capAccountRegistration},
+	{"draft/webpush", capWebpush},
 }
 
 // lookupCap finds a capability by name among those offered: the account

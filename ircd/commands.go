@@ -92,6 +92,7 @@ func init() {
 		"REDACT":       {handler: handleRedact, minParams: 2, blocks: true},
 		"REGISTER":     {handler: handleRegister, minParams: 3, preReg: true, blocks: true, accounts: true},
 		"VERIFY":       {handler: handleVerify, minParams: 2, preReg: true, accounts: true},
+		"WEBPUSH":      {handler: handleWebpush, minParams: 1, accounts: true},
 	}
 }
 

@@ -408,6 +408,7 @@ func handleInvite(c *Client, m *irc.Message) error {
 	inv := &irc.Message{Prefix: c.prefix(), Command: "INVITE", Params: []string{target.Nick(), ch.name}}
 	o := &outMsg{base: inv, at: time.Now(), account: c.account()}
 	c.srv.deliver([]*Client{target}, o, nil)
+	c.srv.pushDirect(c, target.account(), o)
 	// invite-notify: other channel operators who asked for it hear of it too.
 	c.srv.deliver(ch.Members(), o, func(r *Client) bool {
 		p, _ := ch.privs(r)

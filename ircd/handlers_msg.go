@@ -112,6 +112,7 @@ func (s *Server) messageOne(c *Client, cmd, target, text string, tags irc.Tags, 
 		s.relayChannel(c, ch, o)
 		s.metrics.RelayLatency.Observe(time.Since(start).Seconds())
 		c.echo(o)
+		s.pushMentions(c, ch, o, text)
 		return nil
 	}
 	return s.messageUser(c, o, cmd, params, start)
@@ -135,7 +136,7 @@ func wantDirect(cmd string) func(*Client) bool {
 func (s *Server) messageUser(c *Client, o *outMsg, cmd string, params []string, start time.Time) error {
 	target := s.lookupClient(params[0])
 	if target == nil {
-		return ircError{irc.ERR_NOSUCHNICK, []string{params[0], "No such nick/channel"}}
+		return s.messageOffline(c, o, cmd, params)
 	}
 	params[0] = target.Nick()
 	o.base = &irc.Message{Prefix: c.prefix(), Command: cmd, Params: params}
@@ -146,6 +147,7 @@ func (s *Server) messageUser(c *Client, o *outMsg, cmd string, params []string, 
 	// gets two lines, and only the echo is a reply that carries a label.
 	s.deliverTo(&c.pending, []*Client{target}, o, wantDirect(cmd))
 	c.echo(o)
+	s.pushDirect(c, target.account(), o)
 	s.metrics.RelayLatency.Observe(time.Since(start).Seconds())
 	if away := target.awayMessage(); away != "" && cmd == "PRIVMSG" {
 		c.numeric(irc.RPL_AWAY, target.Nick(), away)

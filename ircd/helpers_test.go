@@ -107,7 +107,7 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 			t.Fatal(err)
 		}
 	}
-	srv, err := NewServer(setup.cfg, Deps{History: h, Accounts: accts, Metrics: m, TLS: certs.TLSConfig(), Version: "test", Log: setup.log})
+	srv, err := NewServer(setup.cfg, Deps{History: h, Accounts: accts, Metrics: m, TLS: certs.TLSConfig(), Version: "test", Log: setup.log, PushTuning: testPushTuning})
 	if err != nil {
 		t.Fatal(err)
 	}

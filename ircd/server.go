@@ -18,6 +18,7 @@ import (
 	"securechat/config"
 	"securechat/ircd/accounts"
 	"securechat/ircd/history"
+	"securechat/ircd/push"
 	"securechat/ircd/transport"
 	"securechat/metrics"
 )
@@ -36,6 +37,10 @@ type Deps struct {
 	Log      *slog.Logger
 	TLS      *tls.Config // used by listeners started with tls=true
 	Version  string
+	// PushTuning, if set, adjusts the Web Push sender's config. Only
+	// tests set it: their push service is on loopback (AllowInternal),
+	// and one worker keeps pushes in order.
+	PushTuning func(*push.Config)
 }
 
 // Server is the IRC server. Its exported methods are safe to call from any
@@ -47,6 +52,7 @@ type Server struct {
 	// accounts is the account registry, nil when accounts are off; it
 	// is fixed at start, so turning accounts on or off needs a restart.
 	accounts *accounts.Registry
+	push     *webpush // draft/webpush, nil when accounts are off; see webpush.go
 	metrics  *metrics.Metrics
 	log      *slog.Logger
 	tls      *tls.Config
@@ -109,6 +115,9 @@ func NewServer(cfg *config.Config, deps Deps) (*Server, error) {
 			return nil, errors.New("ircd: accounts are on but no account registry was given")
 		}
 		s.accounts = deps.Accounts
+		if err := s.startPush(cfg, deps.PushTuning); err != nil {
+			return nil, err
+		}
 	}
 	s.cfg.Store(cfg)
 	s.guard = newAddrGuard(s.config)
@@ -325,6 +334,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 	}
+	s.closePush(ctx)
 	return s.history.Close(ctx)
 }
 
