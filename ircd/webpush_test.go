@@ -101,7 +101,8 @@ func TestWebpushPrivateMessageWhileOffline(t *testing.T) {
 
 	bob.Send("PRIVMSG nobody :hello")
 	bob.Expect(` 401 bob nobody :No such nick/channel$`) // no account, no push: still unknown
-	ts.shutdown() // waits for the sender, which counts a push once answered
+	// Shutdown waits for the sender, which counts a push once answered.
+	ts.shutdown()
 	if n := counterValue(t, ts, "securechat_push_notifications_total", map[string]string{"result": "sent"}); n != 2 {
 		t.Errorf("push metric sent=%v, want 2", n)
 	}
