@@ -188,6 +188,33 @@ func TestWebpushGoneUnsubscribes(t *testing.T) {
 	gone.None(t)
 }
 
+// TestWebpushInternalEndpointDropped runs the sender as production does,
+// refusing internal addresses: a subscription whose endpoint is on
+// loopback gets no request, and is dropped as if gone.
+func TestWebpushInternalEndpointDropped(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, withAccounts(), func(s *testServerSetup) {
+		s.push = func(c *push.Config) { c.Workers = 1 }
+	})
+	ps := pushtest.NewService(t, http.StatusCreated)
+	alice := ts.dial()
+	alice.RegisterAccount("alice", personalPassword, testPassword)
+	subscribe(alice, ps)
+	alice.quit()
+	bob := ts.register("bob", "echo-message")
+	bob.Send("PRIVMSG alice :knock knock")
+	bob.Expect(`PRIVMSG alice :knock knock$`)
+	// Shutdown waits for the sender to finish what was queued.
+	ts.shutdown()
+	ps.None(t)
+	if subs := ts.srv.push.subsOf("alice"); len(subs) != 0 {
+		t.Errorf("%d subscriptions left, want the internal one dropped", len(subs))
+	}
+	if n := counterValue(t, ts, "securechat_push_notifications_total", map[string]string{"result": "failed"}); n != 1 {
+		t.Errorf("push metric failed=%v, want 1", n)
+	}
+}
+
 // TestWebpushRegisterErrors runs WEBPUSH into each refusal, and checks
 // the cap, the ISUPPORT token and the command exist only with accounts.
 func TestWebpushRegisterErrors(t *testing.T) {
