@@ -253,7 +253,7 @@ func (s *Server) pushDone(sub push.Subscription, err error) {
 		}
 		p.mu.Unlock()
 		p.sender.Forget(sub.Endpoint)
-		s.log.Info("push subscription ended by its push service") // never the endpoint: a secret
+		s.log.Info("push subscription dropped", "err", err) // the error never quotes the endpoint, a secret
 	case err != nil:
 		s.log.Debug("push failed", "err", err)
 	}
@@ -267,24 +267,6 @@ func (p *webpush) subsOf(account string) []push.Subscription {
 		return slices.Clone(a.subs)
 	}
 	return nil
-}
-
-// subscribed reports whether the folded account has subscriptions, and
-// the channels its last client left.
-func (p *webpush) subscribed(folded string) (ok bool, channels []string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	a := p.accts[folded]
-	if a == nil {
-		return false, nil
-	}
-	return true, a.channels
-}
-
-func (p *webpush) empty() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.accts) == 0
 }
 
 // handleWebpush is draft/webpush's WEBPUSH REGISTER <endpoint> <keys> and
@@ -402,65 +384,94 @@ func (s *Server) messageOffline(c *Client, o *outMsg, cmd string, params []strin
 }
 
 // pushMentions pushes a channel PRIVMSG or NOTICE from c to each account
-// whose nick it names as a word, when that account is in ch: a member
-// client logged in to it, or, with none connected, ch among the channels
-// its last client left.
+// in ch whose nick the text names as a word. An account is in ch when a
+// member client is logged in to it, or, with none connected, when ch is
+// among the channels its last client left. Candidates come from the
+// members and the subscriptions, not from the words, so a message in a
+// channel where no one subscribed costs one pass over the members.
 func (s *Server) pushMentions(c *Client, ch *Channel, o *outMsg, text string) {
-	if s.push == nil || o.base.Command == "TAGMSG" || s.push.empty() {
+	if s.push == nil || o.base.Command == "TAGMSG" {
 		return
 	}
-	from := wire.Casefold(c.account())
-	seen := make(map[string]bool)
-	words := strings.FieldsFunc(text, func(r rune) bool { return !isNickRune(r) })
-	for _, w := range words[:min(len(words), maxMentionWords)] {
-		account := s.mentionedAccount(w)
-		folded := wire.Casefold(account)
-		if account == "" || folded == from || seen[folded] {
+	cands := s.push.mentionCandidates(ch, wire.Casefold(c.account()))
+	if len(cands) == 0 {
+		return
+	}
+	words := mentionWords(text)
+	for _, m := range cands {
+		if !slices.ContainsFunc(m.names, func(n string) bool { return slices.Contains(words, n) }) {
 			continue
 		}
-		seen[folded] = true
-		if s.accountInChannel(account, ch) {
-			s.pushTo(account, o)
+		if m.member || len(s.accountClients(m.account, nil)) == 0 {
+			s.pushTo(m.account, o)
 		}
 	}
 }
 
-// isNickRune reports whether r may appear in a nick, so that "alice:"
-// and "@alice," name alice.
+// mentionCandidate is an account that a channel message may mention:
+// the casefolded names that mention it, and whether a client logged in
+// to it is a member (else it is in the channel only while offline).
+type mentionCandidate struct {
+	account string
+	names   []string
+	member  bool
+}
+
+// mentionCandidates lists the subscribed accounts in ch other than from
+// (casefolded): those of member clients, with their nicks, and those
+// whose last client left ch.
+func (p *webpush) mentionCandidates(ch *Channel, from string) []mentionCandidate {
+	p.mu.Lock()
+	empty := len(p.accts) == 0
+	p.mu.Unlock()
+	if empty {
+		return nil
+	}
+	var out []mentionCandidate
+	members := ch.Members()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range members {
+		account := m.account()
+		if account == "" {
+			continue
+		}
+		folded := wire.Casefold(account)
+		a := p.accts[folded]
+		if folded == from || a == nil {
+			continue
+		}
+		i := slices.IndexFunc(out, func(c mentionCandidate) bool { return c.account == a.name })
+		if i < 0 {
+			out = append(out, mentionCandidate{account: a.name, names: []string{folded}, member: true})
+			i = len(out) - 1
+		}
+		out[i].names = append(out[i].names, m.foldedNick())
+	}
+	for folded, a := range p.accts {
+		if folded != from && slices.Contains(a.channels, ch.folded) &&
+			!slices.ContainsFunc(out, func(c mentionCandidate) bool { return c.account == a.name }) {
+			out = append(out, mentionCandidate{account: a.name, names: []string{folded}})
+		}
+	}
+	return out
+}
+
+// mentionWords returns the casefolded words of text that could be nicks,
+// at most maxMentionWords of them, so that "alice:" and "@alice," name
+// alice.
+func mentionWords(text string) []string {
+	words := strings.FieldsFunc(text, func(r rune) bool { return !isNickRune(r) })
+	words = words[:min(len(words), maxMentionWords)]
+	for i, w := range words {
+		words[i] = wire.Casefold(w)
+	}
+	return words
+}
+
+// isNickRune reports whether r may appear in a nick.
 func isNickRune(r rune) bool {
 	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("[]\\`_^{|}-", r)
-}
-
-// mentionedAccount is the subscribed account the word names: an account
-// name (which is its nick) or the nick of a client logged in to one.
-func (s *Server) mentionedAccount(word string) string {
-	folded := wire.Casefold(word)
-	if ok, _ := s.push.subscribed(folded); ok {
-		return word
-	}
-	if cl := s.lookupClient(word); cl != nil {
-		if a := cl.account(); a != "" {
-			if ok, _ := s.push.subscribed(wire.Casefold(a)); ok {
-				return a
-			}
-		}
-	}
-	return ""
-}
-
-// accountInChannel reports whether account is in ch for mentions.
-func (s *Server) accountInChannel(account string, ch *Channel) bool {
-	folded := wire.Casefold(account)
-	for _, m := range ch.Members() {
-		if wire.Casefold(m.account()) == folded {
-			return true
-		}
-	}
-	if len(s.accountClients(account, nil)) > 0 {
-		return false
-	}
-	_, channels := s.push.subscribed(folded)
-	return slices.Contains(channels, ch.folded)
 }
 
 // rememberChannels keeps, for a subscribed account whose last client is

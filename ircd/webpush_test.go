@@ -3,8 +3,12 @@ package ircd
 import (
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"gopkg.in/irc.v4"
 
 	"securechat/ircd/push"
 	"securechat/ircd/push/pushtest"
@@ -303,4 +307,30 @@ func TestWebpushSurvivesRestartRedis(t *testing.T) {
 	bob := again.register("bob")
 	bob.Send("PRIVMSG alice :still there?")
 	expectPush(t, ps, sub, vapid, `PRIVMSG alice :still there\?$`)
+}
+
+// BenchmarkPushMentions is what looking for mentions adds to every
+// channel message once anyone has subscribed: ten accounts subscribed,
+// none of them in the channel (the common case), 50 members each logged
+// in to an account.
+func BenchmarkPushMentions(b *testing.B) {
+	ts := newTestServer(b, withAccounts())
+	for i := range 10 {
+		sub := pushtest.NewSubscriber(b, "https://push.example.com/wpush/"+strconv.Itoa(i))
+		if err := ts.srv.push.register(ts.srv, "sub"+strconv.Itoa(i), sub.Sub); err != nil {
+			b.Fatal(err)
+		}
+	}
+	members := benchMembers(ts.srv, "#bench", 50)
+	for _, m := range members { // every member logged in, none subscribed
+		account := m.nick
+		m.acct.Store(&account)
+	}
+	ch := ts.srv.lookupChannel("#bench")
+	text := "hello there " + strings.Repeat("lorem ipsum ", 6)
+	o := &outMsg{base: &irc.Message{Prefix: members[0].prefix(), Command: "PRIVMSG", Params: []string{"#bench", text}}, at: time.Now()}
+	b.ReportAllocs()
+	for b.Loop() {
+		ts.srv.pushMentions(members[0], ch, o, text)
+	}
 }
