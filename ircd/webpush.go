@@ -277,7 +277,10 @@ func handleWebpush(c *Client, m *irc.Message) error {
 	account := c.account()
 	switch {
 	case sub != "REGISTER" && sub != "UNREGISTER":
-		return failError{"INVALID_PARAMS", []string{m.Params[0], "Unknown subcommand: use REGISTER or UNREGISTER"}}
+		if strings.ContainsAny(sub, " :") || sub == "" {
+			sub = "*" // not echoed where it would break the reply's parameters
+		}
+		return failError{"INVALID_PARAMS", []string{sub, "Unknown subcommand: use REGISTER or UNREGISTER"}}
 	case account == "":
 		return failError{"ACCOUNT_REQUIRED", []string{sub, "Log in to an account to receive push notifications"}}
 	case sub == "REGISTER" && len(m.Params) < 3, len(m.Params) < 2:
@@ -360,19 +363,32 @@ func (s *Server) pushDirect(c *Client, to string, o *outMsg) {
 	s.pushTo(to, o)
 }
 
-// messageOffline takes a private message to the nick of an account that
-// has no client connected but has push subscriptions: it is stored as
-// any private message, echoed, and pushed. Any other nick that is not
-// connected is ERR_NOSUCHNICK.
-func (s *Server) messageOffline(c *Client, o *outMsg, cmd string, params []string) error {
-	nick := params[0]
-	noSuch := ircError{irc.ERR_NOSUCHNICK, []string{nick, "No such nick/channel"}}
-	if s.push == nil || cmd == "TAGMSG" {
-		return noSuch
+// offlineSubscriber is the account owning nick when no client holds the
+// nick and the account has push subscriptions: a PM or INVITE to the nick
+// can then reach its owner by push. Otherwise it is "".
+func (s *Server) offlineSubscriber(nick string) string {
+	if s.push == nil {
+		return ""
 	}
 	account := s.accounts.OwnerOf(nick)
 	if account == "" || len(s.push.subsOf(account)) == 0 {
-		return noSuch
+		return ""
+	}
+	return account
+}
+
+// messageOffline takes a private message to the nick of an offline
+// subscriber (offlineSubscriber): it is stored as any private message,
+// echoed, and pushed. Any other nick that is not connected is
+// ERR_NOSUCHNICK.
+func (s *Server) messageOffline(c *Client, o *outMsg, cmd string, params []string) error {
+	nick := params[0]
+	account := ""
+	if cmd != "TAGMSG" {
+		account = s.offlineSubscriber(nick)
+	}
+	if account == "" {
+		return ircError{irc.ERR_NOSUCHNICK, []string{nick, "No such nick/channel"}}
 	}
 	o.base = &irc.Message{Prefix: c.prefix(), Command: cmd, Params: params}
 	if s.config().StoreDirect {
@@ -380,6 +396,27 @@ func (s *Server) messageOffline(c *Client, o *outMsg, cmd string, params []strin
 	}
 	c.echo(o)
 	s.pushDirect(c, account, o)
+	return nil
+}
+
+// inviteOffline invites the nick of an offline subscriber: the invite is
+// recorded as for anyone (it lets that nick past +i) and pushed. Any
+// other nick that is not connected is ERR_NOSUCHNICK.
+func (s *Server) inviteOffline(c *Client, nick, channel string) error {
+	account := s.offlineSubscriber(nick)
+	if account == "" {
+		return ircError{irc.ERR_NOSUCHNICK, []string{nick, "No such nick/channel"}}
+	}
+	ch, err := mayInvite(c, channel)
+	if err != nil {
+		return err
+	}
+	ch.mu.Lock()
+	ch.invites[wire.Casefold(nick)] = struct{}{}
+	ch.mu.Unlock()
+	c.numeric(irc.RPL_INVITING, nick, ch.name)
+	inv := &irc.Message{Prefix: c.prefix(), Command: "INVITE", Params: []string{nick, ch.name}}
+	s.pushDirect(c, account, &outMsg{base: inv, at: time.Now(), account: c.account()})
 	return nil
 }
 

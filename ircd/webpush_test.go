@@ -75,7 +75,8 @@ func expectPush(t *testing.T, ps *pushtest.Service, sub *pushtest.Subscriber, va
 // TestWebpushPrivateMessageWhileOffline registers a subscription, leaves,
 // and receives a PM as a push that only the subscriber's key opens,
 // carrying the text and the msgid the sender saw; a mention in a channel
-// the account left pushes too, a plain line there does not.
+// the account left pushes too, a plain line there does not, and so does
+// an INVITE.
 func TestWebpushPrivateMessageWhileOffline(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, withAccounts())
@@ -103,12 +104,20 @@ func TestWebpushPrivateMessageWhileOffline(t *testing.T) {
 	bob.Send("PRIVMSG #room :alice: are you there?")
 	expectPush(t, ps, sub, vapid, ` PRIVMSG #room :alice: are you there\?$`)
 
+	bob.Join("#secret")
+	bob.Send("MODE #secret +i")
+	bob.Send("INVITE alice #secret")
+	bob.Expect(` 341 bob alice #secret$`)
+	expectPush(t, ps, sub, vapid, `^@time=\S+ :bob!\S+ INVITE alice #secret$`)
+
 	bob.Send("PRIVMSG nobody :hello")
 	bob.Expect(` 401 bob nobody :No such nick/channel$`) // no account, no push: still unknown
+	bob.Send("INVITE nobody #secret")
+	bob.Expect(` 401 bob nobody :No such nick/channel$`)
 	// Shutdown waits for the sender, which counts a push once answered.
 	ts.shutdown()
-	if n := counterValue(t, ts, "securechat_push_notifications_total", map[string]string{"result": "sent"}); n != 2 {
-		t.Errorf("push metric sent=%v, want 2", n)
+	if n := counterValue(t, ts, "securechat_push_notifications_total", map[string]string{"result": "sent"}); n != 3 {
+		t.Errorf("push metric sent=%v, want 3", n)
 	}
 }
 
@@ -236,6 +245,7 @@ func TestWebpushRegisterErrors(t *testing.T) {
 		{"WEBPUSH REGISTER https://push.example.com/x", ` 461 alice WEBPUSH :Not enough parameters$`},
 		{"WEBPUSH UNREGISTER", ` 461 alice WEBPUSH :Not enough parameters$`},
 		{"WEBPUSH LIST", `^:irc\.test FAIL WEBPUSH INVALID_PARAMS LIST :`},
+		{"WEBPUSH :two words", `^:irc\.test FAIL WEBPUSH INVALID_PARAMS \* :`},
 		{"WEBPUSH REGISTER http://push.example.com/x " + good.Keys, `^:irc\.test FAIL WEBPUSH INVALID_PARAMS REGISTER :endpoint must be an https URL`},
 		{"WEBPUSH REGISTER " + good.Sub.Endpoint + " p256dh=abc;auth=def", `^:irc\.test FAIL WEBPUSH INVALID_PARAMS REGISTER :keys must`},
 		{"WEBPUSH REGISTER " + good.Sub.Endpoint + " auth=" + pushtest.B64(good.Auth), `^:irc\.test FAIL WEBPUSH INVALID_PARAMS REGISTER :keys must`},
