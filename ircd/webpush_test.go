@@ -50,6 +50,14 @@ func subscribe(c *testClient, ps *pushtest.Service) *pushtest.Subscriber {
 	return sub
 }
 
+// pushCount checks securechat_push_notifications_total{result}.
+func pushCount(t *testing.T, ts *testServer, result string, want float64) {
+	t.Helper()
+	if n := counterValue(t, ts, "securechat_push_notifications_total", map[string]string{"result": result}); n != want {
+		t.Errorf("push metric %s=%v, want %v", result, n, want)
+	}
+}
+
 // expectPush waits for the next push on ps, checks its VAPID signature
 // against the server's key, decrypts it as the subscriber's phone would
 // and checks the IRC line inside matches pattern. It returns the line.
@@ -116,9 +124,7 @@ func TestWebpushPrivateMessageWhileOffline(t *testing.T) {
 	bob.Expect(` 401 bob nobody :No such nick/channel$`)
 	// Shutdown waits for the sender, which counts a push once answered.
 	ts.shutdown()
-	if n := counterValue(t, ts, "securechat_push_notifications_total", map[string]string{"result": "sent"}); n != 3 {
-		t.Errorf("push metric sent=%v, want 3", n)
-	}
+	pushCount(t, ts, "sent", 3)
 }
 
 // TestWebpushOnlyWhileAway checks a connected account that is not away
@@ -186,9 +192,7 @@ func TestWebpushGoneUnsubscribes(t *testing.T) {
 	bob.Send("PRIVMSG alice :second")
 	expectPush(t, live, liveSub, vapid, `PRIVMSG alice :?second$`)
 	gone.None(t) // its push would have been sent before the live one's
-	if n := counterValue(t, ts, "securechat_push_notifications_total", map[string]string{"result": "gone"}); n != 1 {
-		t.Errorf("push metric gone=%v, want 1", n)
-	}
+	pushCount(t, ts, "gone", 1)
 	ts.shutdown()
 
 	again := newTestServer(t, withAccounts(), withStore(st, vault))
@@ -223,9 +227,7 @@ func TestWebpushInternalEndpointDropped(t *testing.T) {
 	if subs := ts.srv.push.subsOf("alice"); len(subs) != 0 {
 		t.Errorf("%d subscriptions left, want the internal one dropped", len(subs))
 	}
-	if n := counterValue(t, ts, "securechat_push_notifications_total", map[string]string{"result": "failed"}); n != 1 {
-		t.Errorf("push metric failed=%v, want 1", n)
-	}
+	pushCount(t, ts, "failed", 1)
 }
 
 // TestWebpushRegisterErrors runs WEBPUSH into each refusal, and checks
