@@ -123,6 +123,7 @@ func NewServer(cfg *config.Config, deps Deps) (*Server, error) {
 	s.guard = newAddrGuard(s.config)
 	s.loadMOTD(cfg)
 	if err := s.loadChannels(); err != nil {
+		s.closePush(context.Background()) // nothing was queued yet
 		return nil, err
 	}
 	s.stop = make(chan struct{})
