@@ -67,6 +67,7 @@ type Config struct {
 	StoreDirect    bool          // keep private messages in history too
 	Accounts       bool          // personal accounts (REGISTER, SASL account login); read at start
 	NickGrace      time.Duration // time to log in before a registered nick is taken back; > 0
+	WebpushSubject string        // VAPID subject, mailto: or https:; empty: https://ServerName
 	HistoryMaxLen  int           // records kept per target; at least 1
 	HistoryMaxAge  time.Duration // records older than this are trimmed; > 0
 	KeyEpoch       time.Duration // lifetime of one data key; > 0

@@ -235,6 +235,11 @@ func TestValidation(t *testing.T) {
 		{"acme http listen bad", []string{"--acme-domain=chat.example.org", "--acme-http-listen=80"}, "acme-http-listen:"},
 		{"acme email without domain", []string{"--acme-email=ops@example.org"}, "acme-email:"},
 		{"acme http listen without domain", []string{"--acme-http-listen=:80"}, "acme-http-listen:"},
+		{"webpush subject mailto", []string{"--webpush-subject=mailto:ops@example.org"}, ""},
+		{"webpush subject https", []string{"--webpush-subject=https://chat.example.org"}, ""},
+		{"webpush subject bare address", []string{"--webpush-subject=ops@example.org"}, "webpush-subject:"},
+		{"webpush subject http", []string{"--webpush-subject=http://chat.example.org"}, "webpush-subject:"},
+		{"webpush subject empty mailto", []string{"--webpush-subject=mailto:"}, "webpush-subject:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

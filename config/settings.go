@@ -62,6 +62,7 @@ func settings() []setting {
 		boolean("store-direct", "keep private messages in history too", func(c *Config) *bool { return &c.StoreDirect }),
 		boolean("accounts", "let people register personal accounts (REGISTER; SASL PLAIN with account and personal password, room password in PASS); takes effect at restart", func(c *Config) *bool { return &c.Accounts }),
 		duration("nick-grace", "with accounts, how long a client holding a registered nick has to log in to its account before it is renamed to a guest nick", func(c *Config) *time.Duration { return &c.NickGrace }),
+		str("webpush-subject", "how push services reach the operator (VAPID subject): mailto:… or https://…; empty for https://server-name; takes effect at restart", func(c *Config) *string { return &c.WebpushSubject }),
 		integer("history-max-len", "history records kept per channel or conversation", func(c *Config) *int { return &c.HistoryMaxLen }),
 		duration("history-max-age", "history older than this is deleted (e.g. 30d, 12h)", func(c *Config) *time.Duration { return &c.HistoryMaxAge }),
 		duration("key-epoch", "how long one history encryption key is used", func(c *Config) *time.Duration { return &c.KeyEpoch }),

@@ -195,10 +195,20 @@ func validateNames(c *Config) error {
 	if !isHostname(c.ServerName) {
 		errs = append(errs, fmt.Errorf("server-name: %q must be a host name with a dot, such as irc.example.org", c.ServerName))
 	}
+	if !validWebpushSubject(c.WebpushSubject) {
+		errs = append(errs, fmt.Errorf("webpush-subject: %q must start with mailto: or https:// (RFC 8292)", c.WebpushSubject))
+	}
 	if c.Network == "" || strings.ContainsAny(c.Network, " \t\r\n\x00,:") {
 		errs = append(errs, fmt.Errorf("network: %q must be one word without spaces, commas or colons", c.Network))
 	}
 	return errors.Join(errs...)
+}
+
+// validWebpushSubject accepts "" (derived from server-name) and the two
+// forms of RFC 8292 §2.1.
+func validWebpushSubject(s string) bool {
+	return s == "" || strings.HasPrefix(s, "mailto:") && len(s) > len("mailto:") ||
+		strings.HasPrefix(s, "https://") && len(s) > len("https://")
 }
 
 // isHostname reports whether s looks like a DNS name. IRC uses the dot to

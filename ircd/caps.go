@@ -37,11 +37,12 @@ const (
 	capAccountNotify
 	capAccountRegistration
 	capReadMarker
+	capWebpush
 )
 
 // accountCaps are offered only when accounts are on: without them no one
 // is ever logged in, and a client should not wait for account news.
-const accountCaps = capAccountTag | capAccountNotify | capAccountRegistration | capReadMarker
+const accountCaps = capAccountTag | capAccountNotify | capAccountRegistration | capReadMarker | capWebpush
 
 // accountRegistrationCapValue says REGISTER works before the connection
 // completes (once PASS gave the room password). Account names are nicks:
@@ -77,6 +78,7 @@ var capNames = []struct {
 	{"account-notify", capAccountNotify},
 	{"draft/account-registration", capAccountRegistration},
 	{"draft/read-marker", capReadMarker},
+	{"draft/webpush", capWebpush},
 }
 
 // lookupCap finds a capability by name among those offered: the account

@@ -97,6 +97,7 @@ func init() {
 		"VERIFY":       {handler: handleVerify, minParams: 2, preReg: true, accounts: true},
 		"NICKSERV":     {handler: handleNickServ, minParams: 1, blocks: true, accounts: true},
 		"NS":           {handler: handleNickServ, minParams: 1, blocks: true, accounts: true},
+		"WEBPUSH":      {handler: handleWebpush, minParams: 1, accounts: true},
 	}
 }
 

@@ -381,21 +381,11 @@ func handleInvite(c *Client, m *irc.Message) error {
 	}
 	target := c.srv.lookupClient(m.Params[0])
 	if target == nil {
-		return ircError{irc.ERR_NOSUCHNICK, []string{m.Params[0], "No such nick/channel"}}
+		return c.srv.inviteOffline(c, m.Params[0], m.Params[1])
 	}
-	ch := c.srv.lookupChannel(m.Params[1])
-	if ch == nil {
-		return ircError{irc.ERR_NOSUCHCHANNEL, []string{m.Params[1], "No such channel"}}
-	}
-	privs, member := ch.privs(c)
-	if !member && !c.isOper() {
-		return ircError{irc.ERR_NOTONCHANNEL, []string{ch.name, "You're not on that channel"}}
-	}
-	ch.mu.Lock()
-	inviteOnly := ch.modes.inviteOnly
-	ch.mu.Unlock()
-	if inviteOnly && privs&privOp == 0 && !c.isOper() {
-		return ircError{irc.ERR_CHANOPRIVSNEEDED, []string{ch.name, "You're not channel operator"}}
+	ch, err := mayInvite(c, m.Params[1])
+	if err != nil {
+		return err
 	}
 	if _, in := ch.privs(target); in {
 		return ircError{irc.ERR_USERONCHANNEL, []string{target.Nick(), ch.name, "is already on channel"}}
@@ -411,12 +401,33 @@ func handleInvite(c *Client, m *irc.Message) error {
 	inv := &irc.Message{Prefix: c.prefix(), Command: "INVITE", Params: []string{target.Nick(), ch.name}}
 	o := &outMsg{base: inv, at: time.Now(), account: c.account()}
 	c.srv.deliver([]*Client{target}, o, nil)
+	c.srv.pushDirect(c, target.account(), o)
 	// invite-notify: other channel operators who asked for it hear of it too.
 	c.srv.deliver(ch.Members(), o, func(r *Client) bool {
 		p, _ := ch.privs(r)
 		return r != c && r != target && p&privOp != 0 && r.caps.has(capInviteNotify)
 	})
 	return nil
+}
+
+// mayInvite returns the channel named name if c may invite others to it:
+// c is a member (or an operator), and an operator of a +i channel.
+func mayInvite(c *Client, name string) (*Channel, error) {
+	ch := c.srv.lookupChannel(name)
+	if ch == nil {
+		return nil, ircError{irc.ERR_NOSUCHCHANNEL, []string{name, "No such channel"}}
+	}
+	privs, member := ch.privs(c)
+	if !member && !c.isOper() {
+		return nil, ircError{irc.ERR_NOTONCHANNEL, []string{ch.name, "You're not on that channel"}}
+	}
+	ch.mu.Lock()
+	inviteOnly := ch.modes.inviteOnly
+	ch.mu.Unlock()
+	if inviteOnly && privs&privOp == 0 && !c.isOper() {
+		return nil, ircError{irc.ERR_CHANOPRIVSNEEDED, []string{ch.name, "You're not channel operator"}}
+	}
+	return ch, nil
 }
 
 // sendInvites answers INVITE without parameters: 336 for each channel c

@@ -112,6 +112,7 @@ func (s *Server) messageOne(c *Client, cmd, target, text string, tags irc.Tags, 
 		s.relayChannel(c, ch, o)
 		s.metrics.RelayLatency.Observe(time.Since(start).Seconds())
 		c.echo(o)
+		s.pushMentions(c, ch, o, text)
 		return nil
 	}
 	if s.toService(c, cmd, target, text) {
@@ -141,7 +142,7 @@ func (s *Server) messageUser(c *Client, o *outMsg, cmd string, params []string, 
 	}
 	target := s.lookupClient(params[0])
 	if target == nil {
-		return ircError{irc.ERR_NOSUCHNICK, []string{params[0], "No such nick/channel"}}
+		return s.messageOffline(c, o, cmd, params)
 	}
 	params[0] = target.Nick()
 	o.base = &irc.Message{Prefix: c.prefix(), Command: cmd, Params: params}
@@ -152,6 +153,7 @@ func (s *Server) messageUser(c *Client, o *outMsg, cmd string, params []string, 
 	// gets two lines, and only the echo is a reply that carries a label.
 	s.deliverTo(&c.pending, []*Client{target}, o, wantDirect(cmd))
 	c.echo(o)
+	s.pushDirect(c, target.account(), o)
 	s.metrics.RelayLatency.Observe(time.Since(start).Seconds())
 	if away := target.awayMessage(); away != "" && cmd == "PRIVMSG" {
 		c.numeric(irc.RPL_AWAY, target.Nick(), away)

@@ -15,6 +15,7 @@ import (
 	"securechat/ircd/accounts"
 	"securechat/ircd/history"
 	"securechat/ircd/irctest"
+	"securechat/ircd/push"
 	"securechat/metrics"
 	"securechat/store"
 )
@@ -46,6 +47,7 @@ type testServerSetup struct {
 	vault    *crypto.Vault
 	log      *slog.Logger             // nil: the server discards its log
 	throttle accounts.ThrottleOptions // for the account registry, with accounts on
+	push     func(*push.Config)       // the Web Push sender's tuning; see testPushTuning
 }
 
 func withConfig(f func(*config.Config)) serverOption {
@@ -85,7 +87,7 @@ func newTestVault(t testing.TB) *crypto.Vault {
 
 func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 	t.Helper()
-	setup := &testServerSetup{cfg: testConfig(t)}
+	setup := &testServerSetup{cfg: testConfig(t), push: testPushTuning}
 	for _, o := range opts {
 		o(setup)
 	}
@@ -107,7 +109,7 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 			t.Fatal(err)
 		}
 	}
-	srv, err := NewServer(setup.cfg, Deps{History: h, Accounts: accts, Metrics: m, TLS: certs.TLSConfig(), Version: "test", Log: setup.log})
+	srv, err := NewServer(setup.cfg, Deps{History: h, Accounts: accts, Metrics: m, TLS: certs.TLSConfig(), Version: "test", Log: setup.log, PushTuning: setup.push})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,6 +61,9 @@ func (s *Server) isupportLines() [][]string {
 		"UTF8ONLY",
 		"WHOX",
 	}
+	if v := s.vapidToken(); v != "" {
+		tokens = append(tokens, v)
+	}
 	var lines [][]string
 	for len(tokens) > 0 {
 		n := min(12, len(tokens))

@@ -282,6 +282,7 @@ func (c *Client) quit(reason string) {
 		s.guard.release(c.ip)
 		s.metrics.ClientsConnected.WithLabelValues(c.listener).Dec()
 		if c.isRegistered() {
+			s.rememberChannels(c)
 			s.removeClient(c, reason)
 		}
 		// A QUIT reason is the user's own text: log only that they quit.

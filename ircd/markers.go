@@ -141,7 +141,12 @@ func parseMarkTime(p string) (time.Time, error) {
 // draft/read-marker; c, which asked, is answered either way, with the
 // marker the server keeps.
 func (s *Server) markRead(c *Client, account, target string, at time.Time) {
-	clients := s.accountClients(account, c)
+	var clients []*Client
+	for _, r := range s.accountClients(account, c) {
+		if r.caps.has(capReadMarker) {
+			clients = append(clients, r)
+		}
+	}
 	fa, ft := wire.Casefold(account), wire.Casefold(target)
 	s.markers.mu.Lock()
 	defer s.markers.mu.Unlock()
@@ -195,21 +200,6 @@ func (am *markerSet) evictOldest() {
 		}
 		delete(am.read, oldest)
 	}
-}
-
-// accountClients returns the clients other than c logged in to account
-// that negotiated draft/read-marker. Every login records the registry's
-// spelling of the account name, so names compare as they are.
-func (s *Server) accountClients(account string, c *Client) []*Client {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	var out []*Client
-	for r := range s.conns {
-		if r != c && r.caps.has(capReadMarker) && r.account() == account {
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 // marker returns account's marker on the casefolded target.

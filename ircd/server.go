@@ -18,6 +18,7 @@ import (
 	"securechat/config"
 	"securechat/ircd/accounts"
 	"securechat/ircd/history"
+	"securechat/ircd/push"
 	"securechat/ircd/transport"
 	"securechat/metrics"
 )
@@ -36,6 +37,10 @@ type Deps struct {
 	Log      *slog.Logger
 	TLS      *tls.Config // used by listeners started with tls=true
 	Version  string
+	// PushTuning, if set, adjusts the Web Push sender's config. Only
+	// tests set it: their push service is on loopback (AllowInternal),
+	// and one worker keeps pushes in order.
+	PushTuning func(*push.Config)
 }
 
 // Server is the IRC server. Its exported methods are safe to call from any
@@ -47,6 +52,7 @@ type Server struct {
 	// accounts is the account registry, nil when accounts are off; it
 	// is fixed at start, so turning accounts on or off needs a restart.
 	accounts *accounts.Registry
+	push     *webpush // draft/webpush, nil when accounts are off; see webpush.go
 	metrics  *metrics.Metrics
 	log      *slog.Logger
 	tls      *tls.Config
@@ -113,11 +119,15 @@ func NewServer(cfg *config.Config, deps Deps) (*Server, error) {
 		if err := s.loadMarkers(); err != nil {
 			return nil, err
 		}
+		if err := s.startPush(cfg, deps.PushTuning); err != nil {
+			return nil, err
+		}
 	}
 	s.cfg.Store(cfg)
 	s.guard = newAddrGuard(s.config)
 	s.loadMOTD(cfg)
 	if err := s.loadChannels(); err != nil {
+		s.closePush(context.Background()) // nothing was queued yet
 		return nil, err
 	}
 	s.stop = make(chan struct{})
@@ -329,6 +339,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 	}
+	s.closePush(ctx)
 	return s.history.Close(ctx)
 }
 

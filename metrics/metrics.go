@@ -123,6 +123,7 @@ type Metrics struct {
 	RelayLatency prometheus.Histogram
 
 	in, out commandCounters // MessagesIn and MessagesOut, through In and Out
+	push    *pushCollector  // Web Push outcomes; see SetPushCounts
 }
 
 // New registers the securechat collectors on reg, together with the Go
@@ -161,6 +162,8 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		RelayLatency:     f.histogram("relay_latency_seconds", "Time from reading a PRIVMSG to handing it to its last recipient.", relayBuckets()),
 	}
 	m.in.vec, m.out.vec = m.MessagesIn, m.MessagesOut
+	m.push = newPushCollector()
+	reg.MustRegister(m.push)
 	m.initLabels()
 	return m
 }

@@ -36,6 +36,7 @@ func wantFamilies() map[string][]string {
 		"securechat_replay_messages":           nil,
 		"securechat_replay_latency_seconds":    nil,
 		"securechat_relay_latency_seconds":     nil,
+		"securechat_push_notifications_total":  {"result"},
 	}
 }
 

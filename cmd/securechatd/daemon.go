@@ -27,6 +27,11 @@ import (
 
 // daemon runs the server until SIGTERM or SIGINT; SIGHUP reloads.
 func daemon(cfg *config.Config, args, env []string, log *slog.Logger, stdout, stderr io.Writer) error {
+	// Signals are caught from the start: a Ctrl-C right after "listening"
+	// is logged must still shut down in order, not kill the process.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
 	ctx := context.Background()
 	pw, generated, err := config.Password(cfg, env)
 	if err != nil {
@@ -86,7 +91,7 @@ func daemon(cfg *config.Config, args, env []string, log *slog.Logger, stdout, st
 	}
 	reload := func() error { return reloadConfig(args, env, certs, srv, log) }
 	srv.SetRehash(reload)
-	waitForSignals(reload, log)
+	waitForSignals(sigs, reload, log)
 	return shutdown(srv, hs, log)
 }
 
@@ -214,10 +219,7 @@ func reloadConfig(args, env []string, certs *config.Certificates, srv *ircd.Serv
 	return nil
 }
 
-func waitForSignals(reload func() error, log *slog.Logger) {
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
-	defer signal.Stop(sigs)
+func waitForSignals(sigs <-chan os.Signal, reload func() error, log *slog.Logger) {
 	for sig := range sigs {
 		if sig != syscall.SIGHUP {
 			log.Info("shutting down", "signal", sig.String())

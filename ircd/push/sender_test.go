@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"securechat/ircd/push"
+	"securechat/ircd/push/pushtest"
 )
 
 const line = "@msgid=01JD4S8VQ4;time=2026-12-03T09:00:00.000Z :alice!a@host PRIVMSG bob :meet me at the hidden door"
@@ -26,16 +27,16 @@ const line = "@msgid=01JD4S8VQ4;time=2026-12-03T09:00:00.000Z :alice!a@host PRIV
 func TestSendDecrypts(t *testing.T) {
 	t.Parallel()
 	key := newVAPIDKey(t)
-	ps := newPushService(t, http.StatusCreated)
-	sub := newSubscriber(t, ps.endpoint())
+	ps := pushtest.NewService(t, http.StatusCreated)
+	sub := pushtest.NewSubscriber(t, ps.Endpoint())
 	s := newSender(t, key, push.Config{TTL: time.Hour})
 
-	if err := s.Send(t.Context(), sub.sub, []byte(line), push.UrgencyHigh); err != nil {
+	if err := s.Send(t.Context(), sub.Sub, []byte(line), push.UrgencyHigh); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	got := ps.next(t)
-	if !strings.HasSuffix(sub.sub.Endpoint, got.path) {
-		t.Errorf("posted to %s, want the endpoint %s", got.path, sub.sub.Endpoint)
+	got := ps.Next(t)
+	if !strings.HasSuffix(sub.Sub.Endpoint, got.Path) {
+		t.Errorf("posted to %s, want the endpoint %s", got.Path, sub.Sub.Endpoint)
 	}
 	for h, want := range map[string]string{
 		"Content-Encoding": "aes128gcm",
@@ -43,25 +44,25 @@ func TestSendDecrypts(t *testing.T) {
 		"TTL":              "3600",
 		"Urgency":          "high",
 	} {
-		if v := got.header.Get(h); v != want {
+		if v := got.Header.Get(h); v != want {
 			t.Errorf("%s: %q, want %q", h, v, want)
 		}
 	}
-	claims, err := checkVAPID(got.header.Get("Authorization"), key, ps.srv.URL)
+	claims, err := pushtest.CheckVAPID(got.Header.Get("Authorization"), key.Public(), ps.Srv.URL)
 	if err != nil {
 		t.Errorf("VAPID: %v", err)
 	}
 	if claims.Sub != "mailto:ops@example.com" {
 		t.Errorf("sub claim %q, want mailto:ops@example.com", claims.Sub)
 	}
-	plain, err := sub.decrypt(got.body)
+	plain, err := sub.Decrypt(got.Body)
 	if err != nil {
 		t.Fatalf("decrypt: %v", err)
 	}
 	if string(plain) != line {
 		t.Errorf("decrypted %q, want %q", plain, line)
 	}
-	checkOpaque(t, got.body, line)
+	checkOpaque(t, got.Body, line)
 	if st := s.Stats(); st.Sent != 1 || st.Failed != 0 {
 		t.Errorf("stats %+v, want one sent", st)
 	}
@@ -82,46 +83,46 @@ func checkOpaque(t *testing.T, body []byte, line string) {
 func TestSendPadsToOneSize(t *testing.T) {
 	t.Parallel()
 	key := newVAPIDKey(t)
-	ps := newPushService(t, http.StatusCreated)
-	sub := newSubscriber(t, ps.endpoint())
+	ps := pushtest.NewService(t, http.StatusCreated)
+	sub := pushtest.NewSubscriber(t, ps.Endpoint())
 	s := newSender(t, key, push.Config{})
 	for _, payload := range []string{"PING x", line, strings.Repeat("x", push.MaxPayload)} {
-		if err := s.Send(t.Context(), sub.sub, []byte(payload), ""); err != nil {
+		if err := s.Send(t.Context(), sub.Sub, []byte(payload), ""); err != nil {
 			t.Fatalf("Send %d bytes: %v", len(payload), err)
 		}
-		got := ps.next(t)
-		if len(got.body) != 2048 {
-			t.Errorf("%d-byte line: body of %d bytes, want 2048", len(payload), len(got.body))
+		got := ps.Next(t)
+		if len(got.Body) != 2048 {
+			t.Errorf("%d-byte line: body of %d bytes, want 2048", len(payload), len(got.Body))
 		}
-		if plain, err := sub.decrypt(got.body); err != nil || string(plain) != payload {
+		if plain, err := sub.Decrypt(got.Body); err != nil || string(plain) != payload {
 			t.Errorf("%d-byte line: decrypted %d bytes, %v", len(payload), len(plain), err)
 		}
-		if u := got.header.Get("Urgency"); u != "normal" {
+		if u := got.Header.Get("Urgency"); u != "normal" {
 			t.Errorf("default urgency %q, want normal", u)
 		}
 	}
 	big := make([]byte, push.MaxPayload+1)
-	if err := s.Send(t.Context(), sub.sub, big, ""); !errors.Is(err, push.ErrTooLarge) {
+	if err := s.Send(t.Context(), sub.Sub, big, ""); !errors.Is(err, push.ErrTooLarge) {
 		t.Errorf("Send of %d bytes: %v, want ErrTooLarge", len(big), err)
 	}
-	if err := s.Push(sub.sub, big, ""); !errors.Is(err, push.ErrTooLarge) {
+	if err := s.Push(sub.Sub, big, ""); !errors.Is(err, push.ErrTooLarge) {
 		t.Errorf("Push of %d bytes: %v, want ErrTooLarge", len(big), err)
 	}
-	ps.none(t)
+	ps.None(t)
 }
 
 // TestSendLeavesCallerBuffer checks that encrypting a line taken from a
 // larger buffer writes nothing past it: webpush-go pads in place.
 func TestSendLeavesCallerBuffer(t *testing.T) {
 	t.Parallel()
-	ps := newPushService(t, http.StatusCreated)
-	sub := newSubscriber(t, ps.endpoint())
+	ps := pushtest.NewService(t, http.StatusCreated)
+	sub := pushtest.NewSubscriber(t, ps.Endpoint())
 	s := newSender(t, newVAPIDKey(t), push.Config{})
 	buf := []byte(line + "\r\nNEXT LINE")
-	if err := s.Send(t.Context(), sub.sub, buf[:len(line)], ""); err != nil {
+	if err := s.Send(t.Context(), sub.Sub, buf[:len(line)], ""); err != nil {
 		t.Fatal(err)
 	}
-	ps.next(t)
+	ps.Next(t)
 	if string(buf) != line+"\r\nNEXT LINE" {
 		t.Errorf("caller's buffer became %q", buf)
 	}
@@ -147,14 +148,14 @@ func TestSendStatus(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ps := newPushService(t, tc.status)
-			sub := newSubscriber(t, ps.endpoint())
+			ps := pushtest.NewService(t, tc.status)
+			sub := pushtest.NewSubscriber(t, ps.Endpoint())
 			s := newSender(t, key, push.Config{})
-			err := s.Send(t.Context(), sub.sub, []byte(line), "")
+			err := s.Send(t.Context(), sub.Sub, []byte(line), "")
 			if (err == nil) != tc.ok || errors.Is(err, push.ErrGone) != tc.gone {
 				t.Fatalf("status %d: err %v, want ok=%v gone=%v", tc.status, err, tc.ok, tc.gone)
 			}
-			if err != nil && strings.Contains(err.Error(), sub.sub.Endpoint) {
+			if err != nil && strings.Contains(err.Error(), sub.Sub.Endpoint) {
 				t.Errorf("error quotes the endpoint: %v", err)
 			}
 			want := push.Stats{Failed: 1}
@@ -167,8 +168,8 @@ func TestSendStatus(t *testing.T) {
 			if st := s.Stats(); st != want {
 				t.Errorf("stats %+v, want %+v", st, want)
 			}
-			ps.next(t)
-			ps.none(t) // a redirect was not followed
+			ps.Next(t)
+			ps.None(t) // a redirect was not followed
 		})
 	}
 }
@@ -178,24 +179,24 @@ func TestSendStatus(t *testing.T) {
 // unsubscribes, while a push to a live endpoint reports success.
 func TestPushGone(t *testing.T) {
 	t.Parallel()
-	live, dead := newPushService(t, http.StatusCreated), newPushService(t, http.StatusGone)
-	liveSub, deadSub := newSubscriber(t, live.endpoint()), newSubscriber(t, dead.endpoint())
-	outcome := map[string]chan error{liveSub.sub.Endpoint: make(chan error, 1), deadSub.sub.Endpoint: make(chan error, 1)}
+	live, dead := pushtest.NewService(t, http.StatusCreated), pushtest.NewService(t, http.StatusGone)
+	liveSub, deadSub := pushtest.NewSubscriber(t, live.Endpoint()), pushtest.NewSubscriber(t, dead.Endpoint())
+	outcome := map[string]chan error{liveSub.Sub.Endpoint: make(chan error, 1), deadSub.Sub.Endpoint: make(chan error, 1)}
 	s := newSender(t, newVAPIDKey(t), push.Config{Done: func(sub push.Subscription, err error) {
 		outcome[sub.Endpoint] <- err
 	}})
-	for _, sub := range []*subscriber{liveSub, deadSub} {
-		if err := s.Push(sub.sub, []byte(line), push.UrgencyHigh); err != nil {
+	for _, sub := range []*pushtest.Subscriber{liveSub, deadSub} {
+		if err := s.Push(sub.Sub, []byte(line), push.UrgencyHigh); err != nil {
 			t.Fatalf("Push: %v", err)
 		}
 	}
-	if err := wait(t, outcome[liveSub.sub.Endpoint]); err != nil {
+	if err := wait(t, outcome[liveSub.Sub.Endpoint]); err != nil {
 		t.Errorf("live endpoint: %v", err)
 	}
-	if err := wait(t, outcome[deadSub.sub.Endpoint]); !errors.Is(err, push.ErrGone) {
+	if err := wait(t, outcome[deadSub.Sub.Endpoint]); !errors.Is(err, push.ErrGone) {
 		t.Errorf("410 endpoint: %v, want ErrGone", err)
 	}
-	if plain, err := liveSub.decrypt(live.next(t).body); err != nil || string(plain) != line {
+	if plain, err := liveSub.Decrypt(live.Next(t).Body); err != nil || string(plain) != line {
 		t.Errorf("live endpoint decrypted %q, %v", plain, err)
 	}
 }
@@ -227,8 +228,8 @@ func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.
 // and another subscription is not held back.
 func TestPushRateLimit(t *testing.T) {
 	t.Parallel()
-	ps := newPushService(t, http.StatusCreated)
-	a, b := newSubscriber(t, ps.endpoint()), newSubscriber(t, ps.endpoint())
+	ps := pushtest.NewService(t, http.StatusCreated)
+	a, b := pushtest.NewSubscriber(t, ps.Endpoint()), pushtest.NewSubscriber(t, ps.Endpoint())
 	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
 	done := make(chan error, 16)
 	s := newSender(t, newVAPIDKey(t), push.Config{
@@ -237,7 +238,7 @@ func TestPushRateLimit(t *testing.T) {
 	})
 	var queued, limited int
 	for range 5 {
-		switch err := s.Push(a.sub, []byte(line), ""); {
+		switch err := s.Push(a.Sub, []byte(line), ""); {
 		case err == nil:
 			queued++
 		case errors.Is(err, push.ErrRateLimited):
@@ -249,24 +250,24 @@ func TestPushRateLimit(t *testing.T) {
 	if queued != 3 || limited != 2 {
 		t.Errorf("of 5 pushes %d queued and %d limited, want 3 and 2", queued, limited)
 	}
-	if err := s.Push(b.sub, []byte(line), ""); err != nil {
+	if err := s.Push(b.Sub, []byte(line), ""); err != nil {
 		t.Errorf("another subscription was limited: %v", err)
 	}
 	clock.Add(9 * time.Second)
-	if err := s.Push(a.sub, []byte(line), ""); !errors.Is(err, push.ErrRateLimited) {
+	if err := s.Push(a.Sub, []byte(line), ""); !errors.Is(err, push.ErrRateLimited) {
 		t.Errorf("9 s later: %v, want ErrRateLimited", err)
 	}
 	clock.Add(time.Second)
-	if err := s.Push(a.sub, []byte(line), ""); err != nil {
+	if err := s.Push(a.Sub, []byte(line), ""); err != nil {
 		t.Errorf("10 s later: %v, want one more push", err)
 	}
 	for range 5 {
 		if err := wait(t, done); err != nil {
 			t.Errorf("queued push: %v", err)
 		}
-		ps.next(t)
+		ps.Next(t)
 	}
-	ps.none(t)
+	ps.None(t)
 	if st := s.Stats(); st.RateLimited != 3 || st.Sent != 5 {
 		t.Errorf("stats %+v, want 3 limited and 5 sent", st)
 	}
@@ -278,14 +279,14 @@ func TestPushRateLimit(t *testing.T) {
 func TestPushQueueFull(t *testing.T) {
 	t.Parallel()
 	ps, sub, s := stalled(t, push.Config{Workers: 1, QueueSize: 1, Burst: 10})
-	if err := s.Push(sub.sub, []byte(line), ""); err != nil {
+	if err := s.Push(sub.Sub, []byte(line), ""); err != nil {
 		t.Fatal(err)
 	}
-	ps.next(t) // the worker is now waiting on the push service
-	if err := s.Push(sub.sub, []byte(line), ""); err != nil {
+	ps.Next(t) // the worker is now waiting on the push service
+	if err := s.Push(sub.Sub, []byte(line), ""); err != nil {
 		t.Fatalf("second push should wait in the queue: %v", err)
 	}
-	if err := s.Push(sub.sub, []byte(line), ""); !errors.Is(err, push.ErrQueueFull) {
+	if err := s.Push(sub.Sub, []byte(line), ""); !errors.Is(err, push.ErrQueueFull) {
 		t.Fatalf("third push: %v, want ErrQueueFull", err)
 	}
 	if st := s.Stats(); st.QueueFull != 1 {
@@ -298,7 +299,7 @@ func TestPushQueueFull(t *testing.T) {
 func TestSendTimeout(t *testing.T) {
 	t.Parallel()
 	_, sub, s := stalled(t, push.Config{Timeout: 200 * time.Millisecond})
-	err := s.Send(context.Background(), sub.sub, []byte(line), "")
+	err := s.Send(context.Background(), sub.Sub, []byte(line), "")
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("Send to a silent push service: %v, want a timeout", err)
@@ -319,9 +320,9 @@ func TestSendRefused(t *testing.T) {
 	}
 	endpoint := "http://" + ln.Addr().String() + "/push/secret-token"
 	ln.Close()
-	sub := newSubscriber(t, endpoint)
+	sub := pushtest.NewSubscriber(t, endpoint)
 	s := newSender(t, newVAPIDKey(t), push.Config{})
-	err = s.Send(t.Context(), sub.sub, []byte(line), "")
+	err = s.Send(t.Context(), sub.Sub, []byte(line), "")
 	if err == nil || errors.Is(err, push.ErrGone) {
 		t.Fatalf("Send to a closed port: %v, want a failure other than ErrGone", err)
 	}
@@ -338,8 +339,8 @@ func TestSendRefused(t *testing.T) {
 // user cannot aim the server at its own network.
 func TestSendBlocksInternal(t *testing.T) {
 	t.Parallel()
-	ps := newPushService(t, http.StatusCreated)
-	sub := newSubscriber(t, ps.endpoint())
+	ps := pushtest.NewService(t, http.StatusCreated)
+	sub := pushtest.NewSubscriber(t, ps.Endpoint())
 	s, err := push.NewSender(push.Config{Key: newVAPIDKey(t), Subject: "https://chat.example.com"})
 	if err != nil {
 		t.Fatal(err)
@@ -348,14 +349,14 @@ func TestSendBlocksInternal(t *testing.T) {
 	// Only loopback addresses here: should the guard fail, the test must
 	// still send nothing off this machine. dial_test.go covers the other
 	// internal ranges without dialling.
-	for _, endpoint := range []string{sub.sub.Endpoint, "https://127.0.0.2:1/push", "https://[::1]:1/push", "https://localhost:1/push"} {
-		target := sub.sub
+	for _, endpoint := range []string{sub.Sub.Endpoint, "https://127.0.0.2:1/push", "https://[::1]:1/push", "https://localhost:1/push"} {
+		target := sub.Sub
 		target.Endpoint = endpoint
 		if err := s.Send(t.Context(), target, []byte(line), ""); !errors.Is(err, push.ErrBlocked) {
 			t.Errorf("%s: %v, want ErrBlocked", endpoint, err)
 		}
 	}
-	ps.none(t)
+	ps.None(t)
 }
 
 // TestPushAfterClose checks a closed sender drops pushes instead of
@@ -369,8 +370,8 @@ func TestPushAfterClose(t *testing.T) {
 	if err := s.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	sub := newSubscriber(t, "https://push.example.com/x")
-	if err := s.Push(sub.sub, []byte(line), ""); !errors.Is(err, push.ErrClosed) {
+	sub := pushtest.NewSubscriber(t, "https://push.example.com/x")
+	if err := s.Push(sub.Sub, []byte(line), ""); !errors.Is(err, push.ErrClosed) {
 		t.Errorf("Push after Close: %v, want ErrClosed", err)
 	}
 	if err := s.Close(context.Background()); err != nil {
@@ -401,12 +402,11 @@ func TestNewSenderChecksConfig(t *testing.T) {
 // ECDH key and aes128gcm encryption, the VAPID JWT signed anew, the POST
 // and the 201, over a kept-alive connection.
 func BenchmarkSend(b *testing.B) {
-	ps := &pushService{status: http.StatusCreated, got: make(chan received, 1)}
-	ps.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusCreated)
 	}))
-	defer ps.srv.Close()
+	defer srv.Close()
 	key, _ := push.GenerateVAPIDKey()
 	s, err := push.NewSender(push.Config{Key: key, Subject: "mailto:ops@example.com", AllowInternal: true})
 	if err != nil {
@@ -414,7 +414,7 @@ func BenchmarkSend(b *testing.B) {
 	}
 	defer s.Close(context.Background())
 	priv, _ := ecdh.P256().GenerateKey(rand.Reader)
-	sub, err := push.ParseSubscription(ps.endpoint(), "p256dh="+b64(priv.PublicKey().Bytes())+";auth="+b64(make([]byte, 16)))
+	sub, err := push.ParseSubscription(srv.URL+"/push/bench", "p256dh="+pushtest.B64(priv.PublicKey().Bytes())+";auth="+pushtest.B64(make([]byte, 16)))
 	if err != nil {
 		b.Fatal(err)
 	}

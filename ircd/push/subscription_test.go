@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"securechat/ircd/push"
+	"securechat/ircd/push/pushtest"
 )
 
 // TestParseSubscription covers WEBPUSH REGISTER's two parameters: what is
@@ -20,7 +21,7 @@ func TestParseSubscription(t *testing.T) {
 	priv, _ := ecdh.P256().GenerateKey(rand.Reader)
 	point := priv.PublicKey().Bytes()
 	auth := bytes.Repeat([]byte{7}, 16)
-	keys := "p256dh=" + b64(point) + ";auth=" + b64(auth)
+	keys := "p256dh=" + pushtest.B64(point) + ";auth=" + pushtest.B64(auth)
 	offCurve := append([]byte{4}, bytes.Repeat([]byte{1}, 64)...)
 
 	good := []struct{ name, endpoint, keys string }{
@@ -30,7 +31,7 @@ func TestParseSubscription(t *testing.T) {
 		{"http to 127.9.9.9", "http://127.9.9.9/push", keys},
 		{"http to ::1", "http://[::1]:8080/push", keys},
 		{"http to localhost", "http://localhost:8080/push", keys},
-		{"keys in the other order", "https://push.example.com/x", "auth=" + b64(auth) + ";p256dh=" + b64(point)},
+		{"keys in the other order", "https://push.example.com/x", "auth=" + pushtest.B64(auth) + ";p256dh=" + pushtest.B64(point)},
 		{"padded base64url", "https://push.example.com/x", "p256dh=" + base64.URLEncoding.EncodeToString(point) + ";auth=" + base64.URLEncoding.EncodeToString(auth)},
 		{"extra keys ignored", "https://push.example.com/x", keys + ";future=xyz"},
 	}
@@ -63,13 +64,13 @@ func TestParseSubscription(t *testing.T) {
 		{"control character", "https://push.example.com/a\x01", keys, push.ErrBadEndpoint},
 		{"non-ASCII", "https://push.example.com/é", keys, push.ErrBadEndpoint},
 		{"no keys", "https://push.example.com/x", "", push.ErrBadKeys},
-		{"no auth", "https://push.example.com/x", "p256dh=" + b64(point), push.ErrBadKeys},
-		{"no p256dh", "https://push.example.com/x", "auth=" + b64(auth), push.ErrBadKeys},
-		{"short auth", "https://push.example.com/x", "p256dh=" + b64(point) + ";auth=" + b64(auth[:8]), push.ErrBadKeys},
-		{"compressed point", "https://push.example.com/x", "p256dh=" + b64(point[:33]) + ";auth=" + b64(auth), push.ErrBadKeys},
-		{"point off the curve", "https://push.example.com/x", "p256dh=" + b64(offCurve) + ";auth=" + b64(auth), push.ErrBadKeys},
-		{"standard base64", "https://push.example.com/x", "p256dh=" + strings.NewReplacer("-", "+", "_", "/").Replace(b64(point)) + "+/;auth=" + b64(auth), push.ErrBadKeys},
-		{"not base64", "https://push.example.com/x", "p256dh=!!!;auth=" + b64(auth), push.ErrBadKeys},
+		{"no auth", "https://push.example.com/x", "p256dh=" + pushtest.B64(point), push.ErrBadKeys},
+		{"no p256dh", "https://push.example.com/x", "auth=" + pushtest.B64(auth), push.ErrBadKeys},
+		{"short auth", "https://push.example.com/x", "p256dh=" + pushtest.B64(point) + ";auth=" + pushtest.B64(auth[:8]), push.ErrBadKeys},
+		{"compressed point", "https://push.example.com/x", "p256dh=" + pushtest.B64(point[:33]) + ";auth=" + pushtest.B64(auth), push.ErrBadKeys},
+		{"point off the curve", "https://push.example.com/x", "p256dh=" + pushtest.B64(offCurve) + ";auth=" + pushtest.B64(auth), push.ErrBadKeys},
+		{"standard base64", "https://push.example.com/x", "p256dh=" + strings.NewReplacer("-", "+", "_", "/").Replace(pushtest.B64(point)) + "+/;auth=" + pushtest.B64(auth), push.ErrBadKeys},
+		{"not base64", "https://push.example.com/x", "p256dh=!!!;auth=" + pushtest.B64(auth), push.ErrBadKeys},
 	}
 	for _, tc := range bad {
 		_, err := push.ParseSubscription(tc.endpoint, tc.keys)
@@ -89,7 +90,7 @@ func TestParseSubscription(t *testing.T) {
 // storage and that damaged bytes are refused, not half-read.
 func TestSubscriptionBinary(t *testing.T) {
 	t.Parallel()
-	sub := newSubscriber(t, "https://push.example.com/wpush/v2/abc").sub
+	sub := pushtest.NewSubscriber(t, "https://push.example.com/wpush/v2/abc").Sub
 	b, err := sub.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +128,7 @@ func TestSubscriptionBinary(t *testing.T) {
 // storage round trip unchanged.
 func FuzzSubscription(f *testing.F) {
 	priv, _ := ecdh.P256().GenerateKey(rand.Reader)
-	keys := "p256dh=" + b64(priv.PublicKey().Bytes()) + ";auth=" + b64(make([]byte, 16))
+	keys := "p256dh=" + pushtest.B64(priv.PublicKey().Bytes()) + ";auth=" + pushtest.B64(make([]byte, 16))
 	f.Add("https://push.example.com/x", keys, []byte{1})
 	f.Add("http://127.0.0.1:1/x", "p256dh=;auth=", []byte("\x01"+strings.Repeat("A", 81)+"https://a"))
 	f.Fuzz(func(t *testing.T, endpoint, keys string, stored []byte) {
