@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -71,7 +72,11 @@ type Hooks struct {
 	// ClaimNick, renames those that lost, and re-subscribes nothing (the
 	// subscriptions outlive both events).
 	Reclaim func(ctx context.Context)
-	// Message delivers a payload from another node.
+	// Message delivers a payload from another node. It runs on the
+	// goroutine that also receives Redis's subscription confirmations, so
+	// it must not block, nor call Subscribe or Unsubscribe and wait (hand
+	// such work to another goroutine): go-redis buffers a little, then
+	// stalls and finally drops that connection's traffic.
 	Message func(Message)
 }
 
@@ -105,6 +110,7 @@ type Cluster struct {
 
 	stop     context.CancelFunc
 	stopOnce sync.Once
+	closed   atomic.Bool
 	done     sync.WaitGroup
 }
 
@@ -189,6 +195,7 @@ func (c *Cluster) Stop() { c.halt() }
 // halt stops the loops once; the publish loop drains its queue first.
 func (c *Cluster) halt() {
 	c.stopOnce.Do(func() {
+		c.closed.Store(true)
 		c.fan.closePublish()
 		c.stop()
 		c.done.Wait()

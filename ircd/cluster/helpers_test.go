@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -84,6 +85,10 @@ func clusterBackend(t *testing.T) *backend {
 	}}
 }
 
+func redisClientRESP3(e *env) redis.UniversalClient {
+	return redis.NewClient(&redis.Options{Addr: e.addrs[0]})
+}
+
 // env is one subtest's view of a backend: its prefix and raw client.
 type env struct {
 	*backend
@@ -130,6 +135,7 @@ func (e *env) tryJoin(t *testing.T, id string, edit ...func(*Config)) (*node, er
 	n := &node{events: make(chan event, 4096), msgs: make(chan Message, 1<<16)}
 	cfg := Config{
 		Client: client, NodeID: id, Prefix: e.prefix, Lease: testLease, Sealer: e.sealer,
+		Logger: slog.New(slog.NewTextHandler(t.Output(), nil)),
 		Hooks: Hooks{
 			NodeUp:   func(id string) { n.events <- event{kind: "up", id: id} },
 			NodeDown: func(id string, r DownReason) { n.events <- event{kind: "down", id: id, down: r} },

@@ -129,7 +129,9 @@ func (l *lease) run(ctx context.Context) {
 // tick renews the lease, or re-registers after a fence or a reset, then
 // sweeps. The local guard: a node that could not renew for a whole lease
 // must assume its peers declared it dead, so it reports itself fenced
-// without waiting to hear it from Redis.
+// without waiting to hear it from Redis. The clock starts when a renewal
+// is sent, before Redis stamps it, so the node gives up no later than
+// its peers do.
 func (l *lease) tick(ctx context.Context) {
 	if _, ok := l.current(); !ok {
 		l.rejoin(ctx, hex16())
@@ -143,9 +145,6 @@ func (l *lease) tick(ctx context.Context) {
 	case err != nil:
 		if ctx.Err() == nil {
 			l.c.log.Warn("cluster: lease renewal failed", "err", err)
-			if time.Since(l.lastRenew) > l.c.cfg.Lease {
-				l.fence(FenceUnreachable)
-			}
 		}
 	case res == renewFenced:
 		l.fence(FenceLeaseLost)
@@ -159,6 +158,10 @@ func (l *lease) tick(ctx context.Context) {
 		l.c.stats.leaseRenewals.Add(1)
 		l.lastRenew = sent
 		l.sweep(tctx)
+		return
+	}
+	if ctx.Err() == nil && time.Since(l.lastRenew) > l.c.cfg.Lease {
+		l.fence(FenceUnreachable)
 	}
 }
 

@@ -40,6 +40,9 @@ func (c *Cluster) RenameNick(ctx context.Context, oldKey, newKey string) (bool, 
 }
 
 func (c *Cluster) runClaim(ctx context.Context, s *redis.Script, args ...string) (bool, error) {
+	if c.closed.Load() {
+		return false, ErrClosed
+	}
 	token, ok := c.lease.current()
 	if !ok {
 		return false, ErrFenced
