@@ -28,7 +28,7 @@ const waitFor = 20 * testLease
 // gcmSealer is a real Sealer: AES-256-GCM, random nonce first.
 type gcmSealer struct{ aead cipher.AEAD }
 
-func newSealer(t *testing.T) *gcmSealer {
+func newSealer(t testing.TB) *gcmSealer {
 	key := make([]byte, 32)
 	rand.Read(key)
 	block, err := aes.NewCipher(key)
@@ -67,7 +67,7 @@ type backend struct {
 	prefixes  atomic.Int64
 }
 
-func singleBackend(t *testing.T) *backend {
+func singleBackend(t testing.TB) *backend {
 	srv := redistest.Start(t)
 	return &backend{name: "single", server: srv, addrs: []string{srv.Addr()}, sealer: newSealer(t), newClient: func() redis.UniversalClient {
 		return redis.NewClient(&redis.Options{
@@ -78,7 +78,7 @@ func singleBackend(t *testing.T) *backend {
 	}}
 }
 
-func clusterBackend(t *testing.T) *backend {
+func clusterBackend(t testing.TB) *backend {
 	rc := redistest.StartCluster(t, 3)
 	return &backend{name: "cluster", addrs: rc.Addrs(), sealer: newSealer(t), newClient: func() redis.UniversalClient {
 		return rc.NewClient(func(o *redis.ClusterOptions) { o.Protocol = 2 })
@@ -96,7 +96,7 @@ type env struct {
 	raw    redis.UniversalClient
 }
 
-func (b *backend) env(t *testing.T) *env {
+func (b *backend) env(t testing.TB) *env {
 	raw := b.newClient()
 	t.Cleanup(func() { raw.Close() })
 	return &env{backend: b, prefix: fmt.Sprintf("t%d:", b.prefixes.Add(1)), raw: raw}
@@ -119,7 +119,7 @@ type node struct {
 
 // join starts a node with its own Redis client, as a separate process
 // would have, and stops it when the test ends.
-func (e *env) join(t *testing.T, id string, edit ...func(*Config)) *node {
+func (e *env) join(t testing.TB, id string, edit ...func(*Config)) *node {
 	t.Helper()
 	n, err := e.tryJoin(t, id, edit...)
 	if err != nil {
@@ -128,7 +128,7 @@ func (e *env) join(t *testing.T, id string, edit ...func(*Config)) *node {
 	return n
 }
 
-func (e *env) tryJoin(t *testing.T, id string, edit ...func(*Config)) (*node, error) {
+func (e *env) tryJoin(t testing.TB, id string, edit ...func(*Config)) (*node, error) {
 	t.Helper()
 	client := e.newClient()
 	t.Cleanup(func() { client.Close() })
@@ -160,7 +160,7 @@ func (e *env) tryJoin(t *testing.T, id string, edit ...func(*Config)) (*node, er
 
 // waitEvent returns the first event matching want, failing the test if
 // none arrives in waitFor. Events before it are returned as skipped.
-func (n *node) waitEvent(t *testing.T, want func(event) bool) (event, []event) {
+func (n *node) waitEvent(t testing.TB, want func(event) bool) (event, []event) {
 	t.Helper()
 	var skipped []event
 	deadline := time.After(waitFor)
@@ -194,7 +194,7 @@ func (n *node) recv(t *testing.T) Message {
 }
 
 // eventually polls cond until it holds, failing the test after waitFor.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(waitFor)
 	for !cond() {
