@@ -1,17 +1,15 @@
 package cluster
 
 import (
-	"bytes"
 	"fmt"
-	"net"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"securechat/store/redistest"
 )
 
 const chanKey, otherKey = "0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210"
@@ -179,7 +177,10 @@ func testSequenceChecks(t *testing.T, e *env) {
 // node and claims a nick: the text never appears, though the traffic does.
 func testNoPlaintextInPubSub(t *testing.T, e *env) {
 	a, b := e.join(t, "a"), e.join(t, "b")
-	seen := e.monitor(t)
+	var monitors []*redistest.Monitor
+	for _, srv := range e.servers {
+		monitors = append(monitors, srv.Monitor())
+	}
 	raw := e.raw.SSubscribe(t.Context(), names{e.prefix}.channel(chanKey))
 	defer raw.Close()
 	if _, err := raw.Receive(t.Context()); err != nil {
@@ -208,70 +209,15 @@ func testNoPlaintextInPubSub(t *testing.T, e *env) {
 			t.Fatalf("b got %q", m.Payload)
 		}
 	}
-	lines := seen()
-	if !bytes.Contains(lines, []byte("spublish")) && !bytes.Contains(lines, []byte("SPUBLISH")) {
-		t.Fatalf("MONITOR saw no SPUBLISH: %q", lines)
+	var lines []string
+	for _, m := range monitors {
+		lines = append(lines, m.Sync()...)
 	}
-	if bytes.Contains(lines, []byte(secret)) || bytes.Contains(lines, []byte("eagle")) {
+	all := strings.ToLower(strings.Join(lines, "\n"))
+	if !strings.Contains(all, "spublish") || !strings.Contains(all, "evalsha") {
+		t.Fatalf("MONITOR saw no SPUBLISH or script: %q", all)
+	}
+	if strings.Contains(all, "eagle") {
 		t.Errorf("MONITOR saw the plaintext")
 	}
-}
-
-// monitor runs redis-cli MONITOR against every master until the returned
-// function is called, which returns everything seen. A marker command
-// through each master, waited for in the output, shows that its monitor
-// is in place and, at the end, that it has logged everything before.
-func (e *env) monitor(t *testing.T) func() []byte {
-	t.Helper()
-	var out lockedBuffer
-	type master struct {
-		cmd    *exec.Cmd
-		client *redis.Client
-	}
-	var masters []master
-	for _, addr := range e.addrs {
-		host, port, _ := net.SplitHostPort(addr)
-		cmd := exec.Command("redis-cli", "-h", host, "-p", port, "monitor")
-		cmd.Stdout = &out
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		c := redis.NewClient(&redis.Options{Addr: addr, MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}})
-		masters = append(masters, master{cmd, c})
-		t.Cleanup(func() { c.Close(); cmd.Process.Kill(); cmd.Wait() })
-	}
-	var markers int
-	mark := func() {
-		for _, m := range masters {
-			markers++
-			marker := fmt.Sprintf("%smarker%d", e.prefix, markers)
-			eventually(t, "MONITOR shows the marker", func() bool {
-				m.client.Echo(t.Context(), marker)
-				return bytes.Contains(out.Bytes(), []byte(marker))
-			})
-		}
-	}
-	mark()
-	return func() []byte {
-		mark()
-		return out.Bytes()
-	}
-}
-
-// lockedBuffer collects a subprocess's output for a test to read.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return bytes.Clone(b.buf.Bytes())
 }

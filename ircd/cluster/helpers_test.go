@@ -61,15 +61,16 @@ func (s *gcmSealer) Open(sealed, aad []byte) ([]byte, error) {
 type backend struct {
 	name      string
 	newClient func() redis.UniversalClient
-	server    *redistest.Server // nil for a cluster
-	addrs     []string          // every master
+	server    *redistest.Server   // nil for a cluster
+	servers   []*redistest.Server // every master
+	addrs     []string
 	sealer    *gcmSealer
 	prefixes  atomic.Int64
 }
 
 func singleBackend(t testing.TB) *backend {
 	srv := redistest.Start(t)
-	return &backend{name: "single", server: srv, addrs: []string{srv.Addr()}, sealer: newSealer(t), newClient: func() redis.UniversalClient {
+	return &backend{name: "single", server: srv, servers: []*redistest.Server{srv}, addrs: []string{srv.Addr()}, sealer: newSealer(t), newClient: func() redis.UniversalClient {
 		return redis.NewClient(&redis.Options{
 			Addr:                     srv.Addr(),
 			Protocol:                 2,
@@ -80,7 +81,7 @@ func singleBackend(t testing.TB) *backend {
 
 func clusterBackend(t testing.TB) *backend {
 	rc := redistest.StartCluster(t, 3)
-	return &backend{name: "cluster", addrs: rc.Addrs(), sealer: newSealer(t), newClient: func() redis.UniversalClient {
+	return &backend{name: "cluster", servers: rc.Servers, addrs: rc.Addrs(), sealer: newSealer(t), newClient: func() redis.UniversalClient {
 		return rc.NewClient(func(o *redis.ClusterOptions) { o.Protocol = 2 })
 	}}
 }
