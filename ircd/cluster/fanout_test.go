@@ -72,6 +72,7 @@ func testFanoutOrderAndInterest(t *testing.T, e *env) {
 		next[m.Origin]++
 	}
 	eventually(t, "a drops its own echoes", func() bool { return a.Stats().Echoes == per })
+	eventually(t, "c counts its messages published", func() bool { return c.Stats().Published == per })
 	if got := e.numSub(t, chanKey); got != 2 {
 		t.Errorf("SHARDNUMSUB of the channel = %d, want 2 (a and b)", got)
 	}

@@ -15,8 +15,17 @@ func testMembershipUpAndLeft(t *testing.T, e *env) {
 	a.waitEvent(t, is("up", "b"))
 	b.waitEvent(t, is("up", "a"))
 	eventually(t, "a renews its lease", func() bool { return a.Stats().LeaseRenewals > 0 })
+	if ok, err := b.ClaimNick(t.Context(), nickKey(1)); !ok || err != nil {
+		t.Fatalf("b claims: %v %v", ok, err)
+	}
 	if err := b.Leave(t.Context()); err != nil {
 		t.Fatal(err)
+	}
+	if owner, _ := a.NickOwner(t.Context(), nickKey(1)); owner != "" {
+		t.Errorf("after Leave the nick still belongs to %q", owner)
+	}
+	if _, err := b.ClaimNick(t.Context(), nickKey(2)); !errors.Is(err, ErrClosed) {
+		t.Errorf("claim after Leave: %v, want ErrClosed", err)
 	}
 	ev, _ := a.waitEvent(t, is("down", "b"))
 	if ev.down != DownLeft {
@@ -47,6 +56,9 @@ func testCrashedNodeExpires(t *testing.T, e *env) {
 	if ok, err := a.ClaimNick(t.Context(), nickKey(1)); !ok || err != nil {
 		t.Errorf("a cannot take the dead node's nick: %v %v", ok, err)
 	}
+	// Its id is free again once its lease ran out.
+	e.join(t, "b")
+	a.waitEvent(t, is("up", "b"))
 }
 
 // testFencedWhenLeaseDeleted removes a's registration behind its back, as
