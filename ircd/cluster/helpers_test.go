@@ -62,6 +62,7 @@ type backend struct {
 	name      string
 	newClient func() redis.UniversalClient
 	server    *redistest.Server   // nil for a cluster
+	cluster   *redistest.Cluster  // nil for a single server
 	servers   []*redistest.Server // every master
 	addrs     []string
 	sealer    *gcmSealer
@@ -81,7 +82,7 @@ func singleBackend(t testing.TB) *backend {
 
 func clusterBackend(t testing.TB) *backend {
 	rc := redistest.StartCluster(t, 3)
-	return &backend{name: "cluster", servers: rc.Servers, addrs: rc.Addrs(), sealer: newSealer(t), newClient: func() redis.UniversalClient {
+	return &backend{name: "cluster", cluster: rc, servers: rc.Servers, addrs: rc.Addrs(), sealer: newSealer(t), newClient: func() redis.UniversalClient {
 		return rc.NewClient(func(o *redis.ClusterOptions) { o.Protocol = 2 })
 	}}
 }

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -107,4 +108,58 @@ func TestJoinNeedsRESP2(t *testing.T) {
 	if err == nil {
 		t.Fatal("Join accepted a RESP3 client")
 	}
+}
+
+// TestRedisClusterMasterRestart restarts, one at a time, every master of a
+// 3-master Redis Cluster (each comes back empty, with its cluster
+// identity): the subscription opened on it must be re-established and
+// traffic through it flow again, and the registry, wherever its slot
+// lives, must be rebuilt.
+func TestRedisClusterMasterRestart(t *testing.T) {
+	t.Parallel()
+	b := clusterBackend(t)
+	rc, e := b.cluster, b.env(t)
+	long := func(c *Config) { c.Lease = 3 * time.Second }
+	a, sub := e.join(t, "a", long), e.join(t, "sub", long)
+	// One key per master, found by asking the cluster where each lands.
+	keys := map[string]string{} // master addr -> key
+	for i := 0; len(keys) < len(rc.Servers) && i < 1000; i++ {
+		k := nickKey(i)
+		m, err := rc.Client().MasterForKey(t.Context(), names{e.prefix}.channel(k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := keys[m.Options().Addr]; !ok {
+			keys[m.Options().Addr] = k
+			subscribe(t, sub, k)
+		}
+	}
+	for i, srv := range rc.Servers {
+		k := keys[srv.Addr()]
+		before := sub.Stats().Resubscribes
+		srv.Restart()
+		eventually(t, "the subscription on the restarted master comes back", func() bool {
+			return sub.Stats().Resubscribes > before
+		})
+		payload := fmt.Sprintf("after restart %d", i)
+		// The cluster may still be settling: publish until it arrives.
+		eventually(t, "traffic through the restarted master", func() bool {
+			if err := a.Publish(k, []byte(payload)); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case m := <-sub.msgs:
+				return string(m.Payload) == payload
+			case <-time.After(100 * time.Millisecond):
+				return false
+			}
+		})
+		for len(sub.msgs) > 0 {
+			<-sub.msgs
+		}
+	}
+	eventually(t, "both nodes registered", func() bool {
+		nodes, err := a.Nodes(t.Context())
+		return err == nil && len(nodes) == 2
+	})
 }
