@@ -79,7 +79,9 @@ func (f *fanout) subscribe(ctx context.Context, ch string) error {
 	if err != nil {
 		return err
 	}
-	r.mu.Lock()
+	if !created {
+		r.mu.Lock()
+	}
 	f.mu.Lock()
 	f.refs[ch]++
 	first := f.refs[ch] == 1
@@ -148,8 +150,9 @@ func (f *fanout) routeIndex(ch string) int {
 	return b
 }
 
-// route returns the connection for ch, creating it subscribed to ch (then
-// created is true) if there is none yet. go-redis routes a cluster PubSub
+// route returns the connection for ch, creating it subscribed to ch if
+// there is none yet; then created is true and the route is returned with
+// its mu held, so the creator counts its reference before anyone else. go-redis routes a cluster PubSub
 // by its first channel but, after a reconnect, to a random node, so on a
 // cluster the connection is opened on the slot's master directly: it then
 // reconnects to the same address, where go-redis resubscribes it.
@@ -172,6 +175,7 @@ func (f *fanout) route(ctx context.Context, ch string) (*route, bool, error) {
 		src = m
 	}
 	r = &route{ps: src.SSubscribe(ctx, ch), done: make(chan struct{})}
+	r.mu.Lock()
 	msgs := r.ps.ChannelWithSubscriptions(redis.WithChannelSize(recvBuffer))
 	go f.receive(r, msgs)
 	f.mu.Lock()
