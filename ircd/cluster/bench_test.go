@@ -13,8 +13,13 @@ import (
 // until Redis cuts the subscriber off at its pub/sub output buffer limit
 // (32 MB by default) and the messages in that buffer are lost, as Stats
 // then shows.
-func BenchmarkFanout(b *testing.B) {
-	e := singleBackend(b).env(b)
+func BenchmarkFanout(b *testing.B) { benchFanout(b, singleBackend(b)) }
+
+// BenchmarkFanoutCluster is BenchmarkFanout on a 3-master Redis Cluster.
+func BenchmarkFanoutCluster(b *testing.B) { benchFanout(b, clusterBackend(b)) }
+
+func benchFanout(b *testing.B, be *backend) {
+	e := be.env(b)
 	var got, want atomic.Int64
 	want.Store(-1)
 	done := make(chan struct{})

@@ -72,6 +72,10 @@ func testFencedWhenLeaseDeleted(t *testing.T, e *env) {
 	if err := e.raw.ZRem(t.Context(), n.registry(), "a").Err(); err != nil {
 		t.Fatal(err)
 	}
+	// Before a has noticed anything, Redis itself refuses its claims.
+	if _, err := a.ClaimNick(t.Context(), nickKey(7)); !errors.Is(err, ErrFenced) {
+		t.Errorf("claim without a lease: %v, want ErrFenced", err)
+	}
 	ev, _ := a.waitEvent(t, func(ev event) bool { return ev.kind == "fenced" })
 	if ev.fence != FenceLeaseLost {
 		t.Errorf("fence reason = %v, want lease lost", ev.fence)
