@@ -95,8 +95,8 @@ func init() {
 		"REDACT":       {handler: handleRedact, minParams: 2, blocks: true},
 		"REGISTER":     {handler: handleRegister, minParams: 3, preReg: true, blocks: true, accounts: true},
 		"VERIFY":       {handler: handleVerify, minParams: 2, preReg: true, accounts: true},
-		"NICKSERV":     {handler: handleNickServ, minParams: 1, blocks: true, accounts: true},
-		"NS":           {handler: handleNickServ, minParams: 1, blocks: true, accounts: true},
+		"NICKSERV":     {handler: serviceCommand(nickServ), minParams: 1, blocks: true, accounts: true},
+		"NS":           {handler: serviceCommand(nickServ), minParams: 1, blocks: true, accounts: true},
 		"WEBPUSH":      {handler: handleWebpush, minParams: 1, accounts: true},
 	}
 }

@@ -212,7 +212,7 @@ func handleWhois(c *Client, m *irc.Message) error {
 		return ircError{irc.ERR_NONICKNAMEGIVEN, []string{"No nickname given"}}
 	}
 	t := c.srv.lookupClient(nick)
-	if t == nil && c.srv.isService(nick) {
+	if t == nil && c.srv.isServiceNick(nick) {
 		c.sendServiceWhois(nick)
 		return nil
 	}

@@ -137,9 +137,6 @@ func wantDirect(cmd string) func(*Client) bool {
 }
 
 func (s *Server) messageUser(c *Client, o *outMsg, cmd string, params []string, start time.Time) error {
-	if s.isService(params[0]) {
-		return s.nickServMessage(c, cmd, params)
-	}
 	target := s.lookupClient(params[0])
 	if target == nil {
 		return s.messageOffline(c, o, cmd, params)

@@ -41,7 +41,7 @@ func (s *Server) nickAllowed(c *Client, nick string) error {
 	switch {
 	case s.accounts == nil:
 		return nil
-	case s.isService(nick):
+	case s.isServiceNick(nick):
 		return ircError{irc.ERR_ERRONEUSNICKNAME, []string{nick, "Nickname is reserved for a service"}}
 	case !c.isRegistered():
 		return nil // the grace period starts once c is connected
@@ -84,8 +84,8 @@ func (s *Server) enforceNick(c *Client) {
 	}
 	c.mu.Unlock()
 	if owed {
-		c.nickServNotice("The nick " + nick + " is registered to an account. Log in to it within " +
-			s.config().NickGrace.String() + " with /msg NickServ IDENTIFY <password>, or you will be renamed.")
+		c.serviceNotice(nickServ, "The nick "+nick+" is registered to an account. Log in to it within "+
+			s.config().NickGrace.String()+" with /msg NickServ IDENTIFY <password>, or you will be renamed.")
 	}
 }
 
@@ -108,7 +108,7 @@ func (s *Server) graceOver(c *Client, g *nickGrace) {
 	guest := s.guestNickLocked()
 	old := s.setNickLocked(c, guest, wire.Casefold(guest))
 	s.mu.Unlock()
-	notice := &outMsg{base: &irc.Message{Prefix: s.nickServPrefix(), Command: "NOTICE",
+	notice := &outMsg{base: &irc.Message{Prefix: s.servicePrefix(nickServ), Command: "NOTICE",
 		Params: []string{old.Name, "You did not log in to the account that owns " + old.Name + ": you are now " + guest + "."}}}
 	s.deliver([]*Client{c}, notice, nil)
 	s.announceNick(c, old, guest, func(o *outMsg) { s.deliver([]*Client{c}, o, nil) })

@@ -8,7 +8,6 @@ import (
 	"gopkg.in/irc.v4"
 
 	"securechat/ircd/accounts"
-	"securechat/ircd/wire"
 )
 
 // NickServ is the account service for clients without
@@ -43,38 +42,6 @@ func nickServCommands() []nickServCommand {
 	}
 }
 
-// isService reports whether nick is a service's name, which no client
-// may take.
-func (s *Server) isService(nick string) bool {
-	return s.accounts != nil && wire.Casefold(nick) == wire.Casefold(nickServ)
-}
-
-func (s *Server) nickServPrefix() *irc.Prefix {
-	return &irc.Prefix{Name: nickServ, User: nickServ, Host: s.name()}
-}
-
-// nickServNotice sends c a NOTICE from NickServ. Reader goroutine only.
-func (c *Client) nickServNotice(text string) {
-	c.send(&irc.Message{Prefix: c.srv.nickServPrefix(), Command: "NOTICE", Params: []string{c.nickOrStar(), text}})
-}
-
-// handleNickServ is the NICKSERV and NS commands: the parameters are
-// NickServ's command line.
-func handleNickServ(c *Client, m *irc.Message) error {
-	c.nickServ(strings.Join(m.Params, " "))
-	return nil
-}
-
-// nickServMessage takes a message to NickServ, params being its target
-// and text: a PRIVMSG is a command, anything else is dropped (a service
-// answers no NOTICE, and a TAGMSG has no text).
-func (s *Server) nickServMessage(c *Client, cmd string, params []string) error {
-	if cmd == "PRIVMSG" {
-		c.nickServ(params[1])
-	}
-	return nil
-}
-
 // nickServ runs one NickServ command line.
 func (c *Client) nickServ(line string) {
 	word, args, _ := strings.Cut(strings.TrimLeft(line, " "), " ")
@@ -85,12 +52,12 @@ func (c *Client) nickServ(line string) {
 			return
 		}
 	}
-	c.nickServNotice("Unknown command " + truncate(word, 32) + ". /msg NickServ HELP lists the commands.")
+	c.serviceNotice(nickServ, "Unknown command "+truncate(word, 32)+". /msg NickServ HELP lists the commands.")
 }
 
 func nsHelp(c *Client, _ string) {
 	for _, cmd := range nickServCommands() {
-		c.nickServNotice(cmd.usage)
+		c.serviceNotice(nickServ, cmd.usage)
 	}
 }
 
@@ -107,14 +74,14 @@ func nsRegister(c *Client, pw string) {
 	a, err := c.srv.accounts.Register(ctx, nick, []byte(pw))
 	switch {
 	case errors.Is(err, accounts.ErrExists):
-		c.nickServNotice("The nick " + nick + " is already registered.")
+		c.serviceNotice(nickServ, "The nick "+nick+" is already registered.")
 	case errors.Is(err, accounts.ErrWeak):
-		c.nickServNotice("Passwords need at least 8 characters.")
+		c.serviceNotice(nickServ, "Passwords need at least 8 characters.")
 	case err != nil:
-		c.nickServNotice("Registration is busy, try again shortly.")
+		c.serviceNotice(nickServ, "Registration is busy, try again shortly.")
 	default:
 		c.log.Info("account registered") // no name: account names stay off disk
-		c.nickServNotice("Account " + a.Name + " registered; you are now logged in.")
+		c.serviceNotice(nickServ, "Account "+a.Name+" registered; you are now logged in.")
 		c.srv.loggedIn(c, a.Name)
 	}
 }
@@ -133,7 +100,7 @@ func nsCanTry(c *Client, pw, syntax string) bool {
 	default:
 		return true
 	}
-	c.nickServNotice(why)
+	c.serviceNotice(nickServ, why)
 	return false
 }
 
@@ -157,22 +124,22 @@ func nsIdentify(c *Client, args string) {
 	a, err := c.srv.accounts.Verify(ctx, name, c.ip, []byte(pw))
 	switch {
 	case errors.Is(err, accounts.ErrBusy):
-		c.nickServNotice("The server is busy, try again.")
+		c.serviceNotice(nickServ, "The server is busy, try again.")
 	case errors.Is(err, accounts.ErrLocked):
 		c.authFailed(mechanismNickServ)
-		c.nickServNotice("Too many failed logins to this account, try again later.")
+		c.serviceNotice(nickServ, "Too many failed logins to this account, try again later.")
 	case err != nil:
 		c.authFailed(mechanismNickServ)
-		c.nickServNotice("Invalid account or password.")
+		c.serviceNotice(nickServ, "Invalid account or password.")
 	default:
-		c.nickServNotice("You are now logged in as " + a.Name + ".")
+		c.serviceNotice(nickServ, "You are now logged in as "+a.Name+".")
 		c.srv.loggedIn(c, a.Name)
 	}
 }
 
 func nsLogout(c *Client, _ string) {
 	if c.account() == "" {
-		c.nickServNotice("You are not logged in.")
+		c.serviceNotice(nickServ, "You are not logged in.")
 		return
 	}
 	c.srv.loggedOut(c)
@@ -182,21 +149,21 @@ func nsLogout(c *Client, _ string) {
 func nsGroup(c *Client, _ string) {
 	acct, nick := c.account(), c.Nick()
 	if acct == "" {
-		c.nickServNotice("Log in first: GROUP adds your current nick to your account.")
+		c.serviceNotice(nickServ, "Log in first: GROUP adds your current nick to your account.")
 		return
 	}
 	_, err := c.srv.accounts.Group(acct, nick)
 	switch {
 	case errors.Is(err, accounts.ErrNickOwned) && sameName(c.srv.accounts.OwnerOf(nick), acct):
-		c.nickServNotice("The nick " + nick + " already belongs to your account.")
+		c.serviceNotice(nickServ, "The nick "+nick+" already belongs to your account.")
 	case errors.Is(err, accounts.ErrNickOwned):
-		c.nickServNotice("The nick " + nick + " is registered to another account.")
+		c.serviceNotice(nickServ, "The nick "+nick+" is registered to another account.")
 	case errors.Is(err, accounts.ErrTooMany):
-		c.nickServNotice("Your account owns too many nicks; UNGROUP one first.")
+		c.serviceNotice(nickServ, "Your account owns too many nicks; UNGROUP one first.")
 	case err != nil:
-		c.nickServNotice("The nick " + nick + " cannot be grouped.")
+		c.serviceNotice(nickServ, "The nick "+nick+" cannot be grouped.")
 	default:
-		c.nickServNotice("The nick " + nick + " now belongs to your account " + acct + ".")
+		c.serviceNotice(nickServ, "The nick "+nick+" now belongs to your account "+acct+".")
 	}
 }
 
@@ -209,17 +176,17 @@ func nsUngroup(c *Client, nick string) {
 	}
 	nick = truncate(nick, nickLen)
 	if acct == "" {
-		c.nickServNotice("Log in first: UNGROUP removes a nick from your account.")
+		c.serviceNotice(nickServ, "Log in first: UNGROUP removes a nick from your account.")
 		return
 	}
 	_, err := c.srv.accounts.Ungroup(acct, nick)
 	switch {
 	case errors.Is(err, accounts.ErrAccountNick):
-		c.nickServNotice("Your account's name stays yours; it cannot be ungrouped.")
+		c.serviceNotice(nickServ, "Your account's name stays yours; it cannot be ungrouped.")
 	case err != nil:
-		c.nickServNotice("The nick " + nick + " is not grouped to your account.")
+		c.serviceNotice(nickServ, "The nick "+nick+" is not grouped to your account.")
 	default:
-		c.nickServNotice("The nick " + nick + " no longer belongs to your account.")
+		c.serviceNotice(nickServ, "The nick "+nick+" no longer belongs to your account.")
 	}
 }
 
@@ -241,19 +208,20 @@ func nsInfo(c *Client, name string) {
 	}
 	a, ok := c.srv.accounts.Lookup(name)
 	if !ok {
-		c.nickServNotice(name + " is not a registered account.")
+		c.serviceNotice(nickServ, name+" is not a registered account.")
 		return
 	}
-	c.nickServNotice("Account " + a.Name + ", registered " + a.Created.UTC().Format("2006-01-02 15:04:05 MST") + ".")
+	c.serviceNotice(nickServ, "Account "+a.Name+", registered "+a.Created.UTC().Format("2006-01-02 15:04:05 MST")+".")
 	if sameName(a.Name, c.account()) || c.isOper() {
-		c.nickServNotice("Nicks: " + strings.Join(a.Nicks, " "))
+		c.serviceNotice(nickServ, "Nicks: "+strings.Join(a.Nicks, " "))
 	}
 }
 
 // sendServiceWhois answers WHOIS for a service's name.
 func (c *Client) sendServiceWhois(nick string) {
-	c.numeric(irc.RPL_WHOISUSER, nickServ, nickServ, c.srv.name(), "*", "Account services")
-	c.numeric(irc.RPL_WHOISSERVER, nickServ, c.srv.name(), c.srv.config().Network)
-	c.numeric(irc.RPL_WHOISOPERATOR, nickServ, "is a network service")
+	sv, _ := c.srv.serviceFor(nick)
+	c.numeric(irc.RPL_WHOISUSER, sv.nick, sv.nick, c.srv.name(), "*", sv.realname)
+	c.numeric(irc.RPL_WHOISSERVER, sv.nick, c.srv.name(), c.srv.config().Network)
+	c.numeric(irc.RPL_WHOISOPERATOR, sv.nick, "is a network service")
 	c.numeric(irc.RPL_ENDOFWHOIS, paramSafe(nick), "End of /WHOIS list")
 }

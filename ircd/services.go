@@ -14,14 +14,15 @@ import (
 // Services exist only with accounts on; their nicks are then reserved,
 // and what is sent to them never enters history.
 type service struct {
-	nick string
-	run  func(c *Client, line string)
+	nick, realname string // realname is what WHOIS shows
+	run            func(c *Client, line string)
 }
 
 // services are keyed by casefolded nick; their command forms (CHANSERV,
-// CS) are in the command table.
+// CS, NICKSERV, NS) are in the command table.
 var services = map[string]service{
-	"chanserv": {nick: chanServNick, run: (*Client).chanServ},
+	"chanserv": {nick: chanServNick, realname: "Channel services", run: (*Client).chanServ},
+	"nickserv": {nick: nickServ, realname: "Account services", run: (*Client).nickServ},
 }
 
 // serviceFor returns the service whose nick is nick, when services are on.
@@ -61,7 +62,12 @@ func serviceCommand(nick string) func(c *Client, m *irc.Message) error {
 	}
 }
 
+// servicePrefix is the source of a service's messages.
+func (s *Server) servicePrefix(nick string) *irc.Prefix {
+	return &irc.Prefix{Name: nick, User: nick, Host: s.name()}
+}
+
 // serviceNotice sends c a NOTICE from the service nick.
 func (c *Client) serviceNotice(nick, text string) {
-	c.send(&irc.Message{Prefix: &irc.Prefix{Name: nick, User: nick, Host: c.srv.name()}, Command: "NOTICE", Params: []string{c.nickOrStar(), text}})
+	c.send(&irc.Message{Prefix: c.srv.servicePrefix(nick), Command: "NOTICE", Params: []string{c.nickOrStar(), text}})
 }
