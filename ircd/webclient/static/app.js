@@ -19,6 +19,9 @@ const PAINT_BATCH = 100; // lines put in the page per frame, at most
 const SHOWN_ON_OPEN = 150;
 const SHOWN_PER_STEP = 50;
 const SASL_CHUNK = 400; // AUTHENTICATE carries base64 in chunks this long
+// A browser with no way to its push service may leave subscribe pending
+// for ever (Chromium does, offline); past this the page says so.
+const SUBSCRIBE_TIMEOUT_MS = 10000;
 const NO_ACCOUNTS = "This server has no personal accounts. Leave the account fields empty.";
 
 const $ = (id) => document.getElementById(id);
@@ -552,10 +555,11 @@ async function pushOn() {
     return;
   }
   if (!await workerRegistered) throw new Error("the service worker did not start");
-  const reg = await navigator.serviceWorker.ready;
-  const sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: fromBase64url(state.vapid) });
   pushNote("Turning notifications on…");
-  registerSubscription(sub);
+  const reg = await navigator.serviceWorker.ready;
+  const subscribing = reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: fromBase64url(state.vapid) });
+  registerSubscription(await Promise.race([subscribing, timeout(SUBSCRIBE_TIMEOUT_MS,
+    "the browser's push service did not answer")]));
 }
 
 function registerSubscription(sub) {
@@ -587,6 +591,11 @@ async function pushFailed(text) {
   const sub = await currentSubscription();
   if (sub) await sub.unsubscribe();
   setPushOn(false);
+}
+
+// timeout returns a promise that fails with message after ms.
+function timeout(ms, message) {
+  return new Promise((_, reject) => setTimeout(() => reject(new Error(message)), ms));
 }
 
 function setPushOn(on) { $("push-toggle").setAttribute("aria-pressed", String(on)); }
