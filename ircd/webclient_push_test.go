@@ -229,10 +229,10 @@ func TestWebClientPushToggle(t *testing.T) {
 	expectPush(t, ps, second, key, ` PRIVMSG bob :are you <b>there</b>\?$`)
 }
 
-// away closes the page and waits until alice, in #lobby with bob, sees
-// him quit: his account has no client left, so messages to it push.
+// away quits from the page and waits until alice, in #lobby with bob,
+// sees him go: his account has no client left, so messages to it push.
 func away(t *testing.T, ctx context.Context, alice *testClient) {
 	t.Helper()
-	run(t, ctx, chromedp.Navigate("about:blank"))
+	run(t, ctx, say("/quit"))
 	alice.Expect(`:bob!\S+ QUIT`)
 }
