@@ -557,13 +557,13 @@ async function pushOn() {
   if (!await workerRegistered) throw new Error("the service worker did not start");
   pushNote("Turning notifications on…");
   const reg = await navigator.serviceWorker.ready;
-  const subscribing = reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: fromBase64url(state.vapid) });
+  const subscribing = reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: fromBase64URL(state.vapid) });
   registerSubscription(await Promise.race([subscribing, timeout(SUBSCRIBE_TIMEOUT_MS,
     "the browser's push service did not answer")]));
 }
 
 function registerSubscription(sub) {
-  const keys = "p256dh=" + base64url(sub.getKey("p256dh")) + ";auth=" + base64url(sub.getKey("auth"));
+  const keys = "p256dh=" + base64URL(sub.getKey("p256dh")) + ";auth=" + base64URL(sub.getKey("auth"));
   send("WEBPUSH", "REGISTER", sub.endpoint, keys);
 }
 
@@ -606,11 +606,11 @@ function pushNote(text, error = false) {
   note.classList.toggle("down", error);
 }
 
-function base64url(buf) {
+function base64URL(buf) {
   return btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-function fromBase64url(text) {
+function fromBase64URL(text) {
   return Uint8Array.from(atob(text.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
 }
 
