@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 
 	"securechat/config"
@@ -459,15 +458,7 @@ func TestWebClientNotifies(t *testing.T) {
 	l := newLobby(t)
 	alice := l.alice
 	ctx := newBrowser(t)
-	grant := chromedp.Action[chromedp.Void](func(ctx context.Context, _ *chromedp.Target) (chromedp.Void, error) {
-		_, err := chromedp.CallBrowser(ctx, browser.SetPermission, browser.SetPermissionParams{
-			Permission: &browser.PermissionDescriptor{Name: "notifications"},
-			Setting:    browser.PermissionSettingGranted,
-			Origin:     strings.TrimSuffix(l.url, "/"),
-		})
-		return chromedp.Void{}, err
-	})
-	l.loginBob(t, ctx, grant)
+	l.loginBob(t, ctx, grantNotifications(l.url))
 	if p := eval[string](t, ctx, `Notification.permission`); p != "granted" {
 		t.Fatalf("Notification.permission %q after granting", p)
 	}

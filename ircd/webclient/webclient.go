@@ -19,7 +19,9 @@ var files embed.FS
 
 // CSP is the Content-Security-Policy of every response: scripts, styles,
 // images and sockets from the page's own origin only (CSP3 'self' covers
-// wss: to the same host), no inline code, no plugins, no framing.
+// wss: to the same host), no inline code, no plugins, no framing. The
+// service worker, sw.js, falls under script-src 'self' (worker-src is
+// unset), so it needs no directive of its own.
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; " +
 	"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 

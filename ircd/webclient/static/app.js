@@ -7,7 +7,7 @@
 import { parseLine, formatLine, stripFormatting, linkify } from "./irc.js";
 
 const WANTED_CAPS = ["server-time", "message-tags", "batch", "draft/chathistory",
-  "echo-message", "labeled-response", "multi-prefix"];
+  "echo-message", "labeled-response", "multi-prefix", "draft/webpush"];
 const MAX_BACKOFF_MS = 30000;
 const OLDER_PAGE = 50; // messages asked for per CHATHISTORY BEFORE
 const NEAR_TOP_PX = 40; // scrolling this close to the top loads older lines
@@ -19,6 +19,9 @@ const PAINT_BATCH = 100; // lines put in the page per frame, at most
 const SHOWN_ON_OPEN = 150;
 const SHOWN_PER_STEP = 50;
 const SASL_CHUNK = 400; // AUTHENTICATE carries base64 in chunks this long
+// A browser with no way to its push service may leave subscribe pending
+// for ever (Chromium does, offline); past this the page says so.
+const SUBSCRIBE_TIMEOUT_MS = 10000;
 const NO_ACCOUNTS = "This server has no personal accounts. Leave the account fields empty.";
 
 const $ = (id) => document.getElementById(id);
@@ -39,6 +42,7 @@ const state = {
   // the conversation its lines go to and the lines received so far.
   batches: new Map(), labelSeq: 0,
   unpainted: [], // lines of the conversation on screen waiting for a frame
+  vapid: "", // the server's VAPID public key (ISUPPORT VAPID=), base64url
 };
 
 // Formatters are built once: building one per line is most of the cost of
@@ -323,6 +327,7 @@ function connect() {
   clearTimeout(state.retryTimer);
   state.registered = false;
   state.loggedInAs = "";
+  state.vapid = "";
   state.welcome = null;
   state.caps.clear();
   state.lsCaps.clear();
@@ -494,6 +499,121 @@ function connectedAs() {
   return "Connected as " + state.nick + (state.loggedInAs ? " (account " + state.loggedInAs + ")" : "");
 }
 
+// --- push notifications (draft/webpush) ---------------------------------
+
+// The service worker shows pushes while no page is open. Registering it on
+// every load keeps the browser's copy current; without it, no toggle.
+const workerRegistered = "serviceWorker" in navigator
+  ? navigator.serviceWorker.register("/sw.js", { type: "module", scope: "/" }).catch(() => null)
+  : Promise.resolve(null);
+
+// pushOffered reports whether this device may turn push on: the browser
+// can, the server offers draft/webpush with a VAPID key, and we are logged
+// in to an account (subscriptions belong to accounts).
+function pushOffered() {
+  return state.loggedInAs !== "" && state.caps.has("draft/webpush") && state.vapid !== ""
+    && "serviceWorker" in navigator && typeof PushManager !== "undefined";
+}
+
+// offerPush shows the toggle when push is offered. A subscription this
+// device already holds is registered again, so that the server has it
+// after a restart of either side.
+async function offerPush() {
+  const button = $("push-toggle");
+  button.hidden = !pushOffered();
+  if (button.hidden) return;
+  const sub = await currentSubscription();
+  setPushOn(sub !== null);
+  if (sub) registerSubscription(sub);
+}
+
+async function currentSubscription() {
+  const reg = await workerRegistered;
+  return reg ? reg.pushManager.getSubscription() : null;
+}
+
+// togglePush turns push on or off for this device, on the user's click
+// only: browsers ask for the notification permission on a user action.
+async function togglePush() {
+  const button = $("push-toggle");
+  const on = button.getAttribute("aria-pressed") === "true";
+  button.disabled = true;
+  try {
+    if (on) await pushOff(); else await pushOn();
+  } catch (err) {
+    pushNote((on ? "Could not turn notifications off: " : "Could not turn notifications on: ") + err.message, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// pushOn subscribes with the server's VAPID key and sends the endpoint
+// and keys to the server, which answers WEBPUSH REGISTER or FAIL.
+async function pushOn() {
+  if (await Notification.requestPermission() !== "granted") {
+    pushNote("Notifications are blocked for this site: allow them in the browser's settings.", true);
+    return;
+  }
+  if (!await workerRegistered) throw new Error("the service worker did not start");
+  pushNote("Turning notifications on…");
+  const reg = await navigator.serviceWorker.ready;
+  const subscribing = reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: fromBase64URL(state.vapid) });
+  registerSubscription(await Promise.race([subscribing, timeout(SUBSCRIBE_TIMEOUT_MS,
+    "the browser's push service did not answer")]));
+}
+
+function registerSubscription(sub) {
+  const keys = "p256dh=" + base64URL(sub.getKey("p256dh")) + ";auth=" + base64URL(sub.getKey("auth"));
+  send("WEBPUSH", "REGISTER", sub.endpoint, keys);
+}
+
+async function pushOff() {
+  const sub = await currentSubscription();
+  if (sub) {
+    send("WEBPUSH", "UNREGISTER", sub.endpoint);
+    await sub.unsubscribe();
+  }
+  setPushOn(false);
+  pushNote("Notifications off for this device.");
+}
+
+// pushAnswered handles the server's WEBPUSH REGISTER or UNREGISTER reply.
+function pushAnswered(sub) {
+  if (sub !== "REGISTER") return;
+  setPushOn(true);
+  pushNote("Notifications on for this device.");
+}
+
+// pushFailed shows the server's refusal and drops the subscription it
+// refused, so the device does not hold one nobody pushes to.
+async function pushFailed(text) {
+  pushNote("Notifications refused by the server: " + text, true);
+  const sub = await currentSubscription();
+  if (sub) await sub.unsubscribe();
+  setPushOn(false);
+}
+
+// timeout returns a promise that fails with message after ms.
+function timeout(ms, message) {
+  return new Promise((_, reject) => setTimeout(() => reject(new Error(message)), ms));
+}
+
+function setPushOn(on) { $("push-toggle").setAttribute("aria-pressed", String(on)); }
+
+function pushNote(text, error = false) {
+  const note = $("push-note");
+  note.textContent = text;
+  note.classList.toggle("down", error);
+}
+
+function base64URL(buf) {
+  return btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function fromBase64URL(text) {
+  return Uint8Array.from(atob(text.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+}
+
 // --- incoming lines -----------------------------------------------------
 
 function messageTime(m) {
@@ -533,6 +653,15 @@ const handlers = {
       statusLine("Reconnected.");
       for (const c of state.convs.values()) if (c.channel) send("JOIN", c.name);
     }
+    offerPush();
+  },
+  "005"(m) {
+    for (const token of m.params.slice(1, -1)) {
+      if (token.startsWith("VAPID=")) {
+        state.vapid = token.slice(6);
+        offerPush();
+      }
+    }
   },
   "433"(m) { // nick in use
     if (!state.registered) {
@@ -550,6 +679,7 @@ const handlers = {
   "904": saslFailed, // refused
   "905": saslFailed, // too long
   REGISTER(m) { if (m.params[0] === "SUCCESS") accountCreated(m.params[1]); },
+  WEBPUSH(m) { pushAnswered(m.params[0]); },
   ERROR(m) {
     if (!state.refused) statusLine(m.params.at(-1) || "Connection closed", "error");
   },
@@ -628,6 +758,7 @@ const handlers = {
   NOTICE(m) { onMessage(m, "notice"); },
   FAIL(m) {
     if (m.params[0] === "REGISTER" && state.creating) registerFailed(m.params[1], m.params.at(-1));
+    else if (m.params[0] === "WEBPUSH") pushFailed(m.params.at(-1));
     else statusLine(m.params.at(-1), "error");
   },
 };
@@ -919,6 +1050,8 @@ window.addEventListener("offline", () => { if (waitingToRetry()) scheduleRetry()
 document.addEventListener("visibilitychange", () => {
   if (!document.hidden && waitingToRetry() && navigator.onLine) reconnect();
 });
+
+$("push-toggle").addEventListener("click", togglePush);
 
 $("leave").addEventListener("click", () => {
   if (state.current && state.current.channel) send("PART", state.current.name);
