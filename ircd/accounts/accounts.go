@@ -82,6 +82,7 @@ type Registry struct {
 
 	mu     sync.Mutex
 	byName map[string]*entry // casefolded name -> account
+	byNick map[string]*entry // casefolded owned nick (the name too) -> account
 }
 
 // entry is one account with its login state; Registry.mu guards it.
@@ -101,7 +102,7 @@ func Open(ctx context.Context, p Persister, opts Options) (*Registry, error) {
 	if opts.ValidName == nil {
 		opts.ValidName = func(s string) bool { return s != "" }
 	}
-	r := &Registry{store: p, opts: opts, gate: newGate(opts.Throttle), byName: make(map[string]*entry)}
+	r := &Registry{store: p, opts: opts, gate: newGate(opts.Throttle), byName: make(map[string]*entry), byNick: make(map[string]*entry)}
 	blobs, err := p.Load(ctx, Kind)
 	if err != nil {
 		return nil, fmt.Errorf("loading accounts: %w", err)
@@ -111,9 +112,19 @@ func Open(ctx context.Context, p Persister, opts Options) (*Registry, error) {
 		if json.Unmarshal(raw, &a) != nil || a.Name == "" || p.BlobKey(Kind, wire.Casefold(a.Name)) != key {
 			continue
 		}
-		r.byName[wire.Casefold(a.Name)] = &entry{acct: a, key: key}
+		r.addLocked(&entry{acct: a, key: key})
 	}
 	return r, nil
+}
+
+// addLocked indexes e by its name and by every nick it owns. r.mu is
+// held, or r is not yet shared.
+func (r *Registry) addLocked(e *entry) {
+	r.byName[wire.Casefold(e.acct.Name)] = e
+	for _, n := range e.acct.Nicks {
+		r.byNick[wire.Casefold(n)] = e
+	}
+	r.byNick[wire.Casefold(e.acct.Name)] = e
 }
 
 // Len returns how many accounts exist.
@@ -163,7 +174,7 @@ func (r *Registry) Register(ctx context.Context, name string, pw []byte) (Accoun
 	if r.ownerLocked(folded) != nil {
 		return Account{}, ErrExists // registered by someone else during the hash
 	}
-	r.byName[folded] = e
+	r.addLocked(e)
 	r.store.Save(Kind, e.key, a)
 	return a.clone(), nil
 }

@@ -29,19 +29,8 @@ func (r *Registry) OwnerOf(nick string) string {
 	return ""
 }
 
-// ownerLocked is OwnerOf for a casefolded nick. r.mu is held. A group
-// has a handful of accounts, so a scan beats keeping an index in step.
-func (r *Registry) ownerLocked(folded string) *entry {
-	if e, ok := r.byName[folded]; ok {
-		return e
-	}
-	for _, e := range r.byName {
-		if slices.ContainsFunc(e.acct.Nicks, func(n string) bool { return wire.Casefold(n) == folded }) {
-			return e
-		}
-	}
-	return nil
-}
+// ownerLocked is OwnerOf for a casefolded nick. r.mu is held.
+func (r *Registry) ownerLocked(folded string) *entry { return r.byNick[folded] }
 
 // Group adds nick to the nicks account owns and returns the account.
 func (r *Registry) Group(account, nick string) (Account, error) {
@@ -60,6 +49,7 @@ func (r *Registry) Group(account, nick string) (Account, error) {
 		return Account{}, ErrTooMany
 	}
 	e.acct.Nicks = append(e.acct.Nicks, nick)
+	r.byNick[folded] = e
 	r.store.Save(Kind, e.key, e.acct)
 	return e.acct.clone(), nil
 }
@@ -82,6 +72,7 @@ func (r *Registry) Ungroup(account, nick string) (Account, error) {
 		return Account{}, ErrNotGrouped
 	}
 	e.acct.Nicks = slices.Delete(slices.Clone(e.acct.Nicks), i, i+1)
+	delete(r.byNick, folded)
 	r.store.Save(Kind, e.key, e.acct)
 	return e.acct.clone(), nil
 }
