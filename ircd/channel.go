@@ -125,8 +125,8 @@ func (ch *Channel) lapseLocked() {
 // operators and a registered channel's founder pass every check, so a
 // kept +i, +k, +l or ban never locks the founder out.
 func (ch *Channel) joinCheck(c *Client, key string) string {
-	if c.isOper() || ch.isFounderLocked(c) {
-		return ""
+	if c.remote != nil || c.isOper() || ch.isFounderLocked(c) {
+		return "" // a remote user's own node checked
 	}
 	_, invited := ch.invites[c.foldedNick()]
 	switch {

@@ -20,6 +20,7 @@ import (
 // goroutines read or change (identity, away, modes, channel set).
 type Client struct {
 	srv        *Server
+	remote     *remoteUser // set for a user of another node (ghost.go); nil for a local one
 	id         uint64
 	conn       *transport.Conn
 	pending    transport.Pending // queues pushed to and not yet flushed; reader only
@@ -121,11 +122,14 @@ func (c *Client) channelList() []*Channel {
 // sendLine queues a serialized line and flushes it. It is safe to call
 // from any goroutine and never blocks; a client whose queue overflows is
 // disconnected.
-func (c *Client) sendLine(line []byte) { c.afterPush(c.conn.Push(nil, line)) }
+func (c *Client) sendLine(line []byte) { c.push(nil, line) }
 
 // push queues lines in order, as one push, for flushing by p (nil: at
 // once). p belongs to the calling goroutine.
 func (c *Client) push(p *transport.Pending, lines ...[]byte) {
+	if c.remote != nil {
+		return // its own node delivers to it
+	}
 	c.afterPush(c.conn.Push(p, lines...))
 }
 
@@ -158,6 +162,9 @@ func (c *Client) send(m *irc.Message) {
 // ignored), as fan-out and replay build them. Reader goroutine only: it
 // serializes into the client's scratch buffer, which the queue copies.
 func (c *Client) sendTagged(tags []wire.Tag, m *irc.Message) {
+	if c.remote != nil {
+		return // nothing is sent to a remote user from here
+	}
 	switch {
 	case c.label == nil:
 	case c.label.ref != "":

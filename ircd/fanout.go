@@ -136,6 +136,7 @@ func (s *Server) relayChannel(c *Client, ch *Channel, o *outMsg) {
 	o.at = storedTime(time.Now())
 	o.msgid = s.newMsgID(o.at)
 	s.deliverTo(&c.pending, ch.snapshot, o, want)
+	s.link.channelMessage(c, ch, o)
 	if !stored {
 		return
 	}

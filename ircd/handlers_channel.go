@@ -51,20 +51,24 @@ func (s *Server) join(c *Client, name, key string) error {
 	for attempt := 0; attempt < 3; attempt++ {
 		ch := s.channelFor(name)
 		s.loadRing(c, ch) // fills a cold replay ring; may read the store
+		// In a cluster, the node listens to the channel before c is in
+		// it, so c misses nothing between its burst and live traffic.
+		s.link.subscribe(c, ch)
 		// A registered channel's state is saved too: the join may have
 		// used up an invite.
-		switch numeric := ch.add(c, key, func() { s.joinBurst(c, ch); s.saveRegisteredLocked(ch) }); numeric {
-		case "":
+		numeric := ch.add(c, key, func() { s.joinBurst(c, ch); s.saveRegisteredLocked(ch); s.link.joined(c, ch) })
+		if numeric == "" {
 			s.joined(c, ch)
 			return nil
-		case "-":
-			if _, member := ch.privs(c); member {
-				return nil
-			}
-			continue // the channel died under us; make a new one
-		default:
+		}
+		s.link.unsubscribe(c, ch)
+		if numeric != "-" {
 			return ircError{numeric, []string{ch.name, joinRefusal[numeric]}}
 		}
+		if _, member := ch.privs(c); member {
+			return nil
+		}
+		// The channel died under us; make a new one.
 	}
 	return nil
 }
@@ -108,6 +112,17 @@ func (s *Server) lookupChannel(name string) *Channel {
 // ch.mu is held.
 func (s *Server) joinBurst(c *Client, ch *Channel) {
 	c.streamLabeled()
+	c.sendOwn(s.announceJoinLocked(c, ch))
+	s.sendJoinMarker(c, ch)
+	s.sendTopicState(c, ch.name, ch.topic, false)
+	s.sendNamesList(c, ch.name, ch.namesListLocked(c.caps.has(capMultiPrefix), c.caps.has(capUserhostInNames)), ch.modes.secret)
+	s.replay(c, ch.name, s.joinReplay(c, ch))
+	s.metadataJoinBurst(c, ch)
+}
+
+// announceJoinLocked tells ch's other members that c joined and returns
+// the JOIN; ch.mu is held.
+func (s *Server) announceJoinLocked(c *Client, ch *Channel) *outMsg {
 	p := c.prefix()
 	o := &outMsg{
 		base:     &irc.Message{Prefix: p, Command: "JOIN", Params: []string{ch.name}},
@@ -115,13 +130,12 @@ func (s *Server) joinBurst(c *Client, ch *Channel) {
 		at:       time.Now(),
 		account:  c.account(),
 	}
-	s.deliverTo(&c.pending, ch.snapshot, o, func(r *Client) bool { return r != c })
-	c.sendOwn(o)
-	s.sendJoinMarker(c, ch)
-	s.sendTopicState(c, ch.name, ch.topic, false)
-	s.sendNamesList(c, ch.name, ch.namesListLocked(c.caps.has(capMultiPrefix), c.caps.has(capUserhostInNames)), ch.modes.secret)
-	s.replay(c, ch.name, s.joinReplay(c, ch))
-	s.metadataJoinBurst(c, ch)
+	pending := &c.pending
+	if c.remote != nil {
+		pending = nil // a remote user's join arrives on the cluster's goroutine
+	}
+	s.deliverTo(pending, ch.snapshot, o, func(r *Client) bool { return r != c })
+	return o
 }
 
 // joined records c's membership of ch on c's side, after ch.add.
@@ -160,6 +174,7 @@ func (s *Server) part(c *Client, ch *Channel, reason string) {
 	o := &outMsg{base: &irc.Message{Prefix: c.prefix(), Command: "PART", Params: params}, at: time.Now(), account: c.account()}
 	s.deliver(ch.Members(), o, func(r *Client) bool { return r != c })
 	c.sendOwn(o)
+	s.link.parted(c, ch, reason)
 	s.leave(c, ch)
 }
 
@@ -172,6 +187,7 @@ func (s *Server) leave(c *Client, ch *Channel) {
 	delete(c.channels, ch)
 	c.mu.Unlock()
 	s.metrics.ChannelMembers.Dec()
+	s.link.unsubscribe(c, ch)
 	s.dropIfEmpty(ch)
 }
 
@@ -219,12 +235,21 @@ func handleTopic(c *Client, m *irc.Message) error {
 // the state, so a slow store delays nobody.
 func (s *Server) setTopic(c *Client, ch *Channel, text string) {
 	now := storedTime(time.Now())
+	s.showTopic(c, ch, text, now, s.newMsgID(now))
+}
+
+// showTopic sets ch's topic and tells the members. The topic's node
+// persists it and tells the other nodes.
+func (s *Server) showTopic(c *Client, ch *Channel, text string, at time.Time, msgid string) {
 	setter, prefix, key := c.hostmask(), c.prefix(), s.channelKey(ch)
-	o := &outMsg{base: &irc.Message{Prefix: prefix, Command: "TOPIC", Params: []string{ch.name, text}}, at: now, msgid: s.newMsgID(now), account: c.account()}
+	o := &outMsg{base: &irc.Message{Prefix: prefix, Command: "TOPIC", Params: []string{ch.name, text}}, at: at, msgid: msgid, account: c.account()}
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	ch.topic = topicState{text: text, setter: setter, at: now}
-	s.history.SaveChannel(key, ch.stateLocked())
+	ch.topic = topicState{text: text, setter: setter, at: at}
+	if c.remote == nil {
+		s.history.SaveChannel(key, ch.stateLocked())
+		s.link.topic(c, ch, o)
+	}
 	s.deliver(ch.snapshot, o, nil)
 }
 
@@ -364,10 +389,16 @@ func (s *Server) kick(c *Client, name, nick, reason string) error {
 	if _, in := ch.privs(target); !in {
 		return ircError{irc.ERR_USERNOTINCHANNEL, []string{target.Nick(), ch.name, "They aren't on that channel"}}
 	}
+	s.kickMember(c, ch, target, reason)
+	return nil
+}
+
+// kickMember removes target from ch, telling the members.
+func (s *Server) kickMember(c *Client, ch *Channel, target *Client, reason string) {
 	o := &outMsg{base: &irc.Message{Prefix: c.prefix(), Command: "KICK", Params: []string{ch.name, target.Nick(), reason}}, at: time.Now(), account: c.account()}
 	s.deliver(ch.Members(), o, nil)
+	s.link.kicked(c, ch, target, reason)
 	s.leave(target, ch)
-	return nil
 }
 
 // handleInvite invites a user to a channel or, given no parameters,
@@ -390,24 +421,35 @@ func handleInvite(c *Client, m *irc.Message) error {
 	if _, in := ch.privs(target); in {
 		return ircError{irc.ERR_USERONCHANNEL, []string{target.Nick(), ch.name, "is already on channel"}}
 	}
-	ch.mu.Lock()
-	ch.invites[target.foldedNick()] = struct{}{}
-	c.srv.saveRegisteredLocked(ch)
-	ch.mu.Unlock()
 	c.numeric(irc.RPL_INVITING, target.Nick(), ch.name)
 	if away := target.awayMessage(); away != "" {
 		c.numeric(irc.RPL_AWAY, target.Nick(), away)
 	}
+	c.srv.invite(c, ch, target)
+	return nil
+}
+
+// invite lets target past +i and tells it, and the channel operators
+// who asked for invite-notify.
+func (s *Server) invite(c *Client, ch *Channel, target *Client) {
+	ch.mu.Lock()
+	ch.invites[target.foldedNick()] = struct{}{}
+	if c.remote == nil {
+		s.saveRegisteredLocked(ch)
+	}
+	ch.mu.Unlock()
 	inv := &irc.Message{Prefix: c.prefix(), Command: "INVITE", Params: []string{target.Nick(), ch.name}}
 	o := &outMsg{base: inv, at: time.Now(), account: c.account()}
-	c.srv.deliver([]*Client{target}, o, nil)
-	c.srv.pushDirect(c, target.account(), o)
+	s.deliver([]*Client{target}, o, nil)
+	if c.remote == nil {
+		s.pushDirect(c, target.account(), o)
+		s.link.invited(c, ch, target)
+	}
 	// invite-notify: other channel operators who asked for it hear of it too.
-	c.srv.deliver(ch.Members(), o, func(r *Client) bool {
+	s.deliver(ch.Members(), o, func(r *Client) bool {
 		p, _ := ch.privs(r)
 		return r != c && r != target && p&privOp != 0 && r.caps.has(capInviteNotify)
 	})
-	return nil
 }
 
 // mayInvite returns the channel named name if c may invite others to it:

@@ -149,6 +149,7 @@ func (s *Server) messageUser(c *Client, o *outMsg, cmd string, params []string, 
 	// A message to oneself is delivered too; with echo-message the sender
 	// gets two lines, and only the echo is a reply that carries a label.
 	s.deliverTo(&c.pending, []*Client{target}, o, wantDirect(cmd))
+	s.link.direct(c, target, o)
 	c.echo(o)
 	s.pushDirect(c, target.account(), o)
 	s.metrics.RelayLatency.Observe(time.Since(start).Seconds())

@@ -40,6 +40,7 @@ func handleOper(c *Client, m *irc.Message) error {
 	c.numeric(irc.RPL_YOUREOPER, "You are now an IRC operator")
 	if !already {
 		c.send(&irc.Message{Prefix: c.prefix(), Command: "MODE", Params: []string{c.Nick(), "+o"}})
+		c.srv.link.userChanged(c)
 	}
 	return nil
 }

@@ -182,6 +182,7 @@ func (s *Server) tryRegister(c *Client) {
 		c.numeric(irc.ERR_NICKNAMEINUSE, taken, "Nickname is already in use")
 		return
 	}
+	s.link.userChanged(c)
 	s.metrics.Registrations.WithLabelValues(metrics.ResultOK).Inc()
 	c.log.Info("registered", "nick", c.Nick(), "tls", c.tls)
 	s.welcome(c)
@@ -192,11 +193,19 @@ func (s *Server) tryRegister(c *Client) {
 // claimNick makes c a registered client under its chosen nick. If another
 // client took the nick first, it clears c's nick and returns the lost one.
 func (s *Server) claimNick(c *Client) (taken string) {
+	s.nickMu.Lock()
+	defer s.nickMu.Unlock()
+	if !s.link.claimNick(c.foldedNick()) {
+		return c.clearNick() // another node's user holds it
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if other, ok := s.clients[c.nickFolded]; ok && other != c {
+		if other.remote != nil {
+			s.link.releaseNick(c.nickFolded) // its node has not freed it in Redis yet
+		}
 		taken = c.nick
 		c.nick, c.nickFolded = "", ""
 		return taken
@@ -205,6 +214,15 @@ func (s *Server) claimNick(c *Client) (taken string) {
 	c.registered = true
 	c.setListedLocked(true)
 	return ""
+}
+
+// clearNick forgets the nick c asked for and returns it.
+func (c *Client) clearNick() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	taken := c.nick
+	c.nick, c.nickFolded = "", ""
+	return taken
 }
 
 func (s *Server) welcome(c *Client) {

@@ -44,14 +44,23 @@ func handleNick(c *Client, m *irc.Message) error {
 // changeNick renames a registered client and tells it and its neighbours.
 func (s *Server) changeNick(c *Client, nick string) error {
 	folded := wire.Casefold(nick)
-	s.mu.Lock()
-	if other, taken := s.clients[folded]; taken && other != c {
-		s.mu.Unlock()
-		return ircError{irc.ERR_NICKNAMEINUSE, []string{nick, "Nickname is already in use"}}
+	inUse := ircError{irc.ERR_NICKNAMEINUSE, []string{nick, "Nickname is already in use"}}
+	s.nickMu.Lock()
+	defer s.nickMu.Unlock()
+	if other := s.lookupClient(nick); other != nil && other != c {
+		return inUse
 	}
 	if c.Nick() == nick {
-		s.mu.Unlock()
 		return nil
+	}
+	if !s.link.renameNick(c.foldedNick(), folded) {
+		return inUse // another node's user holds it
+	}
+	s.mu.Lock()
+	if other, taken := s.clients[folded]; taken && other != c {
+		s.mu.Unlock() // a remote user arrived with it meanwhile
+		s.link.renameNick(folded, c.foldedNick())
+		return inUse
 	}
 	old := s.setNickLocked(c, nick, folded)
 	s.mu.Unlock()
@@ -79,12 +88,14 @@ func (s *Server) announceNick(c *Client, old *irc.Prefix, nick string, self func
 	s.deliver(c.neighbours(), o, nil)
 	self(o)
 	s.monitorNickChange(old.Name, c.prefix())
+	s.link.userChanged(c)
 }
 
 // removeClient is the quit path of a registered client: it leaves every
 // channel, tells the neighbours and frees the nick.
 func (s *Server) removeClient(c *Client, reason string) {
 	s.notifyNeighbours(c, &irc.Message{Prefix: c.prefix(), Command: "QUIT", Params: []string{reason}}, 0, false)
+	s.link.quit(c, reason)
 	for _, ch := range c.channelList() {
 		s.leave(c, ch)
 	}

@@ -13,6 +13,7 @@ import (
 	"securechat/config"
 	"securechat/crypto"
 	"securechat/ircd/accounts"
+	"securechat/ircd/cluster"
 	"securechat/ircd/history"
 	"securechat/ircd/irctest"
 	"securechat/ircd/push"
@@ -48,6 +49,7 @@ type testServerSetup struct {
 	log      *slog.Logger             // nil: the server discards its log
 	throttle accounts.ThrottleOptions // for the account registry, with accounts on
 	push     func(*push.Config)       // the Web Push sender's tuning; see testPushTuning
+	cluster  *cluster.Config          // makes the server a cluster node; see withCluster
 }
 
 func withConfig(f func(*config.Config)) serverOption {
@@ -109,7 +111,7 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 			t.Fatal(err)
 		}
 	}
-	srv, err := NewServer(setup.cfg, Deps{History: h, Accounts: accts, Metrics: m, TLS: certs.TLSConfig(), Version: "test", Log: setup.log, PushTuning: setup.push})
+	srv, err := NewServer(setup.cfg, Deps{History: h, Accounts: accts, Metrics: m, TLS: certs.TLSConfig(), Version: "test", Log: setup.log, PushTuning: setup.push, Cluster: setup.cluster})
 	if err != nil {
 		t.Fatal(err)
 	}

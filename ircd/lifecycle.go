@@ -263,6 +263,10 @@ func (c *Client) quitRequested() string {
 // it queues ERROR and closes the connection, which writes what is queued
 // and hangs up, and wakes the reader to run the quit path.
 func (c *Client) disconnect(text string) {
+	if c.remote != nil {
+		c.srv.link.kill(c, text)
+		return
+	}
 	c.sendError(text)
 	c.requestQuit(text)
 	c.conn.Close()

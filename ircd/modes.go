@@ -117,6 +117,7 @@ func userMode(c *Client, m *irc.Message) error {
 	}
 	if !b.empty() {
 		c.send(&irc.Message{Prefix: c.prefix(), Command: "MODE", Params: append([]string{c.Nick()}, b.params()...)})
+		c.srv.link.userChanged(c)
 	}
 	return nil
 }
@@ -366,7 +367,10 @@ func (s *Server) changeModes(c *Client, ch *Channel, changes []modeChange) {
 		o := &outMsg{base: msg, at: time.Now(), account: c.account()}
 		s.deliver(ch.snapshot, o, func(r *Client) bool { return r != c })
 		c.sendOwn(o)
-		s.saveRegisteredLocked(ch)
+		if c.remote == nil {
+			s.saveRegisteredLocked(ch)
+			s.link.modes(c, ch, b.params())
+		}
 	}
 }
 

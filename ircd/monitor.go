@@ -224,4 +224,5 @@ func (s *Server) notifyChange(c *Client, m *irc.Message, cp capability, self boo
 		recipients = append(recipients, c)
 	}
 	s.deliver(recipients, &outMsg{base: m, at: time.Now(), account: c.account()}, func(r *Client) bool { return r.caps.has(cp) })
+	s.link.userChanged(c)
 }

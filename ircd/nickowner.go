@@ -105,14 +105,26 @@ func (s *Server) graceOver(c *Client, g *nickGrace) {
 		s.mu.Unlock()
 		return
 	}
+	s.mu.Unlock()
+	s.renameToGuest(c, "You did not log in to the account that owns "+c.Nick())
+	c.log.Info("renamed to a guest nick", "reason", "nick owned by an account")
+}
+
+// renameToGuest moves c to a free guest nick and tells it why. It runs
+// on a goroutine other than c's reader, so it pushes and flushes as it
+// goes.
+func (s *Server) renameToGuest(c *Client, why string) {
+	s.nickMu.Lock()
+	defer s.nickMu.Unlock()
+	s.mu.Lock()
 	guest := s.guestNickLocked()
 	old := s.setNickLocked(c, guest, wire.Casefold(guest))
 	s.mu.Unlock()
+	s.link.renameNick(wire.Casefold(old.Name), wire.Casefold(guest))
 	notice := &outMsg{base: &irc.Message{Prefix: s.servicePrefix(nickServ), Command: "NOTICE",
-		Params: []string{old.Name, "You did not log in to the account that owns " + old.Name + ": you are now " + guest + "."}}}
+		Params: []string{old.Name, why + ": you are now " + guest + "."}}}
 	s.deliver([]*Client{c}, notice, nil)
 	s.announceNick(c, old, guest, func(o *outMsg) { s.deliver([]*Client{c}, o, nil) })
-	c.log.Info("renamed to a guest nick", "reason", "nick owned by an account")
 }
 
 // guestNickLocked returns a nick nobody holds or owns, Guest and five

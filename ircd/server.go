@@ -17,6 +17,7 @@ import (
 
 	"securechat/config"
 	"securechat/ircd/accounts"
+	"securechat/ircd/cluster"
 	"securechat/ircd/history"
 	"securechat/ircd/push"
 	"securechat/ircd/transport"
@@ -41,6 +42,9 @@ type Deps struct {
 	// tests set it: their push service is on loopback (AllowInternal),
 	// and one worker keeps pushes in order.
 	PushTuning func(*push.Config)
+	// Cluster, if set, makes the server a node of the cluster its Redis
+	// client names (--cluster); the server adds the sealer and hooks.
+	Cluster *cluster.Config
 }
 
 // Server is the IRC server. Its exported methods are safe to call from any
@@ -53,6 +57,7 @@ type Server struct {
 	// is fixed at start, so turning accounts on or off needs a restart.
 	accounts *accounts.Registry
 	push     *webpush // draft/webpush, nil when accounts are off; see webpush.go
+	link     *clusterLink // nil unless clustered; see link.go
 	metrics  *metrics.Metrics
 	log      *slog.Logger
 	tls      *tls.Config
@@ -82,6 +87,9 @@ type Server struct {
 	batchSeq  atomic.Uint64
 	wg        sync.WaitGroup
 	rehashF   atomic.Pointer[func() error] // set by the daemon so REHASH does what SIGHUP does
+	// nickMu serializes taking nicks (registration, NICK), so the check
+	// here and the claim in the cluster's Redis act as one step.
+	nickMu sync.Mutex
 	// maintainMu serializes Maintain, so keyring snapshots are saved in order.
 	maintainMu sync.Mutex
 	// tlsPort and plainListening decide the sts policy offered in CAP LS.
@@ -131,6 +139,12 @@ func NewServer(cfg *config.Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s.stop = make(chan struct{})
+	if deps.Cluster != nil {
+		if err := s.joinCluster(*deps.Cluster); err != nil {
+			s.closePush(context.Background())
+			return nil, err
+		}
+	}
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
@@ -339,6 +353,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 	}
+	s.link.leave(ctx)
 	s.closePush(ctx)
 	return s.history.Close(ctx)
 }
@@ -350,6 +365,9 @@ func (s *Server) Ready(ctx context.Context) error {
 	s.mu.RUnlock()
 	if closing || n == 0 {
 		return errors.New("no listener accepting")
+	}
+	if s.link != nil && !s.link.up.Load() {
+		return errors.New("cluster: this node holds no lease")
 	}
 	return s.history.Ping(ctx)
 }

@@ -1,0 +1,179 @@
+package ircd
+
+import (
+	"encoding/json"
+	"time"
+
+	"gopkg.in/irc.v4"
+
+	"securechat/ircd/cluster"
+	"securechat/ircd/wire"
+)
+
+// event is what one node tells the others, sealed by the cluster package.
+// Users are named by uid (see clusterLink.uid); a target's nick travels
+// too, so the receiving node can check it still means the same user.
+type event struct {
+	Kind   string     `json:"k"`
+	UID    string     `json:"u,omitempty"`
+	User   *userState `json:"user,omitempty"`
+	Chan   string     `json:"ch,omitempty"`
+	Target string     `json:"t,omitempty"`  // uid of the user acted on
+	Nick   string     `json:"n,omitempty"`  // that user's nick
+	From   string     `json:"f,omitempty"`  // sender's nick!user@host, for messages
+	Privs  uint8      `json:"p,omitempty"`  // join: the member's privileges
+	Cmd    string     `json:"c,omitempty"`  // PRIVMSG, NOTICE or TAGMSG
+	Text   string     `json:"x,omitempty"`  // message, reason or topic
+	Params []string   `json:"m,omitempty"`  // mode: the MODE line's parameters after the channel
+	Tags   irc.Tags   `json:"g,omitempty"`  // client-only tags
+	At     int64      `json:"at,omitempty"` // unix milliseconds
+	MsgID  string     `json:"id,omitempty"`
+	Acct   string     `json:"a,omitempty"` // sender's account, for account-tag
+}
+
+// Event kinds.
+const (
+	evHello  = "hello"  // a node (re)joined: send it your users
+	evUser   = "user"   // a user's state, new or changed; in a burst with its channels
+	evQuit   = "quit"   // a user left
+	evJoin   = "join"   // a user joined a channel
+	evPart   = "part"   // a user left a channel
+	evKick   = "kick"   // UID kicked Target
+	evTopic  = "topic"  // UID set the topic
+	evMode   = "mode"   // UID changed channel modes
+	evInvite = "invite" // UID invited Target
+	evMsg    = "msg"    // a channel message, on the channel's shard channel
+	evDirect = "pm"     // a private message, to the recipient's node
+	evKill   = "kill"   // disconnect Target, to its node
+)
+
+// userState is a user as the other nodes see it.
+type userState struct {
+	Nick      string           `json:"n"`
+	User      string           `json:"u"`
+	Host      string           `json:"h"`
+	Real      string           `json:"r"`
+	Account   string           `json:"a,omitempty"`
+	Away      string           `json:"w,omitempty"`
+	Oper      bool             `json:"o,omitempty"`
+	Invisible bool             `json:"i,omitempty"`
+	Bot       bool             `json:"b,omitempty"`
+	Signon    int64            `json:"s"`
+	Chans     map[string]uint8 `json:"c,omitempty"` // burst only: channel name -> privileges
+}
+
+// stateOf describes c for the other nodes.
+func stateOf(c *Client) *userState {
+	acct := c.account()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return &userState{
+		Nick: c.nick, User: c.user, Host: c.host, Real: c.realname, Account: acct, Away: c.away,
+		Oper: c.oper, Invisible: c.invisible, Bot: c.bot, Signon: c.signon.UnixMilli(),
+	}
+}
+
+// burstOf is c's state with its channels, as a node (re)joining learns it.
+func (l *clusterLink) burstOf(c *Client) *event {
+	u := stateOf(c)
+	u.Chans = make(map[string]uint8)
+	for _, ch := range c.channelList() {
+		if p, ok := ch.privs(c); ok {
+			u.Chans[ch.name] = p
+		}
+	}
+	return &event{Kind: evUser, UID: l.uid(c), User: u}
+}
+
+// receive handles an event from another node, on the cluster's receive
+// goroutine: it applies it to local state and tells local clients.
+func (l *clusterLink) receive(m cluster.Message) {
+	<-l.ready
+	var ev event
+	if err := json.Unmarshal(m.Payload, &ev); err != nil {
+		l.dropped.Add(1)
+		return
+	}
+	if ev.Kind == evHello {
+		l.sendBurst(m.Origin)
+		return
+	}
+	if ev.Kind == evUser {
+		l.upsert(m.Origin, &ev)
+		return
+	}
+	if !l.applyLocal(&ev) && !l.applyGhost(&ev) {
+		l.dropped.Add(1)
+	}
+}
+
+// applyLocal handles the events that act on this node's own users.
+func (l *clusterLink) applyLocal(ev *event) bool {
+	switch ev.Kind {
+	case evDirect:
+		l.s.remoteDirect(ev)
+	case evKill:
+		if t := l.s.localUser(ev.Nick, ev.Target); t != nil {
+			t.disconnect(ev.Text)
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// applyGhost handles the events a remote user causes; false when the
+// user is unknown here.
+func (l *clusterLink) applyGhost(ev *event) bool {
+	g := l.ghost(ev.UID)
+	if g == nil && ev.Kind != evMsg {
+		return false
+	}
+	s := l.s
+	switch ev.Kind {
+	case evQuit:
+		l.dropGhost(g, ev.Text)
+	case evJoin:
+		s.remoteJoin(g, ev.Chan, ev.Privs)
+	case evPart:
+		if ch := s.lookupChannel(ev.Chan); ch != nil {
+			s.part(g, ch, ev.Text)
+		}
+	case evKick:
+		s.remoteKick(g, ev)
+	case evTopic:
+		s.remoteTopic(g, ev)
+	case evMode:
+		s.remoteModes(g, ev)
+	case evInvite:
+		s.remoteInvite(g, ev)
+	case evMsg:
+		s.remoteChannelMessage(ev)
+	default:
+		return false
+	}
+	return true
+}
+
+// sendBurst tells a node that just (re)joined about this node's users.
+func (l *clusterLink) sendBurst(node string) {
+	for _, c := range l.s.localClients() {
+		l.toNode(node, l.burstOf(c))
+	}
+}
+
+// msgTime is a message's time from an event.
+func msgTime(ms int64) time.Time { return time.UnixMilli(ms) }
+
+// localUser returns this node's registered user with nick, if it is the
+// user uid names.
+func (s *Server) localUser(nick, uid string) *Client {
+	c := s.lookupClient(nick)
+	if c == nil || c.remote != nil || s.link.uid(c) != uid {
+		return nil
+	}
+	return c
+}
+
+// foldedEqual compares two names as IRC does.
+func foldedEqual(a, b string) bool { return wire.Casefold(a) == wire.Casefold(b) }
