@@ -56,7 +56,7 @@ type Server struct {
 	// accounts is the account registry, nil when accounts are off; it
 	// is fixed at start, so turning accounts on or off needs a restart.
 	accounts *accounts.Registry
-	push     *webpush // draft/webpush, nil when accounts are off; see webpush.go
+	push     *webpush     // draft/webpush, nil when accounts are off; see webpush.go
 	link     *clusterLink // nil unless clustered; see link.go
 	metrics  *metrics.Metrics
 	log      *slog.Logger
