@@ -22,11 +22,11 @@ type clusterEnv struct {
 	nodes []*testServer
 }
 
-func newClusterEnv(t *testing.T, n int) *clusterEnv {
+func newClusterEnv(t *testing.T, n int, opts ...serverOption) *clusterEnv {
 	t.Helper()
 	e := &clusterEnv{redisEnv: newRedisEnv(t)}
 	for i := range n {
-		e.nodes = append(e.nodes, e.node(t, fmt.Sprintf("node%d", i+1)))
+		e.nodes = append(e.nodes, e.node(t, fmt.Sprintf("node%d", i+1), opts...))
 	}
 	e.waitPeers(t, n)
 	return e
@@ -92,3 +92,15 @@ func waitMember(t *testing.T, ts *testServer, channel, nick string) {
 }
 
 func splitWords(s string) []string { return strings.Fields(s) }
+
+// waitAway waits until ts sees nick away.
+func waitAway(t *testing.T, ts *testServer, nick string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !waitNick(t, ts, nick).isAway() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never saw %s away", ts.srv.link.id, nick)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
