@@ -107,13 +107,13 @@ func TestParseArgs(t *testing.T) {
 		{name: "no churners", args: []string{"--scenario", "churn", "--churn-fraction", "0"}, env: "pw", wantErr: "no churner"},
 		{name: "zero churn rate", args: []string{"--scenario", "churn", "--churn-rate", "0"}, env: "pw", wantErr: "--churn-rate positive"},
 		{name: "ws dials the web listener", args: []string{"--transport", "ws", "--web-addr", "127.0.0.1:8443"}, env: "pw", check: func(t *testing.T, c Config) {
-			if c.Transport != "ws" || c.dialAddr() != "127.0.0.1:8443" || c.tlsConfig().ServerName != "127.0.0.1" {
+			if c.Transport != "ws" || c.dialAddr(0, "ws") != "127.0.0.1:8443" || c.tlsConfig(c.dialAddr(0, "ws")).ServerName != "127.0.0.1" {
 				t.Errorf("got %+v", c)
 			}
 		}},
 		{name: "ws defaults to --addr", args: []string{"--transport", "ws"}, env: "pw", check: func(t *testing.T, c Config) {
-			if c.dialAddr() != c.Addr {
-				t.Errorf("dials %q", c.dialAddr())
+			if c.dialAddr(0, "ws") != c.Addrs[0] {
+				t.Errorf("dials %q", c.dialAddr(0, "ws"))
 			}
 		}},
 		{name: "mixed alternates each channel's members", args: []string{"--transport", "mixed", "--users", "8", "--channels", "2", "--senders", "4"}, env: "pw", check: func(t *testing.T, c Config) {
