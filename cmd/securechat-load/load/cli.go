@@ -98,7 +98,7 @@ func writeNodes(p func(string, ...any), res *Result) {
 	if len(res.Nodes) == 0 {
 		return
 	}
-	p("nodes     %d addresses; user i on address (i/channels + i%%channels) mod %d", len(res.Nodes), len(res.Nodes))
+	p("nodes     %d addresses; user i on address (i/channels + i mod channels) mod %d", len(res.Nodes), len(res.Nodes))
 	for i, n := range res.Nodes {
 		addr := n.Addr
 		if n.WebAddr != "" {

@@ -92,7 +92,11 @@ to the server's web listener, one IRC line per message; --transport mixed
 alternates the two within each channel and reports them apart), register
 with SASL PLAIN or PASS, join --channels channels and exchange
 sequence-numbered messages; receivers count loss, duplicates and
-reordering and measure end-to-end latency.
+reordering and measure end-to-end latency. Given several --addr (the
+nodes of a cluster), user i goes to address
+(i/channels + i mod channels) mod n, so every channel has members on every
+node; deliveries between users on the same address and on different ones
+are reported apart.
 
 Scenarios:
   connect-storm  --users register at once (no JOIN); registrations/s and
@@ -121,7 +125,7 @@ func ParseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	fs := flag.NewFlagSet("securechat-load", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.Usage = func() { fmt.Fprint(out, usageHeader); fs.PrintDefaults() }
-	fs.StringVar(&addrs, "addr", "127.0.0.1:6697", "server `host:port`, or a comma-separated list of a cluster's nodes: user i goes to address (i/channels + i%channels) mod n, so every channel has members on every node")
+	fs.StringVar(&addrs, "addr", "127.0.0.1:6697", "server `host:port`, or a comma-separated list of a cluster's nodes to spread the users over (see above)")
 	fs.BoolVar(&c.TLS, "tls", true, "connect with TLS (with --transport ws: wss:// rather than ws://)")
 	fs.StringVar(&c.Transport, "transport", "tcp", "tcp (IRC over TCP), ws (IRC over WebSocket at wss://--web-addr/ws, subprotocol text.ircv3.net) or mixed (each channel's members alternate tcp and ws; results also per transport)")
 	fs.StringVar(&webAddrs, "web-addr", "", "ws, mixed: the server's web listener `host:port` (securechatd --web-listen), or a list with one per --addr entry; default --addr")
