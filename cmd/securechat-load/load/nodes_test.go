@@ -2,7 +2,6 @@ package load
 
 import (
 	"context"
-	"io"
 	"net"
 	"net/netip"
 	"slices"
@@ -21,19 +20,13 @@ import (
 )
 
 func TestParseArgsAddrLists(t *testing.T) {
-	pw := func(string) string { return "pw" }
-	tests := []struct {
-		name    string
-		args    []string
-		wantErr string
-		check   func(t *testing.T, c Config)
-	}{
-		{name: "one address is a list of one", args: []string{"--addr", "127.0.0.1:6697"}, check: func(t *testing.T, c Config) {
+	runParseCases(t, []parseCase{
+		{name: "one address is a list of one", env: "pw", args: []string{"--addr", "127.0.0.1:6697"}, check: func(t *testing.T, c Config) {
 			if !slices.Equal(c.Addrs, []string{"127.0.0.1:6697"}) || c.WebAddrs != nil {
 				t.Errorf("addrs %q web %q", c.Addrs, c.WebAddrs)
 			}
 		}},
-		{name: "three nodes", args: []string{"--addr", "127.0.0.1:1, [::1]:2 ,localhost:3"}, check: func(t *testing.T, c Config) {
+		{name: "three nodes", env: "pw", args: []string{"--addr", "127.0.0.1:1, [::1]:2 ,localhost:3"}, check: func(t *testing.T, c Config) {
 			if !slices.Equal(c.Addrs, []string{"127.0.0.1:1", "[::1]:2", "localhost:3"}) {
 				t.Errorf("addrs %q", c.Addrs)
 			}
@@ -41,54 +34,39 @@ func TestParseArgsAddrLists(t *testing.T) {
 				t.Errorf("targets %s", got)
 			}
 		}},
-		{name: "web listeners pair with nodes", args: []string{"--addr", "127.0.0.1:1,127.0.0.1:2", "--transport", "mixed",
+		{name: "web listeners pair with nodes", env: "pw", args: []string{"--addr", "127.0.0.1:1,127.0.0.1:2", "--transport", "mixed",
 			"--web-addr", "127.0.0.1:11,127.0.0.1:12"}, check: func(t *testing.T, c Config) {
 			if c.dialAddr(1, "ws") != "127.0.0.1:12" || c.dialAddr(1, "tcp") != "127.0.0.1:2" {
 				t.Errorf("node 1 dials ws %s tcp %s", c.dialAddr(1, "ws"), c.dialAddr(1, "tcp"))
 			}
 		}},
-		{name: "ws reports the web listeners", args: []string{"--addr", "127.0.0.1:1,127.0.0.1:2", "--transport", "ws",
+		{name: "ws reports the web listeners", env: "pw", args: []string{"--addr", "127.0.0.1:1,127.0.0.1:2", "--transport", "ws",
 			"--web-addr", "127.0.0.1:11,127.0.0.1:12"}, check: func(t *testing.T, c Config) {
 			if got := strings.Join(c.targets(), ","); got != "127.0.0.1:11,127.0.0.1:12" {
 				t.Errorf("targets %s", got)
 			}
 		}},
-		{name: "empty entry", args: []string{"--addr", "127.0.0.1:1,,127.0.0.1:2"}, wantErr: `--addr: address "": missing port`},
-		{name: "entry without port", args: []string{"--addr", "127.0.0.1:1,127.0.0.1"}, wantErr: `--addr: address "127.0.0.1"`},
-		{name: "no address", args: []string{"--addr", ""}, wantErr: "--addr: no address given"},
-		{name: "one remote node refused", args: []string{"--addr", "127.0.0.1:1,10.0.0.2:6697"}, wantErr: `--addr: refusing non-loopback target "10.0.0.2:6697"`},
-		{name: "remote nodes with flag", args: []string{"--addr", "10.0.0.1:6697,10.0.0.2:6697", "--i-own-this-server"}, check: func(t *testing.T, c Config) {
+		{name: "empty entry", env: "pw", args: []string{"--addr", "127.0.0.1:1,,127.0.0.1:2"}, wantErr: `--addr: address "": missing port`},
+		{name: "entry without port", env: "pw", args: []string{"--addr", "127.0.0.1:1,127.0.0.1"}, wantErr: `--addr: address "127.0.0.1"`},
+		{name: "no address", env: "pw", args: []string{"--addr", ""}, wantErr: "--addr: no address given"},
+		{name: "one remote node refused", env: "pw", args: []string{"--addr", "127.0.0.1:1,10.0.0.2:6697"}, wantErr: `--addr: refusing non-loopback target "10.0.0.2:6697"`},
+		{name: "remote nodes with flag", env: "pw", args: []string{"--addr", "10.0.0.1:6697,10.0.0.2:6697", "--i-own-this-server"}, check: func(t *testing.T, c Config) {
 			if len(c.Addrs) != 2 {
 				t.Errorf("addrs %q", c.Addrs)
 			}
 		}},
-		{name: "node listed twice", args: []string{"--addr", "127.0.0.1:1,127.0.0.1:1"}, wantErr: `--addr lists "127.0.0.1:1" twice`},
-		{name: "web list shorter", args: []string{"--addr", "127.0.0.1:1,127.0.0.1:2", "--transport", "ws", "--web-addr", "127.0.0.1:11"},
+		{name: "node listed twice", env: "pw", args: []string{"--addr", "127.0.0.1:1,127.0.0.1:1"}, wantErr: `--addr lists "127.0.0.1:1" twice`},
+		{name: "web list shorter", env: "pw", args: []string{"--addr", "127.0.0.1:1,127.0.0.1:2", "--transport", "ws", "--web-addr", "127.0.0.1:11"},
 			wantErr: "--web-addr lists 1 addresses and --addr 2"},
-		{name: "web list longer", args: []string{"--addr", "127.0.0.1:1", "--transport", "ws", "--web-addr", "127.0.0.1:11,127.0.0.1:12"},
+		{name: "web list longer", env: "pw", args: []string{"--addr", "127.0.0.1:1", "--transport", "ws", "--web-addr", "127.0.0.1:11,127.0.0.1:12"},
 			wantErr: "--web-addr lists 2 addresses and --addr 1"},
-		{name: "remote web node refused", args: []string{"--addr", "127.0.0.1:1,127.0.0.1:2", "--transport", "mixed",
+		{name: "remote web node refused", env: "pw", args: []string{"--addr", "127.0.0.1:1,127.0.0.1:2", "--transport", "mixed",
 			"--web-addr", "127.0.0.1:11,10.0.0.1:443"}, wantErr: `--web-addr: refusing non-loopback target "10.0.0.1:443"`},
-		{name: "web list with tcp", args: []string{"--addr", "127.0.0.1:1,127.0.0.1:2", "--web-addr", "127.0.0.1:11,127.0.0.1:12"},
+		{name: "web list with tcp", env: "pw", args: []string{"--addr", "127.0.0.1:1,127.0.0.1:2", "--web-addr", "127.0.0.1:11,127.0.0.1:12"},
 			wantErr: "--web-addr applies"},
-		{name: "channels too small for the nodes", args: []string{"--addr", "127.0.0.1:1,127.0.0.1:2,127.0.0.1:3",
+		{name: "channels too small for the nodes", env: "pw", args: []string{"--addr", "127.0.0.1:1,127.0.0.1:2,127.0.0.1:3",
 			"--users", "20", "--channels", "10", "--senders", "2"}, wantErr: "fewer than 3 members"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c, err := ParseArgs(tc.args, pw, io.Discard)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want it to mention %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			tc.check(t, c)
-		})
-	}
+	})
 }
 
 // TestNodeSpread: for any number of addresses, every channel has members
