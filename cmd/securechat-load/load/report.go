@@ -20,7 +20,7 @@ import (
 type Result struct {
 	Scenario string `json:"scenario"`
 	RunID    string `json:"run_id"`
-	Addr     string `json:"addr"`
+	Addr     string `json:"addr"` // the addresses dialled, comma-separated (Nodes)
 	Auth     string `json:"auth"`
 	TLS      bool   `json:"tls"`
 	// Transport is tcp or ws (IRC over WebSocket).
