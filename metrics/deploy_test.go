@@ -143,7 +143,8 @@ func TestAlertsUseOnlyExportedMetrics(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"SecurechatDown", "AuthFailureSpike", "WriteQueueDrops", "SlowConsumers", "RedisLatencyHigh"} {
+	for _, want := range []string{"SecurechatDown", "AuthFailureSpike", "WriteQueueDrops", "SlowConsumers", "RedisLatencyHigh",
+		"SecurechatClusterNodeDown", "SecurechatClusterSplitBrain", "SecurechatClusterMessagesLost"} {
 		if !alerts[want] {
 			t.Errorf("alerts.yml lacks alert %s", want)
 		}
