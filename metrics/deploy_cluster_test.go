@@ -300,16 +300,10 @@ func TestClusterPrometheusConfig(t *testing.T) {
 // the example node files give each node its own ports.
 func TestSystemdTemplateUnit(t *testing.T) {
 	t.Parallel()
-	lines := unitLines(t, "securechatd@.service")
-	for _, want := range append(unitHardening(), "StateDirectory=securechat-node-%i",
+	checkUnit(t, "securechatd@.service", "StateDirectory=securechat-node-%i",
 		"ExecStart=/usr/local/bin/securechatd --data-dir /var/lib/securechat-node-%i --cluster --drain",
 		"EnvironmentFile=-/etc/securechat/securechatd.env", "EnvironmentFile=/etc/securechat/node-%i.env",
-		"Environment=SECURECHAT_NODE_ID=%l-%i",
-	) {
-		if !lines[want] {
-			t.Errorf("securechatd@.service lacks %q", want)
-		}
-	}
+		"Environment=SECURECHAT_NODE_ID=%l-%i")
 
 	known := daemonSettings(t)
 	seen := map[string]string{}
@@ -370,30 +364,27 @@ func TestSystemdVerify(t *testing.T) {
 	}
 }
 
-// unitLines returns the trimmed lines of a unit file in deployDir, as a set.
-func unitLines(t *testing.T, name string) map[string]bool {
+// checkUnit fails the test unless the unit file name in deployDir has
+// every line of unitHardening and of extra.
+func checkUnit(t *testing.T, name string, extra ...string) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(deployDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
 	lines := map[string]bool{}
-	for _, l := range strings.Split(string(b), "\n") {
-		lines[strings.TrimSpace(l)] = true
+	for _, l := range deployLines(t, name) {
+		lines[l] = true
 	}
-	return lines
+	for _, want := range append(unitHardening(), extra...) {
+		if !lines[want] {
+			t.Errorf("%s lacks %q", name, want)
+		}
+	}
 }
 
 // readEnvFile reads a KEY=value file in deployDir, skipping comments.
 func readEnvFile(t *testing.T, name string) map[string]string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(deployDir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
 	env := map[string]string{}
-	for _, l := range strings.Split(string(b), "\n") {
-		if l = strings.TrimSpace(l); l == "" || l[0] == '#' {
+	for _, l := range deployLines(t, name) {
+		if l == "" || l[0] == '#' {
 			continue
 		}
 		k, v, ok := strings.Cut(l, "=")
@@ -403,6 +394,20 @@ func readEnvFile(t *testing.T, name string) map[string]string {
 		env[k] = v
 	}
 	return env
+}
+
+// deployLines returns the lines of a file in deployDir, trimmed.
+func deployLines(t *testing.T, name string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(deployDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimSpace(l)
+	}
+	return lines
 }
 
 // knownSettings are the daemon's flag names and environment variables.

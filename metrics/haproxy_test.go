@@ -67,12 +67,17 @@ func (b *backend) stop() {
 	}
 }
 
-// startHAProxy runs deploy/cluster/haproxy.cfg with its frontends bound to
-// free loopback ports and its servers pointed at the backends, in order
-// (irc[i] and web[i] stand for node i+1). It returns the IRC and web
-// frontend addresses.
-func startHAProxy(t *testing.T, irc, web []*backend) (ircAddr, webAddr string) {
+// startHAProxy starts three nodes' IRC and web listeners (irc[i] and
+// web[i] stand for node i+1) and runs deploy/cluster/haproxy.cfg in front
+// of them, its frontends bound to free loopback ports. It returns the IRC
+// listeners and the IRC and web frontend addresses.
+func startHAProxy(t *testing.T) (irc []*backend, ircAddr, webAddr string) {
 	t.Helper()
+	var web []*backend
+	for i := 1; i <= 3; i++ {
+		irc = append(irc, startBackend(t, fmt.Sprintf("node%d", i)))
+		web = append(web, startBackend(t, fmt.Sprintf("web%d", i)))
+	}
 	bin, err := exec.LookPath("haproxy")
 	if err != nil {
 		t.Fatal("haproxy not found: run .ci/install-deps (installs Debian's haproxy package)")
@@ -109,7 +114,7 @@ func startHAProxy(t *testing.T, irc, web []*backend) (ircAddr, webAddr string) {
 			t.Logf("haproxy output:\n%s", out.String())
 		}
 	})
-	return ircAddr, webAddr
+	return irc, ircAddr, webAddr
 }
 
 // dialNode connects through HAProxy and returns the connection and the name
@@ -139,12 +144,7 @@ func dialNode(t *testing.T, addr string) (net.Conn, string) {
 // accepting its stuck sessions are cut and new clients go to the others.
 func TestHAProxyBalancesNodes(t *testing.T) {
 	t.Parallel()
-	var irc, web []*backend
-	for i := 1; i <= 3; i++ {
-		irc = append(irc, startBackend(t, fmt.Sprintf("node%d", i)))
-		web = append(web, startBackend(t, fmt.Sprintf("web%d", i)))
-	}
-	ircAddr, webAddr := startHAProxy(t, irc, web)
+	irc, ircAddr, webAddr := startHAProxy(t)
 
 	// Paced under the per-address limit of 4 new connections a second.
 	pace := func() { time.Sleep(350 * time.Millisecond) }
@@ -196,12 +196,7 @@ func TestHAProxyBalancesNodes(t *testing.T) {
 // the daemon's default conn-rate-per-ip.
 func TestHAProxyLimitsPerAddress(t *testing.T) {
 	t.Parallel()
-	var irc, web []*backend
-	for i := 1; i <= 3; i++ {
-		irc = append(irc, startBackend(t, fmt.Sprintf("node%d", i)))
-		web = append(web, startBackend(t, fmt.Sprintf("web%d", i)))
-	}
-	ircAddr, _ := startHAProxy(t, irc, web)
+	_, ircAddr, _ := startHAProxy(t)
 	_, first := dialNode(t, ircAddr) // HAProxy is up
 	if first == "" {
 		t.Fatal("first connection refused")
