@@ -8,12 +8,14 @@ package metrics
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -79,6 +81,43 @@ func port(t *testing.T, what, hostport string) string {
 		t.Fatalf("%s = %q, not host:port", what, hostport)
 	}
 	return p
+}
+
+// TestDashboardFiltersByNode checks that the dashboard's Node selector (the
+// instance variable, multi-valued with All) reaches every metric of every
+// query, so each panel can show one node of a cluster or several.
+func TestDashboardFiltersByNode(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join(deployDir, "grafana", "dashboards", "securechat.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type variable struct {
+		Name       string `json:"name"`
+		Multi      bool   `json:"multi"`
+		IncludeAll bool   `json:"includeAll"`
+	}
+	var dash struct {
+		Templating struct {
+			List []variable `json:"list"`
+		} `json:"templating"`
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(dash.Templating.List, variable{"instance", true, true}) {
+		t.Fatal("dashboard lacks a multi-valued instance variable with All")
+	}
+	selector := regexp.MustCompile(`[a-z_:]+\{[^}]*\}|[a-z_:]+`)
+	for _, e := range dashboardExprs(t) {
+		for _, m := range selector.FindAllString(e.expr, -1) {
+			isMetric := strings.HasPrefix(m, "securechat_") || strings.HasPrefix(m, "go_") ||
+				strings.HasPrefix(m, "process_") || strings.HasPrefix(m, "up{")
+			if isMetric && !strings.Contains(m, `instance=~"$instance"`) {
+				t.Errorf("panel %q: %s is not filtered by the Node selector", e.panel, m)
+			}
+		}
+	}
 }
 
 // TestClusterComposeNodes checks that the three nodes are distinct where

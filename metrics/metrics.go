@@ -122,8 +122,10 @@ type Metrics struct {
 	// queue), so it covers parsing, fan-out and any store work on the path.
 	RelayLatency prometheus.Histogram
 	// ClusterLag observes, in seconds, the time from a cross-node message's
-	// origin timestamp to its delivery on this node. Like the other cluster
-	// metrics it is exported only once SetClusterCounts has been called.
+	// origin timestamp to its delivery on this node. It reads two hosts'
+	// clocks, so skew adds to it; a negative lag (the receiver's clock
+	// behind) is best observed as 0. Like the other cluster metrics it is
+	// exported only once SetClusterCounts has been called.
 	ClusterLag prometheus.Histogram
 
 	in, out commandCounters   // MessagesIn and MessagesOut, through In and Out
