@@ -7,15 +7,22 @@ import (
 )
 
 // ClusterCounts is a snapshot of a clustered node's state and running
-// totals, as the cluster package keeps them.
+// totals, as the cluster package keeps them: the counters are the fields of
+// cluster.Stats with the same names.
 type ClusterCounts struct {
 	Node  string // this node's id, operator-chosen or random hex; not secret
 	Up    bool   // the node holds its lease
 	Nodes int    // live nodes seen, this one included
 
-	LeaseRenewals, GuardsTripped, Resets                   uint64
-	Published, PublishDropped, PublishErrors               uint64
-	Received, Lost, OutOfOrder, OpenFailures, Resubscribes uint64
+	// lease_renewals_total, split_brain_guards_total, redis_resets_total
+	LeaseRenewals, GuardsTripped, Resets uint64
+	// messages_total{direction="out"}; messages_dropped_total{reason=
+	// "queue_full"} and {reason="publish_error"}
+	Published, PublishDropped, PublishErrors uint64
+	// messages_total{direction="in"}; messages_dropped_total{reason="lost"},
+	// {reason="out_of_order"} and {reason="open_failed"}
+	Received, Lost, OutOfOrder, OpenFailures uint64
+	Resubscribes                             uint64 // resubscribes_total
 }
 
 // clusterCollector exports the cluster's counters at scrape time, so they
