@@ -143,7 +143,8 @@ func TestAlertsUseOnlyExportedMetrics(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"SecurechatDown", "AuthFailureSpike", "WriteQueueDrops", "SlowConsumers", "RedisLatencyHigh"} {
+	for _, want := range []string{"SecurechatDown", "AuthFailureSpike", "WriteQueueDrops", "SlowConsumers", "RedisLatencyHigh",
+		"SecurechatClusterNodeDown", "SecurechatClusterSplitBrain", "SecurechatClusterMessagesLost"} {
 		if !alerts[want] {
 			t.Errorf("alerts.yml lacks alert %s", want)
 		}
@@ -161,7 +162,7 @@ func TestComposeSettings(t *testing.T) {
 		} `yaml:"services"`
 	}
 	readYAML(t, "docker-compose.yml", &compose)
-	known := daemonEnvVars()
+	known := daemonSettings(t).env
 	d, ok := compose.Services["securechatd"]
 	if !ok {
 		t.Fatal("docker-compose.yml has no securechatd service")
@@ -188,39 +189,19 @@ func TestComposeSettings(t *testing.T) {
 // still in the unit.
 func TestSystemdUnitHardening(t *testing.T) {
 	t.Parallel()
-	b, err := os.ReadFile(filepath.Join(deployDir, "securechatd.service"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := map[string]bool{}
-	for _, l := range strings.Split(string(b), "\n") {
-		lines[strings.TrimSpace(l)] = true
-	}
-	for _, want := range []string{
-		"DynamicUser=yes", "StateDirectory=securechat", "LimitNOFILE=65536",
+	checkUnit(t, "securechatd.service", "StateDirectory=securechat",
+		"EnvironmentFile=-/etc/securechat/securechatd.env",
+		"ExecStart=/usr/local/bin/securechatd --data-dir /var/lib/securechat")
+}
+
+// unitHardening is the sandbox both systemd units must keep.
+func unitHardening() []string {
+	return []string{
+		"DynamicUser=yes", "LimitNOFILE=65536",
 		"ProtectSystem=strict", "ProtectHome=yes", "NoNewPrivileges=yes", "PrivateTmp=yes",
 		"CapabilityBoundingSet=", "AmbientCapabilities=", "SystemCallFilter=@system-service",
 		"RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "ExecReload=/bin/kill -HUP $MAINPID",
-		"EnvironmentFile=-/etc/securechat/securechatd.env",
-		"ExecStart=/usr/local/bin/securechatd --data-dir /var/lib/securechat",
-	} {
-		if !lines[want] {
-			t.Errorf("securechatd.service lacks %q", want)
-		}
 	}
-}
-
-// daemonEnvVars returns the SECURECHAT_* variables securechatd reads.
-func daemonEnvVars() map[string]bool {
-	vars := map[string]bool{"SECURECHAT_PASSWORD": true}
-	for _, flag := range []string{
-		"listen", "listen-plain", "tls-cert", "tls-key", "password-file", "data-dir",
-		"server-name", "network", "redis", "redis-password-file", "metrics-listen",
-		"metrics-token-file",
-	} {
-		vars["SECURECHAT_"+strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))] = true
-	}
-	return vars
 }
 
 // exportedFamilies returns the securechat_* family names metrics.New

@@ -121,9 +121,16 @@ type Metrics struct {
 	// handing it to its last recipient (queued on that connection's send
 	// queue), so it covers parsing, fan-out and any store work on the path.
 	RelayLatency prometheus.Histogram
+	// ClusterLag observes, in seconds, the time from a cross-node message's
+	// origin timestamp to its delivery on this node. It reads two hosts'
+	// clocks, so skew adds to it; a negative lag (the receiver's clock
+	// behind) is best observed as 0. Like the other cluster metrics it is
+	// exported only once SetClusterCounts has been called.
+	ClusterLag prometheus.Histogram
 
-	in, out commandCounters // MessagesIn and MessagesOut, through In and Out
-	push    *pushCollector  // Web Push outcomes; see SetPushCounts
+	in, out commandCounters   // MessagesIn and MessagesOut, through In and Out
+	push    *pushCollector    // Web Push outcomes; see SetPushCounts
+	cluster *clusterCollector // cluster state and ClusterLag; see SetClusterCounts
 }
 
 // New registers the securechat collectors on reg, together with the Go
@@ -162,8 +169,9 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		RelayLatency:     f.histogram("relay_latency_seconds", "Time from reading a PRIVMSG to handing it to its last recipient.", relayBuckets()),
 	}
 	m.in.vec, m.out.vec = m.MessagesIn, m.MessagesOut
-	m.push = newPushCollector()
-	reg.MustRegister(m.push)
+	m.push, m.cluster = newPushCollector(), newClusterCollector()
+	m.ClusterLag = m.cluster.lag
+	reg.MustRegister(m.push, m.cluster)
 	m.initLabels()
 	return m
 }

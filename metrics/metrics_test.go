@@ -37,11 +37,23 @@ func wantFamilies() map[string][]string {
 		"securechat_replay_latency_seconds":    nil,
 		"securechat_relay_latency_seconds":     nil,
 		"securechat_push_notifications_total":  {"result"},
+
+		"securechat_cluster_node_info":                {"node"},
+		"securechat_cluster_up":                       nil,
+		"securechat_cluster_nodes":                    nil,
+		"securechat_cluster_lease_renewals_total":     nil,
+		"securechat_cluster_split_brain_guards_total": nil,
+		"securechat_cluster_redis_resets_total":       nil,
+		"securechat_cluster_messages_total":           {"direction"},
+		"securechat_cluster_messages_dropped_total":   {"reason"},
+		"securechat_cluster_resubscribes_total":       nil,
+		"securechat_cluster_pubsub_lag_seconds":       nil,
 	}
 }
 
 // touchAll updates every collector once, so that even vectors without
-// pre-created series show up in a scrape.
+// pre-created series show up in a scrape, and sets a cluster source, so
+// the cluster families do too.
 func touchAll(m *Metrics) {
 	m.ClientsConnected.WithLabelValues(ListenerTLS).Inc()
 	m.Registrations.WithLabelValues(ResultOK).Inc()
@@ -63,6 +75,8 @@ func touchAll(m *Metrics) {
 	m.ReplayMessages.Observe(50)
 	m.ReplayLatency.Observe(0.01)
 	m.RelayLatency.Observe(0.0001)
+	m.SetClusterCounts(func() ClusterCounts { return ClusterCounts{Node: "node1", Up: true, Nodes: 3} })
+	m.ClusterLag.Observe(0.002)
 }
 
 // gatherTouched builds Metrics on a fresh registry, touches every collector

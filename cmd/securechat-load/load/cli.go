@@ -68,6 +68,7 @@ func WriteSummary(w io.Writer, res *Result) {
 	}
 	p("connect   %d/%d ok in %.2fs (%.0f registrations/s); register %s%s",
 		c.OK, c.Attempted, c.Seconds, c.PerSecond, distText(c.RegisterMS, "ms"), join)
+	writeNodes(p, res)
 	if m := res.Messages; m != nil {
 		p("traffic   %.1fs measured: %.0f msg/s sent, %.0f deliveries/s; drain %.2fs",
 			res.MeasuredSeconds, res.SendRate, res.DeliveryRate, res.DrainSeconds)
@@ -79,13 +80,43 @@ func WriteSummary(w io.Writer, res *Result) {
 	}
 	for _, t := range slices.Sorted(maps.Keys(res.ByTransport)) {
 		tr := res.ByTransport[t]
-		p("  %-4s    %d users: received %d lost %d duplicates %d reordered %d; latency %s",
-			t, tr.Users, tr.Messages.Received, tr.Messages.Lost, tr.Messages.Duplicates, tr.Messages.Reordered, distText(tr.LatencyMS, "ms"))
+		p("  %-4s    %d users: %s", t, tr.Users, deliveryText(tr.DeliveryResult))
+	}
+	if res.SameNode != nil && res.CrossNode != nil {
+		p("  same node:  %s", deliveryText(*res.SameNode))
+		p("  cross node: %s", deliveryText(*res.CrossNode))
 	}
 	if res.Stalls > 0 {
 		p("stalls    %d send windows did not move for 1s", res.Stalls)
 	}
 	writeSections(p, res)
+}
+
+// writeNodes prints each address's users and connections, when there are
+// several.
+func writeNodes(p func(string, ...any), res *Result) {
+	if len(res.Nodes) == 0 {
+		return
+	}
+	p("nodes     %d addresses; user i on address (i/channels + i mod channels) mod %d", len(res.Nodes), len(res.Nodes))
+	for i, n := range res.Nodes {
+		addr := n.Addr
+		if n.WebAddr != "" {
+			addr += " (web " + n.WebAddr + ")"
+		}
+		line := fmt.Sprintf("  [%d] %s: %d users (%d senders), connected %d failed %d", i, addr, n.Users, n.Senders, n.Connected, n.Failed)
+		if n.FirstError != "" {
+			line += "; first error: " + n.FirstError
+		}
+		p("%s", line)
+	}
+}
+
+// deliveryText renders a subset of the deliveries: counts and latency.
+func deliveryText(d DeliveryResult) string {
+	m := d.Messages
+	return fmt.Sprintf("received %d lost %d duplicates %d reordered %d; latency %s",
+		m.Received, m.Lost, m.Duplicates, m.Reordered, distText(d.LatencyMS, "ms"))
 }
 
 // writeSections prints the optional parts of the summary.

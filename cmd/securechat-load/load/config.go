@@ -31,14 +31,18 @@ const (
 
 // Config is one load run's settings, built by ParseArgs.
 type Config struct {
-	Addr string
-	TLS  bool
+	// Addrs are the servers' addresses: one, or the nodes of a cluster,
+	// over which the users are spread (see nodeOf).
+	Addrs []string
+	TLS   bool
 	// Transport is "tcp" (IRC over TCP, TLS unless --tls=false), "ws"
-	// (IRC over WebSocket at wss://WebAddr/ws, one line per message) or
+	// (IRC over WebSocket at wss://WEB-ADDR/ws, one line per message) or
 	// "mixed": every channel's members alternate between the two, so
 	// both kinds of user see the same traffic in the same run.
-	Transport  string
-	WebAddr    string // the daemon's --web-listen address; "": Addr
+	Transport string
+	// WebAddrs are the daemons' --web-listen addresses, one per entry of
+	// Addrs; nil: Addrs.
+	WebAddrs   []string
 	SkipVerify bool
 	// ClassicalKEX offers only X25519 and P-256, as clients built on
 	// older TLS libraries (OpenSSL 3.0, GnuTLS 3.7) do, instead of Go's
@@ -88,7 +92,11 @@ to the server's web listener, one IRC line per message; --transport mixed
 alternates the two within each channel and reports them apart), register
 with SASL PLAIN or PASS, join --channels channels and exchange
 sequence-numbered messages; receivers count loss, duplicates and
-reordering and measure end-to-end latency.
+reordering and measure end-to-end latency. Given several --addr (the
+nodes of a cluster), user i goes to address
+(i/channels + i mod channels) mod n, so every channel has members on every
+node; deliveries between users on the same address and on different ones
+are reported apart.
 
 Scenarios:
   connect-storm  --users register at once (no JOIN); registrations/s and
@@ -113,14 +121,14 @@ Flags:
 // SECURECHAT_PASSWORD. Usage and errors go to out.
 func ParseArgs(args []string, getenv func(string) string, out io.Writer) (Config, error) {
 	var c Config
-	var pwFile, fp, tokFile string
+	var pwFile, fp, tokFile, addrs, webAddrs string
 	fs := flag.NewFlagSet("securechat-load", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.Usage = func() { fmt.Fprint(out, usageHeader); fs.PrintDefaults() }
-	fs.StringVar(&c.Addr, "addr", "127.0.0.1:6697", "server `host:port`")
+	fs.StringVar(&addrs, "addr", "127.0.0.1:6697", "server `host:port`, or a comma-separated list of a cluster's nodes to spread the users over (see above)")
 	fs.BoolVar(&c.TLS, "tls", true, "connect with TLS (with --transport ws: wss:// rather than ws://)")
 	fs.StringVar(&c.Transport, "transport", "tcp", "tcp (IRC over TCP), ws (IRC over WebSocket at wss://--web-addr/ws, subprotocol text.ircv3.net) or mixed (each channel's members alternate tcp and ws; results also per transport)")
-	fs.StringVar(&c.WebAddr, "web-addr", "", "ws, mixed: the server's web listener `host:port` (securechatd --web-listen); default --addr")
+	fs.StringVar(&webAddrs, "web-addr", "", "ws, mixed: the server's web listener `host:port` (securechatd --web-listen), or a list with one per --addr entry; default --addr")
 	fs.BoolVar(&c.SkipVerify, "insecure-skip-verify", true, "accept any certificate (the server's self-signed one); see --tls-fingerprint")
 	fs.BoolVar(&c.TLSResume, "tls-resume", true, "reconnecting users resume their TLS session, as phone clients do (first connections are full handshakes)")
 	fs.BoolVar(&c.ClassicalKEX, "tls-classical-kex", false, "offer only X25519 and P-256 key exchange, like clients on OpenSSL 3.0 / GnuTLS 3.7 (default: Go's post-quantum hybrid first)")
@@ -159,6 +167,7 @@ func ParseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	applyScenarioDefaults(&c)
+	c.Addrs, c.WebAddrs = splitList(addrs), splitList(webAddrs)
 	return c, finishConfig(&c, pwFile, fp, tokFile, getenv)
 }
 
@@ -284,13 +293,7 @@ func validate(c *Config) []error {
 	if c.Transport != "tcp" && c.Transport != "ws" && c.Transport != "mixed" {
 		bad("--transport %q: want tcp, ws or mixed", c.Transport)
 	}
-	if c.WebAddr != "" {
-		if c.Transport == "tcp" {
-			bad("--web-addr applies to --transport ws and mixed only")
-		} else if err := CheckTarget(c.WebAddr, c.OwnServer); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	errs = append(errs, validateAddrs(c)...)
 	if c.Auth != "sasl" && c.Auth != "pass" {
 		bad("--auth %q: want sasl or pass", c.Auth)
 	}
@@ -307,9 +310,6 @@ func validate(c *Config) []error {
 	}
 	if c.Baseline > 0 && c.Scenario != ScenarioChurn {
 		bad("--baseline applies to the churn scenario only")
-	}
-	if err := CheckTarget(c.Addr, c.OwnServer); err != nil {
-		errs = append(errs, err)
 	}
 	if c.MetricsURL != "" {
 		if err := checkMetricsURL(c.MetricsURL, c.OwnServer); err != nil {
@@ -345,7 +345,7 @@ func validateChurn(c *Config) []error {
 func CheckTarget(addr string, ownServer bool) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return fmt.Errorf("--addr %q: %w", addr, err)
+		return fmt.Errorf("address %q: %w", addr, err)
 	}
 	if ownServer || isLoopbackHost(host) {
 		return nil
@@ -372,10 +372,11 @@ func checkMetricsURL(raw string, ownServer bool) error {
 	return fmt.Errorf("refusing non-loopback --metrics-url %q: pass --i-own-this-server if you operate it", raw)
 }
 
-// tlsConfig returns the client TLS settings: no verification, a pinned
-// fingerprint, or ordinary verification against the system roots.
-func (c *Config) tlsConfig() *tls.Config {
-	host, _, _ := net.SplitHostPort(c.dialAddr())
+// tlsConfig returns the client TLS settings for a server at addr: no
+// verification, a pinned fingerprint, or ordinary verification against the
+// system roots.
+func (c *Config) tlsConfig(addr string) *tls.Config {
+	host, _, _ := net.SplitHostPort(addr)
 	tc := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
 	if c.ClassicalKEX {
 		tc.CurvePreferences = []tls.CurveID{tls.X25519, tls.CurveP256}
@@ -397,20 +398,4 @@ func (c *Config) tlsConfig() *tls.Config {
 		return nil
 	}
 	return tc
-}
-
-// dialAddr is where connections go: the web listener for --transport ws.
-func (c *Config) dialAddr() string {
-	if c.Transport == "ws" {
-		return c.webAddr()
-	}
-	return c.Addr
-}
-
-// webAddr is the web listener's address.
-func (c *Config) webAddr() string {
-	if c.WebAddr != "" {
-		return c.WebAddr
-	}
-	return c.Addr
 }

@@ -38,22 +38,38 @@ func TestCheckTarget(t *testing.T) {
 	}
 }
 
-func TestParseArgs(t *testing.T) {
-	env := func(pw string) func(string) string {
-		return func(k string) string {
-			if k == "SECURECHAT_PASSWORD" {
-				return pw
+// parseCase is one ParseArgs case: args with SECURECHAT_PASSWORD set to
+// env give an error mentioning wantErr, or a Config that check accepts.
+type parseCase struct {
+	name    string
+	args    []string
+	env     string
+	wantErr string
+	check   func(t *testing.T, c Config)
+}
+
+func runParseCases(t *testing.T, tests []parseCase) {
+	t.Helper()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			getenv := func(k string) string { return map[string]string{"SECURECHAT_PASSWORD": tc.env}[k] }
+			c, err := ParseArgs(tc.args, getenv, io.Discard)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want it to mention %q", err, tc.wantErr)
+				}
+				return
 			}
-			return ""
-		}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c)
+		})
 	}
-	tests := []struct {
-		name    string
-		args    []string
-		env     string
-		wantErr string
-		check   func(t *testing.T, c Config)
-	}{
+}
+
+func TestParseArgs(t *testing.T) {
+	runParseCases(t, []parseCase{
 		{name: "steady preset", args: []string{"--scenario", "steady"}, env: "pw", check: func(t *testing.T, c Config) {
 			if c.Users != 1000 || c.Channels != 10 || c.Senders != 20 || c.Rate != 500 || c.Password != "pw" {
 				t.Errorf("got %+v", c)
@@ -107,13 +123,13 @@ func TestParseArgs(t *testing.T) {
 		{name: "no churners", args: []string{"--scenario", "churn", "--churn-fraction", "0"}, env: "pw", wantErr: "no churner"},
 		{name: "zero churn rate", args: []string{"--scenario", "churn", "--churn-rate", "0"}, env: "pw", wantErr: "--churn-rate positive"},
 		{name: "ws dials the web listener", args: []string{"--transport", "ws", "--web-addr", "127.0.0.1:8443"}, env: "pw", check: func(t *testing.T, c Config) {
-			if c.Transport != "ws" || c.dialAddr() != "127.0.0.1:8443" || c.tlsConfig().ServerName != "127.0.0.1" {
+			if c.Transport != "ws" || c.dialAddr(0, "ws") != "127.0.0.1:8443" || c.tlsConfig(c.dialAddr(0, "ws")).ServerName != "127.0.0.1" {
 				t.Errorf("got %+v", c)
 			}
 		}},
 		{name: "ws defaults to --addr", args: []string{"--transport", "ws"}, env: "pw", check: func(t *testing.T, c Config) {
-			if c.dialAddr() != c.Addr {
-				t.Errorf("dials %q", c.dialAddr())
+			if c.dialAddr(0, "ws") != c.Addrs[0] {
+				t.Errorf("dials %q", c.dialAddr(0, "ws"))
 			}
 		}},
 		{name: "mixed alternates each channel's members", args: []string{"--transport", "mixed", "--users", "8", "--channels", "2", "--senders", "4"}, env: "pw", check: func(t *testing.T, c Config) {
@@ -131,22 +147,7 @@ func TestParseArgs(t *testing.T) {
 		{name: "web addr without ws", args: []string{"--web-addr", "127.0.0.1:8443"}, env: "pw", wantErr: "--web-addr applies"},
 		{name: "remote web addr refused", args: []string{"--transport", "ws", "--web-addr", "10.0.0.1:443"}, env: "pw", wantErr: "refusing non-loopback"},
 		{name: "baseline outside churn", args: []string{"--scenario", "steady", "--baseline", "5s"}, env: "pw", wantErr: "--baseline applies to the churn scenario only"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c, err := ParseArgs(tc.args, env(tc.env), io.Discard)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want it to mention %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			tc.check(t, c)
-		})
-	}
+	})
 }
 
 func TestParseMetrics(t *testing.T) {
@@ -318,7 +319,9 @@ func TestSASLChunks(t *testing.T) {
 // TestRunIDNamesChannels: generators given the same --run-id meet in the
 // same channels, and --nick-prefix keeps their nicks apart.
 func TestRunIDNamesChannels(t *testing.T) {
-	a, b := Config{Users: 2, Channels: 2, RunID: "split1", NickPrefix: "live"}, Config{Users: 2, Channels: 2, RunID: "split1", NickPrefix: "churn"}
+	a := Config{Users: 2, Channels: 2, RunID: "split1", NickPrefix: "live", Addrs: []string{"127.0.0.1:1"}}
+	b := a
+	b.NickPrefix = "churn"
 	ra, rb := newRunner(&a, time.Now()), newRunner(&b, time.Now())
 	if ra.channels[1] != "#load-split1-1" || !slices.Equal(ra.channels, rb.channels) {
 		t.Errorf("channels %v and %v", ra.channels, rb.channels)

@@ -64,18 +64,18 @@ func (s *stampedReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// dialConn opens a TCP (and TLS) connection to cfg.Addr, or with
-// transport "ws" a WebSocket to the web listener.
-func dialConn(ctx context.Context, cfg *Config, transport string, tc *tls.Config, nick, runID string) (*conn, error) {
+// dialConn opens a TCP (and TLS) connection to addr, or with transport
+// "ws" a WebSocket to the web listener at addr.
+func dialConn(ctx context.Context, cfg *Config, addr, transport string, tc *tls.Config, nick, runID string) (*conn, error) {
 	var nc net.Conn
 	var err error
 	if transport == "ws" {
-		if nc, err = dialWS(ctx, cfg.webAddr(), cfg.TLS, tc); err != nil {
+		if nc, err = dialWS(ctx, addr, cfg.TLS, tc); err != nil {
 			return nil, fmt.Errorf("websocket dial: %w", err)
 		}
 	} else {
 		var d net.Dialer
-		if nc, err = d.DialContext(ctx, "tcp", cfg.Addr); err != nil {
+		if nc, err = d.DialContext(ctx, "tcp", addr); err != nil {
 			return nil, fmt.Errorf("dial: %w", err)
 		}
 	}

@@ -20,7 +20,7 @@ import (
 type Result struct {
 	Scenario string `json:"scenario"`
 	RunID    string `json:"run_id"`
-	Addr     string `json:"addr"`
+	Addr     string `json:"addr"` // the addresses dialled, comma-separated (Nodes)
 	Auth     string `json:"auth"`
 	TLS      bool   `json:"tls"`
 	// Transport is tcp or ws (IRC over WebSocket).
@@ -47,13 +47,36 @@ type Result struct {
 	// ByTransport splits deliveries and latency by the receiving user's
 	// transport (tcp, ws); only with --transport mixed.
 	ByTransport map[string]*TransportResult `json:"by_transport,omitempty"`
+	// Nodes describes each address of --addr, in its order; SameNode and
+	// CrossNode split the deliveries by whether sender and receiver were
+	// on the same address. All three only when --addr lists several.
+	Nodes     []NodeResult    `json:"nodes,omitempty"`
+	SameNode  *DeliveryResult `json:"same_node,omitempty"`
+	CrossNode *DeliveryResult `json:"cross_node,omitempty"`
+}
+
+// DeliveryResult is the accounting of a subset of the deliveries.
+type DeliveryResult struct {
+	Messages  *Counts `json:"messages"`
+	LatencyMS Dist    `json:"latency_ms"` // end to end, measured window only
 }
 
 // TransportResult is what the users of one transport received.
 type TransportResult struct {
-	Users     int     `json:"users"`
-	Messages  *Counts `json:"messages"`
-	LatencyMS Dist    `json:"latency_ms"` // end to end, measured window only
+	Users int `json:"users"`
+	DeliveryResult
+}
+
+// NodeResult is one server address's share of the users and how their
+// first connections went, so that a node refusing them stands out.
+type NodeResult struct {
+	Addr       string `json:"addr"`
+	WebAddr    string `json:"web_addr,omitempty"` // --transport ws, mixed
+	Users      int    `json:"users"`
+	Senders    int    `json:"senders"`
+	Connected  int    `json:"connected"`
+	Failed     int    `json:"failed"`
+	FirstError string `json:"first_error,omitempty"`
 }
 
 // MarshalJSON of Counts uses snake_case names.
@@ -170,6 +193,9 @@ func (r *runner) finish(res *Result) {
 	if r.cfg.Transport == "mixed" {
 		res.ByTransport = r.byTransport()
 	}
+	if len(r.cfg.Addrs) > 1 {
+		res.SameNode, res.CrossNode = r.byPath(sameNode), r.byPath(crossNode)
+	}
 	d := HistDist(&lat)
 	res.LatencyMS = &d
 	res.Stalls = r.stalls.Load()
@@ -191,7 +217,7 @@ func (r *runner) byTransport() map[string]*TransportResult {
 		t := u.transport()
 		tr := out[t]
 		if tr == nil {
-			tr, hists[t] = &TransportResult{Messages: &Counts{}}, &Histogram{}
+			tr, hists[t] = &TransportResult{DeliveryResult: DeliveryResult{Messages: &Counts{}}}, &Histogram{}
 			out[t] = tr
 		}
 		tr.Users++

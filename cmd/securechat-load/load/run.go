@@ -10,6 +10,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,7 +21,7 @@ import (
 // closed channels are shared.
 type runner struct {
 	cfg      *Config
-	tc       *tls.Config
+	tc       map[string]*tls.Config // by address dialled
 	runID    string
 	channels []string
 	users    []*user
@@ -65,7 +66,7 @@ func newRunner(cfg *Config, now time.Time) *runner {
 		runID = hex.EncodeToString(id)
 	}
 	r := &runner{
-		cfg: cfg, tc: cfg.tlsConfig(), runID: runID,
+		cfg: cfg, tc: map[string]*tls.Config{}, runID: runID,
 		seq: make([]counter, cfg.Senders), acked: newAckGates(cfg.Senders),
 		churners:  churnerCount(cfg),
 		startSend: make(chan struct{}), startChurn: make(chan struct{}), startMeasure: make(chan struct{}),
@@ -77,13 +78,17 @@ func newRunner(cfg *Config, now time.Time) *runner {
 		r.channels = append(r.channels, fmt.Sprintf("#load-%s-%d", r.runID, k))
 	}
 	for i := range cfg.Users {
-		r.users = append(r.users, r.newUser(i))
+		u := r.newUser(i)
+		if r.tc[u.addr] == nil {
+			r.tc[u.addr] = cfg.tlsConfig(u.addr)
+		}
+		r.users = append(r.users, u)
 	}
 	return r
 }
 
-// newUser places user i: channel i mod K; users below --senders send;
-// churners are taken from the highest indices.
+// newUser places user i: channel i mod K, address nodeOf(i); users below
+// --senders send; churners are taken from the highest indices.
 func (r *runner) newUser(i int) *user {
 	k := i % r.cfg.Channels
 	var senders []int
@@ -92,8 +97,8 @@ func (r *runner) newUser(i int) *user {
 			senders = append(senders, s)
 		}
 	}
-	return &user{
-		run: r, idx: i, channel: r.channels[k],
+	u := &user{
+		run: r, idx: i, channel: r.channels[k], node: r.nodeOf(i),
 		nick:    fmt.Sprintf("%s-%s-%d", r.cfg.NickPrefix, r.runID, i),
 		sender:  i < r.cfg.Senders,
 		churner: i >= r.cfg.Users-r.churners,
@@ -105,7 +110,15 @@ func (r *runner) newUser(i int) *user {
 			seq: r.seq, acked: r.acked, flow: r.cfg.Rate == 0, phase: &r.phase,
 		},
 	}
+	u.addr = r.cfg.dialAddr(u.node, u.transport())
+	if len(r.cfg.Addrs) > 1 {
+		u.rx.tr.SetCrossNode(func(s int) bool { return r.nodeOf(s) != u.node })
+	}
+	return u
 }
+
+// nodeOf returns the index in --addr of user i's server.
+func (r *runner) nodeOf(i int) int { return nodeOf(i, r.cfg.Channels, len(r.cfg.Addrs)) }
 
 // members returns how many users are in channel k.
 func (r *runner) members(k int) int {
@@ -180,7 +193,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer, live bool) (*Resul
 	r := newRunner(&cfg, start)
 	ctx, cancel := context.WithDeadline(ctx, r.hard)
 	defer cancel()
-	res := &Result{Scenario: cfg.Scenario, RunID: r.runID, Addr: cfg.dialAddr(), Transport: cfg.Transport, Users: cfg.Users,
+	res := &Result{Scenario: cfg.Scenario, RunID: r.runID, Addr: strings.Join(cfg.targets(), ","), Transport: cfg.Transport, Users: cfg.Users,
 		Channels: cfg.Channels, Senders: cfg.Senders, Rate: cfg.Rate, Auth: cfg.Auth, TLS: cfg.TLS}
 	stopProgress := r.startProgress(progress, live, start)
 	defer stopProgress()
@@ -189,6 +202,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer, live bool) (*Resul
 	var usersWG sync.WaitGroup
 	connectDur := r.connectAll(ctx, &usersWG)
 	res.Connect = r.connectResult(connectDur)
+	res.Nodes = r.nodeResults()
 	if cfg.ServerPID > 0 {
 		sleep(ctx, time.Second) // let the server settle before reading RSS
 		res.Memory = r.memoryResult(mem, r.readRSS())

@@ -19,8 +19,11 @@ type user struct {
 	channel string
 	sender  bool
 	churner bool
-	ws      bool // speaks IRC over WebSocket rather than TCP
+	ws      bool   // speaks IRC over WebSocket rather than TCP
+	node    int    // index of its server address in --addr (nodeOf)
+	addr    string // where it dials: node's IRC or web listener
 	rx      *receiver
+	connErr error // the first connection's outcome, set before connWG.Done
 
 	tc       *tls.Config // the run's settings, with this user's session cache
 	conn     *conn
@@ -60,9 +63,9 @@ func (u *user) lifecycle(ctx context.Context, gate, limit chan struct{}, connWG,
 	defer usersWG.Done()
 	<-gate
 	limit <- struct{}{}
-	err := u.connect(ctx, false)
+	u.connErr = u.connect(ctx, false)
 	<-limit
-	if err == nil {
+	if u.connErr == nil {
 		u.run.connected.Add(1)
 	}
 	connWG.Done()
@@ -112,7 +115,7 @@ func waitOrStop(ctx context.Context, ch, stop <-chan struct{}) bool {
 func (u *user) connect(ctx context.Context, rejoin bool) error {
 	r := u.run
 	t0 := time.Now()
-	c, err := dialConn(ctx, r.cfg, u.transport(), u.tlsConfig(), u.nick, r.runID)
+	c, err := dialConn(ctx, r.cfg, u.addr, u.transport(), u.tlsConfig(), u.nick, r.runID)
 	if err != nil {
 		r.fail("connect", err)
 		return err
@@ -162,9 +165,9 @@ func (u *user) transport() string {
 // --tls-resume each user keeps its own session, never another user's.
 func (u *user) tlsConfig() *tls.Config {
 	if u.tc == nil {
-		u.tc = u.run.tc
+		u.tc = u.run.tc[u.addr]
 		if u.run.cfg.TLSResume {
-			u.tc = u.run.tc.Clone()
+			u.tc = u.tc.Clone()
 			u.tc.ClientSessionCache = tls.NewLRUClientSessionCache(1)
 		}
 	}

@@ -189,15 +189,20 @@ const (
 
 // Tracker does the sequence accounting for one receiver: per sender, which
 // sequence numbers arrived inside the receiver's joined window, in which
-// order, and how often. It is owned by the receiver's read goroutine; the
-// summary is read only after that goroutine has stopped.
+// order, and how often. Deliveries are counted by path (see nodes.go). It
+// is owned by the receiver's read goroutine; the summary is read only after
+// that goroutine has stopped.
 type Tracker struct {
 	slot    []int32 // sender index -> position in win, -1: not tracked
 	win     []senderWindow
+	path    []path // position in win -> path; nil: all same-node
 	open    bool
-	totals  Counts
-	latency Histogram  // phaseMain
-	base    *Histogram // phaseBaseline; allocated on first use, as most runs have none
+	counts  [paths]Counts
+	foreign int64
+	// Latency histograms are allocated on first use: they are 10 kB each,
+	// and a connect storm's 10,000 receivers record none.
+	latency [paths]*Histogram // phaseMain
+	base    *Histogram        // phaseBaseline
 }
 
 // NewTracker returns a tracker for a receiver that shares a channel with
@@ -212,6 +217,25 @@ func NewTracker(nSenders int, senders []int) *Tracker {
 		t.slot[s] = int32(i)
 	}
 	return t
+}
+
+// SetCrossNode marks the senders whose messages reach this receiver from
+// another server address; call it before the first Open.
+func (t *Tracker) SetCrossNode(cross func(sender int) bool) {
+	t.path = make([]path, len(t.win))
+	for s, pos := range t.slot {
+		if pos >= 0 && cross(s) {
+			t.path[pos] = crossNode
+		}
+	}
+}
+
+// pathOf returns the path of the sender at position pos.
+func (t *Tracker) pathOf(pos int32) path {
+	if t.path == nil {
+		return sameNode
+	}
+	return t.path[pos]
 }
 
 // Senders returns how many senders this tracker expects messages from.
@@ -240,33 +264,39 @@ func (t *Tracker) Open(bases func(sender int) int64) int64 {
 // Its latency is recorded in the histogram of phase p.
 func (t *Tracker) Observe(sender int, seq int64, latency time.Duration, p phase) bool {
 	if sender < 0 || sender >= len(t.slot) || t.slot[sender] < 0 || !t.open {
-		t.totals.Foreign++
+		t.foreign++
 		return false
 	}
-	w := &t.win[t.slot[sender]]
+	pos := t.slot[sender]
+	w, c := &t.win[pos], &t.counts[t.pathOf(pos)]
 	if seq < w.base {
-		t.totals.Stale++
+		c.Stale++
 		return false
 	}
 	if w.seen.testAndSet(seq - w.base) {
-		t.totals.Duplicates++
+		c.Duplicates++
 		return false
 	}
 	if seq < w.maxSeq {
-		t.totals.Reordered++
+		c.Reordered++
 	} else {
 		w.maxSeq = seq
 	}
 	switch p {
 	case phaseMain:
-		t.latency.Record(latency)
+		record(&t.latency[t.pathOf(pos)], latency)
 	case phaseBaseline:
-		if t.base == nil {
-			t.base = new(Histogram)
-		}
-		t.base.Record(latency)
+		record(&t.base, latency)
 	}
 	return true
+}
+
+// record adds d to *h, allocating the histogram on first use.
+func record(h **Histogram, d time.Duration) {
+	if *h == nil {
+		*h = new(Histogram)
+	}
+	(*h).Record(d)
 }
 
 // Close ends the joined window: ends(i) is the first sequence number of
@@ -284,20 +314,42 @@ func (t *Tracker) Close(ends func(sender int) int64) {
 		end := max(ends(s), w.base)
 		got := w.seen.countBelow(end - w.base)
 		all := w.seen.countBelow(math.MaxInt64)
-		t.totals.Expected += end - w.base
-		t.totals.Received += got
-		t.totals.Lost += end - w.base - got
-		t.totals.Late += all - got
+		c := &t.counts[t.pathOf(pos)]
+		c.Expected += end - w.base
+		c.Received += got
+		c.Lost += end - w.base - got
+		c.Late += all - got
 	}
 	t.open = false
 }
 
 // Totals returns the accounting of all closed windows.
-func (t *Tracker) Totals() Counts { return t.totals }
+func (t *Tracker) Totals() Counts {
+	c := Counts{Foreign: t.foreign}
+	for _, pc := range t.counts {
+		c.Add(pc)
+	}
+	return c
+}
+
+// PathTotals returns the accounting of the deliveries on path p; messages
+// from senders outside the receiver's channel have no path and are only
+// in Totals.
+func (t *Tracker) PathTotals(p path) Counts { return t.counts[p] }
 
 // Latency returns the receiver's end-to-end latency histogram of the
-// measured window.
-func (t *Tracker) Latency() *Histogram { return &t.latency }
+// measured window, over all paths.
+func (t *Tracker) Latency() *Histogram {
+	var h Histogram
+	for _, ph := range t.latency {
+		h.Merge(ph)
+	}
+	return &h
+}
+
+// PathLatency returns the measured window's latency histogram of the
+// deliveries on path p, nil if none was recorded.
+func (t *Tracker) PathLatency(p path) *Histogram { return t.latency[p] }
 
 // BaselineLatency returns the latency histogram of the baseline window, nil
 // if nothing was recorded in it.
