@@ -324,6 +324,23 @@ func (s *Server) trackConn(c *Client, add bool) bool { return track(s, s.conns, 
 // Shutdown stops accepting, tells every client the server is going away,
 // waits for their goroutines (or ctx) and flushes the history queue.
 func (s *Server) Shutdown(ctx context.Context) error {
+	return s.shutdown(ctx, "Server shutting down")
+}
+
+// drainReason is what a draining node's clients read: the same address
+// reaches another node at once.
+const drainReason = "Server node restarting, please reconnect"
+
+// Drain is Shutdown for a node of a cluster that an operator restarts
+// (--drain): clients are told to reconnect, which takes them to another
+// node behind the same address, and their quits, history and nicks are
+// handed over before the node leaves the cluster.
+func (s *Server) Drain(ctx context.Context) error {
+	s.log.Info("draining: clients are asked to reconnect")
+	return s.shutdown(ctx, drainReason)
+}
+
+func (s *Server) shutdown(ctx context.Context, reason string) error {
 	s.mu.Lock()
 	if !s.closing {
 		close(s.stop)
@@ -341,7 +358,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
-		c.disconnect("Server shutting down")
+		c.disconnect(reason)
 	}
 	done := make(chan struct{})
 	go func() {
