@@ -370,9 +370,11 @@ func (s *Server) shutdown(ctx context.Context, reason string) error {
 	case <-done:
 	case <-ctx.Done():
 	}
-	s.link.leave(ctx)
 	s.closePush(ctx)
-	return s.history.Close(ctx)
+	// History first: a client that moved to another node reads it there.
+	err := s.history.Close(ctx)
+	s.link.leave(ctx)
+	return err
 }
 
 // Ready reports whether the server is accepting and its store answers.
