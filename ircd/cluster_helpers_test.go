@@ -19,7 +19,8 @@ const clusterTestLease = 1500 * time.Millisecond
 // sharing its store and the room's keys, as nodes on several machines do.
 type clusterEnv struct {
 	*redisEnv
-	nodes []*testServer
+	nodes   []*testServer
+	clients []*redis.Client // each node's cluster client, in the order of nodes
 }
 
 func newClusterEnv(t *testing.T, n int, opts ...serverOption) *clusterEnv {
@@ -37,6 +38,7 @@ func (e *clusterEnv) node(t *testing.T, id string, opts ...serverOption) *testSe
 	t.Helper()
 	client := redis.NewClient(&redis.Options{Addr: e.redis.Addr(), Protocol: 2})
 	t.Cleanup(func() { _ = client.Close() })
+	e.clients = append(e.clients, client)
 	cfg := &cluster.Config{Client: client, NodeID: id, Lease: clusterTestLease}
 	return e.server(t, append([]serverOption{func(s *testServerSetup) { s.cluster = cfg }}, opts...)...)
 }
@@ -100,6 +102,18 @@ func waitAway(t *testing.T, ts *testServer, nick string) {
 	for !waitNick(t, ts, nick).isAway() {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s never saw %s away", ts.srv.link.id, nick)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitGone waits until ts no longer knows nick.
+func waitGone(t *testing.T, ts *testServer, nick string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for ts.srv.lookupClient(nick) != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still knows %s", ts.srv.link.id, nick)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -1,7 +1,9 @@
 package ircd
 
 import (
+	"context"
 	"testing"
+	"time"
 )
 
 func TestClusterChannelAcrossNodes(t *testing.T) {
@@ -145,4 +147,99 @@ func TestClusterKickKillModeTopic(t *testing.T) {
 	op.Send("KILL victim :bye")
 	v.Expect(`ERROR :Closing link: .*Killed \(op \(bye\)\)`)
 	op.Expect(`:victim!\S+ QUIT :Killed \(op \(bye\)\)`)
+}
+
+func TestClusterLateNodeLearnsState(t *testing.T) {
+	e := newClusterEnv(t, 2)
+	op := e.nodes[0].register("op")
+	v := e.nodes[1].register("voiced")
+	op.JoinAndSync("#s")
+	waitMember(t, e.nodes[1], "#s", "op")
+	v.JoinAndSync("#s")
+	op.Expect(`:voiced!\S+ JOIN #s`)
+	op.Send("MODE #s +mk-t sekrit")
+	op.Expect(`MODE #s \+mk-t :?sekrit`)
+	op.Send("MODE #s +bv bad!*@* voiced")
+	v.Expect(`MODE #s \+bv bad!\*@\* :?voiced`)
+
+	late := e.node(t, "node3")
+	e.nodes = append(e.nodes, late)
+	e.waitPeers(t, 3)
+	waitMember(t, late, "#s", "voiced")
+	c := late.register("carol")
+	c.Send("NAMES #s")
+	c.Expect(` 353 carol = #s :(@op \+voiced|\+voiced @op)`)
+	c.Send("MODE #s")
+	c.Expect(` 324 carol #s \+mnk :?\*`)
+	c.Send("MODE #s b")
+	c.Expect(` 367 carol #s bad!\*@\* `)
+	c.Send("JOIN #s")
+	c.Expect(` 475 carol #s `)
+}
+
+func TestClusterNodeLost(t *testing.T) {
+	e := newClusterEnv(t, 3)
+	a := e.nodes[0].register("alice")
+	doomed := e.nodes[2].register("doomed")
+	a.JoinAndSync("#x")
+	waitMember(t, e.nodes[2], "#x", "alice")
+	doomed.JoinAndSync("#x")
+	a.Expect(`:doomed!\S+ JOIN #x`)
+	waitMember(t, e.nodes[1], "#x", "doomed")
+
+	// A crash: the node stops renewing its lease and publishing, then its
+	// connections drop; nothing it would have said reaches the others.
+	e.nodes[2].srv.link.c.Stop()
+	_ = e.clients[2].Close()
+	e.nodes[2].shutdown()
+	a.Expect(`:doomed!\S+ QUIT :Server node lost`)
+	waitGone(t, e.nodes[1], "doomed") // each node sees the loss at its own sweep
+	n := e.nodes[1].register("doomed") // the nick is free again
+	n.Send("NAMES #x")
+	n.Expect(` 353 doomed = #x :?@?alice$`)
+	a.Send("LUSERS")
+	a.Expect(` 251 alice :There are 2 users and 0 invisible on 2 servers`)
+}
+
+func TestClusterDrain(t *testing.T) {
+	e := newClusterEnv(t, 2)
+	a := e.nodes[0].register("alice")
+	b := e.nodes[1].register("bob")
+	a.JoinAndSync("#x")
+	waitMember(t, e.nodes[1], "#x", "alice")
+	b.JoinAndSync("#x")
+	a.Expect(`:bob!\S+ JOIN #x`)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := e.nodes[1].srv.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b.Expect(`ERROR :Closing link: .*Server node restarting, please reconnect`)
+	a.Expect(`:bob!\S+ QUIT :Server node restarting, please reconnect`)
+	for e.nodes[0].srv.link.nodes() != 1 {
+		time.Sleep(10 * time.Millisecond) // a clean leave, seen at the next sweep
+	}
+	b2 := e.nodes[0].register("bob")
+	b2.Send("LINKS")
+	b2.Expect(` 364 bob irc.test irc.test :0 `)
+	b2.Expect(` 364 bob node1.irc.test irc.test :1 securechat node node1`)
+	b2.Expect(` 365 bob `)
+}
+
+func TestClusterLinksAndLusers(t *testing.T) {
+	e := newClusterEnv(t, 3)
+	a := e.nodes[0].register("alice")
+	e.nodes[1].register("bob")
+	e.nodes[2].register("carol")
+	waitNick(t, e.nodes[0], "bob")
+	waitNick(t, e.nodes[0], "carol")
+	a.Send("LUSERS")
+	a.Expect(` 251 alice :There are 3 users and 0 invisible on 3 servers`)
+	a.Expect(` 255 alice :I have 1 clients and 2 servers`)
+	a.Expect(` 265 alice 1 1 `)
+	a.Expect(` 266 alice 3 3 `)
+	a.Send("LINKS")
+	for _, id := range []string{"node1", "node2", "node3"} {
+		a.Expect(` 364 alice ` + id + `.irc.test irc.test :1 securechat node ` + id)
+	}
 }

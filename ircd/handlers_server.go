@@ -48,6 +48,13 @@ func handleLinks(c *Client, m *irc.Message) error {
 	if matchMask(mask, s.name()) {
 		c.numeric(irc.RPL_LINKS, s.name(), s.name(), "0 securechat IRC server")
 	}
+	// Each node of a cluster shows as a server one hop away, named by
+	// its node id under the server name.
+	for _, id := range s.link.nodeIDs() {
+		if name := id + "." + s.name(); matchMask(mask, name) {
+			c.numeric(irc.RPL_LINKS, name, s.name(), "1 securechat node "+id)
+		}
+	}
 	c.numeric(irc.RPL_ENDOFLINKS, paramSafe(mask), "End of /LINKS list")
 	return nil
 }

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"securechat/ircd/cluster"
+	"securechat/metrics"
 )
 
 // clusterLink is the server's membership in a cluster of nodes that act
@@ -70,6 +72,7 @@ func (s *Server) joinCluster(cfg cluster.Config) error {
 	}
 	l.up.Store(true)
 	s.link = l
+	s.metrics.SetClusterCounts(l.counts)
 	l.log().Info("joined the cluster", "node", l.id)
 	l.state(&event{Kind: evHello})
 	return nil
@@ -200,14 +203,29 @@ func (l *clusterLink) nodes() int {
 	return 1 + len(l.peers)
 }
 
-// peerIDs lists the live peers.
-func (l *clusterLink) peerIDs() []string {
+// remoteUsers counts the users of other nodes.
+func (l *clusterLink) remoteUsers() int {
+	if l == nil {
+		return 0
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := make([]string, 0, len(l.peers))
+	return len(l.ghosts)
+}
+
+// nodeIDs lists the live nodes, this one included, sorted; none without
+// a cluster.
+func (l *clusterLink) nodeIDs() []string {
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	out := []string{l.id}
 	for id := range l.peers {
 		out = append(out, id)
 	}
+	l.mu.Unlock()
+	slices.Sort(out)
 	return out
 }
 
@@ -263,4 +281,20 @@ func (l *clusterLink) reclaim(ctx context.Context) {
 }
 
 // observeLag records how long a message took from its node to this one.
-func (s *Server) observeLag(at time.Time) {}
+// Clocks of two hosts differ a little; a message from a fast clock reads
+// as no lag rather than a negative one.
+func (s *Server) observeLag(at time.Time) {
+	s.metrics.ClusterLag.Observe(max(time.Since(at), 0).Seconds())
+}
+
+// counts is the cluster's state for the metrics, read at scrape time.
+func (l *clusterLink) counts() metrics.ClusterCounts {
+	st := l.c.Stats()
+	return metrics.ClusterCounts{
+		Node: l.id, Up: l.up.Load(), Nodes: l.nodes(),
+		LeaseRenewals: st.LeaseRenewals, GuardsTripped: st.GuardsTripped, Resets: st.Resets,
+		Published: st.Published, PublishDropped: st.PublishDropped, PublishErrors: st.PublishErrors,
+		Received: st.Received, Lost: st.Lost, OutOfOrder: st.OutOfOrder, OpenFailures: st.OpenFailures,
+		Resubscribes: st.Resubscribes,
+	}
+}

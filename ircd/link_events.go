@@ -155,11 +155,60 @@ func (l *clusterLink) applyGhost(ev *event) bool {
 	return true
 }
 
-// sendBurst tells a node that just (re)joined about this node's users.
+// sendBurst tells a node that just (re)joined about this node's users,
+// then the settings of the channels they are in.
 func (l *clusterLink) sendBurst(node string) {
 	for _, c := range l.s.localClients() {
 		l.toNode(node, l.burstOf(c))
 	}
+	for _, ch := range l.s.channelSnapshot() {
+		for _, ev := range l.channelBurst(ch) {
+			l.toNode(node, ev)
+		}
+	}
+}
+
+// channelBurst is ch's modes and mask lists as MODE changes by one of
+// its local members, at most maxModes parameters each, or nothing if it
+// has no local member. Applying them changes only what differs.
+func (l *clusterLink) channelBurst(ch *Channel) []*event {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	var setter *Client
+	for m := range ch.members {
+		if m.remote == nil {
+			setter = m
+			break
+		}
+	}
+	if setter == nil {
+		return nil
+	}
+	var b modeBuilder
+	for _, f := range []byte(channelFlagModes) {
+		b.add(*ch.modes.flag(f), f, "")
+	}
+	if ch.modes.key != "" {
+		b.add(true, 'k', ch.modes.key)
+	}
+	if ch.modes.limit > 0 {
+		b.add(true, 'l', itoa(ch.modes.limit))
+	}
+	out := []*event{{Kind: evMode, UID: l.uid(setter), Chan: ch.name, Params: b.params()}}
+	b = modeBuilder{}
+	for _, mode := range []byte("beI") {
+		for _, e := range *ch.maskList(mode) {
+			if len(b.args) == maxModes {
+				out = append(out, &event{Kind: evMode, UID: l.uid(setter), Chan: ch.name, Params: b.params()})
+				b = modeBuilder{}
+			}
+			b.add(true, mode, e.mask)
+		}
+	}
+	if !b.empty() {
+		out = append(out, &event{Kind: evMode, UID: l.uid(setter), Chan: ch.name, Params: b.params()})
+	}
+	return out
 }
 
 // msgTime is a message's time from an event.

@@ -16,20 +16,26 @@ func handleLusers(c *Client, _ *irc.Message) error {
 // registration sends them, so the counts come from counters kept in step
 // with user modes rather than a walk over every client.
 func (s *Server) sendLusers(c *Client) {
+	remote := s.link.remoteUsers()
 	s.mu.RLock()
-	users, unknown := len(s.clients), len(s.conns)-len(s.clients)
+	users := len(s.clients)
+	local := users - remote
+	unknown := len(s.conns) - local
 	// Channels kept while empty (for their topic, modes or history) count
 	// as formed: they come back as they were.
 	channels := len(s.channels)
 	s.mu.RUnlock()
 	opers, invisible := int(s.lusers.opers.Load()), int(s.lusers.invisible.Load())
 	n := strconv.Itoa
-	c.numeric(irc.RPL_LUSERCLIENT, "There are "+n(users-invisible)+" users and "+n(invisible)+" invisible on 1 servers")
+	// In a cluster every node is a server of the network; this one links
+	// to the others through Redis.
+	nodes := s.link.nodes()
+	c.numeric(irc.RPL_LUSERCLIENT, "There are "+n(users-invisible)+" users and "+n(invisible)+" invisible on "+n(nodes)+" servers")
 	c.numeric(irc.RPL_LUSEROP, n(opers), "operator(s) online")
 	c.numeric(irc.RPL_LUSERUNKNOWN, n(max(unknown, 0)), "unknown connection(s)")
 	c.numeric(irc.RPL_LUSERCHANNELS, n(channels), "channels formed")
-	c.numeric(irc.RPL_LUSERME, "I have "+n(users)+" clients and 0 servers")
-	c.numeric(rplLocalUsers, n(users), n(users), "Current local users "+n(users)+", max "+n(users))
+	c.numeric(irc.RPL_LUSERME, "I have "+n(local)+" clients and "+n(nodes-1)+" servers")
+	c.numeric(rplLocalUsers, n(local), n(local), "Current local users "+n(local)+", max "+n(local))
 	c.numeric(rplGlobalUsers, n(users), n(users), "Current global users "+n(users)+", max "+n(users))
 }
 
