@@ -193,7 +193,7 @@ func TestClusterNodeLost(t *testing.T) {
 	_ = e.clients[2].Close()
 	e.nodes[2].shutdown()
 	a.Expect(`:doomed!\S+ QUIT :Server node lost`)
-	waitGone(t, e.nodes[1], "doomed") // each node sees the loss at its own sweep
+	waitGone(t, e.nodes[1], "doomed")  // each node sees the loss at its own sweep
 	n := e.nodes[1].register("doomed") // the nick is free again
 	n.Send("NAMES #x")
 	n.Expect(` 353 doomed = #x :?@?alice$`)
