@@ -243,3 +243,84 @@ func TestClusterLinksAndLusers(t *testing.T) {
 		a.Expect(` 364 alice ` + id + `.irc.test irc.test :1 securechat node ` + id)
 	}
 }
+
+func TestClusterMonitorWhowasListInvite(t *testing.T) {
+	e := newClusterEnv(t, 2)
+	w := e.nodes[0].register("watcher", "invite-notify")
+	w.Send("MONITOR + bob")
+	w.Expect(` 731 watcher :?bob`)
+	b := e.nodes[1].register("bob")
+	w.Expect(` 730 watcher :?bob!\S+`)
+
+	w.JoinAndSync("#inv")
+	w.Send("MODE #inv +i")
+	w.Expect(`MODE #inv \+i`)
+	waitMember(t, e.nodes[1], "#inv", "watcher")
+	b.Send("JOIN #inv")
+	b.Expect(` 473 bob #inv `)
+	w.Send("INVITE bob #inv")
+	w.Expect(` 341 watcher bob #inv`)
+	b.Expect(`:watcher!\S+ INVITE bob :?#inv`)
+	b.Send("JOIN #inv")
+	b.Expect(`:bob!\S+ JOIN #inv`)
+
+	b.Send("LIST")
+	b.Expect(` 322 bob #inv 2 `)
+	b.Send("QUIT :bye")
+	w.Expect(`:bob!\S+ QUIT :Quit: bye`)
+	w.Expect(` 731 watcher :?bob`)
+	w.Send("WHOWAS bob")
+	w.Expect(` 314 watcher bob \S+ \S+ \* :`)
+}
+
+// A node hears a channel's messages only while it has a local member.
+func TestClusterTrafficOnlyWhereMembers(t *testing.T) {
+	e := newClusterEnv(t, 3)
+	a := e.nodes[0].register("alice")
+	b := e.nodes[1].register("bob")
+	a.JoinAndSync("#busy")
+	waitMember(t, e.nodes[1], "#busy", "alice")
+	b.JoinAndSync("#busy")
+	a.Expect(`:bob!\S+ JOIN #busy`)
+	waitMember(t, e.nodes[2], "#busy", "bob")
+	before := e.nodes[2].srv.link.c.Stats().Received
+	for i := range 20 {
+		a.Send("PRIVMSG #busy :message %d", i)
+	}
+	b.Expect(`PRIVMSG #busy :message 19`)
+	a.Send("NICK alicia") // a namespace event every node hears, after the messages
+	waitNick(t, e.nodes[2], "alicia")
+	if got := e.nodes[2].srv.link.c.Stats().Received - before; got != 1 {
+		t.Fatalf("node3, with no member in #busy, received %d payloads; want only the NICK", got)
+	}
+}
+
+func TestClusterMultilineAndRedact(t *testing.T) {
+	e := newClusterEnv(t, 2)
+	a := e.nodes[0].register("alice", redactCaps...)
+	b := e.nodes[1].register("bob", append(multilineCaps, "draft/message-redaction")...)
+	a.JoinAndSync("#m")
+	waitMember(t, e.nodes[1], "#m", "alice")
+	b.JoinAndSync("#m")
+	a.Expect(`:bob!\S+ JOIN #m`)
+
+	b.sendMultiline("ml1", "", "#m", "first line", "+ continued", "second line")
+	a.Expect(`:bob!\S+ PRIVMSG #m :first line`)
+	a.Expect(`:bob!\S+ PRIVMSG #m : continued`)
+	a.Expect(`:bob!\S+ PRIVMSG #m :second line`)
+
+	gone := a.say("#m", "oops").Tags["msgid"]
+	b.Expect(`:alice!\S+ PRIVMSG #m :?oops`)
+	a.Send("REDACT #m %s :typo", gone)
+	got := b.Expect(`:alice!\S+ REDACT #m `)
+	if got.Params[1] != gone {
+		t.Fatalf("bob's REDACT %v, want %s", got, gone)
+	}
+	ch := e.nodes[1].srv.lookupChannel("#m")
+	ch.mu.Lock()
+	inRing := ch.ring.Find(gone) != nil
+	ch.mu.Unlock()
+	if inRing {
+		t.Fatal("the redacted message stayed in node2's replay ring")
+	}
+}

@@ -109,8 +109,8 @@ func (s *Server) deliver(recipients []*Client, o *outMsg, want func(*Client) boo
 func (s *Server) deliverTo(p *transport.Pending, recipients []*Client, o *outMsg, want func(*Client) bool) {
 	n := 0
 	for _, r := range recipients {
-		if want != nil && !want(r) {
-			continue
+		if r.remote != nil || want != nil && !want(r) {
+			continue // a remote user's node delivers to it
 		}
 		r.push(p, o.lineFor(r))
 		n++

@@ -29,6 +29,7 @@ type event struct {
 	At     int64      `json:"at,omitempty"` // unix milliseconds
 	MsgID  string     `json:"id,omitempty"`
 	Acct   string     `json:"a,omitempty"` // sender's account, for account-tag
+	Lines  []mlLine   `json:"l,omitempty"` // a multiline message's lines
 }
 
 // Event kinds.
@@ -45,6 +46,9 @@ const (
 	evMsg    = "msg"    // a channel message, on the channel's shard channel
 	evDirect = "pm"     // a private message, to the recipient's node
 	evKill   = "kill"   // disconnect Target, to its node
+
+	evMultiline = "mline"  // a multiline message, like evMsg or evDirect
+	evRedact    = "redact" // a channel message redacted (Params: its msgid, reason)
 )
 
 // userState is a user as the other nodes see it.
@@ -126,7 +130,7 @@ func (l *clusterLink) applyLocal(ev *event) bool {
 // user is unknown here.
 func (l *clusterLink) applyGhost(ev *event) bool {
 	g := l.ghost(ev.UID)
-	if g == nil && ev.Kind != evMsg {
+	if g == nil && !messageKinds[ev.Kind] {
 		return false
 	}
 	s := l.s
@@ -149,11 +153,19 @@ func (l *clusterLink) applyGhost(ev *event) bool {
 		s.remoteInvite(g, ev)
 	case evMsg:
 		s.remoteChannelMessage(ev)
+	case evMultiline:
+		s.remoteMultiline(ev)
+	case evRedact:
+		s.remoteRedact(ev)
 	default:
 		return false
 	}
 	return true
 }
+
+// messageKinds carry their sender's prefix, so they are delivered even
+// from a user this node has not heard of yet.
+var messageKinds = map[string]bool{evMsg: true, evMultiline: true, evRedact: true}
 
 // sendBurst tells a node that just (re)joined about this node's users,
 // then the settings of the channels they are in.

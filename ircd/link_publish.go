@@ -1,5 +1,7 @@
 package ircd
 
+import "securechat/ircd/history"
+
 // What this node tells the others when its own users act. Each method
 // does nothing without a cluster or for a remote user, whose node
 // published the change already, so the server's code paths can call
@@ -100,4 +102,28 @@ func messageEvent(kind string, c *Client, o *outMsg, ch string) *event {
 		ev.Text = o.base.Params[1]
 	}
 	return ev
+}
+
+// multiline publishes a multiline message to a channel (target nil) or
+// sends it to its remote recipient's node.
+func (l *clusterLink) multiline(c *Client, ch *Channel, target *Client, e *history.Entry) {
+	if !l.local(c) {
+		return
+	}
+	switch {
+	case ch != nil:
+		l.publish(l.s.channelKey(ch), multilineEvent(c, e, ch.name))
+	case target.remote != nil:
+		ev := multilineEvent(c, e, "")
+		ev.Target, ev.Nick = target.remote.uid, target.Nick()
+		l.toNode(target.remote.node, ev)
+	}
+}
+
+// redacted publishes the redaction of msgid in ch; o is the REDACT line.
+func (l *clusterLink) redacted(c *Client, ch *Channel, o *outMsg) {
+	if l.local(c) {
+		l.publish(l.s.channelKey(ch), &event{Kind: evRedact, From: o.base.Prefix.String(), Chan: ch.name,
+			Params: o.base.Params[1:], At: o.at.UnixMilli(), MsgID: o.msgid, Acct: o.account})
+	}
 }

@@ -235,6 +235,7 @@ func (s *Server) relayMultiline(c *Client, b *multilineBatch) (echoed bool, err 
 		ml.e.At = storedTime(time.Now())
 		ml.e.MsgID = s.newMsgID(ml.e.At)
 		s.appendDirect(c, target, ml.e)
+		s.link.multiline(c, nil, target, ml.e)
 		if target != c {
 			target.push(&c.pending, ml.linesFor(target)...)
 			s.countMultiline(ml, 1)
@@ -281,6 +282,7 @@ func (s *Server) relayMultilineChannel(c *Client, ch *Channel, ml *multilineMsg)
 		}
 	}
 	s.countMultiline(ml, n)
+	s.link.multiline(c, ch, nil, ml.e)
 	s.recordLocked(ch, key, ml.e)
 }
 

@@ -116,6 +116,7 @@ func (s *Server) redactChannel(c *Client, ch *Channel, r *redaction, op bool) er
 	ch.mu.Lock()
 	ch.ring.Remove(r.msgid)
 	s.deliverTo(&c.pending, ch.snapshot, o, redactionWanted(c))
+	s.link.redacted(c, ch, o)
 	ch.mu.Unlock()
 	c.echoRedaction(o)
 	return nil
