@@ -114,15 +114,24 @@ func (k *Keyring) Unlock(password []byte, epoch time.Duration) (*Vault, error) {
 	}
 	keys := make([]*dataKey, 0, len(k.DataKeys))
 	for _, w := range k.DataKeys {
-		dk := &dataKey{id: w.ID, start: w.EpochStart.UnixNano(), end: w.EpochEnd.UnixNano()}
-		key, err := unwrapKey(kek, w.Wrapped, dk.aad())
+		dk, err := unwrapData(kek, w)
 		if err != nil {
-			return nil, fmt.Errorf("%w: data key %d: %w", ErrKeyringInvalid, w.ID, err)
+			return nil, err
 		}
-		dk.setKey(key)
 		keys = append(keys, dk)
 	}
 	return newVault(k.clone(), kek, nameKey, password, epoch, keys), nil
+}
+
+// unwrapData opens one stored data key.
+func unwrapData(kek []byte, w WrappedKey) (*dataKey, error) {
+	dk := &dataKey{id: w.ID, start: w.EpochStart.UnixNano(), end: w.EpochEnd.UnixNano()}
+	key, err := unwrapKey(kek, w.Wrapped, dk.aad())
+	if err != nil {
+		return nil, fmt.Errorf("%w: data key %d: %w", ErrKeyringInvalid, w.ID, err)
+	}
+	dk.setKey(key)
+	return dk, nil
 }
 
 // validate checks the structure a Vault relies on: known version, sane KDF

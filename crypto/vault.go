@@ -1,6 +1,7 @@
 package crypto
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/cipher"
 	"crypto/hmac"
@@ -122,6 +123,49 @@ func (v *Vault) Keyring() *Keyring {
 	defer v.mu.RUnlock()
 	k := v.ring.clone()
 	return &k
+}
+
+// Adopt makes k, a keyring saved by another process that holds the same
+// password (another node of a cluster, or rotate-key), the vault's own:
+// the keys it added are used, the ones it destroyed are destroyed here
+// too, and where both made a key with the same id, k's wins. A keyring
+// wrapped under another password or salt (passwd) returns
+// ErrWrongPassword: opening it takes the new password and a restart.
+func (v *Vault) Adopt(k *Keyring) error {
+	if err := k.validate(); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if k.KDF != v.ring.KDF || !bytes.Equal(k.Salt, v.ring.Salt) || !bytes.Equal(k.NameKey, v.ring.NameKey) {
+		return ErrWrongPassword
+	}
+	mine := make(map[uint32][]byte, len(v.ring.DataKeys))
+	for _, w := range v.ring.DataKeys {
+		mine[w.ID] = w.Wrapped
+	}
+	keep := make(map[*dataKey]bool, len(v.keys))
+	keys := make([]*dataKey, 0, len(k.DataKeys))
+	for _, w := range k.DataKeys {
+		if i := slices.IndexFunc(v.keys, func(d *dataKey) bool { return d.id == w.ID }); i >= 0 && bytes.Equal(mine[w.ID], w.Wrapped) {
+			keys, keep[v.keys[i]] = append(keys, v.keys[i]), true
+			continue
+		}
+		dk, err := unwrapData(v.kek, w)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, dk)
+	}
+	for _, d := range v.keys {
+		if !keep[d] {
+			d.destroy()
+		}
+	}
+	slices.SortFunc(keys, func(a, b *dataKey) int { return cmp.Compare(a.id, b.id) })
+	v.ring, v.keys = k.clone(), keys
+	v.reindexLocked()
+	return nil
 }
 
 // CheckPassword reports whether pw is the room password, in constant time

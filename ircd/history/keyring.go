@@ -133,8 +133,17 @@ func (h *History) keyringUnchanged(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("encoding keyring: %w", err)
 	}
-	if !bytes.Equal(stored, ours) {
-		return ErrKeyringChanged
+	if bytes.Equal(stored, ours) {
+		return nil
 	}
-	return nil
+	// Another node of a cluster added or destroyed keys, or rotate-key
+	// added one: same password, so take its keyring as ours. Nodes add
+	// the next epoch's key a whole epoch early, so they all hold it
+	// before anyone seals with it, even when two added one at once.
+	k, err := crypto.ParseKeyring(stored)
+	if err == nil && h.vault.Adopt(k) == nil {
+		h.log.Info("adopted the keyring saved by another process")
+		return nil
+	}
+	return ErrKeyringChanged
 }
