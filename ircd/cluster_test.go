@@ -324,3 +324,20 @@ func TestClusterMultilineAndRedact(t *testing.T) {
 		t.Fatal("the redacted message stayed in node2's replay ring")
 	}
 }
+
+func TestClusterAccounts(t *testing.T) {
+	e := newClusterEnv(t, 2, withAccounts())
+	a := e.nodes[0].registerAccount("alice", personalPassword)
+	w := e.nodes[0].register("watcher")
+	a.quit()
+	// The account made on node1 logs in on node2 at once.
+	b := e.nodes[1].loginAccount("alice", "alice", personalPassword)
+	_ = b
+	waitNick(t, e.nodes[0], "alice")
+	w.Send("WHOIS alice")
+	w.Expect(` 330 watcher alice alice :`)
+	w.Send("NICK alice2")
+	w.Expect(`NICK :?alice2`)
+	w.Send("NICK ALICE") // registered, and held on node2
+	w.Expect(` 433 alice2 ALICE `)
+}

@@ -52,6 +52,7 @@ func handleRegister(c *Client, m *irc.Message) error {
 		return failError{"TEMPORARILY_UNAVAILABLE", []string{name, "Registration is busy, try again shortly"}}
 	}
 	c.log.Info("account registered") // no name: account names stay off disk
+	c.srv.link.accountChanged(a)
 	c.reply("REGISTER", "SUCCESS", a.Name, "Account created; you are now logged in")
 	c.srv.loggedIn(c, a.Name)
 	return nil

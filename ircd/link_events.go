@@ -6,6 +6,7 @@ import (
 
 	"gopkg.in/irc.v4"
 
+	"securechat/ircd/accounts"
 	"securechat/ircd/cluster"
 	"securechat/ircd/wire"
 )
@@ -30,6 +31,9 @@ type event struct {
 	MsgID  string     `json:"id,omitempty"`
 	Acct   string     `json:"a,omitempty"` // sender's account, for account-tag
 	Lines  []mlLine   `json:"l,omitempty"` // a multiline message's lines
+	// Account is an account as registered or changed, which every node
+	// takes in (its password hash included: the payload is sealed).
+	Account *accounts.Account `json:"acct,omitempty"`
 }
 
 // Event kinds.
@@ -49,6 +53,7 @@ const (
 
 	evMultiline = "mline"  // a multiline message, like evMsg or evDirect
 	evRedact    = "redact" // a channel message redacted (Params: its msgid, reason)
+	evAccount   = "acct"   // an account registered, or its nicks changed
 )
 
 // userState is a user as the other nodes see it.
@@ -102,8 +107,14 @@ func (l *clusterLink) receive(m cluster.Message) {
 		l.sendBurst(m.Origin)
 		return
 	}
-	if ev.Kind == evUser {
+	switch ev.Kind {
+	case evUser:
 		l.upsert(m.Origin, &ev)
+		return
+	case evAccount:
+		if l.s.accounts != nil && ev.Account != nil {
+			l.s.accounts.Put(*ev.Account)
+		}
 		return
 	}
 	if !l.applyLocal(&ev) && !l.applyGhost(&ev) {

@@ -1,6 +1,9 @@
 package ircd
 
-import "securechat/ircd/history"
+import (
+	"securechat/ircd/accounts"
+	"securechat/ircd/history"
+)
 
 // What this node tells the others when its own users act. Each method
 // does nothing without a cluster or for a remote user, whose node
@@ -125,5 +128,13 @@ func (l *clusterLink) redacted(c *Client, ch *Channel, o *outMsg) {
 	if l.local(c) {
 		l.publish(l.s.channelKey(ch), &event{Kind: evRedact, From: o.base.Prefix.String(), Chan: ch.name,
 			Params: o.base.Params[1:], At: o.at.UnixMilli(), MsgID: o.msgid, Acct: o.account})
+	}
+}
+
+// accountChanged tells every node of an account registered here, or of
+// a change to the nicks it owns.
+func (l *clusterLink) accountChanged(a accounts.Account) {
+	if l != nil {
+		l.state(&event{Kind: evAccount, Account: &a})
 	}
 }

@@ -81,6 +81,7 @@ func nsRegister(c *Client, pw string) {
 		c.serviceNotice(nickServ, "Registration is busy, try again shortly.")
 	default:
 		c.log.Info("account registered") // no name: account names stay off disk
+		c.srv.link.accountChanged(a)
 		c.serviceNotice(nickServ, "Account "+a.Name+" registered; you are now logged in.")
 		c.srv.loggedIn(c, a.Name)
 	}
@@ -152,7 +153,7 @@ func nsGroup(c *Client, _ string) {
 		c.serviceNotice(nickServ, "Log in first: GROUP adds your current nick to your account.")
 		return
 	}
-	_, err := c.srv.accounts.Group(acct, nick)
+	a, err := c.srv.accounts.Group(acct, nick)
 	switch {
 	case errors.Is(err, accounts.ErrNickOwned) && sameName(c.srv.accounts.OwnerOf(nick), acct):
 		c.serviceNotice(nickServ, "The nick "+nick+" already belongs to your account.")
@@ -163,6 +164,7 @@ func nsGroup(c *Client, _ string) {
 	case err != nil:
 		c.serviceNotice(nickServ, "The nick "+nick+" cannot be grouped.")
 	default:
+		c.srv.link.accountChanged(a)
 		c.serviceNotice(nickServ, "The nick "+nick+" now belongs to your account "+acct+".")
 	}
 }
@@ -179,13 +181,14 @@ func nsUngroup(c *Client, nick string) {
 		c.serviceNotice(nickServ, "Log in first: UNGROUP removes a nick from your account.")
 		return
 	}
-	_, err := c.srv.accounts.Ungroup(acct, nick)
+	a, err := c.srv.accounts.Ungroup(acct, nick)
 	switch {
 	case errors.Is(err, accounts.ErrAccountNick):
 		c.serviceNotice(nickServ, "Your account's name stays yours; it cannot be ungrouped.")
 	case err != nil:
 		c.serviceNotice(nickServ, "The nick "+nick+" is not grouped to your account.")
 	default:
+		c.srv.link.accountChanged(a)
 		c.serviceNotice(nickServ, "The nick "+nick+" no longer belongs to your account.")
 	}
 }
