@@ -341,3 +341,13 @@ func TestClusterAccounts(t *testing.T) {
 	w.Send("NICK ALICE") // registered, and held on node2
 	w.Expect(` 433 alice2 ALICE `)
 }
+
+func TestClusterMarkreadSyncs(t *testing.T) {
+	e := newClusterEnv(t, 2, withAccounts())
+	phone := e.nodes[0].registerAccount("zoe", personalPassword, markerCaps...)
+	laptop := e.nodes[1].loginAccount("zoe_lap", "zoe", personalPassword, markerCaps...)
+	phone.Send("MARKREAD #c timestamp=" + markedAt)
+	phone.Expect(`^:irc.test MARKREAD #c timestamp=` + markedAt + `$`)
+	laptop.Expect(`^:irc.test MARKREAD #c timestamp=` + markedAt + `$`)
+	laptop.expectMarker("#C", markedAt)
+}

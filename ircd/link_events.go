@@ -54,6 +54,7 @@ const (
 	evMultiline = "mline"  // a multiline message, like evMsg or evDirect
 	evRedact    = "redact" // a channel message redacted (Params: its msgid, reason)
 	evAccount   = "acct"   // an account registered, or its nicks changed
+	evMarker    = "marker" // account Text read Chan up to At
 )
 
 // userState is a user as the other nodes see it.
@@ -115,6 +116,9 @@ func (l *clusterLink) receive(m cluster.Message) {
 		if l.s.accounts != nil && ev.Account != nil {
 			l.s.accounts.Put(*ev.Account)
 		}
+		return
+	case evMarker:
+		l.s.remoteMarker(ev.Text, ev.Chan, msgTime(ev.At))
 		return
 	}
 	if !l.applyLocal(&ev) && !l.applyGhost(&ev) {

@@ -1,6 +1,8 @@
 package ircd
 
 import (
+	"time"
+
 	"securechat/ircd/accounts"
 	"securechat/ircd/history"
 )
@@ -136,5 +138,12 @@ func (l *clusterLink) redacted(c *Client, ch *Channel, o *outMsg) {
 func (l *clusterLink) accountChanged(a accounts.Account) {
 	if l != nil {
 		l.state(&event{Kind: evAccount, Account: &a})
+	}
+}
+
+// markerMoved tells every node that account read target up to at.
+func (l *clusterLink) markerMoved(c *Client, account, target string, at time.Time) {
+	if l.local(c) {
+		l.state(&event{Kind: evMarker, Text: account, Chan: target, At: at.UnixMilli()})
 	}
 }

@@ -141,32 +141,71 @@ func parseMarkTime(p string) (time.Time, error) {
 // draft/read-marker; c, which asked, is answered either way, with the
 // marker the server keeps.
 func (s *Server) markRead(c *Client, account, target string, at time.Time) {
-	var clients []*Client
-	for _, r := range s.accountClients(account, c) {
-		if r.caps.has(capReadMarker) {
-			clients = append(clients, r)
-		}
-	}
-	fa, ft := wire.Casefold(account), wire.Casefold(target)
+	clients := s.markerClients(account, c)
 	s.markers.mu.Lock()
 	defer s.markers.mu.Unlock()
-	am := s.markers.byAccount[fa]
-	if am == nil {
-		am = &markerSet{account: account, read: make(map[string]int64)}
-		s.markers.byAccount[fa] = am
-	}
-	if cur, ok := am.read[ft]; ok && at.UnixMilli() <= cur {
+	am, cur, moved := s.advanceMarkerLocked(account, target, at)
+	if !moved {
 		c.reply("MARKREAD", target, markerStamp(cur))
 		return
 	}
-	am.read[ft] = at.UnixMilli()
-	am.evictOldest()
 	am.save(s)
+	s.link.markerMoved(c, account, target, at)
 	m := &irc.Message{Prefix: &irc.Prefix{Name: s.name()}, Command: "MARKREAD", Params: []string{target, markerStamp(at.UnixMilli())}}
 	c.send(m)
 	line := wire.AppendLine(nil, nil, m)
 	for _, r := range clients {
 		r.push(&c.pending, line)
+	}
+}
+
+// markerClients are account's clients, but skip, that asked for read
+// markers.
+func (s *Server) markerClients(account string, skip *Client) []*Client {
+	var clients []*Client
+	for _, r := range s.accountClients(account, skip) {
+		if r.caps.has(capReadMarker) {
+			clients = append(clients, r)
+		}
+	}
+	return clients
+}
+
+// advanceMarkerLocked moves account's marker on target to at unless it
+// is there or later already, and returns the set and the marker's time
+// (in ms) before the move. s.markers.mu is held.
+func (s *Server) advanceMarkerLocked(account, target string, at time.Time) (am *markerSet, cur int64, moved bool) {
+	fa, ft := wire.Casefold(account), wire.Casefold(target)
+	am = s.markers.byAccount[fa]
+	if am == nil {
+		am = &markerSet{account: account, read: make(map[string]int64)}
+		s.markers.byAccount[fa] = am
+	}
+	if cur, ok := am.read[ft]; ok && at.UnixMilli() <= cur {
+		return am, cur, false
+	}
+	am.read[ft] = at.UnixMilli()
+	am.evictOldest()
+	return am, 0, true
+}
+
+// remoteMarker applies a read marker moved on another node, which
+// stored it, and tells this node's clients of the account.
+func (s *Server) remoteMarker(account, target string, at time.Time) {
+	if s.accounts == nil {
+		return
+	}
+	clients := s.markerClients(account, nil)
+	s.markers.mu.Lock()
+	_, _, moved := s.advanceMarkerLocked(account, target, at)
+	s.markers.mu.Unlock()
+	if !moved {
+		return
+	}
+	m := &irc.Message{Prefix: &irc.Prefix{Name: s.name()}, Command: "MARKREAD", Params: []string{target, markerStamp(at.UnixMilli())}}
+	line := wire.AppendLine(nil, nil, m)
+	for _, r := range clients {
+		r.push(nil, line)
 	}
 }
 
