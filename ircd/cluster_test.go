@@ -2,8 +2,11 @@ package ircd
 
 import (
 	"context"
+	"net/http"
 	"testing"
 	"time"
+
+	"securechat/ircd/push/pushtest"
 )
 
 func TestClusterChannelAcrossNodes(t *testing.T) {
@@ -350,4 +353,20 @@ func TestClusterMarkreadSyncs(t *testing.T) {
 	phone.Expect(`^:irc.test MARKREAD #c timestamp=` + markedAt + `$`)
 	laptop.Expect(`^:irc.test MARKREAD #c timestamp=` + markedAt + `$`)
 	laptop.expectMarker("#C", markedAt)
+}
+
+// A subscription made on one node is pushed to by another, where the
+// message arrives.
+func TestClusterWebpushFromAnotherNode(t *testing.T) {
+	e := newClusterEnv(t, 2, withAccounts())
+	ps := pushtest.NewService(t, http.StatusCreated)
+	alice := e.nodes[0].dial()
+	vapid := vapidKey(t, alice.RegisterAccount("alice", personalPassword, testPassword, "draft/webpush"))
+	sub := subscribe(alice, ps)
+	alice.quit()
+	waitGone(t, e.nodes[1], "alice")
+
+	bob := e.nodes[1].register("bob")
+	bob.Send("PRIVMSG alice :across the cluster")
+	expectPush(t, ps, sub, vapid, ` PRIVMSG alice :across the cluster$`)
 }

@@ -34,6 +34,8 @@ type event struct {
 	// Account is an account as registered or changed, which every node
 	// takes in (its password hash included: the payload is sealed).
 	Account *accounts.Account `json:"acct,omitempty"`
+	// Push is an account's Web Push subscriptions, as stored.
+	Push *pushRecord `json:"push,omitempty"`
 }
 
 // Event kinds.
@@ -55,6 +57,7 @@ const (
 	evRedact    = "redact" // a channel message redacted (Params: its msgid, reason)
 	evAccount   = "acct"   // an account registered, or its nicks changed
 	evMarker    = "marker" // account Text read Chan up to At
+	evPush      = "push"   // an account's push subscriptions changed
 )
 
 // userState is a user as the other nodes see it.
@@ -119,6 +122,11 @@ func (l *clusterLink) receive(m cluster.Message) {
 		return
 	case evMarker:
 		l.s.remoteMarker(ev.Text, ev.Chan, msgTime(ev.At))
+		return
+	case evPush:
+		if l.s.push != nil && ev.Push != nil {
+			l.s.push.adopt(ev.Push)
+		}
 		return
 	}
 	if !l.applyLocal(&ev) && !l.applyGhost(&ev) {

@@ -147,3 +147,11 @@ func (l *clusterLink) markerMoved(c *Client, account, target string, at time.Tim
 		l.state(&event{Kind: evMarker, Text: account, Chan: target, At: at.UnixMilli()})
 	}
 }
+
+// pushChanged tells every node of an account's new push subscriptions,
+// so whichever node a message arrives on pushes it.
+func (l *clusterLink) pushChanged(rec *pushRecord) {
+	if l != nil {
+		l.state(&event{Kind: evPush, Push: rec})
+	}
+}

@@ -151,16 +151,38 @@ func (s *Server) loadPushAccounts(ctx context.Context) (map[string]*pushAccount,
 			s.history.BlobKey(pushKind, wire.Casefold(rec.Account)) != slot {
 			continue
 		}
-		a := &pushAccount{name: rec.Account, channels: rec.Channels}
-		for _, b := range rec.Subs {
-			var sub push.Subscription
-			if sub.UnmarshalBinary(b) == nil {
-				a.subs = append(a.subs, sub)
-			}
-		}
-		out[wire.Casefold(rec.Account)] = a
+		out[wire.Casefold(rec.Account)] = rec.account()
 	}
 	return out, nil
+}
+
+// account is the pushAccount rec describes; subscriptions that do not
+// parse are left out.
+func (rec *pushRecord) account() *pushAccount {
+	a := &pushAccount{name: rec.Account, channels: rec.Channels}
+	for _, b := range rec.Subs {
+		var sub push.Subscription
+		if sub.UnmarshalBinary(b) == nil {
+			a.subs = append(a.subs, sub)
+		}
+	}
+	return a
+}
+
+// adopt takes in an account's push state as another node of a cluster
+// changed and stored it.
+func (p *webpush) adopt(rec *pushRecord) {
+	if rec.Account == "" {
+		return
+	}
+	folded := wire.Casefold(rec.Account)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(rec.Subs) == 0 {
+		delete(p.accts, folded)
+		return
+	}
+	p.accts[folded] = rec.account()
 }
 
 // closePush stops the sender, waiting (up to ctx) for queued pushes, so
@@ -185,6 +207,7 @@ func (p *webpush) save(s *Server, folded string, a *pushAccount) {
 	if len(a.subs) == 0 {
 		delete(p.accts, folded)
 		s.history.Save(pushKind, slot, nil)
+		s.link.pushChanged(&pushRecord{Account: a.name})
 		return
 	}
 	rec := pushRecord{Account: a.name, Channels: a.channels}
@@ -193,6 +216,7 @@ func (p *webpush) save(s *Server, folded string, a *pushAccount) {
 		rec.Subs = append(rec.Subs, b)
 	}
 	s.history.Save(pushKind, slot, rec)
+	s.link.pushChanged(&rec)
 }
 
 // errTooManySubs is REGISTER past maxPushRegistrations.
