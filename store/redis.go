@@ -434,10 +434,16 @@ func (r *Redis) DeleteBlob(ctx context.Context, kind, key string) error {
 	return wrapErr("delete blob", err)
 }
 
-// Ping reports whether Redis answers; use it for readiness.
+// Ping reports whether Redis answers; use it for readiness. On a cluster
+// every master must answer, since each holds a share of the targets.
 func (r *Redis) Ping(ctx context.Context) error {
 	start := time.Now()
-	err := r.client.Ping(ctx).Err()
+	var err error
+	if cc, ok := r.client.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return c.Ping(ctx).Err() })
+	} else {
+		err = r.client.Ping(ctx).Err()
+	}
 	r.timed("ping", start)
 	return wrapErr("ping", err)
 }

@@ -128,6 +128,24 @@ func countPrefixed(keys []string, kind string) int {
 	return n
 }
 
+// TestRedisClusterPingEveryMaster: readiness fails while one master is
+// down, though the others answer, and recovers when it is back.
+func TestRedisClusterPingEveryMaster(t *testing.T) {
+	t.Parallel()
+	c := redistest.StartCluster(t, 3)
+	s := openCluster(t, c, Options{})
+	c.Servers[1].Stop()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := s.Ping(ctx); err == nil {
+		t.Errorf("Ping with a master down = nil, want an error")
+	}
+	c.Servers[1].Restart()
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("Ping after the master is back: %v", err)
+	}
+}
+
 // TestKeySlot checks the slot hash against the Redis Cluster
 // specification's CRC16 check value and against CLUSTER KEYSLOT.
 func TestKeySlot(t *testing.T) {
