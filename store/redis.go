@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 var (
@@ -76,72 +74,6 @@ if redis.call('XLEN', KEYS[1]) == 0 then
 	redis.call('ZREM', KEYS[2], ARGV[2])
 end
 return 0`
-
-// OpenRedis connects to the Redis server at rawURL (redis:// or rediss://)
-// and checks that it answers, so a wrong address or password fails at
-// startup. opts.Password, if set, replaces the URL's password. Errors never
-// contain the URL, which may hold a password.
-func OpenRedis(ctx context.Context, rawURL string, opts Options) (*Redis, error) {
-	o, err := redis.ParseURL(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("store: parse redis URL: %w", redactURLError(err))
-	}
-	if opts.Password != "" {
-		o.Password = opts.Password
-	}
-	// Single-node Redis has no maintenance notifications; asking for them
-	// costs a round trip per connection.
-	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	// The Queue has one writer goroutine: one connection, and a spare
-	// while a broken one is replaced, are all it needs.
-	// Its context's deadline bounds each write (Queue.WriteTimeout), not
-	// only the client's read and write timeouts.
-	wo := *o
-	wo.PoolSize = 2
-	wo.ContextTimeoutEnabled = true
-	link := func() redis.UniversalClient {
-		lo := *o
-		lo.Protocol = 2
-		return redis.NewClient(&lo)
-	}
-	return open(ctx, redis.NewClient(o), redis.NewClient(&wo), link, singleLayout(prefixOf(opts)), opts)
-}
-
-// open builds the store on its clients and checks that Redis answers.
-func open(ctx context.Context, c, writer redis.UniversalClient, link func() redis.UniversalClient, names keyLayout, opts Options) (*Redis, error) {
-	r := &Redis{
-		client: c, writer: writer, link: link, names: names,
-		maxLen: opts.MaxLen, observe: opts.ObserveLatency,
-		onIndex: opts.OnIndexError, top: make(map[string]int64),
-	}
-	if err := r.Ping(ctx); err != nil {
-		_ = r.Close()
-		return nil, fmt.Errorf("store: open redis: %w", err)
-	}
-	return r, nil
-}
-
-// prefixOf returns the key prefix opts asks for.
-func prefixOf(opts Options) string {
-	if opts.Prefix == "" {
-		return DefaultPrefix
-	}
-	return opts.Prefix
-}
-
-// LinkClient returns a new client to the same Redis or Redis Cluster, with
-// the same addresses, password and TLS, speaking RESP2 (a *redis.Client
-// or a *redis.ClusterClient), for the cluster coordination package, which
-// needs RESP2. The caller closes it.
-func (r *Redis) LinkClient() redis.UniversalClient { return r.link() }
-
-// redactURLError drops the URL that net/url puts in its parse errors.
-func redactURLError(err error) error {
-	if ue, ok := errors.AsType[*url.Error](err); ok {
-		return ue.Err
-	}
-	return err
-}
 
 // timed reports one round trip that began at start to ObserveLatency.
 func (r *Redis) timed(op string, start time.Time) { observe(r.observe, op, start) }

@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,17 +15,10 @@ import (
 	"securechat/store/redistest"
 )
 
-// clusterURL names the cluster by one seed node and the others as addr=
-// parameters, the form OpenRedisCluster documents.
-func clusterURL(c *redistest.Cluster) string {
-	addrs := c.Addrs()
-	return "redis://" + addrs[0] + "?" + url.Values{"addr": addrs[1:]}.Encode()
-}
-
 // openCluster opens a store on c and closes it when the test ends.
 func openCluster(t testing.TB, c *redistest.Cluster, opts Options) *Redis {
 	t.Helper()
-	r, err := OpenRedisCluster(context.Background(), clusterURL(c), opts)
+	r, err := OpenRedisCluster(context.Background(), c.URL(), opts)
 	if err != nil {
 		t.Fatalf("OpenRedisCluster: %v", err)
 	}
@@ -40,11 +31,7 @@ func openCluster(t testing.TB, c *redistest.Cluster, opts Options) *Redis {
 func TestRedisClusterContract(t *testing.T) {
 	t.Parallel()
 	c := redistest.StartCluster(t, 3)
-	var n atomic.Int64
-	testStore(t, func(t *testing.T, opts Options) Store {
-		opts.Prefix = "c" + strconv.FormatInt(n.Add(1), 10) + ":"
-		return openCluster(t, c, opts)
-	})
+	testStorePrefixed(t, func(t *testing.T, opts Options) *Redis { return openCluster(t, c, opts) })
 }
 
 // TestRedisClusterKeySlots writes many targets and checks, with Redis's
@@ -172,12 +159,12 @@ func TestOpenRedisCluster(t *testing.T) {
 		prefix string
 		ok     bool
 	}{
-		{"all seeds", clusterURL(c), "", true},
+		{"all seeds", c.URL(), "", true},
 		{"one seed finds the rest", "redis://" + c.Addrs()[1], "", true},
 		{"dead first seed", "redis://" + dead + "?addr=" + c.Addrs()[2], "", true},
 		{"database path ignored", "redis://" + c.Addrs()[0] + "/0", "", true},
 		{"only dead seeds", "redis://" + dead, "", false},
-		{"prefix with a hash tag", clusterURL(c), "{x}:", false},
+		{"prefix with a hash tag", c.URL(), "{x}:", false},
 		{"unknown parameter", "redis://" + c.Addrs()[0] + "?bogus=1", "", false},
 		{"bad URL keeps secret", "redis://:s3cret-pw@127.0.0.1:notaport", "", false},
 	}

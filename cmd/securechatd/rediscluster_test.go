@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -18,17 +17,9 @@ import (
 func TestRedisClusterStore(t *testing.T) {
 	t.Parallel()
 	c := redistest.StartCluster(t, 3)
-	addrs := c.Addrs()
-	args := []string{"--redis=redis://" + addrs[0] + "?" + url.Values{"addr": addrs[1:]}.Encode(), "--redis-cluster"}
+	args := []string{"--redis=" + c.URL(), "--redis-cluster"}
 	d := startDaemon(t, daemonSpec{env: passwordEnv(roomPassword), args: args})
-	alice, _ := d.register("alicecluster", roomPassword)
-	bob, _ := d.register("bobcluster", roomPassword)
-	alice.JoinAndSync("#slotroom")
-	bob.JoinAndSync("#slotroom")
-	for i := range 5 {
-		alice.Send("PRIVMSG #slotroom :over-cluster-%d", i)
-		bob.Expect(fmt.Sprintf(` :?over-cluster-%d$`, i))
-	}
+	chatFive(d, "alicecluster", "bobcluster", "#slotroom", "over-cluster")
 	d.stop()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -54,5 +45,19 @@ func TestRedisClusterStore(t *testing.T) {
 	carol, _ := d2.register("carol", roomPassword)
 	if lines := carol.JoinAndSync("#slotroom"); !containsMatch(lines, ` PRIVMSG #slotroom :.*over-cluster-4$`) {
 		t.Errorf("history from the cluster not replayed: %q", strings.Join(lines, "\n"))
+	}
+}
+
+// chatFive registers from and to on d, joins both to channel, and has
+// from send text-0 … text-4 there, each of which to must receive.
+func chatFive(d *running, from, to, channel, text string) {
+	d.t.Helper()
+	sender, _ := d.register(from, roomPassword)
+	receiver, _ := d.register(to, roomPassword)
+	sender.JoinAndSync(channel)
+	receiver.JoinAndSync(channel)
+	for i := range 5 {
+		sender.Send("PRIVMSG %s :%s-%d", channel, text, i)
+		receiver.Expect(fmt.Sprintf(` :?%s-%d$`, text, i))
 	}
 }
