@@ -34,6 +34,22 @@ func TestRedisClusterContract(t *testing.T) {
 	testStorePrefixed(t, func(t *testing.T, opts Options) *Redis { return openCluster(t, c, opts) })
 }
 
+// TestQueueSurvivesClusterClientKills is TestQueueSurvivesClientKills
+// on a cluster, every master dropping its clients, with records for five
+// targets so that batches span masters and may fail on some only.
+func TestQueueSurvivesClusterClientKills(t *testing.T) {
+	t.Parallel()
+	c := redistest.StartCluster(t, 3)
+	testQueueSurvivesKills(t, openCluster(t, c, Options{}), 5, func() bool {
+		killed := false
+		for _, srv := range c.Servers {
+			n, _ := srv.Client().ClientKillByFilter(context.Background(), "type", "normal").Result()
+			killed = killed || n > 0
+		}
+		return killed
+	})
+}
+
 // TestRedisClusterKeySlots writes many targets and checks, with Redis's
 // own CLUSTER KEYSLOT, that each target's stream shares a slot with the
 // index set its scripts update, that the index buckets sit at evenly
