@@ -58,6 +58,7 @@ type Config struct {
 
 	Redis             string   // redis:// or rediss:// URL; empty: embedded store
 	RedisPasswordFile string   // AUTH password, kept out of the URL
+	RedisCluster      bool     // Redis names a Redis Cluster (seeds as addr= parameters)
 	MetricsListen     string   // empty: no metrics listener
 	WebListen         string   // HTTPS listener for IRC over WebSocket; empty: none
 	WebOrigins        []string // Origin host patterns allowed besides the request's own host

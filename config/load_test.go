@@ -206,6 +206,8 @@ func TestValidation(t *testing.T) {
 		{"log level unknown", []string{"--log-level=verbose"}, "log-level:"},
 		{"redis http scheme", []string{"--redis=http://localhost:6379"}, "redis:"},
 		{"redis no scheme", []string{"--redis=localhost:6379"}, "redis:"},
+		{"redis cluster seeds", []string{"--redis=redis://10.0.0.1:6379?addr=10.0.0.2:6379", "--redis-cluster"}, ""},
+		{"redis cluster without url", []string{"--redis-cluster"}, "redis-cluster:"},
 		{"redis password in url", []string{"--redis=redis://:hunter2@localhost:6379"}, "redis:"},
 		{"bad duration", []string{"--ping-interval=soon"}, "ping-interval:"},
 		{"bad days", []string{"--history-max-age=xd"}, "history-max-age:"},

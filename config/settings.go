@@ -53,6 +53,7 @@ func settings() []setting {
 		str("motd-file", "message-of-the-day file; empty for none", func(c *Config) *string { return &c.MOTDFile }),
 		str("log-level", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }),
 		str("redis", "redis:// or rediss:// URL without password; empty for the embedded store", func(c *Config) *string { return &c.Redis }),
+		boolean("redis-cluster", "the --redis URL names a Redis Cluster; give more seed nodes as addr= query parameters", func(c *Config) *bool { return &c.RedisCluster }),
 		str("redis-password-file", "file holding the Redis AUTH password", func(c *Config) *string { return &c.RedisPasswordFile }),
 		str("web-listen", "HTTPS listen address for IRC over WebSocket (wss://host:port/ws), with the TLS certificate; empty for none", func(c *Config) *string { return &c.WebListen }),
 		list("web-origins", "comma-separated Origin hosts (host or scheme://host, * wildcards) allowed besides the server's own", func(c *Config) *[]string { return &c.WebOrigins }),

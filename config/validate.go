@@ -260,6 +260,9 @@ func validateLogLevel(c *Config) error {
 // that it cannot leak through the process list or logs.
 func validateRedis(c *Config) error {
 	if c.Redis == "" {
+		if c.RedisCluster {
+			return errors.New("redis-cluster: needs a redis URL")
+		}
 		return nil
 	}
 	u, err := url.Parse(c.Redis)

@@ -48,7 +48,13 @@ func benchRedis(b *testing.B) Store {
 	return openRedis(b, redistest.Start(b), Options{MaxLen: 10000})
 }
 
-func BenchmarkRedisAppend(b *testing.B)    { benchAppend(b, benchRedis(b)) }
-func BenchmarkRedisLatest50(b *testing.B)  { benchLatest50(b, benchRedis(b)) }
-func BenchmarkMemoryAppend(b *testing.B)   { benchAppend(b, NewMemory(Options{MaxLen: 10000})) }
-func BenchmarkMemoryLatest50(b *testing.B) { benchLatest50(b, NewMemory(Options{MaxLen: 10000})) }
+func benchCluster(b *testing.B) Store {
+	return openCluster(b, redistest.StartCluster(b, 3), Options{MaxLen: 10000})
+}
+
+func BenchmarkRedisAppend(b *testing.B)          { benchAppend(b, benchRedis(b)) }
+func BenchmarkRedisLatest50(b *testing.B)        { benchLatest50(b, benchRedis(b)) }
+func BenchmarkRedisClusterAppend(b *testing.B)   { benchAppend(b, benchCluster(b)) }
+func BenchmarkRedisClusterLatest50(b *testing.B) { benchLatest50(b, benchCluster(b)) }
+func BenchmarkMemoryAppend(b *testing.B)         { benchAppend(b, NewMemory(Options{MaxLen: 10000})) }
+func BenchmarkMemoryLatest50(b *testing.B)       { benchLatest50(b, NewMemory(Options{MaxLen: 10000})) }

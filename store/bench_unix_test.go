@@ -17,8 +17,17 @@ import (
 // process spent per batch (cpu-ns/op): the client's share, which is what
 // the append path costs the daemon. redis-server is a child, not counted.
 func BenchmarkRedisAppendBatch50(b *testing.B) {
+	benchAppendBatch50(b, openRedis(b, redistest.Start(b), Options{MaxLen: 10000}))
+}
+
+// BenchmarkRedisClusterAppendBatch50 is the same on a 3-master cluster,
+// where a batch's keys fan out over the masters.
+func BenchmarkRedisClusterAppendBatch50(b *testing.B) {
+	benchAppendBatch50(b, openCluster(b, redistest.StartCluster(b, 3), Options{MaxLen: 10000}))
+}
+
+func benchAppendBatch50(b *testing.B, s *Redis) {
 	const size, keys = 50, 5
-	s := openRedis(b, redistest.Start(b), Options{MaxLen: 10000})
 	ctx := b.Context()
 	data := make([]byte, 250)
 	batch := make([]KeyedRecord, size)

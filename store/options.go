@@ -16,7 +16,8 @@ type Options struct {
 	// It is read from a file by the caller and never logged.
 	Password string
 	// Prefix is put in front of every Redis key, so several daemons can
-	// share a database. Empty means DefaultPrefix.
+	// share a database. Empty means DefaultPrefix. On a Redis Cluster it
+	// may not contain { or }, which would override the keys' hash tags.
 	Prefix string
 	// ObserveLatency, if not nil, is called after every Redis round trip
 	// with a short, fixed operation name ("append", "query", "targets",

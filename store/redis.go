@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 var (
@@ -20,20 +19,21 @@ var (
 	_ BatchAppender = (*Redis)(nil)
 )
 
-// Redis stores history in one Redis Stream per target key, named
-// <prefix>h:<key>, whose entry IDs are the records' millisecond times, so
-// time queries become XRANGE bounds. A sorted set <prefix>targets maps each
-// key to its newest record time for Targets. The keyring is the string
-// <prefix>keyring and channel states the hash <prefix>channels. Every name
-// is built from the prefix and the caller's opaque key only.
+// Redis stores history in one Redis Stream per target key, whose entry IDs
+// are the records' millisecond times, so time queries become XRANGE
+// bounds. A sorted set, the targets index, maps each key to its newest
+// record time for Targets. The keyring is a string, channel states and
+// blobs are hashes. keyLayout names them all, on a single Redis or a
+// Redis Cluster, from the prefix and the caller's opaque keys only.
 //
 // Redis is safe for concurrent use; go-redis pools connections. Appends
 // go through a client of their own (writer), so the Queue's pipelines
 // never wait behind reads for a connection, nor reads behind them.
 type Redis struct {
-	client  *redis.Client
-	writer  *redis.Client
-	prefix  string
+	client  redis.UniversalClient
+	writer  redis.UniversalClient
+	link    func() redis.UniversalClient // see LinkClient
+	names   keyLayout
 	maxLen  int
 	observe func(op string, d time.Duration)
 	onIndex func(error)
@@ -65,8 +65,8 @@ const (
 const pageMax = 1024
 
 // trimScript trims one stream and, if that empties it, deletes it and
-// drops it from the targets set in the same atomic step, so a concurrent
-// Append cannot be left out of the set.
+// drops it from its targets index in the same atomic step, so a
+// concurrent Append cannot be left out of the index.
 const trimScript = `
 redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1])
 if redis.call('XLEN', KEYS[1]) == 0 then
@@ -74,62 +74,6 @@ if redis.call('XLEN', KEYS[1]) == 0 then
 	redis.call('ZREM', KEYS[2], ARGV[2])
 end
 return 0`
-
-// OpenRedis connects to the Redis server at rawURL (redis:// or rediss://)
-// and checks that it answers, so a wrong address or password fails at
-// startup. opts.Password, if set, replaces the URL's password. Errors never
-// contain the URL, which may hold a password.
-func OpenRedis(ctx context.Context, rawURL string, opts Options) (*Redis, error) {
-	o, err := redis.ParseURL(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("store: parse redis URL: %w", redactURLError(err))
-	}
-	if opts.Password != "" {
-		o.Password = opts.Password
-	}
-	// Single-node Redis has no maintenance notifications; asking for them
-	// costs a round trip per connection.
-	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	// The Queue has one writer goroutine: one connection, and a spare
-	// while a broken one is replaced, are all it needs.
-	// Its context's deadline bounds each write (Queue.WriteTimeout), not
-	// only the client's read and write timeouts.
-	wo := *o
-	wo.PoolSize = 2
-	wo.ContextTimeoutEnabled = true
-	r := newRedis(redis.NewClient(o), redis.NewClient(&wo), opts)
-	if err := r.Ping(ctx); err != nil {
-		_ = r.Close()
-		return nil, fmt.Errorf("store: open redis: %w", err)
-	}
-	return r, nil
-}
-
-func newRedis(c, writer *redis.Client, opts Options) *Redis {
-	prefix := opts.Prefix
-	if prefix == "" {
-		prefix = DefaultPrefix
-	}
-	return &Redis{
-		client: c, writer: writer,
-		prefix: prefix, maxLen: opts.MaxLen, observe: opts.ObserveLatency,
-		onIndex: opts.OnIndexError, top: make(map[string]int64),
-	}
-}
-
-// redactURLError drops the URL that net/url puts in its parse errors.
-func redactURLError(err error) error {
-	if ue, ok := errors.AsType[*url.Error](err); ok {
-		return ue.Err
-	}
-	return err
-}
-
-func (r *Redis) streamKey(key string) string { return r.prefix + "h:" + key }
-func (r *Redis) targetsKey() string          { return r.prefix + "targets" }
-func (r *Redis) keyringKey() string          { return r.prefix + "keyring" }
-func (r *Redis) channelsKey() string         { return r.prefix + "channels" }
-func (r *Redis) blobsKey(kind string) string { return r.prefix + "b:" + kind }
 
 // timed reports one round trip that began at start to ObserveLatency.
 func (r *Redis) timed(op string, start time.Time) { observe(r.observe, op, start) }
@@ -158,7 +102,7 @@ func (r *Redis) Query(ctx context.Context, key string, q Query) ([]Record, error
 	w := newWindow(q)
 	count := min(q.Limit+8, pageMax)
 	for {
-		msgs, err := r.page(ctx, r.streamKey(key), near, far, count, q.FromNewest)
+		msgs, err := r.page(ctx, r.names.stream(key), near, far, count, q.FromNewest)
 		if err != nil {
 			return nil, err
 		}
@@ -221,7 +165,9 @@ func parseEntry(m redis.XMessage) entry {
 }
 
 // Targets lists keys whose newest record lies in (after, before), newest
-// first, at most limit of them. A zero after or before is unbounded.
+// first, at most limit of them. A zero after or before is unbounded. On a
+// cluster it asks every index bucket for its newest limit in one
+// pipeline and keeps the newest limit of them all.
 func (r *Redis) Targets(ctx context.Context, after, before time.Time, limit int) ([]TargetActivity, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -229,17 +175,36 @@ func (r *Redis) Targets(ctx context.Context, after, before time.Time, limit int)
 	lo, hi := targetBounds(after, before)
 	by := &redis.ZRangeBy{Min: scoreBound(lo, "-inf"), Max: scoreBound(hi, "+inf"), Count: int64(limit)}
 	start := time.Now()
-	zs, err := r.client.ZRevRangeByScoreWithScores(ctx, r.targetsKey(), by).Result()
+	pipe := r.client.Pipeline()
+	var reads []*redis.ZSliceCmd
+	for _, index := range r.names.indexes() {
+		reads = append(reads, pipe.ZRevRangeByScoreWithScores(ctx, index, by))
+	}
+	_, err := pipe.Exec(ctx)
 	r.timed("targets", start)
 	if err != nil {
 		return nil, fmt.Errorf("store: targets: %w", err)
 	}
-	out := make([]TargetActivity, 0, len(zs))
-	for _, z := range zs {
-		key, _ := z.Member.(string)
-		out = append(out, TargetActivity{Key: key, Latest: msTime(int64(z.Score))})
+	var out []TargetActivity
+	for _, c := range reads {
+		for _, z := range c.Val() {
+			key, _ := z.Member.(string)
+			out = append(out, TargetActivity{Key: key, Latest: msTime(int64(z.Score))})
+		}
 	}
-	return out, nil
+	if len(reads) > 1 {
+		slices.SortFunc(out, newestFirst)
+	}
+	return out[:min(limit, len(out))], nil
+}
+
+// newestFirst orders activities as ZREVRANGEBYSCORE does: by time, then
+// by key, both descending.
+func newestFirst(a, b TargetActivity) int {
+	if c := b.Latest.Compare(a.Latest); c != 0 {
+		return c
+	}
+	return strings.Compare(b.Key, a.Key)
 }
 
 // scoreBound renders an exclusive score bound, or inf for an open one.
@@ -251,39 +216,48 @@ func scoreBound(ms int64, inf string) string {
 }
 
 // TrimBefore deletes every record positioned before t with XTRIM MINID on
-// each stream in the targets set, and drops streams left empty from it.
-// It walks the set with ZSCAN, a batch of streams per round trip.
+// each stream in the targets index, and drops streams left empty from it.
+// It walks each index set with ZSCAN, a batch of streams per round trip.
 func (r *Redis) TrimBefore(ctx context.Context, t time.Time) error {
 	minID := strconv.FormatInt(max(t.UnixMilli(), 0), 10)
+	for _, index := range r.names.indexes() {
+		if err := r.trimIndex(ctx, index, minID); err != nil {
+			return err
+		}
+	}
+	r.pruneTop(t.UnixMilli())
+	return nil
+}
+
+// trimIndex trims the streams listed in one index set.
+func (r *Redis) trimIndex(ctx context.Context, index, minID string) error {
 	var cursor uint64
 	for {
 		start := time.Now()
-		pairs, next, err := r.client.ZScan(ctx, r.targetsKey(), cursor, "", 500).Result()
+		pairs, next, err := r.client.ZScan(ctx, index, cursor, "", 500).Result()
 		r.timed("trim", start)
 		if err != nil {
 			return fmt.Errorf("store: trim: %w", err)
 		}
-		if err := r.trimBatch(ctx, minID, pairs); err != nil {
+		if err := r.trimBatch(ctx, index, minID, pairs); err != nil {
 			return err
 		}
 		if cursor = next; cursor == 0 {
-			r.pruneTop(t.UnixMilli())
 			return nil
 		}
 	}
 }
 
 // trimBatch trims the streams of pairs, ZSCAN's alternating members and
-// scores.
-func (r *Redis) trimBatch(ctx context.Context, minID string, pairs []string) error {
+// scores from index.
+func (r *Redis) trimBatch(ctx context.Context, index, minID string, pairs []string) error {
 	if len(pairs) == 0 {
 		return nil
 	}
 	start := time.Now()
 	_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i := 0; i < len(pairs); i += 2 {
-			keys := []string{r.streamKey(pairs[i]), r.targetsKey()}
-			p.Eval(ctx, trimScript, keys, minID, pairs[i])
+			p.Eval(ctx, trimScript, []string{r.names.stream(pairs[i]), index}, minID, pairs[i])
 		}
 		return nil
 	})
@@ -291,13 +265,14 @@ func (r *Redis) trimBatch(ctx context.Context, minID string, pairs []string) err
 	return wrapErr("trim", err)
 }
 
-// DeleteTarget deletes key's stream and drops it from the targets set in
-// one MULTI, so Targets never lists a stream that is gone.
+// DeleteTarget deletes key's stream and drops it from its targets index
+// in one MULTI (both share a slot on a cluster), so Targets never lists a
+// stream that is gone.
 func (r *Redis) DeleteTarget(ctx context.Context, key string) error {
 	start := time.Now()
 	_, err := r.writer.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.Del(ctx, r.streamKey(key))
-		p.ZRem(ctx, r.targetsKey(), key)
+		p.Del(ctx, r.names.stream(key))
+		p.ZRem(ctx, r.names.index(key), key)
 		return nil
 	})
 	r.timed("delete", start)
@@ -310,7 +285,7 @@ func (r *Redis) DeleteTarget(ctx context.Context, key string) error {
 // Keyring returns the stored keyring, or ErrNotFound.
 func (r *Redis) Keyring(ctx context.Context) ([]byte, error) {
 	start := time.Now()
-	data, err := r.client.Get(ctx, r.keyringKey()).Bytes()
+	data, err := r.client.Get(ctx, r.names.keyring()).Bytes()
 	r.timed("keyring", start)
 	if errors.Is(err, redis.Nil) {
 		return nil, ErrNotFound
@@ -321,14 +296,14 @@ func (r *Redis) Keyring(ctx context.Context) ([]byte, error) {
 // SaveKeyring replaces the stored keyring.
 func (r *Redis) SaveKeyring(ctx context.Context, data []byte) error {
 	start := time.Now()
-	err := r.client.Set(ctx, r.keyringKey(), data, 0).Err()
+	err := r.client.Set(ctx, r.names.keyring(), data, 0).Err()
 	r.timed("keyring", start)
 	return wrapErr("save keyring", err)
 }
 
 // ChannelStates returns every stored channel state, by key.
 func (r *Redis) ChannelStates(ctx context.Context) (map[string][]byte, error) {
-	out, err := r.hashBytes(ctx, r.channelsKey(), "channel_state")
+	out, err := r.hashBytes(ctx, r.names.channels(), "channel_state")
 	if err != nil {
 		return nil, fmt.Errorf("store: channel states: %w", err)
 	}
@@ -353,7 +328,7 @@ func (r *Redis) hashBytes(ctx context.Context, key, op string) (map[string][]byt
 // SaveChannelState replaces one channel's state.
 func (r *Redis) SaveChannelState(ctx context.Context, key string, data []byte) error {
 	start := time.Now()
-	err := r.client.HSet(ctx, r.channelsKey(), key, data).Err()
+	err := r.client.HSet(ctx, r.names.channels(), key, data).Err()
 	r.timed("channel_state", start)
 	return wrapErr("save channel state", err)
 }
@@ -361,14 +336,14 @@ func (r *Redis) SaveChannelState(ctx context.Context, key string, data []byte) e
 // DeleteChannelState removes one channel's state; absent keys are fine.
 func (r *Redis) DeleteChannelState(ctx context.Context, key string) error {
 	start := time.Now()
-	err := r.client.HDel(ctx, r.channelsKey(), key).Err()
+	err := r.client.HDel(ctx, r.names.channels(), key).Err()
 	r.timed("channel_state", start)
 	return wrapErr("delete channel state", err)
 }
 
 // Blobs returns every stored blob of kind, by key: one hash per kind.
 func (r *Redis) Blobs(ctx context.Context, kind string) (map[string][]byte, error) {
-	out, err := r.hashBytes(ctx, r.blobsKey(kind), "blob")
+	out, err := r.hashBytes(ctx, r.names.blobs(kind), "blob")
 	if err != nil {
 		return nil, fmt.Errorf("store: blobs: %w", err)
 	}
@@ -378,7 +353,7 @@ func (r *Redis) Blobs(ctx context.Context, kind string) (map[string][]byte, erro
 // SaveBlob replaces one blob of kind.
 func (r *Redis) SaveBlob(ctx context.Context, kind, key string, data []byte) error {
 	start := time.Now()
-	err := r.client.HSet(ctx, r.blobsKey(kind), key, data).Err()
+	err := r.client.HSet(ctx, r.names.blobs(kind), key, data).Err()
 	r.timed("blob", start)
 	return wrapErr("save blob", err)
 }
@@ -386,15 +361,21 @@ func (r *Redis) SaveBlob(ctx context.Context, kind, key string, data []byte) err
 // DeleteBlob removes one blob of kind; absent keys are fine.
 func (r *Redis) DeleteBlob(ctx context.Context, kind, key string) error {
 	start := time.Now()
-	err := r.client.HDel(ctx, r.blobsKey(kind), key).Err()
+	err := r.client.HDel(ctx, r.names.blobs(kind), key).Err()
 	r.timed("blob", start)
 	return wrapErr("delete blob", err)
 }
 
-// Ping reports whether Redis answers; use it for readiness.
+// Ping reports whether Redis answers; use it for readiness. On a cluster
+// every master must answer, since each holds a share of the targets.
 func (r *Redis) Ping(ctx context.Context) error {
 	start := time.Now()
-	err := r.client.Ping(ctx).Err()
+	var err error
+	if cc, ok := r.client.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return c.Ping(ctx).Err() })
+	} else {
+		err = r.client.Ping(ctx).Err()
+	}
 	r.timed("ping", start)
 	return wrapErr("ping", err)
 }

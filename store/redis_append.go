@@ -61,7 +61,7 @@ func (r *Redis) pipeAppends(ctx context.Context, recs []KeyedRecord, idMs []int6
 	}
 	zadds := make([]*redis.IntCmd, 0, len(latest))
 	for key, ms := range latest {
-		zadds = append(zadds, pipe.ZAddGT(ctx, r.targetsKey(), redis.Z{Score: float64(ms), Member: key}))
+		zadds = append(zadds, pipe.ZAddGT(ctx, r.names.index(key), redis.Z{Score: float64(ms), Member: key}))
 	}
 	if err := r.exec(ctx, pipe); err != nil {
 		return nil, err
@@ -93,7 +93,7 @@ func (r *Redis) xaddArgs(kr KeyedRecord, idMs int64) *redis.XAddArgs {
 	if ms := kr.Time.UnixMilli(); ms != idMs {
 		values = append(values, fieldTime, ms)
 	}
-	a := &redis.XAddArgs{Stream: r.streamKey(kr.Key), ID: strconv.FormatInt(idMs, 10) + "-*", Values: values}
+	a := &redis.XAddArgs{Stream: r.names.stream(kr.Key), ID: strconv.FormatInt(idMs, 10) + "-*", Values: values}
 	if r.maxLen > 0 {
 		a.MaxLen, a.Approx = int64(r.maxLen), true
 	}
@@ -187,7 +187,7 @@ func (r *Redis) streamTops(ctx context.Context, recs []KeyedRecord, failed []int
 	reads := make(map[string]*redis.XMessageSliceCmd)
 	for _, i := range failed {
 		if key := recs[i].Key; reads[key] == nil {
-			reads[key] = pipe.XRevRangeN(ctx, r.streamKey(key), "+", "-", 1)
+			reads[key] = pipe.XRevRangeN(ctx, r.names.stream(key), "+", "-", 1)
 		}
 	}
 	if err := r.exec(ctx, pipe); err != nil {

@@ -246,14 +246,22 @@ func TestRedisAppendAfterClientKill(t *testing.T) {
 func TestQueueSurvivesClientKills(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	r := openRedis(t, srv, Options{})
+	testQueueSurvivesKills(t, openRedis(t, srv, Options{}), 1, func() bool {
+		n, _ := srv.Client().ClientKillByFilter(context.Background(), "type", "normal").Result()
+		return n > 0
+	})
+}
+
+// testQueueSurvivesKills writes through a queue to r over keys keys while
+// kill drops connections, and checks each key's records as
+// TestQueueSurvivesClientKills says.
+func testQueueSurvivesKills(t *testing.T, r *Redis, keys int, kill func() bool) {
 	var failures atomic.Int64
 	q := NewQueue(r, fastRetry(QueueOptions{Size: 10000, OnError: func(error) { failures.Add(1) }}))
 	closeQueue(t, q)
 	stop := make(chan struct{})
 	var kills atomic.Int64
 	var wg sync.WaitGroup
-	killer := srv.Client()
 	wg.Go(func() {
 		for {
 			select {
@@ -261,7 +269,7 @@ func TestQueueSurvivesClientKills(t *testing.T) {
 				return
 			case <-time.After(2 * time.Millisecond):
 			}
-			if n, _ := killer.ClientKillByFilter(context.Background(), "type", "normal").Result(); n > 0 {
+			if kill() {
 				kills.Add(1)
 			}
 		}
@@ -269,7 +277,7 @@ func TestQueueSurvivesClientKills(t *testing.T) {
 	const n = 3000
 	data := []byte(strings.Repeat("x", 200))
 	for i := range n {
-		if !q.Append("k", Record{ID: strconv.Itoa(i), Time: at(i), Data: data}) {
+		if !q.Append("k"+strconv.Itoa(i%keys), Record{ID: strconv.Itoa(i / keys), Time: at(i), Data: data}) {
 			t.Fatalf("Append %d refused", i)
 		}
 		if i%100 == 0 {
@@ -284,9 +292,13 @@ func TestQueueSurvivesClientKills(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
-	got := ids(mustQuery(t, r, "k", Query{Limit: 4 * n}))
-	checkAtLeastOnce(t, got, n, int(failures.Load()+kills.Load())*maxBatch)
-	t.Logf("%d kills, %d failed writes, %d duplicates", kills.Load(), failures.Load(), len(got)-n)
+	dups := 0
+	for k := range keys {
+		got := ids(mustQuery(t, r, "k"+strconv.Itoa(k), Query{Limit: 4 * n}))
+		checkAtLeastOnce(t, got, n/keys, int(failures.Load()+kills.Load())*maxBatch)
+		dups += len(got) - n/keys
+	}
+	t.Logf("%d kills, %d failed writes, %d duplicates", kills.Load(), failures.Load(), dups)
 }
 
 // checkAtLeastOnce checks that got holds ids 0..n-1, first appearances in

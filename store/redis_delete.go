@@ -7,7 +7,7 @@ import (
 )
 
 // deleteScript removes the entries ARGV[2..] from the stream KEYS[1] and
-// keeps the targets set KEYS[2] in step in the same atomic step: if the
+// keeps its targets index KEYS[2] in step in the same atomic step: if the
 // stream is left empty it is deleted and its key (ARGV[1]) leaves the set,
 // else the key's score becomes the newest entry left, as Append sets it.
 // Deleting an empty stream also resets its last ID, so later appends are
@@ -29,7 +29,7 @@ return n`
 // millisecond (a redacted message is usually recent, so the first page
 // holds it), then deletes them with deleteScript.
 func (r *Redis) Delete(ctx context.Context, key string, ref Ref) error {
-	stream := r.streamKey(key)
+	stream := r.names.stream(key)
 	entryIDs, err := r.findEntries(ctx, stream, max(ref.Time.UnixMilli(), 0), ref.ID)
 	if err != nil {
 		return err
@@ -39,7 +39,7 @@ func (r *Redis) Delete(ctx context.Context, key string, ref Ref) error {
 	}
 	args := append([]any{key}, entryIDs...)
 	start := time.Now()
-	n, err := r.client.Eval(ctx, deleteScript, []string{stream, r.targetsKey()}, args...).Int()
+	n, err := r.client.Eval(ctx, deleteScript, []string{stream, r.names.index(key)}, args...).Int()
 	r.timed("delete", start)
 	if err != nil {
 		return wrapErr("delete", err)

@@ -32,10 +32,16 @@ func openRedis(t testing.TB, srv *redistest.Server, opts Options) *Redis {
 func TestRedisContract(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
+	testStorePrefixed(t, func(t *testing.T, opts Options) *Redis { return openRedis(t, srv, opts) })
+}
+
+// testStorePrefixed runs the contract on the stores open returns, each
+// under its own prefix.
+func testStorePrefixed(t *testing.T, open func(t *testing.T, opts Options) *Redis) {
 	var n atomic.Int64
 	testStore(t, func(t *testing.T, opts Options) Store {
 		opts.Prefix = "c" + strconv.FormatInt(n.Add(1), 10) + ":"
-		return openRedis(t, srv, opts)
+		return open(t, opts)
 	})
 }
 

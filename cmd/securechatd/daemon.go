@@ -135,6 +135,9 @@ func openStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics, log 
 		}
 		opts.Password = pw
 	}
+	if cfg.RedisCluster {
+		return store.OpenRedisCluster(ctx, cfg.Redis, opts)
+	}
 	return store.OpenRedis(ctx, cfg.Redis, opts)
 }
 

@@ -197,6 +197,12 @@ func assertReplayed(t *testing.T, joinLines []string, channel string, texts ...s
 // of the secrets appears in plain text.
 func assertNothingPlain(t *testing.T, rdb *redis.Client, secrets ...string) {
 	t.Helper()
+	assertNotIn(t, redisText(t, rdb), secrets...)
+}
+
+// redisText returns every key and value of the Redis server rdb talks to.
+func redisText(t *testing.T, rdb *redis.Client) []byte {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	keys, err := rdb.Keys(ctx, "*").Result()
@@ -227,11 +233,18 @@ func assertNothingPlain(t *testing.T, rdb *redis.Client, secrets ...string) {
 			t.Errorf("unexpected Redis key %s of type %s", k, typ)
 		}
 	}
-	if all.Len() == 0 {
+	return all.Bytes()
+}
+
+// assertNotIn fails if all, what Redis holds, is empty or shows any of
+// the secrets.
+func assertNotIn(t *testing.T, all []byte, secrets ...string) {
+	t.Helper()
+	if len(all) == 0 {
 		t.Fatalf("Redis is empty: nothing was stored")
 	}
 	for _, s := range secrets {
-		if bytes.Contains(bytes.ToLower(all.Bytes()), []byte(strings.ToLower(s))) {
+		if bytes.Contains(bytes.ToLower(all), []byte(strings.ToLower(s))) {
 			t.Errorf("%q is readable in Redis", s)
 		}
 	}

@@ -359,14 +359,7 @@ func TestRedisOverTLSWithAuth(t *testing.T) {
 	}
 
 	d := startDaemon(t, daemonSpec{env: append(passwordEnv(roomPassword), trusted), args: []string{"--redis=" + url, "--redis-password-file=" + pwFile}})
-	alice, _ := d.register("alice", roomPassword)
-	bob, _ := d.register("bob", roomPassword)
-	alice.JoinAndSync("#tlsredis")
-	bob.JoinAndSync("#tlsredis")
-	for i := range 5 {
-		alice.Send("PRIVMSG #tlsredis :over-rediss-%d", i)
-		bob.Expect(fmt.Sprintf(` :?over-rediss-%d$`, i))
-	}
+	chatFive(d, "alice", "bob", "#tlsredis", "over-rediss")
 	d.stop()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

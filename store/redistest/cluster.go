@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"context"
+	"net/url"
 	"os/exec"
 	"strings"
 	"sync"
@@ -75,6 +76,13 @@ func (c *Cluster) Addrs() []string {
 		addrs[i] = s.Addr()
 	}
 	return addrs
+}
+
+// URL names the cluster by its first node, with the others as addr=
+// parameters: the form of store.OpenRedisCluster and --redis-cluster.
+func (c *Cluster) URL() string {
+	addrs := c.Addrs()
+	return "redis://" + addrs[0] + "?" + url.Values{"addr": addrs[1:]}.Encode()
 }
 
 // Client returns a cluster client for assertions, shared by the test and
