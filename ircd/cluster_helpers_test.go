@@ -1,46 +1,90 @@
 package ircd
 
 import (
+	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"securechat/crypto"
 	"securechat/ircd/cluster"
+	"securechat/store"
 	"securechat/store/redistest"
 )
 
 // testLease keeps node loss quick to see in tests.
 const clusterTestLease = 1500 * time.Millisecond
 
-// clusterEnv is several in-process nodes on one real redis-server,
-// sharing its store and the room's keys, as nodes on several machines do.
+// clusterEnv is several in-process nodes sharing one real Redis (a
+// redis-server, or a 3-master Redis Cluster) for their store and their
+// cluster state, and the room's keys, as nodes on several machines do.
 type clusterEnv struct {
-	*redisEnv
-	nodes   []*testServer
-	clients []*redis.Client // each node's cluster client, in the order of nodes
+	store     store.Store
+	vault     *crypto.Vault
+	newClient func() redis.UniversalClient // a RESP2 client for one node
+	redis     *redistest.Server            // the single redis-server; nil on a Redis Cluster
+	prefix    string                       // of the cluster's keys; "" for the default
+	nodes     []*testServer
+	clients   []redis.UniversalClient // each node's cluster client, in the order of nodes
 }
 
 func newClusterEnv(t *testing.T, n int, opts ...serverOption) *clusterEnv {
 	t.Helper()
-	e := &clusterEnv{redisEnv: newRedisEnv(t)}
+	re := newRedisEnv(t)
+	e := &clusterEnv{store: re.store, vault: re.vault, redis: re.redis, newClient: func() redis.UniversalClient {
+		return redis.NewClient(&redis.Options{Addr: re.redis.Addr(), Protocol: 2})
+	}}
+	e.start(t, n, opts...)
+	return e
+}
+
+// envFunc starts n nodes of a cluster.
+type envFunc func(t *testing.T, n int, opts ...serverOption) *clusterEnv
+
+// onRedisCluster returns an envFunc for nodes on a real 3-master Redis
+// Cluster, rc; each env keeps to its own key prefix, so the tests of one
+// cluster stay apart.
+func onRedisCluster(rc *redistest.Cluster) envFunc {
+	var envs atomic.Int32
+	return func(t *testing.T, n int, opts ...serverOption) *clusterEnv {
+		t.Helper()
+		prefix := fmt.Sprintf("t%d:", envs.Add(1))
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		st, err := store.OpenRedisCluster(ctx, rc.URL(), store.Options{MaxLen: 1000, Prefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		e := &clusterEnv{store: st, vault: newTestVault(t), prefix: prefix, newClient: func() redis.UniversalClient {
+			return rc.NewClient(func(o *redis.ClusterOptions) { o.Protocol = 2 })
+		}}
+		e.start(t, n, opts...)
+		return e
+	}
+}
+
+func (e *clusterEnv) start(t *testing.T, n int, opts ...serverOption) {
+	t.Helper()
 	for i := range n {
 		e.nodes = append(e.nodes, e.node(t, fmt.Sprintf("node%d", i+1), opts...))
 	}
 	e.waitPeers(t, n)
-	return e
 }
 
 // node starts one more node with the given id.
 func (e *clusterEnv) node(t *testing.T, id string, opts ...serverOption) *testServer {
 	t.Helper()
-	client := redis.NewClient(&redis.Options{Addr: e.redis.Addr(), Protocol: 2})
+	client := e.newClient()
 	t.Cleanup(func() { _ = client.Close() })
 	e.clients = append(e.clients, client)
-	cfg := &cluster.Config{Client: client, NodeID: id, Lease: clusterTestLease}
-	return e.server(t, append([]serverOption{func(s *testServerSetup) { s.cluster = cfg }}, opts...)...)
+	cfg := &cluster.Config{Client: client, NodeID: id, Lease: clusterTestLease, Prefix: e.prefix}
+	base := []serverOption{withStore(e.store, e.vault), func(s *testServerSetup) { s.cluster = cfg }}
+	return newTestServer(t, append(base, opts...)...)
 }
 
 // waitPeers waits until every node sees n nodes.
@@ -72,7 +116,6 @@ func waitNick(t *testing.T, ts *testServer, nick string) *Client {
 	}
 }
 
-var _ = redistest.Start
 
 // waitMember waits until ts sees nick in channel.
 func waitMember(t *testing.T, ts *testServer, channel, nick string) {

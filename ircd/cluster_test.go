@@ -7,10 +7,13 @@ import (
 	"time"
 
 	"securechat/ircd/push/pushtest"
+	"securechat/store/redistest"
 )
 
-func TestClusterChannelAcrossNodes(t *testing.T) {
-	e := newClusterEnv(t, 3)
+func TestClusterChannelAcrossNodes(t *testing.T) { testClusterChannelAcrossNodes(t, newClusterEnv) }
+
+func testClusterChannelAcrossNodes(t *testing.T, newEnv envFunc) {
+	e := newEnv(t, 3)
 	a := e.nodes[0].register("alice", "server-time", "message-tags")
 	b := e.nodes[1].register("bob", "server-time", "message-tags")
 	c := e.nodes[2].register("carol")
@@ -70,8 +73,10 @@ func TestClusterNickUniqueAcrossNodes(t *testing.T) {
 	b.Expect(`:bob!\S+ NICK alice`)
 }
 
-func TestClusterNickRaceHasOneWinner(t *testing.T) {
-	e := newClusterEnv(t, 3)
+func TestClusterNickRaceHasOneWinner(t *testing.T) { testClusterNickRaceHasOneWinner(t, newClusterEnv) }
+
+func testClusterNickRaceHasOneWinner(t *testing.T, newEnv envFunc) {
+	e := newEnv(t, 3)
 	for round := range 5 {
 		nick := "race" + string(rune('a'+round))
 		results := make(chan string, len(e.nodes))
@@ -98,7 +103,11 @@ func TestClusterNickRaceHasOneWinner(t *testing.T) {
 }
 
 func TestClusterPrivateMessageAndInfo(t *testing.T) {
-	e := newClusterEnv(t, 2)
+	testClusterPrivateMessageAndInfo(t, newClusterEnv)
+}
+
+func testClusterPrivateMessageAndInfo(t *testing.T, newEnv envFunc) {
+	e := newEnv(t, 2)
 	a := e.nodes[0].register("alice", "echo-message", "message-tags", "server-time")
 	b := e.nodes[1].register("bob", "message-tags", "server-time")
 	waitNick(t, e.nodes[0], "bob")
@@ -122,8 +131,10 @@ func TestClusterPrivateMessageAndInfo(t *testing.T) {
 	a.Expect(` 352 alice \* \S+ \S+ \S+ bob G`)
 }
 
-func TestClusterKickKillModeTopic(t *testing.T) {
-	e := newClusterEnv(t, 2, withOper(operHash(t)))
+func TestClusterKickKillModeTopic(t *testing.T) { testClusterKickKillModeTopic(t, newClusterEnv) }
+
+func testClusterKickKillModeTopic(t *testing.T, newEnv envFunc) {
+	e := newEnv(t, 2, withOper(operHash(t)))
 	op := operUp(e.nodes[0], "op")
 	v := e.nodes[1].register("victim")
 	op.JoinAndSync("#c")
@@ -180,8 +191,10 @@ func TestClusterLateNodeLearnsState(t *testing.T) {
 	c.Expect(` 475 carol #s `)
 }
 
-func TestClusterNodeLost(t *testing.T) {
-	e := newClusterEnv(t, 3)
+func TestClusterNodeLost(t *testing.T) { testClusterNodeLost(t, newClusterEnv) }
+
+func testClusterNodeLost(t *testing.T, newEnv envFunc) {
+	e := newEnv(t, 3)
 	a := e.nodes[0].register("alice")
 	doomed := e.nodes[2].register("doomed")
 	a.JoinAndSync("#x")
@@ -369,4 +382,20 @@ func TestClusterWebpushFromAnotherNode(t *testing.T) {
 	bob := e.nodes[1].register("bob")
 	bob.Send("PRIVMSG alice :across the cluster")
 	expectPush(t, ps, sub, vapid, ` PRIVMSG alice :across the cluster$`)
+}
+
+// TestRedisCluster runs the cluster's main tests on a real 3-master
+// Redis Cluster: the store's keys and the nodes' shard channels spread
+// over its masters.
+func TestRedisCluster(t *testing.T) {
+	newEnv := onRedisCluster(redistest.StartCluster(t, 3))
+	for name, f := range map[string]func(*testing.T, envFunc){
+		"ChannelAcrossNodes": testClusterChannelAcrossNodes,
+		"NickRace":           testClusterNickRaceHasOneWinner,
+		"PrivateMessage":     testClusterPrivateMessageAndInfo,
+		"KickKillModeTopic":  testClusterKickKillModeTopic,
+		"NodeLost":           testClusterNodeLost,
+	} {
+		t.Run(name, func(t *testing.T) { f(t, newEnv) })
+	}
 }
