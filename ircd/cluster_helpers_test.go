@@ -116,7 +116,6 @@ func waitNick(t *testing.T, ts *testServer, nick string) *Client {
 	}
 }
 
-
 // waitMember waits until ts sees nick in channel.
 func waitMember(t *testing.T, ts *testServer, channel, nick string) {
 	t.Helper()

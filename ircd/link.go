@@ -295,6 +295,6 @@ func (l *clusterLink) counts() metrics.ClusterCounts {
 		LeaseRenewals: st.LeaseRenewals, GuardsTripped: st.GuardsTripped, Resets: st.Resets,
 		Published: st.Published, PublishDropped: st.PublishDropped, PublishErrors: st.PublishErrors,
 		Received: st.Received, Lost: st.Lost, OutOfOrder: st.OutOfOrder, OpenFailures: st.OpenFailures,
-		Resubscribes: st.Resubscribes,
+		Resubscribes: st.Resubscribes, NotApplied: l.dropped.Load(),
 	}
 }

@@ -107,31 +107,30 @@ func (l *clusterLink) receive(m cluster.Message) {
 		l.dropped.Add(1)
 		return
 	}
-	if ev.Kind == evHello {
-		l.sendBurst(m.Origin)
-		return
-	}
-	switch ev.Kind {
-	case evUser:
-		l.upsert(m.Origin, &ev)
-		return
-	case evAccount:
-		if l.s.accounts != nil && ev.Account != nil {
-			l.s.accounts.Put(*ev.Account)
-		}
-		return
-	case evMarker:
-		l.s.remoteMarker(ev.Text, ev.Chan, msgTime(ev.At))
-		return
-	case evPush:
-		if l.s.push != nil && ev.Push != nil {
-			l.s.push.adopt(ev.Push)
-		}
-		return
-	}
-	if !l.applyLocal(&ev) && !l.applyGhost(&ev) {
+	if !l.applyNode(m.Origin, &ev) && !l.applyLocal(&ev) && !l.applyGhost(&ev) {
 		l.dropped.Add(1)
 	}
+}
+
+// applyNode handles the events about the node itself and about
+// accounts, which name no user.
+func (l *clusterLink) applyNode(origin string, ev *event) bool {
+	s := l.s
+	switch {
+	case ev.Kind == evHello:
+		l.sendBurst(origin)
+	case ev.Kind == evUser:
+		l.upsert(origin, ev)
+	case ev.Kind == evAccount && s.accounts != nil && ev.Account != nil:
+		s.accounts.Put(*ev.Account)
+	case ev.Kind == evMarker:
+		s.remoteMarker(ev.Text, ev.Chan, msgTime(ev.At))
+	case ev.Kind == evPush && s.push != nil && ev.Push != nil:
+		s.push.adopt(ev.Push)
+	default:
+		return false
+	}
+	return true
 }
 
 // applyLocal handles the events that act on this node's own users.

@@ -22,7 +22,10 @@ type ClusterCounts struct {
 	// messages_total{direction="in"}; messages_dropped_total{reason="lost"},
 	// {reason="out_of_order"} and {reason="open_failed"}
 	Received, Lost, OutOfOrder, OpenFailures uint64
-	Resubscribes                             uint64 // resubscribes_total
+	// messages_dropped_total{reason="not_applied"}: opened, but naming a
+	// user or event this node does not know (the nodes' views differ)
+	NotApplied   uint64
+	Resubscribes uint64 // resubscribes_total
 }
 
 // clusterCollector exports the cluster's counters at scrape time, so they
@@ -54,7 +57,7 @@ func newClusterCollector() *clusterCollector {
 		guards:       desc("split_brain_guards_total", "Times this node found itself fenced off by another holder of its lease."),
 		resets:       desc("redis_resets_total", "Times Redis was found to have lost the cluster registry."),
 		messages:     desc("messages_total", "Cross-node messages, by direction: out (published), in (received).", "direction"),
-		dropped:      desc("messages_dropped_total", "Cross-node messages dropped, by reason: queue_full, publish_error, lost, out_of_order, open_failed.", "reason"),
+		dropped:      desc("messages_dropped_total", "Cross-node messages dropped, by reason: queue_full, publish_error, lost, out_of_order, open_failed, not_applied.", "reason"),
 		resubscribes: desc("resubscribes_total", "Pub/sub subscriptions re-established after a reconnect."),
 	}
 }
@@ -101,6 +104,7 @@ func (c *clusterCollector) Collect(ch chan<- prometheus.Metric) {
 		{c.dropped, s.PublishDropped, "queue_full"}, {c.dropped, s.PublishErrors, "publish_error"},
 		{c.dropped, s.Lost, "lost"}, {c.dropped, s.OutOfOrder, "out_of_order"},
 		{c.dropped, s.OpenFailures, "open_failed"},
+		{c.dropped, s.NotApplied, "not_applied"},
 	} {
 		var labels []string
 		if v.l != "" {

@@ -56,7 +56,7 @@ func TestClusterMetricsValues(t *testing.T) {
 	m.SetClusterCounts(func() ClusterCounts {
 		return ClusterCounts{Node: "node2", Up: true, Nodes: 3,
 			LeaseRenewals: 11, GuardsTripped: 12, Resets: 13, Published: 14, PublishDropped: 15,
-			PublishErrors: 16, Received: 17, Lost: 18, OutOfOrder: 19, OpenFailures: 20, Resubscribes: 21}
+			PublishErrors: 16, Received: 17, Lost: 18, OutOfOrder: 19, OpenFailures: 20, Resubscribes: 21, NotApplied: 22}
 	})
 	m.ClusterLag.Observe(0.0003)
 	m.ClusterLag.Observe(2)
@@ -78,6 +78,7 @@ func TestClusterMetricsValues(t *testing.T) {
 		{"securechat_cluster_messages_dropped_total", "reason=lost", 18},
 		{"securechat_cluster_messages_dropped_total", "reason=out_of_order", 19},
 		{"securechat_cluster_messages_dropped_total", "reason=open_failed", 20},
+		{"securechat_cluster_messages_dropped_total", "reason=not_applied", 22},
 		{"securechat_cluster_resubscribes_total", "", 21},
 	}
 	for _, tc := range cases {
@@ -91,8 +92,8 @@ func TestClusterMetricsValues(t *testing.T) {
 			}
 		})
 	}
-	if n := len(got["securechat_cluster_messages_dropped_total"].GetMetric()); n != 5 {
-		t.Errorf("messages_dropped_total has %d series, want 5 reasons", n)
+	if n := len(got["securechat_cluster_messages_dropped_total"].GetMetric()); n != 6 {
+		t.Errorf("messages_dropped_total has %d series, want 6 reasons", n)
 	}
 	h := got["securechat_cluster_pubsub_lag_seconds"].GetMetric()[0].GetHistogram()
 	if h.GetSampleCount() != 2 || h.GetSampleSum() != 2.0003 {
