@@ -63,6 +63,7 @@ func (s *Server) registerChannel(c *Client, ch *Channel) string {
 	}
 	ch.reg = chanRegistration{founder: account, at: storedTime(time.Now())}
 	s.saveRegisteredLocked(ch)
+	s.link.registered(ch)
 	return ch.name + " is now registered to " + account + ": its settings now persist, and you get ops when you join."
 }
 
@@ -84,6 +85,7 @@ func (s *Server) unregisterChannel(c *Client, ch *Channel) string {
 		ch.lapseLocked()
 	}
 	s.history.SaveChannel(s.channelKey(ch), ch.stateLocked())
+	s.link.registered(ch)
 	ch.mu.Unlock()
 	s.dropIfEmpty(ch)
 	return ch.name + " is no longer registered: its settings lapse when it empties."

@@ -399,3 +399,40 @@ func TestRedisCluster(t *testing.T) {
 		t.Run(name, func(t *testing.T) { f(t, newEnv) })
 	}
 }
+
+func TestClusterRenameRegistrationWallops(t *testing.T) {
+	e := newClusterEnv(t, 2, withAccounts(), withOper(operHash(t)))
+	founder := e.nodes[0].registerAccount("founder", personalPassword, "draft/channel-rename")
+	far := e.nodes[1].register("far", "draft/channel-rename")
+	founder.JoinAndSync("#old")
+	waitMember(t, e.nodes[1], "#old", "founder")
+	far.JoinAndSync("#old")
+	founder.Expect(`:far!\S+ JOIN #old`)
+
+	founder.Send("RENAME #old #new :tidy")
+	far.Expect(`:founder!\S+ RENAME #old #new :?tidy$`)
+	far.Send("PRIVMSG #new :after the rename")
+	founder.Expect(`:far!\S+ PRIVMSG #new :after the rename`)
+	founder.Send("PRIVMSG #new :and back")
+	far.Expect(`:founder!\S+ PRIVMSG #new :and back`)
+
+	founder.Send("PRIVMSG ChanServ :REGISTER #new")
+	founder.Expect(`#new is now registered to founder`)
+	founder.Send("PART #new")
+	far.Expect(`:founder!\S+ PART #new`)
+	far.Send("PART #new")
+	far.Expect(`:far!\S+ PART #new`)
+	far.Send("JOIN #new") // a stranger to the founder's registration gets no ops
+	far.Expect(` 353 far = #new :?far$`)
+	founder.Send("JOIN #new")
+	far.Expect(`:founder!\S+ JOIN #new`)
+	far.Send("NAMES #new")
+	far.Expect(` 353 far = #new :(@founder far|far @founder)$`)
+
+	op := operUp(e.nodes[1], "op")
+	founder.Send("MODE founder +w")
+	founder.Expect(`MODE founder :?\+w$`)
+	waitNick(t, e.nodes[1], "founder")
+	op.Send("WALLOPS :hear ye")
+	founder.Expect(`^:op!\S+ WALLOPS :?hear ye$`)
+}

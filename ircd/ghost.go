@@ -234,3 +234,35 @@ func (s *Server) remoteInvite(g *Client, ev *event) {
 	}
 	s.invite(g, ch, t)
 }
+
+// remoteRegistration records a channel registered or unregistered on
+// another node, which stored it, so its founder passes here too.
+func (s *Server) remoteRegistration(ev *event) {
+	if !validChannel(ev.Chan) {
+		return
+	}
+	ch := s.channelFor(ev.Chan)
+	ch.mu.Lock()
+	ch.reg = chanRegistration{}
+	if ev.Text != "" {
+		ch.reg = chanRegistration{founder: ev.Text, at: msgTime(ev.At)}
+	} else if len(ch.members) == 0 {
+		ch.lapseLocked()
+	}
+	ch.mu.Unlock()
+	s.dropIfEmpty(ch)
+}
+
+// remoteRename renames a channel as another node did, which moved its
+// history, and moves this node's subscription on another goroutine: the
+// receive goroutine must not wait for Redis.
+func (s *Server) remoteRename(g *Client, ev *event) {
+	ch := s.lookupChannel(ev.Chan)
+	if ch == nil || len(ev.Params) == 0 || !validChannel(ev.Params[0]) {
+		return
+	}
+	nc, err := s.renameAndAnnounce(g, ch, ev.Params[0], ev.Text, false)
+	if err == nil {
+		go s.link.moveSubscriptions(ch, nc)
+	}
+}

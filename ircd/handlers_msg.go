@@ -198,6 +198,7 @@ func handleWallops(c *Client, m *irc.Message) error {
 	}
 	o := &outMsg{base: &irc.Message{Prefix: c.prefix(), Command: "WALLOPS", Params: []string{truncate(text, topicLen)}}, at: time.Now()}
 	c.srv.deliverTo(&c.pending, c.srv.clientSnapshot(), o, (*Client).wantsWallops)
+	c.srv.link.wallops(c, o)
 	return nil
 }
 

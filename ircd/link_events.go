@@ -53,11 +53,14 @@ const (
 	evDirect = "pm"     // a private message, to the recipient's node
 	evKill   = "kill"   // disconnect Target, to its node
 
-	evMultiline = "mline"  // a multiline message, like evMsg or evDirect
-	evRedact    = "redact" // a channel message redacted (Params: its msgid, reason)
-	evAccount   = "acct"   // an account registered, or its nicks changed
-	evMarker    = "marker" // account Text read Chan up to At
-	evPush      = "push"   // an account's push subscriptions changed
+	evMultiline = "mline"   // a multiline message, like evMsg or evDirect
+	evRedact    = "redact"  // a channel message redacted (Params: its msgid, reason)
+	evAccount   = "acct"    // an account registered, or its nicks changed
+	evMarker    = "marker"  // account Text read Chan up to At
+	evPush      = "push"    // an account's push subscriptions changed
+	evChanReg   = "chanreg" // channel Chan registered to founder Text ("": unregistered)
+	evRename    = "rename"  // UID renamed channel Chan to Params[0]
+	evWallops   = "wallops" // a WALLOPS from From
 )
 
 // userState is a user as the other nodes see it.
@@ -127,6 +130,10 @@ func (l *clusterLink) applyNode(origin string, ev *event) bool {
 		s.remoteMarker(ev.Text, ev.Chan, msgTime(ev.At))
 	case ev.Kind == evPush && s.push != nil && ev.Push != nil:
 		s.push.adopt(ev.Push)
+	case ev.Kind == evChanReg:
+		s.remoteRegistration(ev)
+	case ev.Kind == evWallops:
+		s.remoteWallops(ev)
 	default:
 		return false
 	}
@@ -173,6 +180,8 @@ func (l *clusterLink) applyGhost(ev *event) bool {
 		s.remoteModes(g, ev)
 	case evInvite:
 		s.remoteInvite(g, ev)
+	case evRename:
+		s.remoteRename(g, ev)
 	case evMsg:
 		s.remoteChannelMessage(ev)
 	case evMultiline:

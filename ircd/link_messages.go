@@ -1,6 +1,8 @@
 package ircd
 
 import (
+	"time"
+
 	"gopkg.in/irc.v4"
 
 	"securechat/ircd/history"
@@ -133,4 +135,11 @@ func (s *Server) remoteRedact(ev *event) {
 	defer ch.mu.Unlock()
 	ch.ring.Remove(ev.Params[0])
 	s.deliverTo(nil, ch.snapshot, o, redactionWanted(nil))
+}
+
+// remoteWallops delivers an operator's WALLOPS from another node to the
+// local users with +w.
+func (s *Server) remoteWallops(ev *event) {
+	o := &outMsg{base: &irc.Message{Prefix: irc.ParsePrefix(ev.From), Command: "WALLOPS", Params: []string{ev.Text}}, at: time.Now()}
+	s.deliver(s.clientSnapshot(), o, (*Client).wantsWallops)
 }

@@ -155,3 +155,37 @@ func (l *clusterLink) pushChanged(rec *pushRecord) {
 		l.state(&event{Kind: evPush, Push: rec})
 	}
 }
+
+// registered tells every node that ch was registered (to its founder)
+// or unregistered; ch.mu is held.
+func (l *clusterLink) registered(ch *Channel) {
+	if l != nil {
+		l.state(&event{Kind: evChanReg, Chan: ch.name, Text: ch.reg.founder, At: ch.reg.at.UnixMilli()})
+	}
+}
+
+// renamed tells every node that c renamed old to nc, and moves this
+// node's subscription to the channel's new key.
+func (l *clusterLink) renamed(c *Client, old, nc *Channel, reason string) {
+	if !l.local(c) {
+		return
+	}
+	l.state(&event{Kind: evRename, UID: l.uid(c), Chan: old.name, Params: []string{nc.name}, Text: reason})
+	l.moveSubscriptions(old, nc)
+}
+
+// moveSubscriptions subscribes this node to a renamed channel's new key
+// once per local member and drops the old key's.
+func (l *clusterLink) moveSubscriptions(old, nc *Channel) {
+	for _, m := range nc.Members() {
+		l.subscribe(m, nc)
+		l.unsubscribe(m, old)
+	}
+}
+
+// wallops sends an operator's WALLOPS to the users of every node.
+func (l *clusterLink) wallops(c *Client, o *outMsg) {
+	if l.local(c) {
+		l.state(&event{Kind: evWallops, From: o.base.Prefix.String(), Text: o.base.Params[0]})
+	}
+}

@@ -60,30 +60,41 @@ var (
 // can be in one and not the other, and tells the members.
 func (s *Server) rename(c *Client, ch *Channel, newName, reason string) error {
 	c.streamLabeled() // c's RENAME goes out in the channel's order
+	nc, err := s.renameAndAnnounce(c, ch, newName, reason, true)
+	if err == nil {
+		s.link.renamed(c, ch, nc, reason)
+	}
+	return err
+}
+
+// renameAndAnnounce renames ch and tells its members; moveHistory is
+// false when another node of a cluster renamed it and moved its history.
+func (s *Server) renameAndAnnounce(c *Client, ch *Channel, newName, reason string, moveHistory bool) (*Channel, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	nc, err := s.renameLocked(ch, newName)
+	nc, err := s.renameLocked(ch, newName, moveHistory)
 	switch {
 	case errors.Is(err, errRenameInUse):
-		return failError{"CHANNEL_NAME_IN_USE", []string{ch.name, newName, "Channel already exists"}}
+		return nil, failError{"CHANNEL_NAME_IN_USE", []string{ch.name, newName, "Channel already exists"}}
 	case errors.Is(err, errRenameGone):
-		return ircError{irc.ERR_NOSUCHCHANNEL, []string{ch.name, "No such channel"}}
+		return nil, ircError{irc.ERR_NOSUCHCHANNEL, []string{ch.name, "No such channel"}}
 	case errors.Is(err, history.ErrMoving):
-		return failError{"CANNOT_RENAME", []string{ch.name, newName, "This channel has been renamed recently, try again later"}}
+		return nil, failError{"CANNOT_RENAME", []string{ch.name, newName, "This channel has been renamed recently, try again later"}}
 	case err != nil:
-		return err
+		return nil, err
 	}
 	defer nc.mu.Unlock()
 	s.renameMarkers(ch.folded, nc.folded)
 	s.announceRename(c, ch.name, nc, reason)
-	return nil
+	return nc, nil
 }
 
 // renameLocked moves ch's state to a new channel named newName and
-// returns it locked. s.mu and ch.mu are held.
-func (s *Server) renameLocked(ch *Channel, newName string) (*Channel, error) {
+// returns it locked, and with moveHistory its history and stored state.
+// s.mu and ch.mu are held.
+func (s *Server) renameLocked(ch *Channel, newName string, moveHistory bool) (*Channel, error) {
 	newFolded := wire.Casefold(newName)
 	if other := s.channels[newFolded]; other != nil && other != ch {
 		return nil, errRenameInUse
@@ -92,7 +103,7 @@ func (s *Server) renameLocked(ch *Channel, newName string) (*Channel, error) {
 		return nil, errRenameGone
 	}
 	oldKey, newKey := s.channelKey(ch), s.history.Key(newFolded)
-	if newKey != oldKey {
+	if newKey != oldKey && moveHistory {
 		if err := s.history.Rename(oldKey, newKey, ch.folded, newFolded, newName); err != nil {
 			return nil, err
 		}
@@ -114,6 +125,9 @@ func (s *Server) renameLocked(ch *Channel, newName string) (*Channel, error) {
 		m.channels[nc] = struct{}{}
 		m.mu.Unlock()
 	}
+	if !moveHistory {
+		return nc, nil
+	}
 	if newKey != oldKey {
 		s.history.SaveChannel(oldKey, nil)
 	}
@@ -129,8 +143,12 @@ func (s *Server) announceRename(c *Client, oldName string, nc *Channel, reason s
 	caseOnly := wire.Casefold(oldName) == nc.folded
 	now := time.Now()
 	o := &outMsg{base: &irc.Message{Prefix: c.prefix(), Command: "RENAME", Params: []string{oldName, nc.name, reason}}, at: now, account: c.account()}
+	pending := &c.pending
+	if c.remote != nil {
+		pending = nil // a remote rename arrives on the cluster's goroutine
+	}
 	for _, r := range nc.snapshot {
-		emit := func(f *outMsg) { s.deliverTo(&c.pending, []*Client{r}, f, nil) }
+		emit := func(f *outMsg) { s.deliverTo(pending, []*Client{r}, f, nil) }
 		if r == c {
 			emit = c.sendOwn // with the command's label
 		}
