@@ -436,3 +436,24 @@ func TestClusterRenameRegistrationWallops(t *testing.T) {
 	op.Send("WALLOPS :hear ye")
 	founder.Expect(`^:op!\S+ WALLOPS :?hear ye$`)
 }
+
+func TestClusterMetadata(t *testing.T) {
+	e := newClusterEnv(t, 2)
+	alice := e.nodes[0].register("alice", metaCaps...)
+	bob := e.nodes[1].register("bob", metaCaps...)
+	alice.JoinAndSync("#m")
+	waitMember(t, e.nodes[1], "#m", "alice")
+	bob.JoinAndSync("#m")
+	alice.Expect(`:bob!\S+ JOIN #m`)
+	bob.Send("METADATA * SUB display-name topic-url")
+	bob.Expect(` 770 bob :display-name topic-url$`)
+
+	alice.Send("METADATA * SET display-name :Alice A.")
+	bob.Expect(`:alice!\S+ METADATA alice display-name \* :?Alice A\.$`)
+	bob.Send("METADATA alice GET display-name")
+	bob.Expect(` 761 bob alice display-name \* :?Alice A\.$`)
+	alice.Send("METADATA #m SET topic-url :https://example.org/")
+	bob.Expect(`:alice!\S+ METADATA #m topic-url \* :?https://example.org/$`)
+	alice.Send("METADATA * SET display-name")
+	bob.Expect(`:alice!\S+ METADATA alice display-name \*$`)
+}

@@ -67,6 +67,7 @@ func (l *clusterLink) introduce(node, uid string, u *userState) *Client {
 	g.nick, g.nickFolded = u.Nick, folded
 	g.user, g.host, g.realname, g.away = u.User, u.Host, u.Real, u.Away
 	g.oper, g.invisible, g.bot, g.registered = u.Oper, u.Invisible, u.Bot, true
+	g.meta.values = u.Meta
 	g.setListedLocked(true)
 	g.mu.Unlock()
 	g.setAccount(u.Account)
@@ -264,5 +265,22 @@ func (s *Server) remoteRename(g *Client, ev *event) {
 	nc, err := s.renameAndAnnounce(g, ch, ev.Params[0], ev.Text, false)
 	if err == nil {
 		go s.link.moveSubscriptions(ch, nc)
+	}
+}
+
+// remoteMeta applies a metadata change made on another node and tells
+// the local subscribers.
+func (s *Server) remoteMeta(g *Client, ev *event) {
+	if len(ev.Params) == 0 || !validMetaKey(ev.Params[0]) {
+		return
+	}
+	key, value, del := ev.Params[0], "", len(ev.Params) == 1
+	if !del {
+		value = ev.Params[1]
+	}
+	if ev.Chan == "" {
+		_ = s.setUserMeta(g, key, value, del)
+	} else if ch := s.lookupChannel(ev.Chan); ch != nil {
+		_ = s.setChannelMeta(g, ch, key, value, del)
 	}
 }

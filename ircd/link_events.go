@@ -61,21 +61,23 @@ const (
 	evChanReg   = "chanreg" // channel Chan registered to founder Text ("": unregistered)
 	evRename    = "rename"  // UID renamed channel Chan to Params[0]
 	evWallops   = "wallops" // a WALLOPS from From
+	evMeta      = "meta"    // UID set Params[0] to Params[1] (deleted without it), of Chan or itself
 )
 
 // userState is a user as the other nodes see it.
 type userState struct {
-	Nick      string           `json:"n"`
-	User      string           `json:"u"`
-	Host      string           `json:"h"`
-	Real      string           `json:"r"`
-	Account   string           `json:"a,omitempty"`
-	Away      string           `json:"w,omitempty"`
-	Oper      bool             `json:"o,omitempty"`
-	Invisible bool             `json:"i,omitempty"`
-	Bot       bool             `json:"b,omitempty"`
-	Signon    int64            `json:"s"`
-	Chans     map[string]uint8 `json:"c,omitempty"` // burst only: channel name -> privileges
+	Nick      string            `json:"n"`
+	User      string            `json:"u"`
+	Host      string            `json:"h"`
+	Real      string            `json:"r"`
+	Account   string            `json:"a,omitempty"`
+	Away      string            `json:"w,omitempty"`
+	Oper      bool              `json:"o,omitempty"`
+	Invisible bool              `json:"i,omitempty"`
+	Bot       bool              `json:"b,omitempty"`
+	Signon    int64             `json:"s"`
+	Chans     map[string]uint8  `json:"c,omitempty"` // burst only: channel name -> privileges
+	Meta      map[string]string `json:"m,omitempty"` // burst only: the user's metadata
 }
 
 // stateOf describes c for the other nodes.
@@ -92,6 +94,9 @@ func stateOf(c *Client) *userState {
 // burstOf is c's state with its channels, as a node (re)joining learns it.
 func (l *clusterLink) burstOf(c *Client) *event {
 	u := stateOf(c)
+	c.mu.Lock()
+	u.Meta = c.meta.values // replaced on change, never mutated
+	c.mu.Unlock()
 	u.Chans = make(map[string]uint8)
 	for _, ch := range c.channelList() {
 		if p, ok := ch.privs(c); ok {
@@ -182,6 +187,8 @@ func (l *clusterLink) applyGhost(ev *event) bool {
 		s.remoteInvite(g, ev)
 	case evRename:
 		s.remoteRename(g, ev)
+	case evMeta:
+		s.remoteMeta(g, ev)
 	case evMsg:
 		s.remoteChannelMessage(ev)
 	case evMultiline:

@@ -189,3 +189,19 @@ func (l *clusterLink) wallops(c *Client, o *outMsg) {
 		l.state(&event{Kind: evWallops, From: o.base.Prefix.String(), Text: o.base.Params[0]})
 	}
 }
+
+// metaChanged tells every node that c set (or, with del, deleted) key of
+// its own metadata (ch nil) or of ch's.
+func (l *clusterLink) metaChanged(c *Client, ch *Channel, key, value string, del bool) {
+	if !l.local(c) {
+		return
+	}
+	ev := &event{Kind: evMeta, UID: l.uid(c), Params: []string{key, value}}
+	if del {
+		ev.Params = ev.Params[:1]
+	}
+	if ch != nil {
+		ev.Chan = ch.name
+	}
+	l.state(ev)
+}

@@ -291,6 +291,7 @@ func (s *Server) setUserMeta(c *Client, key, value string, del bool) error {
 	c.mu.Unlock()
 	if err == nil {
 		s.notifyMeta(c, c.neighbours(), c.Nick(), key, value, del)
+		s.link.metaChanged(c, nil, key, value, del)
 	}
 	return err
 }
@@ -309,7 +310,10 @@ func (s *Server) setChannelMeta(c *Client, ch *Channel, key, value string, del b
 		return err
 	}
 	ch.meta = withMeta(ch.meta, key, value, del)
-	s.history.SaveChannel(storeKey, ch.stateLocked())
+	if c.remote == nil { // a remote user's node stored it
+		s.history.SaveChannel(storeKey, ch.stateLocked())
+		s.link.metaChanged(c, ch, key, value, del)
+	}
 	s.notifyMeta(c, ch.snapshot, ch.name, key, value, del)
 	return nil
 }
@@ -339,7 +343,11 @@ func (s *Server) notifyMeta(from *Client, recipients []*Client, target, key, val
 		params = append(params, value)
 	}
 	o := &outMsg{base: &irc.Message{Prefix: from.prefix(), Command: "METADATA", Params: params}, at: time.Now()}
-	s.deliverTo(&from.pending, recipients, o, func(r *Client) bool { return r != from && r.subscribed(key) })
+	pending := &from.pending
+	if from.remote != nil {
+		pending = nil // a remote change arrives on the cluster's goroutine
+	}
+	s.deliverTo(pending, recipients, o, func(r *Client) bool { return r != from && r.subscribed(key) })
 }
 
 func metaSubscribe(c *Client, keys []string) error {
