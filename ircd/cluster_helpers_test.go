@@ -32,7 +32,7 @@ type clusterEnv struct {
 	clients   []redis.UniversalClient // each node's cluster client, in the order of nodes
 }
 
-func newClusterEnv(t *testing.T, n int, opts ...serverOption) *clusterEnv {
+func newClusterEnv(t testing.TB, n int, opts ...serverOption) *clusterEnv {
 	t.Helper()
 	re := newRedisEnv(t)
 	e := &clusterEnv{store: re.store, vault: re.vault, redis: re.redis, newClient: func() redis.UniversalClient {
@@ -43,14 +43,14 @@ func newClusterEnv(t *testing.T, n int, opts ...serverOption) *clusterEnv {
 }
 
 // envFunc starts n nodes of a cluster.
-type envFunc func(t *testing.T, n int, opts ...serverOption) *clusterEnv
+type envFunc func(t testing.TB, n int, opts ...serverOption) *clusterEnv
 
 // onRedisCluster returns an envFunc for nodes on a real 3-master Redis
 // Cluster, rc; each env keeps to its own key prefix, so the tests of one
 // cluster stay apart.
 func onRedisCluster(rc *redistest.Cluster) envFunc {
 	var envs atomic.Int32
-	return func(t *testing.T, n int, opts ...serverOption) *clusterEnv {
+	return func(t testing.TB, n int, opts ...serverOption) *clusterEnv {
 		t.Helper()
 		prefix := fmt.Sprintf("t%d:", envs.Add(1))
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -68,7 +68,7 @@ func onRedisCluster(rc *redistest.Cluster) envFunc {
 	}
 }
 
-func (e *clusterEnv) start(t *testing.T, n int, opts ...serverOption) {
+func (e *clusterEnv) start(t testing.TB, n int, opts ...serverOption) {
 	t.Helper()
 	for i := range n {
 		e.nodes = append(e.nodes, e.node(t, fmt.Sprintf("node%d", i+1), opts...))
@@ -77,7 +77,7 @@ func (e *clusterEnv) start(t *testing.T, n int, opts ...serverOption) {
 }
 
 // node starts one more node with the given id.
-func (e *clusterEnv) node(t *testing.T, id string, opts ...serverOption) *testServer {
+func (e *clusterEnv) node(t testing.TB, id string, opts ...serverOption) *testServer {
 	t.Helper()
 	client := e.newClient()
 	t.Cleanup(func() { _ = client.Close() })
@@ -88,7 +88,7 @@ func (e *clusterEnv) node(t *testing.T, id string, opts ...serverOption) *testSe
 }
 
 // waitPeers waits until every node sees n nodes.
-func (e *clusterEnv) waitPeers(t *testing.T, n int) {
+func (e *clusterEnv) waitPeers(t testing.TB, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for _, ts := range e.nodes {
@@ -102,7 +102,7 @@ func (e *clusterEnv) waitPeers(t *testing.T, n int) {
 }
 
 // waitNick waits until ts knows nick, local or remote.
-func waitNick(t *testing.T, ts *testServer, nick string) *Client {
+func waitNick(t testing.TB, ts *testServer, nick string) *Client {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -117,7 +117,7 @@ func waitNick(t *testing.T, ts *testServer, nick string) *Client {
 }
 
 // waitMember waits until ts sees nick in channel.
-func waitMember(t *testing.T, ts *testServer, channel, nick string) {
+func waitMember(t testing.TB, ts *testServer, channel, nick string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -138,7 +138,7 @@ func waitMember(t *testing.T, ts *testServer, channel, nick string) {
 func splitWords(s string) []string { return strings.Fields(s) }
 
 // waitAway waits until ts sees nick away.
-func waitAway(t *testing.T, ts *testServer, nick string) {
+func waitAway(t testing.TB, ts *testServer, nick string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !waitNick(t, ts, nick).isAway() {
@@ -150,7 +150,7 @@ func waitAway(t *testing.T, ts *testServer, nick string) {
 }
 
 // waitGone waits until ts no longer knows nick.
-func waitGone(t *testing.T, ts *testServer, nick string) {
+func waitGone(t testing.TB, ts *testServer, nick string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for ts.srv.lookupClient(nick) != nil {

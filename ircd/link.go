@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"securechat/ircd/cluster"
+	"securechat/ircd/transport"
 	"securechat/metrics"
 )
 
@@ -42,6 +43,37 @@ type clusterLink struct {
 	peers  map[string]struct{} // live nodes other than this one
 
 	dropped atomic.Uint64 // events that named an unknown user or failed to decode
+
+	// routes hold, per receive goroutine, the socket writes of a burst
+	// of messages until Hooks.Flush, as a client's reader does for what
+	// it relays.
+	routes [cluster.Routes]routeWrites
+}
+
+// routeWrites are the writes one receive goroutine holds back: at most
+// flushEvery messages, so a long burst cannot fill a member's send
+// queue before it is written.
+type routeWrites struct {
+	pending transport.Pending
+	held    int
+}
+
+// flushEvery bounds the messages a receive goroutine holds back, as a
+// client's reader is bounded by what one read brings.
+const flushEvery = 16
+
+// writes returns the route's pending writes for one more message.
+func (r *routeWrites) writes() *transport.Pending {
+	if r.held++; r.held > flushEvery {
+		r.flush()
+		r.held = 1
+	}
+	return &r.pending
+}
+
+func (r *routeWrites) flush() {
+	r.pending.Flush()
+	r.held = 0
 }
 
 // stateKey is the shard channel of namespace events, which every node
@@ -57,7 +89,8 @@ func (s *Server) joinCluster(cfg cluster.Config) error {
 	l := &clusterLink{s: s, ready: make(chan struct{}), ghosts: make(map[string]*Client), peers: make(map[string]struct{})}
 	cfg.Sealer = s.history.LinkSealer()
 	cfg.Logger = s.log
-	cfg.Hooks = cluster.Hooks{NodeUp: l.nodeUp, NodeDown: l.nodeDown, Fenced: l.fenced, Reclaim: l.reclaim, Message: l.receive}
+	cfg.Hooks = cluster.Hooks{NodeUp: l.nodeUp, NodeDown: l.nodeDown, Fenced: l.fenced, Reclaim: l.reclaim,
+		Message: l.receive, Flush: func(route int) { l.routes[route].flush() }}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*linkTimeout)
 	defer cancel()
 	c, err := cluster.Join(ctx, cfg)

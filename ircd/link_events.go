@@ -8,6 +8,7 @@ import (
 
 	"securechat/ircd/accounts"
 	"securechat/ircd/cluster"
+	"securechat/ircd/transport"
 	"securechat/ircd/wire"
 )
 
@@ -115,7 +116,8 @@ func (l *clusterLink) receive(m cluster.Message) {
 		l.dropped.Add(1)
 		return
 	}
-	if !l.applyNode(m.Origin, &ev) && !l.applyLocal(&ev) && !l.applyGhost(&ev) {
+	p := l.routes[m.Route].writes()
+	if !l.applyNode(m.Origin, &ev) && !l.applyLocal(&ev, p) && !l.applyGhost(&ev, p) {
 		l.dropped.Add(1)
 	}
 }
@@ -146,10 +148,10 @@ func (l *clusterLink) applyNode(origin string, ev *event) bool {
 }
 
 // applyLocal handles the events that act on this node's own users.
-func (l *clusterLink) applyLocal(ev *event) bool {
+func (l *clusterLink) applyLocal(ev *event, p *transport.Pending) bool {
 	switch ev.Kind {
 	case evDirect:
-		l.s.remoteDirect(ev)
+		l.s.remoteDirect(ev, p)
 	case evKill:
 		if t := l.s.localUser(ev.Nick, ev.Target); t != nil {
 			t.disconnect(ev.Text)
@@ -161,8 +163,8 @@ func (l *clusterLink) applyLocal(ev *event) bool {
 }
 
 // applyGhost handles the events a remote user causes; false when the
-// user is unknown here.
-func (l *clusterLink) applyGhost(ev *event) bool {
+// user is unknown here. Messages are written through p.
+func (l *clusterLink) applyGhost(ev *event, p *transport.Pending) bool {
 	g := l.ghost(ev.UID)
 	if g == nil && !messageKinds[ev.Kind] {
 		return false
@@ -190,7 +192,7 @@ func (l *clusterLink) applyGhost(ev *event) bool {
 	case evMeta:
 		s.remoteMeta(g, ev)
 	case evMsg:
-		s.remoteChannelMessage(ev)
+		s.remoteChannelMessage(ev, p)
 	case evMultiline:
 		s.remoteMultiline(ev)
 	case evRedact:

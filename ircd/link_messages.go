@@ -6,6 +6,7 @@ import (
 	"gopkg.in/irc.v4"
 
 	"securechat/ircd/history"
+	"securechat/ircd/transport"
 )
 
 // Messages from other nodes' users: each node delivers them to its own
@@ -14,7 +15,7 @@ import (
 
 // remoteChannelMessage delivers a channel message from another node to
 // the local members and keeps it in the replay ring; its node stored it.
-func (s *Server) remoteChannelMessage(ev *event) {
+func (s *Server) remoteChannelMessage(ev *event, p *transport.Pending) {
 	ch := s.lookupChannel(ev.Chan)
 	if ch == nil || !validMessageCommand(ev.Cmd) {
 		return
@@ -22,7 +23,7 @@ func (s *Server) remoteChannelMessage(ev *event) {
 	o := remoteOut(ev, ch.name)
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	s.deliverTo(nil, ch.snapshot, o, wantMessage(nil, ev.Cmd))
+	s.deliverTo(p, ch.snapshot, o, wantMessage(nil, ev.Cmd))
 	if keep := s.config().Replay; keep > 0 && ev.Cmd != "TAGMSG" {
 		ch.ring.Add(entryOf(o), keep)
 	}
@@ -30,13 +31,13 @@ func (s *Server) remoteChannelMessage(ev *event) {
 }
 
 // remoteDirect delivers a private message from another node's user.
-func (s *Server) remoteDirect(ev *event) {
+func (s *Server) remoteDirect(ev *event, p *transport.Pending) {
 	t := s.localUser(ev.Nick, ev.Target)
 	if t == nil || !validMessageCommand(ev.Cmd) {
 		return
 	}
 	o := remoteOut(ev, t.Nick())
-	s.deliver([]*Client{t}, o, wantDirect(ev.Cmd))
+	s.deliverTo(p, []*Client{t}, o, wantDirect(ev.Cmd))
 	s.observeLag(o.at)
 }
 

@@ -50,7 +50,15 @@ type Message struct {
 	Direct  bool   // sent to this node with SendNode
 	Origin  string // the publishing node's id
 	Payload []byte
+	// Route numbers the receive goroutine that delivers it, one per
+	// subscription connection, below Routes: the server may keep state
+	// per route without locks, such as socket writes it holds until
+	// Hooks.Flush.
+	Route int
 }
+
+// Routes bounds Message.Route.
+const Routes = buckets
 
 // Hooks are the server's callbacks. Membership hooks (NodeUp, NodeDown,
 // Fenced, Reclaim) run one at a time on the lease goroutine, in the order
@@ -78,6 +86,10 @@ type Hooks struct {
 	// such work to another goroutine): go-redis buffers a little, then
 	// stalls and finally drops that connection's traffic.
 	Message func(Message)
+	// Flush runs on a route's receive goroutine once it has delivered
+	// every message it had buffered: the end of a burst, when the server
+	// writes what it held back.
+	Flush func(route int)
 }
 
 // Config configures Join.

@@ -9,38 +9,39 @@ type source struct {
 	inc    uint64
 }
 
-// deliver opens one envelope and hands it to Hooks.Message, dropping our
+// deliver opens one envelope and hands it to Hooks.Message (reporting
+// whether it did), dropping our
 // own echoes and anything at or behind the last sequence seen from its
 // publisher on this shard channel (a duplicate, or a message overtaken by
 // a later one: delivering it late would break the publisher's order). A
 // gap is counted as lost. The envelope is opened before its sequence is
 // trusted, so a forged header cannot disturb the bookkeeping.
-func (f *fanout) deliver(seen map[string]map[source]uint64, ch string, env []byte) {
+func (f *fanout) deliver(seen map[string]map[source]uint64, route int, ch string, env []byte) (delivered bool) {
 	st := &f.c.stats
 	h, hdr, sealed, err := parseEnvelope(env)
 	if err != nil {
 		st.openFailures.Add(1)
-		return
+		return false
 	}
 	if h.origin == f.c.id && h.inc == f.c.inc {
 		st.echoes.Add(1)
-		return
+		return false
 	}
 	key, direct := targetOf(ch)
 	if direct != h.direct {
 		st.openFailures.Add(1)
-		return
+		return false
 	}
 	payload, err := f.c.cfg.Sealer.Open(sealed, aad(hdr, key))
 	if err != nil {
 		st.openFailures.Add(1)
-		return
+		return false
 	}
 	src := source{h.origin, h.inc}
 	last := seen[ch][src]
 	if last != 0 && h.seq <= last {
 		st.outOfOrder.Add(1)
-		return
+		return false
 	}
 	if last != 0 && h.seq > last+1 {
 		st.lost.Add(h.seq - last - 1)
@@ -54,8 +55,9 @@ func (f *fanout) deliver(seen map[string]map[source]uint64, ch string, env []byt
 		if direct {
 			key = ""
 		}
-		hook(Message{Key: key, Direct: direct, Origin: h.origin, Payload: payload})
+		hook(Message{Key: key, Direct: direct, Origin: h.origin, Payload: payload, Route: route})
 	}
+	return true
 }
 
 // targetOf recovers the key a shard channel name was built from (see

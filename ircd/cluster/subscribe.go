@@ -42,9 +42,10 @@ type fanout struct {
 // the bucket's slot (see buckets). mu keeps the (un)subscribe commands on
 // the wire in the order the reference counts changed.
 type route struct {
-	mu   sync.Mutex
-	ps   *redis.PubSub
-	done chan struct{} // closed when the receive goroutine ends
+	index int // the bucket, or 0 on a single Redis; Message.Route
+	mu    sync.Mutex
+	ps    *redis.PubSub
+	done  chan struct{} // closed when the receive goroutine ends
 }
 
 func newFanout(c *Cluster) *fanout {
@@ -174,7 +175,7 @@ func (f *fanout) route(ctx context.Context, ch string) (*route, bool, error) {
 		}
 		src = m
 	}
-	r = &route{ps: src.SSubscribe(ctx, ch), done: make(chan struct{})}
+	r = &route{index: i, ps: src.SSubscribe(ctx, ch), done: make(chan struct{})}
 	r.mu.Lock()
 	msgs := r.ps.ChannelWithSubscriptions(redis.WithChannelSize(recvBuffer))
 	go f.receive(r, msgs)
@@ -189,6 +190,7 @@ func (f *fanout) route(ctx context.Context, ch string) (*route, bool, error) {
 func (f *fanout) receive(r *route, msgs <-chan any) {
 	defer close(r.done)
 	seen := make(map[string]map[source]uint64)
+	held := false // a message was delivered since the last Flush
 	for m := range msgs {
 		switch m := m.(type) {
 		case *redis.Subscription:
@@ -197,7 +199,13 @@ func (f *fanout) receive(r *route, msgs <-chan any) {
 			}
 			f.onSubscription(m.Kind, m.Channel)
 		case *redis.Message:
-			f.deliver(seen, m.Channel, []byte(m.Payload))
+			held = f.deliver(seen, r.index, m.Channel, []byte(m.Payload)) || held
+		}
+		if held && len(msgs) == 0 {
+			if hook := f.c.cfg.Hooks.Flush; hook != nil {
+				hook(r.index)
+			}
+			held = false
 		}
 	}
 }
