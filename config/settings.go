@@ -55,7 +55,7 @@ func settings() []setting {
 		str("redis", "redis:// or rediss:// URL without password; empty for the embedded store", func(c *Config) *string { return &c.Redis }),
 		str("redis-password-file", "file holding the Redis AUTH password", func(c *Config) *string { return &c.RedisPasswordFile }),
 		boolean("cluster", "join the cluster of nodes that share the redis URL, acting as one IRC server with them; needs redis; takes effect at restart", func(c *Config) *bool { return &c.Cluster }),
-		str("node-id", "this node's name in the cluster, 1-64 of A-Z a-z 0-9 . _ -; empty for a new random one at each start. A node restarted with the same id within a lease of its crash waits (up to a lease and a third) for that lease to run out", func(c *Config) *string { return &c.NodeID }),
+		str("node-id", "this node's name in the cluster (LINKS, metrics), 1-64 of A-Z a-z 0-9 . _ -; empty for a new random one at each start. Restarted with its id right after a crash, a node waits up to cluster-lease + cluster-lease/3 for its old lease to run out, then exits with an error if a live node holds the id", func(c *Config) *string { return &c.NodeID }),
 		duration("cluster-lease", "how long a node stays a member without renewing, 1s to 60s: a dead node's users are dropped within cluster-lease + cluster-lease/3", func(c *Config) *time.Duration { return &c.ClusterLease }),
 		boolean("drain", "on SIGTERM or SIGINT, ask clients to reconnect (to another node behind the same address) instead of a plain shutdown; for rolling restarts of a cluster", func(c *Config) *bool { return &c.Drain }),
 		str("web-listen", "HTTPS listen address for IRC over WebSocket (wss://host:port/ws), with the TLS certificate; empty for none", func(c *Config) *string { return &c.WebListen }),
