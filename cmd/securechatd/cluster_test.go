@@ -9,8 +9,14 @@ package main
 
 import (
 	"fmt"
+	"maps"
+	"net/http"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"securechat/store/redistest"
 )
 
 // TestClusterBinaryChat: clients on three nodes share a channel; every
@@ -152,4 +158,186 @@ func TestClusterBinaryNodeIDInUse(t *testing.T) {
 		t.Errorf("the restarted node did not say it waited for its old lease:\n%s", again.stderr.String())
 	}
 	joinAs(t, again, "alice").Sync()
+}
+
+// drainReason is what a draining node tells its clients (ircd.Drain).
+const drainReason = "Server node restarting, please reconnect"
+
+// TestClusterBinaryDrain: SIGTERM to a node started with --drain sends
+// its clients an ERROR asking them to reconnect; the other nodes show
+// their QUIT with that reason at once, not a lease later; the process
+// exits 0; and the clients, back on another node, find in history every
+// line, their own last ones included.
+func TestClusterBinaryDrain(t *testing.T) {
+	rs := redistest.Start(t)
+	nodes := []*running{startNode(t, rs, "n1", ""), startNode(t, rs, "n2", ""), startNode(t, rs, "n3", "", "--drain")}
+	alice, bob, dora := joinAs(t, nodes[0], "alice"), joinAs(t, nodes[1], "bob"), joinAs(t, nodes[2], "dora")
+	for _, c := range []*client{alice, bob, dora} {
+		waitISON(c, "alice", "bob", "dora")
+		c.Join("#d")
+	}
+	for _, c := range []*client{alice, bob, dora} {
+		waitNames(c, "#d", "alice", "bob", "dora")
+	}
+	alice.Send("PRIVMSG #d :before the drain")
+	mark := collect(dora, "#d", "before the drain")
+	// Dora's last lines are still in her node's history queue when it is
+	// told to stop: the drain must store them before leaving.
+	var want []string
+	for i := range 3 {
+		text := fmt.Sprintf("dora's last words %d", i)
+		dora.Send("PRIVMSG #d :%s", text)
+		want = append(want, text)
+	}
+	dora.Sync()
+
+	nodes[2].signal(syscall.SIGTERM)
+	drained := time.Now()
+	if lines := dora.ExpectClosed(); !containsMatch(lines, `^ERROR :.*`+drainReason) {
+		t.Errorf("draining node's client got %q, want an ERROR asking to reconnect", lines)
+	}
+	for _, c := range []*client{alice, bob} {
+		c.Expect(`:dora!\S+ QUIT :.*` + drainReason + `$`)
+	}
+	// A node that left without saying so would show after the lease.
+	if took := time.Since(drained); took >= clusterLease {
+		t.Errorf("peers saw the drained node's user quit after %v, want well before the %v lease", took, clusterLease)
+	}
+	if code := nodes[2].wait(15 * time.Second); code != 0 {
+		t.Errorf("drained node exited with %d\nstderr:\n%s", code, nodes[2].stderr.String())
+	}
+	alice.Send("PRIVMSG #d :while dora moves")
+	want = append(want, "while dora moves")
+
+	back := joinAs(t, nodes[0], "dora")
+	back.Join("#d")
+	waitHistory(back, "#d", mark[len(mark)-1].msgid, want)
+	back.Send("PRIVMSG #d :back on node 1")
+	bob.Expect(`:dora!\S+ PRIVMSG #d :back on node 1$`)
+}
+
+// TestClusterBinaryRedisRestart: Redis goes away and comes back empty
+// (no persistence). Clients stay connected; /readyz says not ready while
+// Redis is down and ready after; the nodes claim their users' nicks
+// again, and chat across nodes works once the subscriptions are back.
+func TestClusterBinaryRedisRestart(t *testing.T) {
+	rs, nodes := startCluster(t, 3, "--metrics-listen=127.0.0.1:0")
+	nicks := []string{"alice", "bob", "carol"}
+	var cs []*client
+	for i, n := range nicks {
+		cs = append(cs, joinAs(t, nodes[i], n))
+	}
+	for _, c := range cs {
+		waitISON(c, nicks...)
+		c.Join("#r")
+	}
+	for _, c := range cs {
+		waitNames(c, "#r", nicks...)
+	}
+	for _, d := range nodes {
+		waitReady(t, d, http.StatusOK)
+	}
+
+	rs.Stop()
+	for _, d := range nodes {
+		waitReady(t, d, http.StatusServiceUnavailable)
+	}
+	for _, c := range cs {
+		c.Sync() // still connected, still answered
+	}
+	rs.Restart()
+	for _, d := range nodes {
+		waitReady(t, d, http.StatusOK)
+	}
+	waitNickClaims(t, rs, map[string]int{"n1": 1, "n2": 1, "n3": 1})
+
+	// Subscriptions come back as go-redis reconnects: probe until a line
+	// crosses, then every line must reach every member once.
+	deadline := time.Now().Add(expectTimeout)
+	for i := 0; !crossed(cs[1], "PRIVMSG #r :probe"); i++ {
+		if time.Now().After(deadline) {
+			t.Fatal("no channel message crossed nodes after Redis came back")
+		}
+		cs[0].Send("PRIVMSG #r :probe %d", i)
+	}
+	for _, c := range cs {
+		c.Sync()
+	}
+	var want []string
+	for i, c := range cs {
+		text := "after the restart from " + nicks[i]
+		c.Send("PRIVMSG #r :%s", text)
+		want = append(want, text)
+	}
+	for i, c := range cs {
+		// Late probes may still arrive; they are not what is counted.
+		got := filterPrefix(texts(collect(c, "#r", want...)), "after the restart")
+		if !sameSet(got, want) {
+			t.Errorf("%s got %q after the restart, want each of %q once", nicks[i], got, want)
+		}
+	}
+}
+
+// crossed reads c's lines for half a second and reports whether one of
+// them held text.
+func crossed(c *client, text string) bool {
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		line, err := c.ReadLine(time.Until(deadline))
+		if err != nil {
+			return false
+		}
+		if strings.Contains(line, text) {
+			return true
+		}
+	}
+	return false
+}
+
+// waitNickClaims waits until Redis's cluster nick table holds, for each
+// node id, that many nicks, and no others.
+func waitNickClaims(t *testing.T, rs *redistest.Server, want map[string]int) {
+	t.Helper()
+	deadline := time.Now().Add(expectTimeout)
+	for {
+		owners, err := rs.Client().HGetAll(t.Context(), "sc:{cl}:nicks").Result()
+		got := map[string]int{}
+		for _, node := range owners {
+			got[node]++
+		}
+		if err == nil && maps.Equal(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nick claims per node %v (err %v), want %v", got, err, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitReady polls d's /readyz until it answers status.
+func waitReady(t *testing.T, d *running, status int) {
+	t.Helper()
+	deadline := time.Now().Add(expectTimeout)
+	for {
+		code, body := httpGet(t, "http://"+d.metricsAddr+"/readyz")
+		if code == status {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz = %d %q, want %d", code, body, status)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// filterPrefix returns the lines that start with prefix.
+func filterPrefix(lines []string, prefix string) []string {
+	var out []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
