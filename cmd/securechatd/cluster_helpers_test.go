@@ -61,6 +61,25 @@ func joinAs(t *testing.T, d *running, nick string) *client {
 	return d.registerWith(t, nick, roomPassword, clusterCaps...)
 }
 
+// meet registers nicks[i] on nodes[i], waits until every node knows every
+// nick, joins them all to channel and waits until every node lists them
+// all there.
+func meet(t *testing.T, nodes []*running, channel string, nicks ...string) []*client {
+	t.Helper()
+	var cs []*client
+	for i, n := range nicks {
+		cs = append(cs, joinAs(t, nodes[i], n))
+	}
+	for _, c := range cs {
+		waitISON(c, nicks...)
+		c.Join(channel)
+	}
+	for _, c := range cs {
+		waitNames(c, channel, nicks...)
+	}
+	return cs
+}
+
 // waitISON waits until c's node knows every nick as online.
 func waitISON(c *client, nicks ...string) {
 	c.T().Helper()

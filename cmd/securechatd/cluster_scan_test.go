@@ -26,14 +26,8 @@ func TestClusterBinaryScan(t *testing.T) {
 		nodes = append(nodes, startNode(t, rs, fmt.Sprintf("n%d", i+1), ""))
 	}
 	markers := []string{"nickqz8a", "nickqz8b", "nickqz8c", "renamedqz8", "chanqz8", "topicqz8", "textqz8", "dmtextqz8", "awayqz8", roomPassword}
-	a, b, c := joinAs(t, nodes[0], "nickqz8a"), joinAs(t, nodes[1], "nickqz8b"), joinAs(t, nodes[2], "nickqz8c")
-	for _, cl := range []*client{a, b, c} {
-		waitISON(cl, "nickqz8a", "nickqz8b", "nickqz8c")
-		cl.Join("#chanqz8")
-	}
-	for _, cl := range []*client{a, b, c} {
-		waitNames(cl, "#chanqz8", "nickqz8a", "nickqz8b", "nickqz8c")
-	}
+	cs := meet(t, nodes, "#chanqz8", "nickqz8a", "nickqz8b", "nickqz8c")
+	a, b, c := cs[0], cs[1], cs[2]
 	a.Send("TOPIC #chanqz8 :the topicqz8 of the day")
 	b.Expect(` TOPIC #chanqz8 :the topicqz8 of the day$`)
 	a.Send("PRIVMSG #chanqz8 :hello textqz8 there")

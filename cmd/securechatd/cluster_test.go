@@ -25,17 +25,7 @@ import (
 func TestClusterBinaryChat(t *testing.T) {
 	_, nodes := startCluster(t, 3)
 	nicks := []string{"alice", "bob", "carol"}
-	var cs []*client
-	for i, n := range nicks {
-		cs = append(cs, joinAs(t, nodes[i], n))
-	}
-	for _, c := range cs {
-		waitISON(c, nicks...)
-		c.Join("#ops")
-	}
-	for _, c := range cs {
-		waitNames(c, "#ops", nicks...)
-	}
+	cs := meet(t, nodes, "#ops", nicks...)
 
 	var sent, ends []string
 	for round := range 3 {
@@ -84,14 +74,8 @@ func TestClusterBinaryChat(t *testing.T) {
 // meanwhile. The node then restarts with the same id and rejoins.
 func TestClusterBinaryNodeKilled(t *testing.T) {
 	rs, nodes := startCluster(t, 3)
-	alice, bob, victor := joinAs(t, nodes[0], "alice"), joinAs(t, nodes[1], "bob"), joinAs(t, nodes[2], "victor")
-	for _, c := range []*client{alice, bob, victor} {
-		waitISON(c, "alice", "bob", "victor")
-		c.Join("#k")
-	}
-	for _, c := range []*client{alice, bob, victor} {
-		waitNames(c, "#k", "alice", "bob", "victor")
-	}
+	cs := meet(t, nodes, "#k", "alice", "bob", "victor")
+	alice, bob, victor := cs[0], cs[1], cs[2]
 	alice.Send("PRIVMSG #k :before the crash")
 	last := collect(victor, "#k", "before the crash")
 	lastSeen := last[len(last)-1].msgid
@@ -171,14 +155,8 @@ const drainReason = "Server node restarting, please reconnect"
 func TestClusterBinaryDrain(t *testing.T) {
 	rs := redistest.Start(t)
 	nodes := []*running{startNode(t, rs, "n1", ""), startNode(t, rs, "n2", ""), startNode(t, rs, "n3", "", "--drain")}
-	alice, bob, dora := joinAs(t, nodes[0], "alice"), joinAs(t, nodes[1], "bob"), joinAs(t, nodes[2], "dora")
-	for _, c := range []*client{alice, bob, dora} {
-		waitISON(c, "alice", "bob", "dora")
-		c.Join("#d")
-	}
-	for _, c := range []*client{alice, bob, dora} {
-		waitNames(c, "#d", "alice", "bob", "dora")
-	}
+	cs := meet(t, nodes, "#d", "alice", "bob", "dora")
+	alice, bob, dora := cs[0], cs[1], cs[2]
 	alice.Send("PRIVMSG #d :before the drain")
 	mark := collect(dora, "#d", "before the drain")
 	// Dora's last lines are still in her node's history queue when it is
@@ -223,17 +201,7 @@ func TestClusterBinaryDrain(t *testing.T) {
 func TestClusterBinaryRedisRestart(t *testing.T) {
 	rs, nodes := startCluster(t, 3, "--metrics-listen=127.0.0.1:0")
 	nicks := []string{"alice", "bob", "carol"}
-	var cs []*client
-	for i, n := range nicks {
-		cs = append(cs, joinAs(t, nodes[i], n))
-	}
-	for _, c := range cs {
-		waitISON(c, nicks...)
-		c.Join("#r")
-	}
-	for _, c := range cs {
-		waitNames(c, "#r", nicks...)
-	}
+	cs := meet(t, nodes, "#r", nicks...)
 	for _, d := range nodes {
 		waitReady(t, d, http.StatusOK)
 	}
