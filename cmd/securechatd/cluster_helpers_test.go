@@ -31,16 +31,16 @@ const nodeLossBound = clusterLease + clusterLease/3 + 3*time.Second
 // nothing and a test reads history only when it asks).
 var clusterCaps = []string{"message-tags", "server-time", "echo-message", "batch", "draft/chathistory"}
 
-// clusterArgs are the arguments of node id on Redis rs.
-func clusterArgs(rs *redistest.Server, id string, extra ...string) []string {
-	return append([]string{"--redis=" + rs.URL(), "--cluster", "--node-id", id, "--cluster-lease", clusterLease.String()}, extra...)
+// clusterArgs are the arguments of node id on the Redis at url.
+func clusterArgs(url, id string, extra ...string) []string {
+	return append([]string{"--redis=" + url, "--cluster", "--node-id", id, "--cluster-lease", clusterLease.String()}, extra...)
 }
 
 // startNode starts node id of the cluster on rs; a dataDir of "" is a
 // fresh one.
 func startNode(t *testing.T, rs *redistest.Server, id, dataDir string, extra ...string) *running {
 	t.Helper()
-	return startDaemon(t, daemonSpec{dataDir: dataDir, env: passwordEnv(roomPassword), args: clusterArgs(rs, id, extra...)})
+	return startDaemon(t, daemonSpec{dataDir: dataDir, env: passwordEnv(roomPassword), args: clusterArgs(rs.URL(), id, extra...)})
 }
 
 // startCluster starts n nodes, n1 to nN, on one new redis-server; extra

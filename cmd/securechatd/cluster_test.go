@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -129,7 +131,7 @@ func TestClusterBinaryNodeKilled(t *testing.T) {
 // then serves.
 func TestClusterBinaryNodeIDInUse(t *testing.T) {
 	rs, nodes := startCluster(t, 1)
-	res := runTool(t, "", passwordEnv(roomPassword), append([]string{"--listen=127.0.0.1:0", "--metrics-listen=", "--data-dir=" + t.TempDir()}, clusterArgs(rs, "n1")...)...)
+	res := runTool(t, "", passwordEnv(roomPassword), append([]string{"--listen=127.0.0.1:0", "--metrics-listen=", "--data-dir=" + t.TempDir()}, clusterArgs(rs.URL(), "n1")...)...)
 	if res.code != 1 || !containsMatch([]string{res.stderr}, `securechatd: node-id: "n1" is held by another live node`) {
 		t.Errorf("second node with a live id: exit %d, stderr:\n%s", res.code, res.stderr)
 	}
@@ -308,4 +310,31 @@ func filterPrefix(lines []string, prefix string) []string {
 		}
 	}
 	return out
+}
+
+// TestClusterBinaryOverTLSRedis: the cluster's own Redis client takes the
+// store's rediss:// URL and password file, so two nodes on a Redis that
+// speaks only TLS and requires a password chat across, and both are
+// registered there.
+func TestClusterBinaryOverTLSRedis(t *testing.T) {
+	const redisPW = "redis-cluster-secret-Qe41"
+	dir := t.TempDir()
+	ca := newTestCA(t, dir, "ca")
+	rdb, port := startTLSRedis(t, dir, ca, redisPW)
+	pwFile := filepath.Join(dir, "redis.pw")
+	writeFile(t, pwFile, redisPW+"\n", 0o600)
+	url := fmt.Sprintf("rediss://127.0.0.1:%d/0", port)
+	var nodes []*running
+	for _, id := range []string{"n1", "n2"} {
+		nodes = append(nodes, startDaemon(t, daemonSpec{
+			env:  append(passwordEnv(roomPassword), "SSL_CERT_FILE="+ca.certFile),
+			args: clusterArgs(url, id, "--redis-password-file="+pwFile),
+		}))
+	}
+	cs := meet(t, nodes, "#tls", "alice", "bob")
+	cs[0].Send("PRIVMSG #tls :over rediss, across nodes")
+	cs[1].Expect(`:alice!\S+ PRIVMSG #tls :over rediss, across nodes$`)
+	if ids, err := rdb.ZRange(t.Context(), "sc:{cl}:nodes", 0, -1).Result(); err != nil || !slices.Equal(ids, []string{"n1", "n2"}) {
+		t.Errorf("nodes registered in the TLS Redis: %q (err %v), want n1 and n2", ids, err)
+	}
 }
