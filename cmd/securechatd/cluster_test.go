@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -126,14 +128,31 @@ func TestClusterBinaryNodeKilled(t *testing.T) {
 }
 
 // TestClusterBinaryNodeIDInUse: a second process given the id of a live
-// node exits with a clear error once the wait for a stale lease is over;
-// a node restarted right after a crash waits for its old lease instead,
-// then serves.
+// node exits with a clear error once the wait for a stale lease is over,
+// or with 0 when SIGTERM comes during that wait; a node restarted right
+// after a crash waits for its old lease instead, then serves.
 func TestClusterBinaryNodeIDInUse(t *testing.T) {
 	rs, nodes := startCluster(t, 1)
 	res := runTool(t, "", passwordEnv(roomPassword), append([]string{"--listen=127.0.0.1:0", "--metrics-listen=", "--data-dir=" + t.TempDir()}, clusterArgs(rs.URL(), "n1")...)...)
 	if res.code != 1 || !containsMatch([]string{res.stderr}, `securechatd: node-id: "n1" is held by another live node`) {
 		t.Errorf("second node with a live id: exit %d, stderr:\n%s", res.code, res.stderr)
+	}
+
+	// Stopped while it waits, it exits at once, and cleanly.
+	waiting := exec.Command(binaryPath, append([]string{"--listen=127.0.0.1:0", "--metrics-listen=", "--data-dir=" + t.TempDir()}, clusterArgs(rs.URL(), "n1")...)...)
+	waiting.Env = childEnv(passwordEnv(roomPassword)...)
+	log := &logBuffer{}
+	waiting.Stderr = log
+	if err := waiting.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w := &running{t: t, cmd: waiting, stdout: &logBuffer{}, stderr: log, exited: make(chan struct{})}
+	go func() { _ = waiting.Wait(); w.exitCode = waiting.ProcessState.ExitCode(); close(w.exited) }()
+	t.Cleanup(w.kill)
+	w.waitLog(regexp.MustCompile(`node id still held`), expectTimeout)
+	w.signal(syscall.SIGTERM)
+	if code := w.wait(clusterLease); code != 0 {
+		t.Errorf("stopped while waiting for its node id: exit %d\n%s", code, log.String())
 	}
 
 	alice := joinAs(t, nodes[0], "alice")
