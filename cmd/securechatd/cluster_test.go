@@ -99,9 +99,11 @@ func TestClusterBinaryNodeKilled(t *testing.T) {
 		c.Expect(`:victor!\S+ QUIT :Server node lost$`)
 		c.ExpectTimeout = expectTimeout
 	}
-	if took := time.Since(killed); took > nodeLossBound {
+	took := time.Since(killed)
+	if took > nodeLossBound {
 		t.Errorf("peers dropped the dead node's user after %v, want within %v", took, nodeLossBound)
 	}
+	t.Logf("peers dropped the dead node's user %v after SIGKILL (lease %v)", took.Round(time.Millisecond), clusterLease)
 	waitNames(alice, "#k", "alice", "bob")
 	waitNames(bob, "#k", "alice", "bob")
 
@@ -199,9 +201,11 @@ func TestClusterBinaryDrain(t *testing.T) {
 		c.Expect(`:dora!\S+ QUIT :.*` + drainReason + `$`)
 	}
 	// A node that left without saying so would show after the lease.
-	if took := time.Since(drained); took >= clusterLease {
+	took := time.Since(drained)
+	if took >= clusterLease {
 		t.Errorf("peers saw the drained node's user quit after %v, want well before the %v lease", took, clusterLease)
 	}
+	t.Logf("peers saw the drained node's user quit %v after SIGTERM", took.Round(time.Millisecond))
 	if code := nodes[2].wait(15 * time.Second); code != 0 {
 		t.Errorf("drained node exited with %d\nstderr:\n%s", code, nodes[2].stderr.String())
 	}
