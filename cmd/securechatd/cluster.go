@@ -36,8 +36,10 @@ func clusterDeps(cfg *config.Config, deps *ircd.Deps) (func(), error) {
 		}
 		return nil, fmt.Errorf("redis: %w", err)
 	}
-	if o.Password, err = redisPassword(cfg); err != nil {
-		return nil, err
+	if cfg.RedisPasswordFile != "" {
+		if o.Password, err = config.ReadSecretFile(cfg.RedisPasswordFile); err != nil {
+			return nil, fmt.Errorf("redis-password-file: %w", err)
+		}
 	}
 	o.Protocol = 2
 	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
@@ -84,16 +86,4 @@ func stopped(sigs <-chan os.Signal, d time.Duration) bool {
 			return false
 		}
 	}
-}
-
-// redisPassword reads redis-password-file, or "" when none is set.
-func redisPassword(cfg *config.Config) (string, error) {
-	if cfg.RedisPasswordFile == "" {
-		return "", nil
-	}
-	pw, err := config.ReadSecretFile(cfg.RedisPasswordFile)
-	if err != nil {
-		return "", fmt.Errorf("redis-password-file: %w", err)
-	}
-	return pw, nil
 }

@@ -138,11 +138,13 @@ func openStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics, log 
 	if cfg.Redis == "" {
 		return openBolt(cfg.DataDir, opts)
 	}
-	pw, err := redisPassword(cfg)
-	if err != nil {
-		return nil, err
+	if cfg.RedisPasswordFile != "" {
+		pw, err := config.ReadSecretFile(cfg.RedisPasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("redis-password-file: %w", err)
+		}
+		opts.Password = pw
 	}
-	opts.Password = pw
 	return store.OpenRedis(ctx, cfg.Redis, opts)
 }
 
