@@ -64,6 +64,13 @@ type Config struct {
 	WebOrigins        []string // Origin host patterns allowed besides the request's own host
 	MetricsTokenFile  string   // bearer token for /metrics; empty: no auth
 
+	// Cluster makes the node one of several that share Redis and act as
+	// one server (issue 14); like Accounts it is read at start only.
+	Cluster      bool
+	NodeID       string        // the node's id in the cluster; empty: generated at start
+	ClusterLease time.Duration // membership lease; 1s to 60s
+	Drain        bool          // on SIGTERM/SIGINT, Drain instead of Shutdown
+
 	Replay         int           // messages replayed on JOIN; 0 disables
 	StoreDirect    bool          // keep private messages in history too
 	Accounts       bool          // personal accounts (REGISTER, SASL account login); read at start
@@ -106,6 +113,7 @@ func Defaults() Config {
 		Network:             "securechat",
 		LogLevel:            "info",
 		MetricsListen:       "127.0.0.1:9477",
+		ClusterLease:        10 * time.Second,
 		Replay:              50,
 		StoreDirect:         true,
 		NickGrace:           30 * time.Second,

@@ -242,6 +242,19 @@ func TestValidation(t *testing.T) {
 		{"webpush subject bare address", []string{"--webpush-subject=ops@example.org"}, "webpush-subject:"},
 		{"webpush subject http", []string{"--webpush-subject=http://chat.example.org"}, "webpush-subject:"},
 		{"webpush subject empty mailto", []string{"--webpush-subject=mailto:"}, "webpush-subject:"},
+		{"cluster", []string{"--cluster", "--redis=redis://localhost:6379", "--node-id=Node-1.eu_west", "--cluster-lease=2s", "--drain"}, ""},
+		{"cluster lease bounds", []string{"--cluster-lease=1s"}, ""},
+		{"cluster lease upper bound", []string{"--cluster-lease=60s"}, ""},
+		{"cluster without redis", []string{"--cluster"}, "cluster:"},
+		{"node-id too long", []string{"--node-id=" + strings.Repeat("n", 65)}, "node-id:"},
+		{"node-id longest", []string{"--node-id=" + strings.Repeat("n", 64)}, ""},
+		{"node-id with brace", []string{"--node-id=a{b}"}, "node-id:"},
+		{"node-id with space", []string{"--node-id=node 1"}, "node-id:"},
+		{"node-id with colon", []string{"--node-id=node:1"}, "node-id:"},
+		{"cluster-lease too short", []string{"--cluster-lease=500ms"}, "cluster-lease:"},
+		{"cluster-lease too long", []string{"--cluster-lease=61s"}, "cluster-lease:"},
+		{"cluster-lease zero", []string{"--cluster-lease=0s"}, "cluster-lease:"},
+		{"cluster-lease not a duration", []string{"--cluster-lease=long"}, "cluster-lease:"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

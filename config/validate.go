@@ -31,6 +31,7 @@ func validate(c *Config) error {
 		validateDataDir(c),
 		validateLogLevel(c),
 		validateRedis(c),
+		validateCluster(c),
 		validateCounts(c),
 		validateDurations(c),
 		validateOpers(c),
@@ -279,6 +280,44 @@ func validateRedis(c *Config) error {
 		}
 	}
 	return nil
+}
+
+// Bounds of cluster-lease: below a second, a garbage-collection pause or a
+// slow Redis reply would cost a node its lease; above a minute, users of a
+// dead node linger as ghosts for longer than anyone waits.
+const (
+	minClusterLease = time.Second
+	maxClusterLease = time.Minute
+)
+
+// validateCluster checks the cluster settings. The node id appears in
+// Redis keys and in LINKS, so it is kept to a plain, bounded alphabet.
+func validateCluster(c *Config) error {
+	var errs []error
+	if c.Cluster && c.Redis == "" {
+		errs = append(errs, errors.New("cluster: needs redis; the nodes of a cluster share one Redis"))
+	}
+	if c.NodeID != "" && !validNodeID(c.NodeID) {
+		errs = append(errs, fmt.Errorf("node-id: %q must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' and '-'", c.NodeID))
+	}
+	if c.ClusterLease < minClusterLease || c.ClusterLease > maxClusterLease {
+		errs = append(errs, fmt.Errorf("cluster-lease: must be between %s and %s, got %s",
+			formatDuration(minClusterLease), formatDuration(maxClusterLease), formatDuration(c.ClusterLease)))
+	}
+	return errors.Join(errs...)
+}
+
+// validNodeID reports whether id is 1 to 64 characters of [A-Za-z0-9._-].
+func validNodeID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r == '.' || r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // minimum is one lower bound check on a numeric setting.

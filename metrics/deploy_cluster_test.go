@@ -452,11 +452,6 @@ func deployLines(t *testing.T, name string) []string {
 // knownSettings are the daemon's flag names and environment variables.
 type knownSettings struct{ flags, env map[string]bool }
 
-// clusterSettings are the settings issue 14 adds to config (--cluster,
-// --node-id, --drain), which the deploy files use. They are listed here
-// until config.Usage lists them; then this list is redundant and can go.
-func clusterSettings() []string { return []string{"cluster", "node-id", "drain"} }
-
 // daemonSettings reads the daemon's settings from the reference its --help
 // prints, so the deploy files are checked against the real flag table.
 func daemonSettings(t *testing.T) knownSettings {
@@ -476,9 +471,6 @@ func daemonSettings(t *testing.T) knownSettings {
 	}
 	if len(k.flags) < 10 {
 		t.Fatalf("found only %d settings in config.Usage:\n%s", len(k.flags), b.String())
-	}
-	for _, name := range clusterSettings() {
-		add(name)
 	}
 	return k
 }

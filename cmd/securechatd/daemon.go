@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -69,7 +70,16 @@ func daemon(cfg *config.Config, args, env []string, log *slog.Logger, stdout, st
 	if err != nil {
 		return err
 	}
-	srv, err := ircd.NewServer(cfg, ircd.Deps{History: h, Accounts: accts, Metrics: m, Log: log, TLS: certs.TLSConfig(), Version: version})
+	deps := ircd.Deps{History: h, Accounts: accts, Metrics: m, Log: log, TLS: certs.TLSConfig(), Version: version}
+	closeCluster, err := clusterDeps(cfg, &deps)
+	if err != nil {
+		return err
+	}
+	defer closeCluster()
+	srv, err := newServer(cfg, deps, sigs, log)
+	if errors.Is(err, errStopped) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -92,7 +102,7 @@ func daemon(cfg *config.Config, args, env []string, log *slog.Logger, stdout, st
 	reload := func() error { return reloadConfig(args, env, certs, srv, log) }
 	srv.SetRehash(reload)
 	waitForSignals(sigs, reload, log)
-	return shutdown(srv, hs, log)
+	return shutdown(srv, hs, cfg.Drain, log)
 }
 
 // warnPassword reports each warning about the room password twice: in the
@@ -232,13 +242,18 @@ func waitForSignals(sigs <-chan os.Signal, reload func() error, log *slog.Logger
 	}
 }
 
-// shutdown stops the server and the metrics listener. Its error, such as
-// history that could not be flushed to the store in time, becomes the
-// process's non-zero exit status, so a supervisor sees that data was lost.
-func shutdown(srv *ircd.Server, hs *http.Server, log *slog.Logger) error {
+// shutdown stops the server, or drains it (--drain), and the metrics
+// listener. Its error, such as history that could not be flushed to the
+// store in time, becomes the process's non-zero exit status, so a
+// supervisor sees that data was lost.
+func shutdown(srv *ircd.Server, hs *http.Server, drain bool, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
 	defer cancel()
-	err := srv.Shutdown(ctx)
+	stop := srv.Shutdown
+	if drain {
+		stop = srv.Drain
+	}
+	err := stop(ctx)
 	if hs != nil {
 		_ = hs.Shutdown(ctx)
 	}
