@@ -300,6 +300,11 @@ func (l *clusterLink) fenced(cluster.FenceReason) {
 func (l *clusterLink) reclaim(ctx context.Context) {
 	<-l.ready
 	s := l.s
+	// Redis may have come back empty: the keyring goes back first, so a
+	// node that starts now joins this room rather than making another.
+	if err := s.Maintain(ctx); err != nil {
+		s.log.Warn("maintenance after the cluster's reset failed, will retry", "err", err)
+	}
 	for _, c := range s.localClients() {
 		ok, err := l.c.ClaimNick(ctx, l.nickKey(c.foldedNick()))
 		if err == nil && !ok {

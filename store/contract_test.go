@@ -198,6 +198,12 @@ func testClockBack(t *testing.T, s Store) {
 	if !got[1].Time.Equal(at(30)) {
 		t.Errorf("y time = %v, want %v", got[1].Time, at(30))
 	}
+	// After y is what is newer than y, never y itself, though it was
+	// appended at x's millisecond.
+	after := mustQuery(t, s, "k", Query{After: &Ref{Time: at(30), ID: "y"}, Limit: 10})
+	if !slices.Equal(ids(after), []string{"x"}) {
+		t.Errorf("after y: got %v, want [x]", ids(after))
+	}
 }
 
 func testTargets(t *testing.T, s Store) {

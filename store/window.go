@@ -60,6 +60,13 @@ func newWindow(q Query) *window {
 // add offers the next entry in scan order and reports whether the scan
 // should go on.
 func (w *window) add(e entry) bool {
+	if w.near != nil && e.rec.ID == w.near.ID {
+		// The bound itself, wherever it lies: a record appended late
+		// (another node of a cluster wrote it, or the clock went back)
+		// sits after its millisecond, and is still not after itself.
+		w.nearFound = true
+		return true
+	}
 	if w.near != nil && e.ms == w.nearMs && !w.nearFound {
 		w.nearFound = e.rec.ID == w.near.ID
 		return true

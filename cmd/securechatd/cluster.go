@@ -4,17 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"syscall"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
-
 	"securechat/config"
 	"securechat/ircd"
 	"securechat/ircd/cluster"
+	"securechat/store"
 )
 
 // errStopped means a signal ended the daemon before it served anyone.
@@ -22,28 +19,19 @@ var errStopped = errors.New("stopped before serving")
 
 // clusterDeps fills deps.Cluster for --cluster and returns what closes
 // its Redis client, to call after the server has shut down (a drain
-// publishes its clients' quits through it). The cluster has a client of
-// its own, not the store's: it needs RESP2 for its pub/sub, and long-lived
-// subscription connections that must not take the store's pool.
-func clusterDeps(cfg *config.Config, deps *ircd.Deps) (func(), error) {
+// publishes its clients' quits through it). The client is the store's
+// LinkClient: the same Redis or Redis Cluster, password and TLS, in the
+// RESP2 the cluster's pub/sub needs, with connections of its own for the
+// long-lived subscriptions.
+func clusterDeps(cfg *config.Config, st store.Store, deps *ircd.Deps) (func(), error) {
 	if !cfg.Cluster {
 		return func() {}, nil
 	}
-	o, err := redis.ParseURL(cfg.Redis)
-	if err != nil {
-		if ue, ok := errors.AsType[*url.Error](err); ok {
-			err = ue.Err // net/url's message repeats the URL
-		}
-		return nil, fmt.Errorf("redis: %w", err)
+	rs, ok := st.(*store.Redis)
+	if !ok {
+		return nil, errors.New("cluster: needs redis") // config refuses --cluster without it
 	}
-	if cfg.RedisPasswordFile != "" {
-		if o.Password, err = config.ReadSecretFile(cfg.RedisPasswordFile); err != nil {
-			return nil, fmt.Errorf("redis-password-file: %w", err)
-		}
-	}
-	o.Protocol = 2
-	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	client := redis.NewClient(o)
+	client := rs.LinkClient()
 	deps.Cluster = &cluster.Config{Client: client, NodeID: cfg.NodeID, Lease: cfg.ClusterLease}
 	return func() { _ = client.Close() }, nil
 }

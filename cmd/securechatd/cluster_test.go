@@ -361,3 +361,27 @@ func TestClusterBinaryOverTLSRedis(t *testing.T) {
 		t.Errorf("nodes registered in the TLS Redis: %q (err %v), want n1 and n2", ids, err)
 	}
 }
+
+// TestClusterBinaryOnRedisCluster: three nodes on a real 3-master Redis
+// Cluster (--redis-cluster) chat across nodes, with private messages.
+func TestClusterBinaryOnRedisCluster(t *testing.T) {
+	rc := redistest.StartCluster(t, 3)
+	var nodes []*running
+	for _, id := range []string{"n1", "n2", "n3"} {
+		nodes = append(nodes, startDaemon(t, daemonSpec{env: passwordEnv(roomPassword), args: clusterArgs(rc.URL(), id, "--redis-cluster")}))
+	}
+	cs := meet(t, nodes, "#slots", "alice", "bob", "carol")
+	var want []string
+	for i, c := range cs {
+		text := fmt.Sprintf("over the cluster from %d", i)
+		c.Send("PRIVMSG #slots :%s", text)
+		want = append(want, text)
+	}
+	for _, c := range cs {
+		if got := texts(collect(c, "#slots", want...)); !sameSet(got, want) {
+			t.Errorf("%s got %q, want each of %q once", c.Nick, got, want)
+		}
+	}
+	cs[0].Send("PRIVMSG carol :psst, across masters")
+	cs[2].Expect(`:alice!\S+ PRIVMSG carol :psst, across masters$`)
+}

@@ -71,7 +71,7 @@ func daemon(cfg *config.Config, args, env []string, log *slog.Logger, stdout, st
 		return err
 	}
 	deps := ircd.Deps{History: h, Accounts: accts, Metrics: m, Log: log, TLS: certs.TLSConfig(), Version: version}
-	closeCluster, err := clusterDeps(cfg, &deps)
+	closeCluster, err := clusterDeps(cfg, st, &deps)
 	if err != nil {
 		return err
 	}

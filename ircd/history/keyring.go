@@ -126,6 +126,12 @@ var ErrKeyringChanged = errors.New("the stored keyring was changed by another pr
 // rotation made by the key tools while the daemon was running.
 func (h *History) keyringUnchanged(ctx context.Context) error {
 	stored, err := h.store.Keyring(ctx)
+	if errors.Is(err, store.ErrNotFound) {
+		// The store lost it (Redis came back empty): store ours again,
+		// or the next node to start would make a keyring of its own.
+		h.log.Warn("the store lost the keyring; saving it again")
+		return saveKeyring(ctx, h.store, h.vault.Keyring())
+	}
 	if err != nil {
 		return fmt.Errorf("reading keyring: %w", err)
 	}
