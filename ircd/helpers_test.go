@@ -103,7 +103,7 @@ func newTestServer(t testing.TB, opts ...serverOption) *testServer {
 	}
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, "test")
-	h := history.New(setup.vault, setup.store, history.Options{QueueSize: setup.cfg.WriteQueueSize, Metrics: m, Log: setup.log})
+	h := history.New(setup.vault, setup.store, history.Options{QueueSize: setup.cfg.WriteQueueSize, Metrics: m, Log: setup.log, Shared: setup.cluster != nil})
 	var accts *accounts.Registry
 	if setup.cfg.Accounts {
 		accts, err = accounts.Open(context.Background(), h, accounts.Options{KDF: cheapKDF, Throttle: setup.throttle})

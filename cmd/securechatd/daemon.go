@@ -65,7 +65,7 @@ func daemon(cfg *config.Config, args, env []string, log *slog.Logger, stdout, st
 	if fp := certs.Fingerprint(); fp != "" { // ACME certificates need no pinning
 		log.Info("TLS certificate", "sha256", fp)
 	}
-	h := history.New(vault, st, history.Options{QueueSize: cfg.WriteQueueSize, Metrics: m, Log: log})
+	h := history.New(vault, st, history.Options{QueueSize: cfg.WriteQueueSize, Metrics: m, Log: log, Shared: cfg.Cluster})
 	accts, err := openAccounts(ctx, cfg, h)
 	if err != nil {
 		return err

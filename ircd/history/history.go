@@ -50,6 +50,10 @@ type Options struct {
 	QueueSize int
 	Metrics   *metrics.Metrics
 	Log       *slog.Logger
+	// Shared says the nodes of a cluster share the store: a keyring
+	// another node saved under the same password is adopted, not
+	// refused (see keyringUnchanged).
+	Shared bool
 }
 
 // History is safe for concurrent use.
@@ -62,6 +66,7 @@ type History struct {
 	moves  moves // channel renames moving history between keys
 	m      *metrics.Metrics
 	log    *slog.Logger
+	shared bool // Options.Shared
 
 	sealLatency, openLatency prometheus.Observer // resolved once: hot path
 	lastDropLog              atomic.Int64        // unix nanos of the last drop warning
@@ -79,7 +84,7 @@ func New(v *crypto.Vault, st store.Store, opts Options) *History {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	h := &History{
-		vault: v, store: st, m: opts.Metrics, log: opts.Log,
+		vault: v, store: st, m: opts.Metrics, log: opts.Log, shared: opts.Shared,
 		index:       newTargetIndex(),
 		sealLatency: opts.Metrics.CryptoLatency.WithLabelValues(metrics.OpSeal),
 		openLatency: opts.Metrics.CryptoLatency.WithLabelValues(metrics.OpOpen),

@@ -142,8 +142,11 @@ func (h *History) keyringUnchanged(ctx context.Context) error {
 	if bytes.Equal(stored, ours) {
 		return nil
 	}
-	// Another node of a cluster added or destroyed keys, or rotate-key
-	// added one: same password, so take its keyring as ours. Nodes add
+	if !h.shared {
+		return ErrKeyringChanged
+	}
+	// Another node of the cluster added or destroyed keys (or rotate-key
+	// added one): same password, so take its keyring as ours. Nodes add
 	// the next epoch's key a whole epoch early, so they all hold it
 	// before anyone seals with it, even when two added one at once.
 	k, err := crypto.ParseKeyring(stored)

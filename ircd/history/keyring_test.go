@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"securechat/crypto"
+	"securechat/metrics"
 	"securechat/store"
 )
 
@@ -85,9 +88,9 @@ func TestOpenVaultWrongPasswordChangesNothing(t *testing.T) {
 	}
 }
 
-// A keyring another process saved under the same password (a key
-// rotation, or another node of a cluster adding an epoch's key) is taken
-// as this daemon's own: it seals with the rotated key and keeps its keys.
+// In a cluster (Options.Shared), a keyring another node saved under the
+// same password (an epoch's key added, or rotate-key) is taken as this
+// node's own: it opens records under the new key and keeps the keyring.
 func TestMaintainAdoptsAKeyringRotatedElsewhere(t *testing.T) {
 	t.Parallel()
 	st := newMemory()
@@ -97,7 +100,8 @@ func TestMaintainAdoptsAKeyringRotatedElsewhere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, _ := newTestHistory(t, v, st)
+	h := New(v, st, Options{QueueSize: 16, Metrics: metrics.New(prometheus.NewRegistry(), "test"), Shared: true})
+	t.Cleanup(func() { _ = h.Close(testContext(t, 5*time.Second)) })
 	if err := RotateKey(ctx, st, []byte(testPassword), testEpoch); err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +134,9 @@ func TestMaintainRefusesAKeyringChangedElsewhere(t *testing.T) {
 	}{
 		{"password changed", func(t *testing.T, st store.State) error {
 			return ChangePassword(testContext(t, time.Minute), st, []byte(testPassword), []byte("new password"), testEpoch)
+		}},
+		{"key rotated", func(t *testing.T, st store.State) error {
+			return RotateKey(testContext(t, time.Minute), st, []byte(testPassword), testEpoch)
 		}},
 	}
 	for _, tt := range tests {
