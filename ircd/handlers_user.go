@@ -93,11 +93,15 @@ func (s *Server) announceNick(c *Client, old *irc.Prefix, nick string, self func
 
 // removeClient is the quit path of a registered client: it leaves every
 // channel, tells the neighbours and frees the nick.
+//
+// The nick leaves the nick map first, so whoever sees the QUIT and asks
+// about the nick finds it gone; a local client holds nickMu throughout,
+// so nobody takes the nick here (or, in a cluster, in Redis) before the
+// QUIT has gone out.
 func (s *Server) removeClient(c *Client, reason string) {
-	s.notifyNeighbours(c, &irc.Message{Prefix: c.prefix(), Command: "QUIT", Params: []string{reason}}, 0, false)
-	s.link.quit(c, reason)
-	for _, ch := range c.channelList() {
-		s.leave(c, ch)
+	if c.remote == nil {
+		s.nickMu.Lock()
+		defer s.nickMu.Unlock()
 	}
 	s.mu.Lock()
 	folded := c.foldedNick()
@@ -106,6 +110,11 @@ func (s *Server) removeClient(c *Client, reason string) {
 		delete(s.clients, folded)
 	}
 	s.mu.Unlock()
+	s.notifyNeighbours(c, &irc.Message{Prefix: c.prefix(), Command: "QUIT", Params: []string{reason}}, 0, false)
+	s.link.quit(c, reason)
+	for _, ch := range c.channelList() {
+		s.leave(c, ch)
+	}
 	s.monitors.remove(c)
 	if gone {
 		s.monitorNickChange(c.Nick(), nil)
