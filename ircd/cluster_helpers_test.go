@@ -160,3 +160,16 @@ func waitGone(t testing.TB, ts *testServer, nick string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// together has each client join channel in turn, once every node has
+// seen the ones before it there, so the members' order is the same on
+// every node.
+func (e *clusterEnv) together(t testing.TB, channel string, cs ...*testClient) {
+	t.Helper()
+	for _, c := range cs {
+		c.JoinAndSync(channel)
+		for _, ts := range e.nodes {
+			waitMember(t, ts, channel, c.Nick)
+		}
+	}
+}

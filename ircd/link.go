@@ -181,24 +181,22 @@ func (l *clusterLink) releaseNick(folded string) {
 // subscribe makes the node receive ch's messages for one more local
 // member; unsubscribe undoes it.
 func (l *clusterLink) subscribe(c *Client, ch *Channel) {
-	if l == nil || c.remote != nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), linkTimeout)
-	defer cancel()
-	if err := l.c.Subscribe(ctx, l.s.channelKey(ch)); err != nil {
-		l.log().Warn("cluster: channel subscription pending", "err", err)
-	}
+	l.interest(c, ch, l.c.Subscribe, "cluster: channel subscription pending")
 }
 
 func (l *clusterLink) unsubscribe(c *Client, ch *Channel) {
-	if l == nil || c.remote != nil {
+	l.interest(c, ch, l.c.Unsubscribe, "cluster: channel unsubscribe failed")
+}
+
+// interest runs subscribe or unsubscribe for a local member c of ch.
+func (l *clusterLink) interest(c *Client, ch *Channel, f func(context.Context, string) error, failed string) {
+	if !l.local(c) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), linkTimeout)
 	defer cancel()
-	if err := l.c.Unsubscribe(ctx, l.s.channelKey(ch)); err != nil {
-		l.log().Warn("cluster: channel unsubscribe failed", "err", err)
+	if err := f(ctx, l.s.channelKey(ch)); err != nil {
+		l.log().Warn(failed, "err", err)
 	}
 }
 
