@@ -181,18 +181,19 @@ func (l *clusterLink) releaseNick(folded string) {
 // subscribe makes the node receive ch's messages for one more local
 // member; unsubscribe undoes it.
 func (l *clusterLink) subscribe(c *Client, ch *Channel) {
-	l.interest(c, ch, l.c.Subscribe, "cluster: channel subscription pending")
+	if l.local(c) {
+		l.interest(ch, l.c.Subscribe, "cluster: channel subscription pending")
+	}
 }
 
 func (l *clusterLink) unsubscribe(c *Client, ch *Channel) {
-	l.interest(c, ch, l.c.Unsubscribe, "cluster: channel unsubscribe failed")
+	if l.local(c) {
+		l.interest(ch, l.c.Unsubscribe, "cluster: channel unsubscribe failed")
+	}
 }
 
-// interest runs subscribe or unsubscribe for a local member c of ch.
-func (l *clusterLink) interest(c *Client, ch *Channel, f func(context.Context, string) error, failed string) {
-	if !l.local(c) {
-		return
-	}
+// interest runs Subscribe or Unsubscribe for ch's key.
+func (l *clusterLink) interest(ch *Channel, f func(context.Context, string) error, failed string) {
 	ctx, cancel := context.WithTimeout(context.Background(), linkTimeout)
 	defer cancel()
 	if err := f(ctx, l.s.channelKey(ch)); err != nil {
