@@ -82,6 +82,10 @@ type Config struct {
 	HistoryRate   float64 // total CHATHISTORY requests per second; 0: closed loop
 	HistoryLimit  int
 	Preload       int // messages per channel sent before the warmup
+	// Reconnect brings a user whose connection ends back through the
+	// next address of Addrs, and fills its gap from CHATHISTORY (see
+	// reconnect.go).
+	Reconnect bool
 }
 
 // usageHeader is printed above the flag list by -h.
@@ -159,6 +163,7 @@ func ParseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	fs.DurationVar(&c.ChurnOffline, "churn-offline", 200*time.Millisecond, "churn: time a churning user stays away before reconnecting")
 	fs.Float64Var(&c.HistoryRate, "history-rate", 100, "history: total CHATHISTORY requests per second; 0: back to back")
 	fs.IntVar(&c.HistoryLimit, "history-limit", 50, "history: messages asked for per CHATHISTORY request")
+	fs.BoolVar(&c.Reconnect, "reconnect", false, "steady, maxrate: a user whose connection ends (node killed or drained) reconnects to the next --addr, re-registers, rejoins and fills the gap with CHATHISTORY AFTER; reports drops, time back, messages recovered and lost")
 	fs.IntVar(&c.Preload, "preload", -1, "messages per channel sent before the warmup (default: history 200; churn 50, the daemon's JOIN replay, so every rejoin replays a full 50; others 0)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -310,6 +315,9 @@ func validate(c *Config) []error {
 	}
 	if c.Baseline > 0 && c.Scenario != ScenarioChurn {
 		bad("--baseline applies to the churn scenario only")
+	}
+	if c.Reconnect && c.Scenario != ScenarioSteady && c.Scenario != ScenarioMaxRate {
+		bad("--reconnect applies to the steady and maxrate scenarios only")
 	}
 	if c.MetricsURL != "" {
 		if err := checkMetricsURL(c.MetricsURL, c.OwnServer); err != nil {
