@@ -51,6 +51,10 @@ type conn struct {
 
 	altNicks int // --reconnect: 433 may be answered with this many alternate nicks
 	histMax  int // ISUPPORT CHATHISTORY=, the most one request returns
+	// onHistory, if set, sees each load message of a chathistory batch;
+	// batchLast is then the msgid of the batch's latest one.
+	onHistory func(sender int, seq int64)
+	batchLast []byte
 }
 
 // stampedReader notes when each read from the socket returned. Every line
@@ -201,8 +205,9 @@ func (c *conn) step() (*message, error) {
 func (c *conn) handleLoad(line []byte, sender int, seq, nanos int64) {
 	if c.batches > 0 && hasBatchTag(line) {
 		c.batchLines++
-		if c.rx != nil && c.rx.gap != nil {
-			c.rx.gap.fillCopy(c.rx, line, sender, seq)
+		if c.onHistory != nil {
+			c.batchLast = append(c.batchLast[:0], tagValue(line, "msgid")...)
+			c.onHistory(sender, seq)
 		}
 		return
 	}

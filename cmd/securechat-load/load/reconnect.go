@@ -109,6 +109,8 @@ type reconnects struct {
 	voids     map[int][]span // by sender: seqs written but never accepted
 	firstDrop string
 	firstFail string
+	auditErr  string
+	auditReqs atomic.Int64
 }
 
 func newReconnects() *reconnects { return &reconnects{voids: map[int][]span{}} }
@@ -139,17 +141,24 @@ func (rc *reconnects) voidsOf(sender int) []span {
 // the goroutine reading the user's connection.
 type gapState struct {
 	rc        *reconnects
-	self      int   // the user's index: its own messages in a fill
-	dropEpoch int64 // the outage it last dropped in
-	lastID    []byte
-	curID     []byte // lastID when the latest acknowledgement PONG came
-	prevID    []byte // ... and when the one before it came
+	self      int    // the user's index: its own messages in a fill
+	dropEpoch int64  // the outage it last dropped in
+	last      anchor // the latest live message
+	cur       anchor // last when the latest acknowledgement PONG came
+	prev      anchor // ... and when the one before it came
 	ackSeq    atomic.Int64
 	pinged    int64 // seq of the outstanding acknowledgement PING
 	pingAt    time.Time
 	ownMax    int64 // highest own seq seen in the current fill
-	filling   bool
-	fillLast  []byte // msgid of the current page's last message
+	drops     int   // how often the user dropped
+}
+
+// anchor is a message a gap fill may start from: its msgid and server
+// time, raw from its tags.
+type anchor struct{ id, time []byte }
+
+func (a *anchor) set(id, at []byte) {
+	a.id, a.time = append(a.id[:0], id...), append(a.time[:0], at...)
 }
 
 // class returns the outage class of a delivery arriving now.
@@ -163,8 +172,9 @@ func (g *gapState) class() outageClass {
 	return othersInOutage
 }
 
-// noteLive remembers a live message's msgid: the gap fill starts there.
-func (g *gapState) noteLive(line []byte) { g.lastID = append(g.lastID[:0], tagValue(line, "msgid")...) }
+// noteLive remembers a live message's msgid and time: the gap fill starts
+// there.
+func (g *gapState) noteLive(line []byte) { g.last.set(tagValue(line, "msgid"), tagValue(line, "time")) }
 
 // pong takes an acknowledgement: every seq below the PING's was processed.
 func (g *gapState) pong(token string) {
@@ -176,8 +186,8 @@ func (g *gapState) pong(token string) {
 	if err != nil {
 		return
 	}
-	g.prevID = append(g.prevID[:0], g.curID...)
-	g.curID = append(g.curID[:0], g.lastID...)
+	g.prev.set(g.cur.id, g.cur.time)
+	g.cur.set(g.last.id, g.last.time)
 	g.ackSeq.Store(q)
 }
 
@@ -194,11 +204,7 @@ func (g *gapState) ackPing(b []byte, next int64) []byte {
 }
 
 // fillCopy accounts one message of a gap fill's CHATHISTORY batch.
-func (g *gapState) fillCopy(rx *receiver, line []byte, sender int, seq int64) {
-	if !g.filling {
-		return
-	}
-	g.fillLast = append(g.fillLast[:0], tagValue(line, "msgid")...)
+func (g *gapState) fillCopy(rx *receiver, sender int, seq int64) {
 	switch {
 	case sender == g.self:
 		g.ownMax = max(g.ownMax, seq)
@@ -209,17 +215,23 @@ func (g *gapState) fillCopy(rx *receiver, line []byte, sender int, seq int64) {
 
 // fillFrom is where a gap fill starts: after the last live message, or,
 // for a sender, after the one it had seen one acknowledgement earlier,
-// before any of its unacknowledged messages reached the server; with no
-// msgid yet, from the join.
-func (g *gapState) fillFrom(sender bool, joined time.Time) string {
-	id := g.lastID
+// before any of its unacknowledged messages reached the server; overlap
+// before that message's time if positive; with no message yet, from the
+// join.
+func (g *gapState) fillFrom(sender bool, joined time.Time, overlap time.Duration) string {
+	a := g.last
 	if sender {
-		id = g.prevID
+		a = g.prev
 	}
-	if len(id) > 0 {
-		return "msgid=" + string(id)
+	const stamp = "2006-01-02T15:04:05.000Z"
+	at, err := time.Parse(time.RFC3339Nano, string(a.time))
+	switch {
+	case len(a.id) == 0:
+		return "timestamp=" + joined.Add(-time.Second).UTC().Format(stamp)
+	case overlap > 0 && err == nil:
+		return "timestamp=" + at.Add(-overlap).UTC().Format(stamp)
 	}
-	return "timestamp=" + joined.Add(-time.Second).UTC().Format("2006-01-02T15:04:05.000Z")
+	return "msgid=" + string(a.id)
 }
 
 // voidedSum is the number of seqs the senders lost with their connections.
@@ -242,6 +254,7 @@ func (u *user) reconnect(ctx context.Context, cause error) *conn {
 	r.rc.drops.Add(1)
 	r.rc.note(&r.rc.firstDrop, cause)
 	g.dropEpoch, g.ownMax = r.rc.out.begin(), -1
+	g.drops++
 	defer r.rc.out.end()
 	wait := reconnectMin
 	for attempt := 0; ; attempt++ {
@@ -317,25 +330,30 @@ func (u *user) rejoin(ctx context.Context, node int) (*conn, error) {
 	return c, nil
 }
 
-// fill asks for the channel's history after the gap's start, page by
-// page, until a page comes back short.
+// fill asks for the channel's history since the gap's start.
 func (u *user) fill(c *conn) error {
 	g := u.rx.gap
+	c.onHistory = func(sender int, seq int64) { g.fillCopy(u.rx, sender, seq) }
+	defer func() { c.onHistory = nil }()
+	return c.historyAfter(u.channel, g.fillFrom(u.sender, u.rx.joinedAt, u.run.cfg.FillOverlap), fillPages, &u.run.rc.reqs)
+}
+
+// historyAfter sends CHATHISTORY AFTER channel from, page by page, until
+// a page comes back short or pages were asked for, counting requests in
+// reqs; c.onHistory sees the messages.
+func (c *conn) historyAfter(channel, from string, pages int, reqs *atomic.Int64) error {
 	limit := c.histMax
 	if limit == 0 {
 		limit = 100
 	}
-	from := g.fillFrom(u.sender, u.rx.joinedAt)
-	g.filling = true
-	defer func() { g.filling = false }()
-	for range fillPages {
-		g.fillLast = g.fillLast[:0]
+	for range pages {
+		c.batchLast = c.batchLast[:0]
 		select { // a stale result
 		case <-c.batchDone:
 		default:
 		}
-		u.run.rc.reqs.Add(1)
-		if err := c.send("CHATHISTORY AFTER " + u.channel + " " + from + " " + strconv.Itoa(limit)); err != nil {
+		reqs.Add(1)
+		if err := c.send("CHATHISTORY AFTER " + channel + " " + from + " " + strconv.Itoa(limit)); err != nil {
 			return err
 		}
 		var res batchResult
@@ -350,10 +368,10 @@ func (u *user) fill(c *conn) error {
 		if err == nil {
 			err = res.err
 		}
-		if err != nil || res.lines < limit || len(g.fillLast) == 0 {
+		if err != nil || res.lines < limit || len(c.batchLast) == 0 {
 			return err
 		}
-		from = "msgid=" + string(g.fillLast)
+		from = "msgid=" + string(c.batchLast)
 	}
 	return nil
 }
@@ -364,6 +382,9 @@ func (u *user) pause() int64 {
 	u.sendMu.Lock()
 	defer u.sendMu.Unlock()
 	u.away = true
+	if !u.sender {
+		return 0
+	}
 	return u.run.seq[u.idx].Load()
 }
 
@@ -476,4 +497,12 @@ type ReconnectResult struct {
 	OthersInOutageMS  Dist    `json:"live_others_in_outage_ms"`
 	DroppedInOutageMS Dist    `json:"live_dropped_in_outage_ms"`
 	P99Ratio          float64 `json:"others_p99_ratio,omitempty"` // others in outage / outside
+	// The loss audit (audit.go): deliveries lost to users that dropped;
+	// distinct messages some receiver lost, of them those history has,
+	// and those it has not (lost for good).
+	LostByDropped     int64  `json:"lost_by_dropped"`
+	LostMessages      int64  `json:"lost_messages"`
+	LostInHistory     int64  `json:"lost_in_history"`
+	AbsentFromHistory int64  `json:"absent_from_history"`
+	AuditError        string `json:"audit_error,omitempty"`
 }

@@ -224,9 +224,16 @@ func Run(ctx context.Context, cfg Config, progress io.Writer, live bool) (*Resul
 	if cfg.Scenario != ScenarioConnectStorm {
 		r.traffic(ctx, res)
 	}
+	var audit *conn
+	if r.rc != nil {
+		audit = r.startAudit(ctx)
+	}
 	close(r.runDone)
 	usersWG.Wait()
 	r.finish(res)
+	if r.rc != nil {
+		r.finishAudit(audit, res.Reconnect, start.Add(-time.Second))
+	}
 	return res, nil
 }
 

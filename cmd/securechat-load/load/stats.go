@@ -164,6 +164,12 @@ func (b *bitset) testAndSet(i int64) bool {
 	return was
 }
 
+// has reports whether i is a member.
+func (b bitset) has(i int64) bool {
+	w := int(i >> 6)
+	return w < len(b) && b[w]&(1<<(uint(i)&63)) != 0
+}
+
 // countBelow returns how many members are smaller than n.
 func (b bitset) countBelow(n int64) int64 {
 	var c int64
@@ -188,6 +194,7 @@ type senderWindow struct {
 	maxSeq int64 // highest seq seen, base-1 when none
 	seen   bitset
 	live   bitset // with merge: the seqs seen live (seen adds history's)
+	end    int64  // the window's end, once closed
 }
 
 // phase says which latency histogram a live delivery is recorded in.
@@ -338,6 +345,7 @@ func (t *Tracker) Close(ends func(sender int) int64) {
 		}
 		w := &t.win[pos]
 		end := max(ends(s), w.base)
+		w.end = end
 		got := w.seen.countBelow(end - w.base)
 		all := w.seen.countBelow(math.MaxInt64)
 		c := &t.counts[t.pathOf(pos)]
@@ -367,6 +375,26 @@ func (w *senderWindow) voided(spans []span, end int64) (n, seen int64) {
 		seen += w.seen.countBelow(hi-w.base) - w.seen.countBelow(lo-w.base)
 	}
 	return n, seen
+}
+
+// Missing calls fn for each message the last closed window expected and
+// did not receive, sender by sender in seq order.
+func (t *Tracker) Missing(fn func(sender int, seq int64)) {
+	for s, pos := range t.slot {
+		if pos < 0 {
+			continue
+		}
+		w := &t.win[pos]
+		var voids []span
+		if t.voids != nil {
+			voids = t.voids(s)
+		}
+		for q := w.base; q < w.end; q++ {
+			if !w.seen.has(q-w.base) && !slices.ContainsFunc(voids, func(v span) bool { return v.lo <= q && q < v.hi }) {
+				fn(s, q)
+			}
+		}
+	}
 }
 
 // EnableMerge prepares the tracker for --reconnect: Recover may add
