@@ -152,8 +152,8 @@ func waitServers(t *testing.T, addr, password string, n int) {
 // user has missed some.
 func TestReconnectAfterNodeLoss(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		stop func(*clusterNode)
+		name  string
+		stop  func(*clusterNode)
 		crash bool // the lost node's nicks stay held until its lease ends
 	}{
 		{"crash", (*clusterNode).crash, true},
