@@ -19,8 +19,8 @@ func TestTrackerMergesHistory(t *testing.T) {
 	fresh := []bool{
 		live(0, 0), live(0, 1),
 		tr.Recover(0, 1), tr.Recover(0, 2), tr.Recover(0, 3), // the gap fill overlaps seq 1
-		live(0, 3), // after the fill, live again: counted by the fill
-		live(0, 1), // a live duplicate
+		live(0, 3),                                     // after the fill, live again: counted by the fill
+		live(0, 1),                                     // a live duplicate
 		live(1, 0), live(1, 1), live(1, 2), live(1, 3), // seq 3 was void
 	}
 	if want := []bool{true, true, false, true, true, false, false, true, true, true, true}; !slices.Equal(fresh, want) {
@@ -184,7 +184,11 @@ func TestParseArgsReconnect(t *testing.T) {
 				t.Errorf("reconnect %v overlap %v", c.Reconnect, c.FillOverlap)
 			}
 		}},
-		{name: "maxrate reconnects", env: "pw", args: []string{"--scenario", "maxrate", "--reconnect"}},
+		{name: "maxrate reconnects", env: "pw", args: []string{"--scenario", "maxrate", "--reconnect"}, check: func(t *testing.T, c Config) {
+			if !c.Reconnect || c.FillOverlap != 0 {
+				t.Errorf("reconnect %v overlap %v", c.Reconnect, c.FillOverlap)
+			}
+		}},
 		{name: "churn does not", env: "pw", args: []string{"--scenario", "churn", "--reconnect"}, wantErr: "--reconnect applies to the steady and maxrate scenarios only"},
 		{name: "overlap alone", env: "pw", args: []string{"--fill-overlap", "1s"}, wantErr: "--fill-overlap applies with --reconnect"},
 		{name: "negative overlap", env: "pw", args: []string{"--reconnect", "--fill-overlap", "-1s"}, wantErr: "must not be negative"},
