@@ -283,6 +283,10 @@ func (r *runner) startProgress(w io.Writer, live bool, start time.Time) func() {
 			if r.churners > 0 {
 				line += fmt.Sprintf("  rejoins %d", r.rejoins.Load())
 			}
+			if r.rc != nil {
+				d, b := r.rc.drops.Load(), r.rc.back.Load()
+				line += fmt.Sprintf("  drops %d away %d", d, d-b)
+			}
 			lastSent, lastDel = sent, del
 			if live {
 				fmt.Fprint(w, "\r\033[K"+line)
