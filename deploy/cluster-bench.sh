@@ -132,7 +132,7 @@ load() { # flags...
 
 addrs() { echo "127.0.0.1:${tport[1]},127.0.0.1:${tport[2]},127.0.0.1:${tport[3]}"; }
 
-steady_flags=(--scenario steady --users 1000 --channels 10 --senders 20 --rate 500 --duration 60s)
+steady_flags=(--scenario steady --users 1000 --channels 10 --senders 20 --rate 500)
 
 # connected n...: client connections the given nodes hold.
 connected() {
@@ -168,14 +168,14 @@ for run in $(seq "$RUNS"); do
 	if [ "$scenario" = steady ]; then
 		# shellcheck disable=SC2046
 		start single "${mport[1]}" $(daemon_args "${tport[1]}" "${mport[1]}" "$work/single") --redis "redis://127.0.0.1:$rport/1"
-		load --addr "127.0.0.1:${tport[1]}" "${steady_flags[@]}" | tee "$work/single.out"
+		load --addr "127.0.0.1:${tport[1]}" "${steady_flags[@]}" --duration 60s | tee "$work/single.out"
 		stop single TERM
 		redis-cli -p "$rport" -n 1 flushdb >/dev/null
 	fi
 	for n in 1 2 3; do start_node "$n"; done
 	case $scenario in
 	steady)
-		load --addr "$(addrs)" "${steady_flags[@]}" | tee "$work/cluster.out"
+		load --addr "$(addrs)" "${steady_flags[@]}" --duration 60s | tee "$work/cluster.out"
 		python3 - "$work/single.out" "$work/cluster.out" <<'PY'
 import json, sys
 one, three = (json.loads(open(p).read().strip().splitlines()[-1]) for p in sys.argv[1:])
@@ -197,7 +197,7 @@ PY
 			echo "-- $(date +%T) node 2 ready"
 		) &
 		killer=$!
-		load --addr "$(addrs)" "${steady_flags[@]}" --reconnect
+		load --addr "$(addrs)" "${steady_flags[@]}" --duration 60s --reconnect
 		wait "$killer"
 		;;
 	rolling)

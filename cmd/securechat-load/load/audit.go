@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -97,8 +98,16 @@ func (r *runner) finishAudit(c *conn, res *ReconnectResult, since time.Time) {
 		}
 		for k := range keys {
 			res.LostMessages++
-			if found[k] {
+			switch {
+			case found[k]:
 				res.LostInHistory++
+			case r.users[k.sender].rx.gap.drops == 0:
+				res.AbsentSenderStayed++
+				fallthrough
+			default:
+				if len(res.AbsentSample) < 5 {
+					res.AbsentSample = append(res.AbsentSample, fmt.Sprintf("%s sender %d seq %d", ch, k.sender, k.seq))
+				}
 			}
 		}
 	}

@@ -151,6 +151,7 @@ type gapState struct {
 	pingAt    time.Time
 	ownMax    int64 // highest own seq seen in the current fill
 	drops     int   // how often the user dropped
+	at        int   // the node of --addr the user is connected to
 }
 
 // anchor is a message a gap fill may start from: its msgid and server
@@ -261,8 +262,10 @@ func (u *user) reconnect(ctx context.Context, cause error) *conn {
 		if u.closing.Load() {
 			return nil
 		}
-		c, err := u.rejoin(ctx, (u.node+1+attempt)%len(r.cfg.Addrs))
+		node := (g.at + 1 + attempt) % len(r.cfg.Addrs)
+		c, err := u.rejoin(ctx, node)
 		if err == nil {
+			g.at = node
 			u.settle(sentAtDrop)
 			if !u.resume(c) {
 				c.close()
@@ -399,6 +402,9 @@ func (u *user) settle(sentAtDrop int64) {
 	if took := max(g.ackSeq.Load(), g.ownMax+1); took < sentAtDrop {
 		u.run.rc.addVoid(u.idx, span{took, sentAtDrop})
 	}
+	// Everything below sentAtDrop is settled now: a later drop must not
+	// void any of it again.
+	g.ackSeq.Store(sentAtDrop)
 }
 
 // resume makes c the user's connection and lets its sender go on; false
@@ -500,9 +506,13 @@ type ReconnectResult struct {
 	// The loss audit (audit.go): deliveries lost to users that dropped;
 	// distinct messages some receiver lost, of them those history has,
 	// and those it has not (lost for good).
-	LostByDropped     int64  `json:"lost_by_dropped"`
-	LostMessages      int64  `json:"lost_messages"`
-	LostInHistory     int64  `json:"lost_in_history"`
-	AbsentFromHistory int64  `json:"absent_from_history"`
-	AuditError        string `json:"audit_error,omitempty"`
+	LostByDropped     int64 `json:"lost_by_dropped"`
+	LostMessages      int64 `json:"lost_messages"`
+	LostInHistory     int64 `json:"lost_in_history"`
+	AbsentFromHistory int64 `json:"absent_from_history"`
+	// AbsentSenderStayed of those were sent by users that never dropped;
+	// AbsentSample names a few.
+	AbsentSenderStayed int64    `json:"absent_sender_stayed"`
+	AbsentSample       []string `json:"absent_sample,omitempty"`
+	AuditError         string   `json:"audit_error,omitempty"`
 }

@@ -143,6 +143,16 @@ func TestSettleVoidsUnacceptedSends(t *testing.T) {
 			t.Errorf("%+v: voids %v", tc, got)
 		}
 	}
+	// A second drop settles only what was sent since the first.
+	u := r.users[0]
+	r.rc.voids = map[int][]span{}
+	u.rx.gap.ownMax = -1
+	u.settle(10)
+	u.settle(12)
+	if got := r.rc.voidsOf(0); !slices.Equal(got, []span{{10, 12}}) {
+		t.Errorf("after a second drop: voids %v, want [10,12)", got)
+	}
+	r.rc.voids = map[int][]span{}
 	r.users[3].settle(10) // not a sender
 	if len(r.rc.voids) != 0 {
 		t.Errorf("a receiver voided %v", r.rc.voids)

@@ -116,7 +116,7 @@ func (r *runner) newUser(i int) *user {
 	}
 	u.addr = r.cfg.dialAddr(u.node, u.transport())
 	if r.rc != nil {
-		u.rx.gap = &gapState{rc: r.rc, self: i, ownMax: -1}
+		u.rx.gap = &gapState{rc: r.rc, self: i, ownMax: -1, at: u.node}
 		u.rx.tr.EnableMerge(r.rc.voidsOf)
 	}
 	if len(r.cfg.Addrs) > 1 {

@@ -284,18 +284,29 @@ func (t *Tracker) Open(bases func(sender int) int64) int64 {
 	return sum
 }
 
-// Observe records one live message from sender with sequence number seq.
-// It reports whether the message counts as a fresh in-window delivery.
-// Its latency is recorded in the histogram of phase p.
-func (t *Tracker) Observe(sender int, seq int64, latency time.Duration, p phase) bool {
+// window returns the open window seq of sender belongs to, with the
+// counts of its path and its position; nil, counted as foreign or stale,
+// if there is none.
+func (t *Tracker) window(sender int, seq int64) (*senderWindow, *Counts, int32) {
 	if sender < 0 || sender >= len(t.slot) || t.slot[sender] < 0 || !t.open {
 		t.foreign++
-		return false
+		return nil, nil, 0
 	}
 	pos := t.slot[sender]
 	w, c := &t.win[pos], &t.counts[t.pathOf(pos)]
 	if seq < w.base {
 		c.Stale++
+		return nil, nil, 0
+	}
+	return w, c, pos
+}
+
+// Observe records one live message from sender with sequence number seq.
+// It reports whether the message counts as a fresh in-window delivery.
+// Its latency is recorded in the histogram of phase p.
+func (t *Tracker) Observe(sender int, seq int64, latency time.Duration, p phase) bool {
+	w, c, pos := t.window(sender, seq)
+	if w == nil {
 		return false
 	}
 	if off := seq - w.base; t.merge {
@@ -411,14 +422,8 @@ func (t *Tracker) EnableMerge(voids func(sender int) []span) {
 // message seen live and in history counts once. Order is not checked:
 // history is not live traffic.
 func (t *Tracker) Recover(sender int, seq int64) bool {
-	if sender < 0 || sender >= len(t.slot) || t.slot[sender] < 0 || !t.open {
-		t.foreign++
-		return false
-	}
-	pos := t.slot[sender]
-	w, c := &t.win[pos], &t.counts[t.pathOf(pos)]
-	if seq < w.base {
-		c.Stale++
+	w, c, _ := t.window(sender, seq)
+	if w == nil {
 		return false
 	}
 	if w.seen.testAndSet(seq - w.base) {
