@@ -117,6 +117,14 @@ Scenarios:
                  a --baseline window without churn and in the churn window
   history        steady traffic plus CHATHISTORY LATEST/BEFORE requests
 
+With --reconnect (steady, maxrate) a user whose connection ends reconnects
+to the next address of --addr (100 ms back-off doubling to 2 s), registers
+again (an alternate nick on 433), rejoins and fills the gap with
+CHATHISTORY AFTER; a message seen live and in history counts once. Its
+sender pauses while it is away. The report adds drops, time back, messages
+recovered and lost, live latency inside and outside the outages, and an
+audit of every lost message against the channel's history.
+
 Run the server with --flood-exempt 127.0.0.0/8,::1/128 (loopback exempt from
 flood control and per-address connection limits), or the server will
 throttle the simulated users and the numbers measure the throttle.
