@@ -89,17 +89,28 @@ func (r *runner) finishAudit(c *conn, res *ReconnectResult, since time.Time) {
 	c.nc.SetDeadline(time.Now().Add(r.cfg.ConnectTO))
 	from := "timestamp=" + since.UTC().Format("2006-01-02T15:04:05.000Z")
 	for ch, keys := range lost {
-		found := map[msgKey]bool{}
-		c.onHistory = func(s int, q int64) { found[msgKey{s, q}] = true }
-		if err := c.historyAfter(ch, from, auditPages, &r.rc.auditReqs); err != nil {
+		// Paging forwards and paging backwards may each skip a record
+		// the other reaches (one stored out of time order, say); what
+		// neither finds is not in history.
+		after, before := map[msgKey]bool{}, map[msgKey]bool{}
+		c.onHistory = func(s int, q int64) { after[msgKey{s, q}] = true }
+		err := c.historyAfter(ch, from, auditPages, &r.rc.auditReqs)
+		if err == nil {
+			c.onHistory = func(s int, q int64) { before[msgKey{s, q}] = true }
+			err = c.historyBefore(ch, auditPages, &r.rc.auditReqs)
+		}
+		if err != nil {
 			r.rc.note(&r.rc.auditErr, err)
 			res.AuditError = r.rc.auditErr
 			return
 		}
 		for k := range keys {
 			res.LostMessages++
+			if before[k] && !after[k] {
+				res.SkippedByAfter++
+			}
 			switch {
-			case found[k]:
+			case after[k] || before[k]:
 				res.LostInHistory++
 			case r.users[k.sender].rx.gap.drops == 0:
 				res.AbsentSenderStayed++

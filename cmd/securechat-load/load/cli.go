@@ -201,8 +201,8 @@ func writeReconnect(p func(string, ...any), rc *ReconnectResult) {
 		rc.Drops, rc.Reconnections, rc.NeverBack, rc.AltNicks, rc.FailedAttempts, rc.HistoryRequests, distText(rc.BackMS, "ms"))
 	p("  messages recovered from history %d, lost %d, live duplicates %d; unconfirmed sends %d (of which seen live, not in history: %d)",
 		rc.Recovered, rc.Lost, rc.LiveDuplicates, rc.Unconfirmed, rc.Unstored)
-	p("  lost to users that dropped %d; lost messages %d: in history at the end %d, absent from history %d (%d sent by users that never dropped)%s",
-		rc.LostByDropped, rc.LostMessages, rc.LostInHistory, rc.AbsentFromHistory, rc.AbsentSenderStayed, auditText(rc.AuditError))
+	p("  lost to users that dropped %d; lost messages %d: in history at the end %d (%d of them out of reach of AFTER paging), absent from history %d (%d sent by users that never dropped)%s",
+		rc.LostByDropped, rc.LostMessages, rc.LostInHistory, rc.SkippedByAfter, rc.AbsentFromHistory, rc.AbsentSenderStayed, auditText(rc.AuditError))
 	if len(rc.AbsentSample) > 0 {
 		p("  absent from history, e.g.: %s", strings.Join(rc.AbsentSample, "; "))
 	}

@@ -52,9 +52,11 @@ type conn struct {
 	altNicks int // --reconnect: 433 may be answered with this many alternate nicks
 	histMax  int // ISUPPORT CHATHISTORY=, the most one request returns
 	// onHistory, if set, sees each load message of a chathistory batch;
-	// batchLast is then the msgid of the batch's latest one.
-	onHistory func(sender int, seq int64)
-	batchLast []byte
+	// batchFirst and batchLast are then the msgids of the batch's oldest
+	// and newest ones.
+	onHistory  func(sender int, seq int64)
+	batchFirst []byte
+	batchLast  []byte
 }
 
 // stampedReader notes when each read from the socket returned. Every line
@@ -207,6 +209,9 @@ func (c *conn) handleLoad(line []byte, sender int, seq, nanos int64) {
 		c.batchLines++
 		if c.onHistory != nil {
 			c.batchLast = append(c.batchLast[:0], tagValue(line, "msgid")...)
+			if len(c.batchFirst) == 0 {
+				c.batchFirst = append(c.batchFirst, c.batchLast...)
+			}
 			c.onHistory(sender, seq)
 		}
 		return

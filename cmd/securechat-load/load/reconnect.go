@@ -345,18 +345,35 @@ func (u *user) fill(c *conn) error {
 // a page comes back short or pages were asked for, counting requests in
 // reqs; c.onHistory sees the messages.
 func (c *conn) historyAfter(channel, from string, pages int, reqs *atomic.Int64) error {
+	return c.historyPages(channel, "AFTER "+channel+" "+from, pages, reqs, func() []byte { return c.batchLast })
+}
+
+// historyBefore pages backwards from the newest message (LATEST, then
+// BEFORE the oldest of each page); see historyAfter.
+func (c *conn) historyBefore(channel string, pages int, reqs *atomic.Int64) error {
+	return c.historyPages(channel, "LATEST "+channel+" *", pages, reqs, func() []byte { return c.batchFirst })
+}
+
+// historyPages sends CHATHISTORY first, then BEFORE or AFTER (as first
+// goes) the msgid next returns after each full page.
+func (c *conn) historyPages(channel, first string, pages int, reqs *atomic.Int64, next func() []byte) error {
 	limit := c.histMax
 	if limit == 0 {
 		limit = 100
 	}
+	sub := "AFTER"
+	if strings.HasPrefix(first, "LATEST") {
+		sub = "BEFORE"
+	}
+	req := first
 	for range pages {
-		c.batchLast = c.batchLast[:0]
+		c.batchFirst, c.batchLast = c.batchFirst[:0], c.batchLast[:0]
 		select { // a stale result
 		case <-c.batchDone:
 		default:
 		}
 		reqs.Add(1)
-		if err := c.send("CHATHISTORY AFTER " + channel + " " + from + " " + strconv.Itoa(limit)); err != nil {
+		if err := c.send("CHATHISTORY " + req + " " + strconv.Itoa(limit)); err != nil {
 			return err
 		}
 		var res batchResult
@@ -371,10 +388,10 @@ func (c *conn) historyAfter(channel, from string, pages int, reqs *atomic.Int64)
 		if err == nil {
 			err = res.err
 		}
-		if err != nil || res.lines < limit || len(c.batchLast) == 0 {
+		if err != nil || res.lines < limit || len(next()) == 0 {
 			return err
 		}
-		from = "msgid=" + string(c.batchLast)
+		req = sub + " " + channel + " msgid=" + string(next())
 	}
 	return nil
 }
@@ -510,6 +527,10 @@ type ReconnectResult struct {
 	LostMessages      int64 `json:"lost_messages"`
 	LostInHistory     int64 `json:"lost_in_history"`
 	AbsentFromHistory int64 `json:"absent_from_history"`
+	// SkippedByAfter of LostInHistory were found paging backwards but not
+	// forwards (CHATHISTORY AFTER from the run's start), the way a gap
+	// fill reads.
+	SkippedByAfter int64 `json:"skipped_by_after"`
 	// AbsentSenderStayed of those were sent by users that never dropped;
 	// AbsentSample names a few.
 	AbsentSenderStayed int64    `json:"absent_sender_stayed"`
