@@ -112,8 +112,12 @@ func waitServers(t *testing.T, addr, password string, n int) {
 	t.Helper()
 	cfg := Config{TLS: true, SkipVerify: true, Auth: "sasl", Password: password, Scenario: ScenarioSteady}
 	want := fmt.Sprintf(" on %d servers", n)
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		c, err := dialConn(context.Background(), &cfg, addr, "tcp", cfg.tlsConfig(addr), "probe", "x")
+	for try, deadline := 0, time.Now().Add(10*time.Second); ; try, _ = try+1, sleep(context.Background(), 50*time.Millisecond) {
+		// A nick of its own each time: the cluster frees a nick after
+		// the QUIT has gone round.
+		_, port, _ := net.SplitHostPort(addr)
+		nick := fmt.Sprintf("probe-%s-%d", port, try)
+		c, err := dialConn(context.Background(), &cfg, addr, "tcp", cfg.tlsConfig(addr), nick, "x")
 		if err != nil {
 			t.Fatal(err)
 		}
