@@ -39,11 +39,7 @@ func (r *runner) startAudit(ctx context.Context) *conn {
 
 func (r *runner) auditConn(ctx context.Context, node int) (*conn, error) {
 	addr := r.cfg.Addrs[node]
-	tc := r.tc[addr]
-	if tc == nil {
-		tc = r.cfg.tlsConfig(addr)
-	}
-	c, err := dialConn(ctx, r.cfg, addr, "tcp", tc, r.cfg.NickPrefix+"-"+r.runID+"-audit", r.runID)
+	c, err := dialConn(ctx, r.cfg, addr, "tcp", r.tlsFor(addr), r.cfg.NickPrefix+"-"+r.runID+"-audit", r.runID)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"slices"
 	"strconv"
@@ -288,11 +289,7 @@ func (u *user) reconnect(ctx context.Context, cause error) *conn {
 func (u *user) rejoin(ctx context.Context, node int) (*conn, error) {
 	r := u.run
 	addr := r.cfg.dialAddr(node, u.transport())
-	tc := r.tc[addr]
-	if tc == nil {
-		tc = r.cfg.tlsConfig(addr)
-	}
-	c, err := dialConn(ctx, r.cfg, addr, u.transport(), tc, u.nick, r.runID)
+	c, err := dialConn(ctx, r.cfg, addr, u.transport(), r.tlsFor(addr), u.nick, r.runID)
 	if err != nil {
 		return nil, err
 	}
@@ -331,6 +328,15 @@ func (u *user) rejoin(ctx context.Context, node int) (*conn, error) {
 	}
 	c.nc.SetDeadline(r.hard)
 	return c, nil
+}
+
+// tlsFor returns the run's TLS settings for addr, shared by the users
+// that first dialled it.
+func (r *runner) tlsFor(addr string) *tls.Config {
+	if tc := r.tc[addr]; tc != nil {
+		return tc
+	}
+	return r.cfg.tlsConfig(addr)
 }
 
 // fill asks for the channel's history since the gap's start.
