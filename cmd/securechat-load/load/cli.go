@@ -127,6 +127,9 @@ func writeSections(p func(string, ...any), res *Result) {
 	if h := res.History; h != nil {
 		p("history   %d requests, %d failed; latency %s; lines %s", h.Requests, h.Failed, distText(h.LatencyMS, "ms"), distText(h.Lines, ""))
 	}
+	if rc := res.Reconnect; rc != nil {
+		writeReconnect(p, rc)
+	}
 	if m := res.Memory; m != nil {
 		p("memory    server RSS %d kB -> %d kB over %d conns: %.1f kB/conn %s", m.RSSBeforeKB, m.RSSAfterKB, m.Conns, m.PerConnKB, m.Error)
 	}
@@ -190,4 +193,34 @@ func distText(d Dist, unit string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "p50 %.2f%s p90 %.2f%s p99 %.2f%s max %.2f%s (n=%d)", d.P50, unit, d.P90, unit, d.P99, unit, d.Max, unit, d.Count)
 	return b.String()
+}
+
+// writeReconnect prints the --reconnect section.
+func writeReconnect(p func(string, ...any), rc *ReconnectResult) {
+	p("reconnect %d drops, %d back and replayed, %d never back (%d alternate nicks, %d failed attempts, %d history requests); back %s",
+		rc.Drops, rc.Reconnections, rc.NeverBack, rc.AltNicks, rc.FailedAttempts, rc.HistoryRequests, distText(rc.BackMS, "ms"))
+	p("  messages recovered from history %d, lost %d, live duplicates %d; unconfirmed sends %d (of which seen live, not in history: %d)",
+		rc.Recovered, rc.Lost, rc.LiveDuplicates, rc.Unconfirmed, rc.Unstored)
+	p("  lost to users that dropped %d; lost messages %d: in history at the end %d (%d of them out of reach of AFTER paging), absent from history %d (%d sent by users that never dropped)%s",
+		rc.LostByDropped, rc.LostMessages, rc.LostInHistory, rc.SkippedByAfter, rc.AbsentFromHistory, rc.AbsentSenderStayed, auditText(rc.AuditError))
+	if len(rc.AbsentSample) > 0 {
+		p("  absent from history, e.g.: %s", strings.Join(rc.AbsentSample, "; "))
+	}
+	p("  %d outages, %.2fs in all; first drop to last recovery %.2fs", rc.Outages, rc.OutageSeconds, rc.WindowSeconds)
+	p("  live outside outages: %s", distText(rc.OutsideMS, "ms"))
+	p("  live in outages, users not dropped: %s (p99 %.2fx outside)", distText(rc.OthersInOutageMS, "ms"), rc.P99Ratio)
+	p("  live in outages, users dropped in them: %s", distText(rc.DroppedInOutageMS, "ms"))
+	if rc.FirstDrop != "" {
+		p("  first drop: %s", rc.FirstDrop)
+	}
+	if rc.FirstFailure != "" {
+		p("  first failed attempt: %s", rc.FirstFailure)
+	}
+}
+
+func auditText(err string) string {
+	if err == "" {
+		return ""
+	}
+	return " (audit failed: " + err + ")"
 }

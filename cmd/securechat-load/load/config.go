@@ -82,6 +82,14 @@ type Config struct {
 	HistoryRate   float64 // total CHATHISTORY requests per second; 0: closed loop
 	HistoryLimit  int
 	Preload       int // messages per channel sent before the warmup
+	// Reconnect brings a user whose connection ends back through the
+	// next address of Addrs, and fills its gap from CHATHISTORY (see
+	// reconnect.go).
+	Reconnect bool
+	// FillOverlap, when positive, starts the gap fill that long before
+	// the server time of the last message seen instead of right after its
+	// msgid, merging the overlap by message.
+	FillOverlap time.Duration
 }
 
 // usageHeader is printed above the flag list by -h.
@@ -108,6 +116,14 @@ Scenarios:
                  replay complete on each rejoin, and live fan-out latency in
                  a --baseline window without churn and in the churn window
   history        steady traffic plus CHATHISTORY LATEST/BEFORE requests
+
+With --reconnect (steady, maxrate) a user whose connection ends reconnects
+to the next address of --addr (100 ms back-off doubling to 2 s), registers
+again (an alternate nick on 433), rejoins and fills the gap with
+CHATHISTORY AFTER; a message seen live and in history counts once. Its
+sender pauses while it is away. The report adds drops, time back, messages
+recovered and lost, live latency inside and outside the outages, and an
+audit of every lost message against the channel's history.
 
 Run the server with --flood-exempt 127.0.0.0/8,::1/128 (loopback exempt from
 flood control and per-address connection limits), or the server will
@@ -159,6 +175,8 @@ func ParseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	fs.DurationVar(&c.ChurnOffline, "churn-offline", 200*time.Millisecond, "churn: time a churning user stays away before reconnecting")
 	fs.Float64Var(&c.HistoryRate, "history-rate", 100, "history: total CHATHISTORY requests per second; 0: back to back")
 	fs.IntVar(&c.HistoryLimit, "history-limit", 50, "history: messages asked for per CHATHISTORY request")
+	fs.BoolVar(&c.Reconnect, "reconnect", false, "steady, maxrate: a user whose connection ends (node killed or drained) reconnects to the next --addr, re-registers, rejoins and fills the gap with CHATHISTORY AFTER; reports drops, time back, messages recovered and lost")
+	fs.DurationVar(&c.FillOverlap, "fill-overlap", 0, "--reconnect: 0 fills the gap with CHATHISTORY AFTER msgid=<last seen>; a duration starts it that long before that message's server time (timestamp=), merging by message, which also finds messages from other nodes that were still on their way when the connection died")
 	fs.IntVar(&c.Preload, "preload", -1, "messages per channel sent before the warmup (default: history 200; churn 50, the daemon's JOIN replay, so every rejoin replays a full 50; others 0)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -310,6 +328,12 @@ func validate(c *Config) []error {
 	}
 	if c.Baseline > 0 && c.Scenario != ScenarioChurn {
 		bad("--baseline applies to the churn scenario only")
+	}
+	if c.Reconnect && c.Scenario != ScenarioSteady && c.Scenario != ScenarioMaxRate {
+		bad("--reconnect applies to the steady and maxrate scenarios only")
+	}
+	if c.FillOverlap < 0 || c.FillOverlap > 0 && !c.Reconnect {
+		bad("--fill-overlap applies with --reconnect and must not be negative")
 	}
 	if c.MetricsURL != "" {
 		if err := checkMetricsURL(c.MetricsURL, c.OwnServer); err != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -47,6 +48,15 @@ type conn struct {
 	batches    int    // open batches of any type: only then can a line carry a batch tag
 	batchLines int
 	batchDone  chan batchResult // told (without blocking) when a batch ends
+
+	altNicks int // --reconnect: 433 may be answered with this many alternate nicks
+	histMax  int // ISUPPORT CHATHISTORY=, the most one request returns
+	// onHistory, if set, sees each load message of a chathistory batch;
+	// batchFirst and batchLast are then the msgids of the batch's oldest
+	// and newest ones.
+	onHistory  func(sender int, seq int64)
+	batchFirst []byte
+	batchLast  []byte
 }
 
 // stampedReader notes when each read from the socket returned. Every line
@@ -197,11 +207,22 @@ func (c *conn) step() (*message, error) {
 func (c *conn) handleLoad(line []byte, sender int, seq, nanos int64) {
 	if c.batches > 0 && hasBatchTag(line) {
 		c.batchLines++
+		if c.onHistory != nil {
+			c.batchLast = append(c.batchLast[:0], tagValue(line, "msgid")...)
+			if len(c.batchFirst) == 0 {
+				c.batchFirst = append(c.batchFirst, c.batchLast...)
+			}
+			c.onHistory(sender, seq)
+		}
 		return
 	}
-	if c.rx != nil {
-		c.rx.observe(sender, seq, c.clock.at-nanos)
+	if c.rx == nil {
+		return
 	}
+	if c.rx.gap != nil {
+		c.rx.gap.noteLive(line)
+	}
+	c.rx.observe(sender, seq, c.clock.at-nanos)
 }
 
 // handleControl answers PING, tracks chathistory batches and turns ERROR
@@ -211,6 +232,10 @@ func (c *conn) handleControl(m *message) (*message, error) {
 	switch m.command {
 	case "PING":
 		return nil, c.send("PONG :" + m.param(0))
+	case "PONG":
+		if c.rx != nil && c.rx.gap != nil {
+			c.rx.gap.pong(m.param(len(m.params) - 1))
+		}
 	case "ERROR":
 		return nil, fmt.Errorf("%w: ERROR %s", errServerError, m.param(0))
 	case "BATCH":
@@ -219,7 +244,6 @@ func (c *conn) handleControl(m *message) (*message, error) {
 	case "FAIL":
 		if m.param(0) == "CHATHISTORY" {
 			c.notifyBatch(batchResult{err: fmt.Errorf("%w: FAIL %s", errServerError, strings.Join(m.params, " "))})
-			return nil, nil
 		}
 	}
 	return m, nil
@@ -308,20 +332,40 @@ func (c *conn) register(cfg *Config) error {
 	// Registration ends with the MOTD (376) or its absence (422). A server
 	// that sends neither is caught by a PING sent after 001: its PONG
 	// follows the whole welcome burst.
-	token := "reg-" + c.nick
+	token, base := "reg-"+c.nick, c.nick
 	return c.until(func(m *message) (bool, error) {
 		switch m.command {
 		case "001":
 			return false, c.send("PING :" + token)
 		case "376", "422":
 			return true, nil
+		case "005":
+			c.isupport(m)
+		case "433":
+			if c.altNicks > 0 { // the cluster still holds our nick: take another
+				c.altNicks--
+				c.nick = fmt.Sprintf("%s_%d", base, c.altNicks)
+				return false, c.send("NICK " + c.nick)
+			}
+			return false, fmt.Errorf("%w: %s %s", errServerError, m.command, m.param(len(m.params)-1))
 		case "PONG":
 			return m.param(len(m.params)-1) == token, nil
-		case "432", "433", "436", "464", "465":
+		case "432", "436", "464", "465":
 			return false, fmt.Errorf("%w: %s %s", errServerError, m.command, m.param(len(m.params)-1))
 		}
 		return false, nil
 	})
+}
+
+// isupport notes the tokens of an RPL_ISUPPORT line the tool uses.
+func (c *conn) isupport(m *message) {
+	for _, tok := range m.params[1:max(len(m.params)-1, 1)] {
+		if v, ok := strings.CutPrefix(tok, "CHATHISTORY="); ok {
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				c.histMax = n
+			}
+		}
+	}
 }
 
 // capLS collects the (possibly multi-line) CAP LS reply.
@@ -354,7 +398,7 @@ func (c *conn) capReq(cfg *Config, offered map[string]bool) error {
 		// A draft/chathistory client gets no JOIN replay from securechatd,
 		// so only the scenario that asks for history itself takes it; the
 		// others rejoin as a client that relies on the replay.
-		if offered[name] && (name != "draft/chathistory" || cfg.Scenario == ScenarioHistory) {
+		if offered[name] && (name != "draft/chathistory" || cfg.Scenario == ScenarioHistory || cfg.Reconnect) {
 			req = append(req, name)
 		}
 	}

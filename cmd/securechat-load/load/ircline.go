@@ -88,6 +88,31 @@ func hasBatchTag(line []byte) bool {
 	return bytes.HasPrefix(tags, []byte("batch=")) || bytes.Contains(tags, []byte(";batch="))
 }
 
+// tagValue returns the raw value of tag key in a line's tag section, nil
+// if absent. It does not allocate: it runs on every live delivery with
+// --reconnect.
+func tagValue(line []byte, key string) []byte {
+	if len(line) == 0 || line[0] != '@' {
+		return nil
+	}
+	tags := line[1:]
+	if end := bytes.IndexByte(tags, ' '); end >= 0 {
+		tags = tags[:end]
+	}
+	for len(tags) > 0 {
+		kv := tags
+		if i := bytes.IndexByte(tags, ';'); i >= 0 {
+			kv, tags = tags[:i], tags[i+1:]
+		} else {
+			tags = nil
+		}
+		if len(kv) > len(key) && kv[len(key)] == '=' && string(kv[:len(key)]) == key {
+			return kv[len(key)+1:]
+		}
+	}
+	return nil
+}
+
 // loadPayload recognises a live load message by how it ends, the marker
 // " :LT <runid> " and three numbers (sender, seq, send time), and parses it
 // in the same backward pass. At max rate the generator reads millions of

@@ -84,6 +84,8 @@ type receiver struct {
 	winStart atomic.Int64  // total when the current window opened
 	baseSum  atomic.Int64  // sum of the current window's bases
 	joined   atomic.Bool
+	joinedAt time.Time // when the window opened; the read goroutine's
+	gap      *gapState // --reconnect only
 }
 
 // observe accounts one live message that took latency nanoseconds from
@@ -92,6 +94,14 @@ func (r *receiver) observe(sender int, seq, latency int64) {
 	if !r.tr.Observe(sender, seq, time.Duration(latency), phase(r.phase.Load())) {
 		return
 	}
+	r.count(sender)
+	if r.gap != nil && phase(r.phase.Load()) == phaseMain {
+		r.tr.RecordOutage(r.gap.class(), time.Duration(latency))
+	}
+}
+
+// count adds one fresh delivery from sender.
+func (r *receiver) count(sender int) {
 	r.total.Add(1)
 	if r.flow {
 		r.acked[sender].add()
@@ -102,6 +112,7 @@ func (r *receiver) observe(sender int, seq, latency int64) {
 // connection, when the server echoes the JOIN.
 func (r *receiver) open() {
 	sum := r.tr.Open(func(s int) int64 { return r.seq[s].Load() })
+	r.joinedAt = time.Now()
 	r.baseSum.Store(sum)
 	r.winStart.Store(r.total.Load())
 	r.joined.Store(true)
@@ -125,6 +136,9 @@ func (r *receiver) outstanding(final func(int) int64) int64 {
 		want += final(s)
 	}
 	want -= r.baseSum.Load()
+	if r.gap != nil {
+		want -= r.gap.voidedSum(r.senders)
+	}
 	got := r.total.Load() - r.winStart.Load()
 	return max(want-got, 0)
 }

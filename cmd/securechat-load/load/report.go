@@ -35,15 +35,16 @@ type Result struct {
 	SendRate        float64 `json:"send_rate,omitempty"`     // messages/s sent while measuring
 	DeliveryRate    float64 `json:"delivery_rate,omitempty"` // deliveries/s while measuring
 
-	Connect   ConnectResult  `json:"connect"`
-	Messages  *Counts        `json:"messages,omitempty"`
-	LatencyMS *Dist          `json:"latency_ms,omitempty"` // end to end, measured window only
-	Stalls    int64          `json:"window_stalls,omitempty"`
-	Churn     *ChurnResult   `json:"churn,omitempty"`
-	History   *HistoryResult `json:"history,omitempty"`
-	Memory    *MemoryResult  `json:"memory,omitempty"`
-	Server    *ServerResult  `json:"server,omitempty"`
-	Errors    ErrorResult    `json:"errors"`
+	Connect   ConnectResult    `json:"connect"`
+	Messages  *Counts          `json:"messages,omitempty"`
+	LatencyMS *Dist            `json:"latency_ms,omitempty"` // end to end, measured window only
+	Stalls    int64            `json:"window_stalls,omitempty"`
+	Churn     *ChurnResult     `json:"churn,omitempty"`
+	History   *HistoryResult   `json:"history,omitempty"`
+	Reconnect *ReconnectResult `json:"reconnect,omitempty"`
+	Memory    *MemoryResult    `json:"memory,omitempty"`
+	Server    *ServerResult    `json:"server,omitempty"`
+	Errors    ErrorResult      `json:"errors"`
 	// ByTransport splits deliveries and latency by the receiving user's
 	// transport (tcp, ws); only with --transport mixed.
 	ByTransport map[string]*TransportResult `json:"by_transport,omitempty"`
@@ -85,6 +86,7 @@ func (c Counts) MarshalJSON() ([]byte, error) {
 		"expected": c.Expected, "received": c.Received, "lost": c.Lost,
 		"duplicates": c.Duplicates, "reordered": c.Reordered, "stale": c.Stale,
 		"late": c.Late, "foreign": c.Foreign,
+		"recovered": c.Recovered, "unconfirmed": c.Unconfirmed, "unstored": c.Unstored,
 	})
 }
 
@@ -199,6 +201,9 @@ func (r *runner) finish(res *Result) {
 	d := HistDist(&lat)
 	res.LatencyMS = &d
 	res.Stalls = r.stalls.Load()
+	if r.rc != nil {
+		res.Reconnect = r.reconnectResult(&counts)
+	}
 	switch r.cfg.Scenario {
 	case ScenarioChurn:
 		res.Churn = r.churnResult(d, HistDist(&base), res.MeasuredSeconds)
@@ -277,6 +282,10 @@ func (r *runner) startProgress(w io.Writer, live bool, start time.Time) func() {
 				time.Since(start).Seconds(), r.connected.Load(), len(r.users), sent, sent-lastSent, del, del-lastDel, errs)
 			if r.churners > 0 {
 				line += fmt.Sprintf("  rejoins %d", r.rejoins.Load())
+			}
+			if r.rc != nil {
+				d, b := r.rc.drops.Load(), r.rc.back.Load()
+				line += fmt.Sprintf("  drops %d away %d", d, d-b)
 			}
 			lastSent, lastDel = sent, del
 			if live {

@@ -51,6 +51,7 @@ type runner struct {
 	histLat, histLines      Samples
 	histFailed              atomic.Int64
 	stalls                  atomic.Int64 // maxrate: window waits that timed out
+	rc                      *reconnects  // --reconnect only
 
 	errMu     sync.Mutex
 	errCount  map[string]int // error kind -> count
@@ -72,6 +73,9 @@ func newRunner(cfg *Config, now time.Time) *runner {
 		startSend: make(chan struct{}), startChurn: make(chan struct{}), startMeasure: make(chan struct{}),
 		stopSend: make(chan struct{}), runDone: make(chan struct{}),
 		errCount: map[string]int{},
+	}
+	if cfg.Reconnect {
+		r.rc = newReconnects()
 	}
 	r.hard = now.Add(cfg.ConnectTO + cfg.Warmup + cfg.Baseline + r.churnLead() + cfg.Duration + cfg.Drain + 30*time.Second)
 	for k := range cfg.Channels {
@@ -111,6 +115,10 @@ func (r *runner) newUser(i int) *user {
 		},
 	}
 	u.addr = r.cfg.dialAddr(u.node, u.transport())
+	if r.rc != nil {
+		u.rx.gap = &gapState{rc: r.rc, self: i, ownMax: -1, at: u.node}
+		u.rx.tr.EnableMerge(r.rc.voidsOf)
+	}
 	if len(r.cfg.Addrs) > 1 {
 		u.rx.tr.SetCrossNode(func(s int) bool { return r.nodeOf(s) != u.node })
 	}
@@ -216,9 +224,16 @@ func Run(ctx context.Context, cfg Config, progress io.Writer, live bool) (*Resul
 	if cfg.Scenario != ScenarioConnectStorm {
 		r.traffic(ctx, res)
 	}
+	var audit *conn
+	if r.rc != nil {
+		audit = r.startAudit(ctx)
+	}
 	close(r.runDone)
 	usersWG.Wait()
 	r.finish(res)
+	if r.rc != nil {
+		r.finishAudit(audit, res.Reconnect, start.Add(-time.Second))
+	}
 	return res, nil
 }
 

@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -29,6 +30,12 @@ type user struct {
 	conn     *conn
 	readDone chan struct{}
 	closing  atomic.Bool // set before a deliberate disconnect
+
+	// With --reconnect the read goroutine replaces conn; sendMu guards
+	// conn, away and broken then, and numbering and writing a batch.
+	sendMu sync.Mutex
+	away   bool  // reconnecting: the sender waits
+	broken *conn // a write to it failed
 }
 
 // connectAll starts every user's goroutine and waits until each has
@@ -149,7 +156,7 @@ func (u *user) connect(ctx context.Context, rejoin bool) error {
 	c.nc.SetDeadline(r.hard)
 	u.conn, u.readDone = c, make(chan struct{})
 	u.closing.Store(false)
-	go u.read(c, u.readDone)
+	go u.read(ctx, c, u.readDone)
 	return nil
 }
 
@@ -186,12 +193,20 @@ func (u *user) recordConnect(rejoin bool, reg, join time.Duration, replay int) {
 	r.replayLines.Add(float64(replay))
 }
 
-// read runs the connection's read loop and records an unexpected end.
-func (u *user) read(c *conn, done chan struct{}) {
+// read runs the connection's read loop and records an unexpected end;
+// with --reconnect it brings the user back and reads on.
+func (u *user) read(ctx context.Context, c *conn, done chan struct{}) {
 	defer close(done)
-	err := c.readLoop()
-	if !u.closing.Load() {
-		u.run.fail("disconnected", err)
+	for c != nil {
+		err := c.readLoop()
+		if u.closing.Load() {
+			return
+		}
+		if u.rx.gap == nil {
+			u.run.fail("disconnected", err)
+			return
+		}
+		c = u.reconnect(ctx, err)
 	}
 }
 
@@ -201,8 +216,11 @@ func (u *user) disconnect(ends func(int) int64) {
 	if u.conn == nil {
 		return
 	}
+	u.sendMu.Lock()
 	u.closing.Store(true)
-	u.conn.close()
+	c := u.conn
+	u.sendMu.Unlock()
+	c.close()
 	<-u.readDone
 	u.rx.close(ends)
 	u.conn = nil
@@ -223,13 +241,31 @@ func (u *user) payload(b []byte, seq int64) []byte {
 	return append(b, '\r', '\n')
 }
 
-// sendBatch numbers and writes n messages in one write.
+// sendBatch numbers and writes n messages in one write. With --reconnect
+// it refuses (errAway) while the user is away or its connection failed.
 func (u *user) sendBatch(buf []byte, n int) ([]byte, error) {
+	g := u.rx.gap
+	if g != nil {
+		u.sendMu.Lock()
+		defer u.sendMu.Unlock()
+		if u.away || u.conn == u.broken {
+			return buf, errAway
+		}
+	}
 	buf = buf[:0]
 	for range n {
 		buf = u.payload(buf, u.run.seq[u.idx].Add(1)-1)
 	}
-	return buf, u.conn.write(buf)
+	if g == nil {
+		return buf, u.conn.write(buf)
+	}
+	buf = g.ackPing(buf, u.run.seq[u.idx].Load())
+	if err := u.conn.write(buf); err != nil {
+		u.broken = u.conn
+		u.conn.nc.Close() // so that its reader notices too
+		return buf, errAway
+	}
+	return buf, nil
 }
 
 // sendLoop sends until stopSend: paced at the per-sender share of --rate,
@@ -244,12 +280,19 @@ func (u *user) sendLoop(ctx context.Context) {
 		return
 	}
 	var err error
-	if r.cfg.Rate > 0 {
-		err = u.paced(ctx, r.cfg.Rate/float64(r.cfg.Senders), streamPhase(u.idx, r.cfg.Rate))
-	} else {
-		err = u.windowed(ctx, -1)
+	for phase := streamPhase(u.idx, r.cfg.Rate); ; phase = 0 {
+		if r.cfg.Rate > 0 {
+			err = u.paced(ctx, r.cfg.Rate/float64(r.cfg.Senders), phase)
+		} else {
+			err = u.windowed(ctx, -1)
+		}
+		// Away, the sender stops; back, it starts afresh rather than
+		// catching up on what it did not send.
+		if !errors.Is(err, errAway) || !u.awaitBack(ctx) {
+			break
+		}
 	}
-	if err != nil {
+	if err != nil && !errors.Is(err, errAway) {
 		r.fail("send", err)
 	}
 }

@@ -125,6 +125,14 @@ type Counts struct {
 	Stale      int64 // seq predates the join: not counted as a delivery
 	Late       int64 // seq at or after the window end: received, not expected
 	Foreign    int64 // from a sender this receiver does not share a channel with
+	// With --reconnect: in-window messages first seen in a CHATHISTORY
+	// gap fill (they are in Received too); messages their sender wrote
+	// into a connection that died and could not find in history afterwards
+	// (not expected); and of those, the ones a receiver saw all the same:
+	// accepted and fanned out, yet absent from history.
+	Recovered   int64
+	Unconfirmed int64
+	Unstored    int64
 }
 
 // Add accumulates o into c.
@@ -137,6 +145,9 @@ func (c *Counts) Add(o Counts) {
 	c.Stale += o.Stale
 	c.Late += o.Late
 	c.Foreign += o.Foreign
+	c.Recovered += o.Recovered
+	c.Unconfirmed += o.Unconfirmed
+	c.Unstored += o.Unstored
 }
 
 // bitset is a growable set of small non-negative integers.
@@ -151,6 +162,12 @@ func (b *bitset) testAndSet(i int64) bool {
 	was := (*b)[w]&m != 0
 	(*b)[w] |= m
 	return was
+}
+
+// has reports whether i is a member.
+func (b bitset) has(i int64) bool {
+	w := int(i >> 6)
+	return w < len(b) && b[w]&(1<<(uint(i)&63)) != 0
 }
 
 // countBelow returns how many members are smaller than n.
@@ -176,6 +193,8 @@ type senderWindow struct {
 	base   int64 // first seq sent after the receiver joined
 	maxSeq int64 // highest seq seen, base-1 when none
 	seen   bitset
+	live   bitset // with merge: the seqs seen live (seen adds history's)
+	end    int64  // the window's end, once closed
 }
 
 // phase says which latency histogram a live delivery is recorded in.
@@ -203,6 +222,12 @@ type Tracker struct {
 	// and a connect storm's 10,000 receivers record none.
 	latency [paths]*Histogram // phaseMain
 	base    *Histogram        // phaseBaseline
+	// With --reconnect (EnableMerge): live copies and history copies are
+	// told apart, seqs whose sender lost them are left out, and live
+	// latency is also split by outage class.
+	merge  bool
+	voids  func(sender int) []span
+	outage [outageClasses]*Histogram // phaseMain
 }
 
 // NewTracker returns a tracker for a receiver that shares a channel with
@@ -252,28 +277,47 @@ func (t *Tracker) Open(bases func(sender int) int64) int64 {
 			b := bases(s)
 			sum += b
 			// seen[:0] keeps the capacity; growing appends zeroed words.
-			t.win[pos] = senderWindow{base: b, maxSeq: b - 1, seen: t.win[pos].seen[:0]}
+			t.win[pos] = senderWindow{base: b, maxSeq: b - 1, seen: t.win[pos].seen[:0], live: t.win[pos].live[:0]}
 		}
 	}
 	t.open = true
 	return sum
 }
 
-// Observe records one live message from sender with sequence number seq.
-// It reports whether the message counts as a fresh in-window delivery.
-// Its latency is recorded in the histogram of phase p.
-func (t *Tracker) Observe(sender int, seq int64, latency time.Duration, p phase) bool {
+// window returns the open window seq of sender belongs to, with the
+// counts of its path and its position; nil, counted as foreign or stale,
+// if there is none.
+func (t *Tracker) window(sender int, seq int64) (*senderWindow, *Counts, int32) {
 	if sender < 0 || sender >= len(t.slot) || t.slot[sender] < 0 || !t.open {
 		t.foreign++
-		return false
+		return nil, nil, 0
 	}
 	pos := t.slot[sender]
 	w, c := &t.win[pos], &t.counts[t.pathOf(pos)]
 	if seq < w.base {
 		c.Stale++
+		return nil, nil, 0
+	}
+	return w, c, pos
+}
+
+// Observe records one live message from sender with sequence number seq.
+// It reports whether the message counts as a fresh in-window delivery.
+// Its latency is recorded in the histogram of phase p.
+func (t *Tracker) Observe(sender int, seq int64, latency time.Duration, p phase) bool {
+	w, c, pos := t.window(sender, seq)
+	if w == nil {
 		return false
 	}
-	if w.seen.testAndSet(seq - w.base) {
+	if off := seq - w.base; t.merge {
+		if w.live.testAndSet(off) {
+			c.Duplicates++
+			return false
+		}
+		if w.seen.testAndSet(off) {
+			return false // the gap fill had it: it counts once
+		}
+	} else if w.seen.testAndSet(off) {
 		c.Duplicates++
 		return false
 	}
@@ -312,16 +356,88 @@ func (t *Tracker) Close(ends func(sender int) int64) {
 		}
 		w := &t.win[pos]
 		end := max(ends(s), w.base)
+		w.end = end
 		got := w.seen.countBelow(end - w.base)
 		all := w.seen.countBelow(math.MaxInt64)
 		c := &t.counts[t.pathOf(pos)]
-		c.Expected += end - w.base
-		c.Received += got
-		c.Lost += end - w.base - got
+		var void, voidSeen int64
+		if t.voids != nil {
+			void, voidSeen = w.voided(t.voids(s), end)
+		}
+		c.Expected += end - w.base - void
+		c.Received += got - voidSeen
+		c.Lost += end - w.base - void - (got - voidSeen)
 		c.Late += all - got
+		c.Unconfirmed += void
+		c.Unstored += voidSeen
 	}
 	t.open = false
 }
+
+// voided returns how many seqs of w's window below end fall in the spans
+// and how many of those were seen.
+func (w *senderWindow) voided(spans []span, end int64) (n, seen int64) {
+	for _, v := range spans {
+		lo, hi := max(v.lo, w.base), min(v.hi, end)
+		if lo >= hi {
+			continue
+		}
+		n += hi - lo
+		seen += w.seen.countBelow(hi-w.base) - w.seen.countBelow(lo-w.base)
+	}
+	return n, seen
+}
+
+// Missing calls fn for each message the last closed window expected and
+// did not receive, sender by sender in seq order.
+func (t *Tracker) Missing(fn func(sender int, seq int64)) {
+	for s, pos := range t.slot {
+		if pos < 0 {
+			continue
+		}
+		w := &t.win[pos]
+		var voids []span
+		if t.voids != nil {
+			voids = t.voids(s)
+		}
+		for q := w.base; q < w.end; q++ {
+			if !w.seen.has(q-w.base) && !slices.ContainsFunc(voids, func(v span) bool { return v.lo <= q && q < v.hi }) {
+				fn(s, q)
+			}
+		}
+	}
+}
+
+// EnableMerge prepares the tracker for --reconnect: Recover may add
+// history copies, a live copy of a recovered message counts once, and
+// voids(s) lists the seqs sender s wrote into a connection that died
+// without them reaching the server; they are not expected. Call it
+// before the first Open.
+func (t *Tracker) EnableMerge(voids func(sender int) []span) {
+	t.merge, t.voids = true, voids
+}
+
+// Recover records a copy of sender's message seq from a CHATHISTORY gap
+// fill. It reports whether the message was new to the receiver; a
+// message seen live and in history counts once. Order is not checked:
+// history is not live traffic.
+func (t *Tracker) Recover(sender int, seq int64) bool {
+	w, c, _ := t.window(sender, seq)
+	if w == nil {
+		return false
+	}
+	if w.seen.testAndSet(seq - w.base) {
+		return false
+	}
+	c.Recovered++
+	return true
+}
+
+// RecordOutage adds a live latency to the histogram of outage class k.
+func (t *Tracker) RecordOutage(k outageClass, d time.Duration) { record(&t.outage[k], d) }
+
+// OutageLatency returns the live latency histogram of class k, nil if empty.
+func (t *Tracker) OutageLatency(k outageClass) *Histogram { return t.outage[k] }
 
 // Totals returns the accounting of all closed windows.
 func (t *Tracker) Totals() Counts {
