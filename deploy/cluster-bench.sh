@@ -33,7 +33,7 @@ RUNS=${RUNS:-1}
 read -r -a load_args <<<"${LOAD_ARGS:-}"
 work=$(mktemp -d)
 rport=
-declare -a tport mport
+declare -a tport pport mport
 # Daemons are started from background jobs too (the kill and rolling
 # schedules), so their pids live in files: $work/NAME.pid.
 cleanup() {
@@ -69,6 +69,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
 	-addext subjectAltName=IP:127.0.0.1,DNS:localhost -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
 for n in 1 2 3; do
 	tport[n]=$(free_port)
+	pport[n]=$(free_port)
 	mport[n]=$(free_port)
 done
 
@@ -116,7 +117,7 @@ start_node() { # n
 	local n=$1
 	# shellcheck disable=SC2046 # daemon_args is a list of words
 	start "n$n" "${mport[n]}" $(daemon_args "${tport[n]}" "${mport[n]}" "$work/n$n") --redis "redis://127.0.0.1:$rport/0" \
-		--cluster --node-id "n$n" --cluster-lease 10s --drain
+		--listen-plain "127.0.0.1:${pport[n]}" --cluster --node-id "n$n" --cluster-lease 10s --drain
 }
 
 stop_cluster() {
@@ -131,6 +132,14 @@ load() { # flags...
 }
 
 addrs() { echo "127.0.0.1:${tport[1]},127.0.0.1:${tport[2]},127.0.0.1:${tport[3]}"; }
+# plain_addrs: the nodes' plaintext listeners, where max-rate fan-out is
+# measured, as for one node in loadtest.sh.
+plain_addrs() { echo "127.0.0.1:${pport[1]},127.0.0.1:${pport[2]},127.0.0.1:${pport[3]}"; }
+
+# A client that comes back replays from a few seconds before the last
+# message it saw and merges by msgid: messages from other nodes still on
+# their way when its connection died are older than that message.
+reconnect_flags=(--reconnect --fill-overlap 5s)
 
 steady_flags=(--scenario steady --users 1000 --channels 10 --senders 20 --rate 500)
 
@@ -184,7 +193,7 @@ print(f"== steady p99: 1 node {p1:.2f} ms, 3 nodes {p3:.2f} ms: {p3 / p1:.2f}x (
 PY
 		;;
 	maxrate)
-		load --addr "$(addrs)" --scenario maxrate --users 150 --channels 1 --senders 15 --duration 20s
+		load --addr "$(plain_addrs)" --tls=false --scenario maxrate --users 150 --channels 1 --senders 15 --duration 20s
 		;;
 	kill)
 		(
@@ -197,13 +206,13 @@ PY
 			echo "-- $(date +%T) node 2 ready"
 		) &
 		killer=$!
-		load --addr "$(addrs)" "${steady_flags[@]}" --duration 60s --reconnect
+		load --addr "$(addrs)" "${steady_flags[@]}" --duration 60s "${reconnect_flags[@]}"
 		wait "$killer"
 		;;
 	rolling)
 		rolling_restart &
 		roller=$!
-		load --addr "$(addrs)" "${steady_flags[@]}" --duration 120s --reconnect
+		load --addr "$(addrs)" "${steady_flags[@]}" --duration 120s "${reconnect_flags[@]}"
 		wait "$roller"
 		;;
 	esac
