@@ -136,10 +136,11 @@ addrs() { echo "127.0.0.1:${tport[1]},127.0.0.1:${tport[2]},127.0.0.1:${tport[3]
 # measured, as for one node in loadtest.sh.
 plain_addrs() { echo "127.0.0.1:${pport[1]},127.0.0.1:${pport[2]},127.0.0.1:${pport[3]}"; }
 
-# A client that comes back replays from a few seconds before the last
+# A client that lost its node waits a moment, as clients' reconnect
+# delays spread a crowd, then replays from a few seconds before the last
 # message it saw and merges by msgid: messages from other nodes still on
 # their way when its connection died are older than that message.
-reconnect_flags=(--reconnect --fill-overlap 5s)
+reconnect_flags=(--reconnect --reconnect-jitter 3s --fill-overlap 5s)
 
 steady_flags=(--scenario steady --users 1000 --channels 10 --senders 20 --rate 500)
 

@@ -86,6 +86,10 @@ type Config struct {
 	// next address of Addrs, and fills its gap from CHATHISTORY (see
 	// reconnect.go).
 	Reconnect bool
+	// ReconnectJitter, when positive, spreads the first reconnection of
+	// each dropped user over [0, ReconnectJitter), as the reconnect
+	// delays of real clients spread a crowd that lost its node.
+	ReconnectJitter time.Duration
 	// FillOverlap, when positive, starts the gap fill that long before
 	// the server time of the last message seen instead of right after its
 	// msgid, merging the overlap by message.
@@ -176,6 +180,7 @@ func ParseArgs(args []string, getenv func(string) string, out io.Writer) (Config
 	fs.Float64Var(&c.HistoryRate, "history-rate", 100, "history: total CHATHISTORY requests per second; 0: back to back")
 	fs.IntVar(&c.HistoryLimit, "history-limit", 50, "history: messages asked for per CHATHISTORY request")
 	fs.BoolVar(&c.Reconnect, "reconnect", false, "steady, maxrate: a user whose connection ends (node killed or drained) reconnects to the next --addr, re-registers, rejoins and fills the gap with CHATHISTORY AFTER; reports drops, time back, messages recovered and lost")
+	fs.DurationVar(&c.ReconnectJitter, "reconnect-jitter", 0, "--reconnect: wait a random time below this before a dropped user's first reconnection (0: at once)")
 	fs.DurationVar(&c.FillOverlap, "fill-overlap", 0, "--reconnect: 0 fills the gap with CHATHISTORY AFTER msgid=<last seen>; a duration starts it that long before that message's server time (timestamp=), merging by message, which also finds messages from other nodes that were still on their way when the connection died")
 	fs.IntVar(&c.Preload, "preload", -1, "messages per channel sent before the warmup (default: history 200; churn 50, the daemon's JOIN replay, so every rejoin replays a full 50; others 0)")
 	if err := fs.Parse(args); err != nil {
@@ -331,6 +336,9 @@ func validate(c *Config) []error {
 	}
 	if c.Reconnect && c.Scenario != ScenarioSteady && c.Scenario != ScenarioMaxRate {
 		bad("--reconnect applies to the steady and maxrate scenarios only")
+	}
+	if c.ReconnectJitter < 0 || c.ReconnectJitter > 0 && !c.Reconnect {
+		bad("--reconnect-jitter applies with --reconnect and must not be negative")
 	}
 	if c.FillOverlap < 0 || c.FillOverlap > 0 && !c.Reconnect {
 		bad("--fill-overlap applies with --reconnect and must not be negative")

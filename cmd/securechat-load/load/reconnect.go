@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -258,6 +259,9 @@ func (u *user) reconnect(ctx context.Context, cause error) *conn {
 	g.dropEpoch, g.ownMax = r.rc.out.begin(), -1
 	g.drops++
 	defer r.rc.out.end()
+	if j := r.cfg.ReconnectJitter; j > 0 && !sleepOrStop(ctx, rand.N(j), r.runDone) {
+		return nil
+	}
 	wait := reconnectMin
 	for attempt := 0; ; attempt++ {
 		if u.closing.Load() {

@@ -189,6 +189,12 @@ func TestOutageClasses(t *testing.T) {
 
 func TestParseArgsReconnect(t *testing.T) {
 	runParseCases(t, []parseCase{
+		{name: "reconnect with jitter", env: "pw", args: []string{"--scenario", "steady", "--reconnect", "--reconnect-jitter", "3s"}, check: func(t *testing.T, c Config) {
+			if !c.Reconnect || c.ReconnectJitter != 3*time.Second {
+				t.Errorf("reconnect %v jitter %v", c.Reconnect, c.ReconnectJitter)
+			}
+		}},
+		{name: "jitter without reconnect", env: "pw", args: []string{"--scenario", "steady", "--reconnect-jitter", "3s"}, wantErr: "--reconnect-jitter applies with --reconnect"},
 		{name: "reconnect with an overlap", env: "pw", args: []string{"--scenario", "steady", "--reconnect", "--fill-overlap", "2s"}, check: func(t *testing.T, c Config) {
 			if !c.Reconnect || c.FillOverlap != 2*time.Second {
 				t.Errorf("reconnect %v overlap %v", c.Reconnect, c.FillOverlap)
