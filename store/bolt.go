@@ -438,6 +438,21 @@ func (b *Bolt) SaveKeyring(_ context.Context, data []byte) error {
 	return wrapErr("save keyring", err)
 }
 
+// CreateKeyring stores data as the keyring unless one is stored.
+func (b *Bolt) CreateKeyring(_ context.Context, data []byte) (bool, error) {
+	defer b.timed("keyring", time.Now())
+	created := false
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		st := tx.Bucket(bucketState)
+		if st.Get(keyKeyring) != nil {
+			return nil
+		}
+		created = true
+		return st.Put(keyKeyring, data)
+	})
+	return created, wrapErr("create keyring", err)
+}
+
 // ChannelStates returns every stored channel state, by key.
 func (b *Bolt) ChannelStates(context.Context) (map[string][]byte, error) {
 	defer b.timed("channel_state", time.Now())

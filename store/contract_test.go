@@ -409,6 +409,15 @@ func testKeyring(t *testing.T, s Store) {
 	if _, err := s.Keyring(t.Context()); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Keyring on empty store: %v, want ErrNotFound", err)
 	}
+	if ok, err := s.CreateKeyring(t.Context(), []byte("first")); !ok || err != nil {
+		t.Fatalf("CreateKeyring on empty store = %v, %v", ok, err)
+	}
+	if ok, err := s.CreateKeyring(t.Context(), []byte("second")); ok || err != nil {
+		t.Fatalf("CreateKeyring over a stored one = %v, %v; want false", ok, err)
+	}
+	if got, _ := s.Keyring(t.Context()); string(got) != "first" {
+		t.Fatalf("Keyring = %q after a refused create, want the first", got)
+	}
 	for _, data := range [][]byte{[]byte("ring-1\x00\xff"), []byte("ring-2"), {}} {
 		if err := s.SaveKeyring(t.Context(), data); err != nil {
 			t.Fatalf("SaveKeyring: %v", err)

@@ -142,6 +142,17 @@ func (m *Memory) SaveKeyring(_ context.Context, data []byte) error {
 	return nil
 }
 
+// CreateKeyring stores data as the keyring unless one is stored.
+func (m *Memory) CreateKeyring(_ context.Context, data []byte) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.keyring != nil {
+		return false, nil
+	}
+	m.keyring = append([]byte{}, data...)
+	return true, nil
+}
+
 // ChannelStates returns every stored channel state, by key.
 func (m *Memory) ChannelStates(context.Context) (map[string][]byte, error) {
 	m.mu.Lock()

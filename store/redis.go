@@ -301,6 +301,14 @@ func (r *Redis) SaveKeyring(ctx context.Context, data []byte) error {
 	return wrapErr("save keyring", err)
 }
 
+// CreateKeyring stores data as the keyring unless one is stored.
+func (r *Redis) CreateKeyring(ctx context.Context, data []byte) (bool, error) {
+	start := time.Now()
+	created, err := r.client.SetNX(ctx, r.names.keyring(), data, 0).Result()
+	r.timed("keyring", start)
+	return created, wrapErr("create keyring", err)
+}
+
 // ChannelStates returns every stored channel state, by key.
 func (r *Redis) ChannelStates(ctx context.Context) (map[string][]byte, error) {
 	out, err := r.hashBytes(ctx, r.names.channels(), "channel_state")

@@ -113,6 +113,10 @@ type State interface {
 	Keyring(ctx context.Context) ([]byte, error)
 	// SaveKeyring replaces the stored keyring.
 	SaveKeyring(ctx context.Context, data []byte) error
+	// CreateKeyring stores data as the keyring only if none is stored,
+	// and reports whether it did: nodes of a cluster starting together on
+	// an empty store agree on the first one saved.
+	CreateKeyring(ctx context.Context, data []byte) (bool, error)
 	// ChannelStates returns every stored channel state, by key.
 	ChannelStates(ctx context.Context) (map[string][]byte, error)
 	// SaveChannelState replaces one channel's state.

@@ -17,11 +17,12 @@ import (
 func OpenVault(ctx context.Context, st store.State, password []byte, epoch time.Duration) (*crypto.Vault, error) {
 	data, err := st.Keyring(ctx)
 	if errors.Is(err, store.ErrNotFound) {
-		v, err := crypto.NewKeyring(password, crypto.DefaultKDFParams(), time.Now(), epoch)
-		if err != nil {
-			return nil, fmt.Errorf("creating keyring: %w", err)
+		v, cerr := createKeyring(ctx, st, password, epoch)
+		if v != nil || cerr != nil {
+			return v, cerr
 		}
-		return v, saveKeyring(ctx, st, v.Keyring())
+		// Another node of a cluster created one first: open that one.
+		data, err = st.Keyring(ctx)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading keyring: %w", err)
@@ -39,6 +40,27 @@ func OpenVault(ctx context.Context, st store.State, password []byte, epoch time.
 	}
 	if v.EnsureEpochKeys(time.Now()) {
 		return v, saveKeyring(ctx, st, v.Keyring())
+	}
+	return v, nil
+}
+
+// createKeyring makes and stores a new keyring, unless another process
+// stored one first: then it returns nil and no error.
+func createKeyring(ctx context.Context, st store.State, password []byte, epoch time.Duration) (*crypto.Vault, error) {
+	v, err := crypto.NewKeyring(password, crypto.DefaultKDFParams(), time.Now(), epoch)
+	if err != nil {
+		return nil, fmt.Errorf("creating keyring: %w", err)
+	}
+	data, err := v.Keyring().Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("encoding keyring: %w", err)
+	}
+	created, err := st.CreateKeyring(ctx, data)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("saving keyring: %w", err)
+	case !created:
+		return nil, nil
 	}
 	return v, nil
 }
@@ -130,7 +152,11 @@ func (h *History) keyringUnchanged(ctx context.Context) error {
 		// The store lost it (Redis came back empty): store ours again,
 		// or the next node to start would make a keyring of its own.
 		h.log.Warn("the store lost the keyring; saving it again")
-		return saveKeyring(ctx, h.store, h.vault.Keyring())
+		data, err := h.vault.Keyring().Marshal()
+		if err == nil {
+			_, err = h.store.CreateKeyring(ctx, data) // another node may have been first
+		}
+		return err
 	}
 	if err != nil {
 		return fmt.Errorf("reading keyring: %w", err)

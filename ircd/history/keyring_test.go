@@ -166,3 +166,35 @@ func TestMaintainRefusesAKeyringChangedElsewhere(t *testing.T) {
 		})
 	}
 }
+
+// Nodes of a cluster starting together on an empty store end up with one
+// keyring: the first one saved.
+func TestOpenVaultTogetherAgreeOnOneKeyring(t *testing.T) {
+	t.Parallel()
+	st := newMemory()
+	ctx := testContext(t, time.Minute)
+	vaults := make([]*crypto.Vault, 4)
+	errs := make(chan error, len(vaults))
+	for i := range vaults {
+		go func() {
+			v, err := OpenVault(ctx, st, []byte(testPassword), testEpoch)
+			vaults[i] = v
+			errs <- err
+		}()
+	}
+	for range vaults {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now()
+	rec, err := vaults[0].Seal("t", "m", now, []byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vaults[1:] {
+		if _, err := v.Open("t", "m", now, rec); err != nil {
+			t.Fatalf("vault %d cannot open what vault 0 sealed: %v", i+1, err)
+		}
+	}
+}
