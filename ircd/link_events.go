@@ -275,6 +275,3 @@ func (s *Server) localUser(nick, uid string) *Client {
 	}
 	return c
 }
-
-// foldedEqual compares two names as IRC does.
-func foldedEqual(a, b string) bool { return wire.Casefold(a) == wire.Casefold(b) }

@@ -31,17 +31,6 @@ func (m *message) param(i int) string {
 	return ""
 }
 
-// tag returns the raw value of tag key and whether it is present.
-func (m *message) tag(key string) (string, bool) {
-	for kv := range strings.SplitSeq(m.tags, ";") {
-		k, v, _ := strings.Cut(kv, "=")
-		if k == key {
-			return v, true
-		}
-	}
-	return "", false
-}
-
 // parseMessage splits one line (without CR LF) into a message. It is
 // lenient: a malformed line yields whatever parts it has.
 func parseMessage(line []byte) message {
