@@ -9,7 +9,6 @@ import (
 	"securechat/ircd/accounts"
 	"securechat/ircd/cluster"
 	"securechat/ircd/transport"
-	"securechat/ircd/wire"
 )
 
 // event is what one node tells the others, sealed by the cluster package.
