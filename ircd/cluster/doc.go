@@ -43,14 +43,11 @@
 // bucket) while spreading traffic over its masters. No name, nick or text
 // appears in any key, value or message.
 //
-// What the server wiring does next: claim nicks on registration and NICK
-// (Reclaim re-claims them, renaming losers); subscribe a channel key on
-// its first local member and publish each channel message once, sealed,
-// with its msgid and time, so every node delivers the same line and only
-// the sender's node writes history; keep remote members from NodeDown and
-// membership messages, so NAMES and WHO span nodes and a dead node's
-// users quit with a clear reason; route private messages with NickOwner
-// and SendNode; drain by Leave after telling clients to reconnect; and
-// export Stats as metrics. Not done here: following slots that migrate
-// between masters (a subscription stays on the master it was opened on).
+// The server's side is ircd/link.go: it claims nicks on registration and
+// NICK, subscribes a channel key for each local member, publishes each
+// channel message once with its msgid and time (the sender's node alone
+// writes history), keeps other nodes' users from their events, routes
+// private messages and KILL with SendNode, drains by Leave, and exports
+// Stats as metrics. Not done here: following slots that migrate between
+// masters (a subscription stays on the master it was opened on).
 package cluster
