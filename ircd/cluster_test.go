@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"securechat/ircd/cluster"
 	"securechat/ircd/push/pushtest"
 	"securechat/store/redistest"
 )
@@ -424,4 +425,22 @@ func TestClusterMetadata(t *testing.T) {
 	bob.Expect(`:alice!\S+ METADATA #m topic-url \* :?https://example.org/$`)
 	alice.Send("METADATA * SET display-name")
 	bob.Expect(`:alice!\S+ METADATA alice display-name \*$`)
+}
+
+// A node that reports a peer gone and back (its process replaced, seen
+// only at the next sweep) asks it for its users again, so those who
+// announced themselves in between are not lost.
+func TestClusterNodeReplacedKeepsItsUsers(t *testing.T) {
+	e := newClusterEnv(t, 2)
+	a := e.nodes[0].register("alice")
+	b := e.nodes[1].register("bob")
+	e.together(t, "#r", a, b)
+	l := e.nodes[0].srv.link
+	l.nodeDown("node2", cluster.DownReplaced)
+	a.Expect(`:bob!\S+ QUIT :Server node lost`)
+	l.nodeUp("node2")
+	a.Expect(`:bob!\S+ JOIN #r`)
+	waitMember(t, e.nodes[0], "#r", "bob")
+	b.Send("PRIVMSG #r :still here")
+	a.Expect(`:bob!\S+ PRIVMSG #r :still here`)
 }

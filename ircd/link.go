@@ -35,6 +35,7 @@ type clusterLink struct {
 	s     *Server
 	c     *cluster.Cluster
 	id    string
+	proc  string        // random per process: a restarted node's users get new uids
 	ready chan struct{} // closed once c and id are set; hooks wait for it
 	up    atomic.Bool   // holds its lease
 
@@ -86,7 +87,8 @@ const linkTimeout = 3 * time.Second
 // joinCluster makes the server a node of the cluster cfg names; the
 // server supplies the sealer and the hooks.
 func (s *Server) joinCluster(cfg cluster.Config) error {
-	l := &clusterLink{s: s, ready: make(chan struct{}), ghosts: make(map[string]*Client), peers: make(map[string]struct{})}
+	l := &clusterLink{s: s, ready: make(chan struct{}), ghosts: make(map[string]*Client), peers: make(map[string]struct{}),
+		proc: strconv.FormatUint(uint64(randomUint32()), 36)}
 	cfg.Sealer = s.history.LinkSealer()
 	cfg.Logger = s.log
 	cfg.Hooks = cluster.Hooks{NodeUp: l.nodeUp, NodeDown: l.nodeDown, Fenced: l.fenced, Reclaim: l.reclaim,
@@ -124,12 +126,13 @@ func (l *clusterLink) leave(ctx context.Context) {
 	}
 }
 
-// uid names a user across the cluster: its node and its connection id.
+// uid names a user across the cluster: its node, the node's process and
+// its connection id.
 func (l *clusterLink) uid(c *Client) string {
 	if c.remote != nil {
 		return c.remote.uid
 	}
-	return l.id + "/" + strconv.FormatUint(c.id, 36)
+	return l.id + "/" + l.proc + "/" + strconv.FormatUint(c.id, 36)
 }
 
 // nickKey is the opaque key a nick is claimed under in Redis.
@@ -261,11 +264,16 @@ func (l *clusterLink) nodeIDs() []string {
 	return out
 }
 
+// nodeUp records a node (or its new process) and asks it for its users:
+// a node restarted under its id may have announced them before this
+// node's sweep saw the old process go and dropped its users, new ones
+// included.
 func (l *clusterLink) nodeUp(id string) {
 	<-l.ready
 	l.mu.Lock()
 	l.peers[id] = struct{}{}
 	l.mu.Unlock()
+	l.toNode(id, &event{Kind: evHello})
 }
 
 // nodeDown drops a dead or departed node's users, with a reason their
