@@ -148,6 +148,12 @@ func (s *Server) relayChannel(c *Client, ch *Channel, o *outMsg) {
 // held.
 func (s *Server) recordLocked(ch *Channel, key string, e *history.Entry) {
 	s.history.AppendChannel(key, ch.folded, e)
+	s.keepLocked(ch, e)
+}
+
+// keepLocked adds e to ch's replay ring; ch.mu is held. A message from
+// another node of a cluster only enters the ring: its node stored it.
+func (s *Server) keepLocked(ch *Channel, e *history.Entry) {
 	if keep := s.config().Replay; keep > 0 {
 		ch.ring.Add(e, keep)
 	}

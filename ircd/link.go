@@ -39,9 +39,10 @@ type clusterLink struct {
 	ready chan struct{} // closed once c and id are set; hooks wait for it
 	up    atomic.Bool   // holds its lease
 
-	mu     sync.Mutex          // guards ghosts and peers; a leaf lock
+	mu     sync.Mutex          // guards ghosts, peers and seen; a leaf lock
 	ghosts map[string]*Client  // remote users by uid
 	peers  map[string]struct{} // live nodes other than this one
+	seen   map[string]struct{} // every node ever up, this process
 
 	dropped atomic.Uint64 // events that named an unknown user or failed to decode
 
@@ -84,10 +85,15 @@ const stateKey = "state"
 // linkTimeout bounds each Redis call the server makes for the cluster.
 const linkTimeout = 3 * time.Second
 
+func linkContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), linkTimeout)
+}
+
 // joinCluster makes the server a node of the cluster cfg names; the
 // server supplies the sealer and the hooks.
 func (s *Server) joinCluster(cfg cluster.Config) error {
 	l := &clusterLink{s: s, ready: make(chan struct{}), ghosts: make(map[string]*Client), peers: make(map[string]struct{}),
+		seen: make(map[string]struct{}),
 		proc: strconv.FormatUint(uint64(randomUint32()), 36)}
 	cfg.Sealer = s.history.LinkSealer()
 	cfg.Logger = s.log
@@ -145,7 +151,7 @@ func (l *clusterLink) claimNick(folded string) bool {
 	if l == nil {
 		return true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), linkTimeout)
+	ctx, cancel := linkContext()
 	defer cancel()
 	ok, err := l.c.ClaimNick(ctx, l.nickKey(folded))
 	return l.answer(ok, err)
@@ -156,7 +162,7 @@ func (l *clusterLink) renameNick(from, to string) bool {
 	if l == nil || from == to {
 		return true
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), linkTimeout)
+	ctx, cancel := linkContext()
 	defer cancel()
 	ok, err := l.c.RenameNick(ctx, l.nickKey(from), l.nickKey(to))
 	return l.answer(ok, err)
@@ -174,7 +180,7 @@ func (l *clusterLink) answer(ok bool, err error) bool {
 
 // releaseNick frees folded in Redis.
 func (l *clusterLink) releaseNick(folded string) {
-	ctx, cancel := context.WithTimeout(context.Background(), linkTimeout)
+	ctx, cancel := linkContext()
 	defer cancel()
 	if err := l.c.ReleaseNick(ctx, l.nickKey(folded)); err != nil {
 		l.log().Warn("cluster: nick not released; it goes with the lease", "err", err)
@@ -197,7 +203,7 @@ func (l *clusterLink) unsubscribe(c *Client, ch *Channel) {
 
 // interest runs Subscribe or Unsubscribe for ch's key.
 func (l *clusterLink) interest(ch *Channel, f func(context.Context, string) error, failed string) {
-	ctx, cancel := context.WithTimeout(context.Background(), linkTimeout)
+	ctx, cancel := linkContext()
 	defer cancel()
 	if err := f(ctx, l.s.channelKey(ch)); err != nil {
 		l.log().Warn(failed, "err", err)
@@ -207,21 +213,18 @@ func (l *clusterLink) interest(ch *Channel, f func(context.Context, string) erro
 // state publishes a namespace event to every node.
 func (l *clusterLink) state(ev *event) { l.publish(stateKey, ev) }
 
-func (l *clusterLink) publish(key string, ev *event) {
-	b, err := json.Marshal(ev)
-	if err == nil {
-		err = l.c.Publish(key, b)
-	}
-	if err != nil {
-		l.log().Warn("cluster: event not published", "kind", ev.Kind, "err", err)
-	}
-}
+// publish sends ev to the nodes subscribed to key.
+func (l *clusterLink) publish(key string, ev *event) { l.send(l.c.Publish, key, ev) }
 
-// toNode sends an event to one node.
-func (l *clusterLink) toNode(node string, ev *event) {
+// toNode sends ev to one node.
+func (l *clusterLink) toNode(node string, ev *event) { l.send(l.c.SendNode, node, ev) }
+
+// send encodes ev and hands it to Publish or SendNode; Redis is not
+// waited for, and what cannot be queued is logged.
+func (l *clusterLink) send(f func(string, []byte) error, to string, ev *event) {
 	b, err := json.Marshal(ev)
 	if err == nil {
-		err = l.c.SendNode(node, b)
+		err = f(to, b)
 	}
 	if err != nil {
 		l.log().Warn("cluster: event not sent", "kind", ev.Kind, "err", err)
@@ -264,16 +267,21 @@ func (l *clusterLink) nodeIDs() []string {
 	return out
 }
 
-// nodeUp records a node (or its new process) and asks it for its users:
-// a node restarted under its id may have announced them before this
-// node's sweep saw the old process go and dropped its users, new ones
-// included.
+// nodeUp records a node. One seen before (its new process, or back
+// after a partition) is asked for its users: a node restarted under its
+// id may have announced them before this node's sweep saw the old
+// process go and dropped its users, new ones included. A node seen for
+// the first time sent its hello when it joined, or got this node's.
 func (l *clusterLink) nodeUp(id string) {
 	<-l.ready
 	l.mu.Lock()
 	l.peers[id] = struct{}{}
+	_, again := l.seen[id]
+	l.seen[id] = struct{}{}
 	l.mu.Unlock()
-	l.toNode(id, &event{Kind: evHello})
+	if again {
+		l.toNode(id, &event{Kind: evHello})
+	}
 }
 
 // nodeDown drops a dead or departed node's users, with a reason their

@@ -193,7 +193,7 @@ func (l *clusterLink) applyGhost(ev *event, p *transport.Pending) bool {
 	case evMsg:
 		s.remoteChannelMessage(ev, p)
 	case evMultiline:
-		s.remoteMultiline(ev)
+		s.remoteMultiline(ev, p)
 	case evRedact:
 		s.remoteRedact(ev)
 	default:

@@ -24,8 +24,8 @@ func (s *Server) remoteChannelMessage(ev *event, p *transport.Pending) {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	s.deliverTo(p, ch.snapshot, o, wantMessage(nil, ev.Cmd))
-	if keep := s.config().Replay; keep > 0 && ev.Cmd != "TAGMSG" {
-		ch.ring.Add(entryOf(o), keep)
+	if ev.Cmd != "TAGMSG" {
+		s.keepLocked(ch, entryOf(o))
 	}
 	s.observeLag(o.at)
 }
@@ -77,15 +77,14 @@ func multilineEvent(c *Client, e *history.Entry, ch string) *event {
 
 // remoteMultiline rebuilds a multiline message from another node for the
 // local recipients: a channel's members, or one local user.
-func (s *Server) remoteMultiline(ev *event) {
+func (s *Server) remoteMultiline(ev *event, p *transport.Pending) {
 	if len(ev.Lines) == 0 || !validMessageCommand(ev.Cmd) {
 		return
 	}
 	if ev.Target != "" {
 		if t := s.localUser(ev.Nick, ev.Target); t != nil {
 			ml := &multilineMsg{e: remoteEntry(ev, t.Nick()), ref: s.newBatchRef()}
-			t.push(nil, ml.linesFor(t)...)
-			s.countMultiline(ml, 1)
+			s.deliverMultiline(p, ml, []*Client{t}, nil)
 		}
 		return
 	}
@@ -96,17 +95,8 @@ func (s *Server) remoteMultiline(ev *event) {
 	ml := &multilineMsg{e: remoteEntry(ev, ch.name), ref: s.newBatchRef()}
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	n := 0
-	for _, r := range ch.snapshot {
-		if r.remote == nil {
-			r.push(nil, ml.linesFor(r)...)
-			n++
-		}
-	}
-	s.countMultiline(ml, n)
-	if keep := s.config().Replay; keep > 0 {
-		ch.ring.Add(ml.e, keep)
-	}
+	s.deliverMultiline(p, ml, ch.snapshot, nil)
+	s.keepLocked(ch, ml.e)
 	s.observeLag(ml.e.At)
 }
 

@@ -8,6 +8,7 @@ import (
 	"gopkg.in/irc.v4"
 
 	"securechat/ircd/history"
+	"securechat/ircd/transport"
 	"securechat/ircd/wire"
 )
 
@@ -236,10 +237,7 @@ func (s *Server) relayMultiline(c *Client, b *multilineBatch) (echoed bool, err 
 		ml.e.MsgID = s.newMsgID(ml.e.At)
 		s.appendDirect(c, target, ml.e)
 		s.link.multiline(c, nil, target, ml.e)
-		if target != c {
-			target.push(&c.pending, ml.linesFor(target)...)
-			s.countMultiline(ml, 1)
-		}
+		s.deliverMultiline(&c.pending, ml, []*Client{target}, c)
 	}
 	if !c.caps.has(capEchoMessage) {
 		return false, nil
@@ -274,16 +272,22 @@ func (s *Server) relayMultilineChannel(c *Client, ch *Channel, ml *multilineMsg)
 	}
 	ml.e.At = storedTime(time.Now())
 	ml.e.MsgID = s.newMsgID(ml.e.At)
+	s.deliverMultiline(&c.pending, ml, ch.snapshot, c)
+	s.link.multiline(c, ch, nil, ml.e)
+	s.recordLocked(ch, key, ml.e)
+}
+
+// deliverMultiline queues ml for every local recipient but skip, for
+// flushing by p, and counts the deliveries.
+func (s *Server) deliverMultiline(p *transport.Pending, ml *multilineMsg, recipients []*Client, skip *Client) {
 	n := 0
-	for _, r := range ch.snapshot {
-		if r != c {
-			r.push(&c.pending, ml.linesFor(r)...)
+	for _, r := range recipients {
+		if r != skip && r.remote == nil {
+			r.push(p, ml.linesFor(r)...)
 			n++
 		}
 	}
 	s.countMultiline(ml, n)
-	s.link.multiline(c, ch, nil, ml.e)
-	s.recordLocked(ch, key, ml.e)
 }
 
 func (s *Server) countMultiline(ml *multilineMsg, n int) {

@@ -13,6 +13,17 @@ import (
 	"securechat/store"
 )
 
+// openStoredVault opens the keyring stored in st, as a daemon (or another
+// node) does at start.
+func openStoredVault(t testing.TB, st store.State) *crypto.Vault {
+	t.Helper()
+	v, err := OpenVault(testContext(t, time.Minute), st, []byte(testPassword), testEpoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 // saveTestKeyring stores v's keyring in st, as the daemon does at start.
 func saveTestKeyring(t testing.TB, st store.State, v *crypto.Vault) {
 	t.Helper()
@@ -96,10 +107,7 @@ func TestMaintainAdoptsAKeyringRotatedElsewhere(t *testing.T) {
 	st := newMemory()
 	saveTestKeyring(t, st, newTestVault(t))
 	ctx := testContext(t, time.Minute)
-	v, err := OpenVault(ctx, st, []byte(testPassword), testEpoch)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := openStoredVault(t, st)
 	h := New(v, st, Options{QueueSize: 16, Metrics: metrics.New(prometheus.NewRegistry(), "test"), Shared: true})
 	t.Cleanup(func() { _ = h.Close(testContext(t, 5*time.Second)) })
 	if err := RotateKey(ctx, st, []byte(testPassword), testEpoch); err != nil {
@@ -112,10 +120,7 @@ func TestMaintainAdoptsAKeyringRotatedElsewhere(t *testing.T) {
 	if !bytes.Equal(storedKeyring(t, st), theirs) {
 		t.Fatal("Maintain rewrote the rotated keyring")
 	}
-	rotated, err := OpenVault(ctx, st, []byte(testPassword), testEpoch)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rotated := openStoredVault(t, st)
 	now := time.Now()
 	rec, err := rotated.Seal("t", "m", now, []byte("x"))
 	if err != nil {

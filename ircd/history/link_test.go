@@ -34,15 +34,7 @@ func TestLinkSealerRoundTrip(t *testing.T) {
 func TestLinkSealerUsesTheCurrentEpochKey(t *testing.T) {
 	st := newMemory()
 	saveTestKeyring(t, st, newTestVault(t))
-	ctx := testContext(t, time.Minute)
-	a, err := OpenVault(ctx, st, []byte(testPassword), testEpoch)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := OpenVault(ctx, st, []byte(testPassword), testEpoch)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := openStoredVault(t, st), openStoredVault(t, st)
 	a.EnsureEpochKeys(time.Now().Add(2 * testEpoch))
 	ha, _ := newTestHistory(t, a, st)
 	hb, _ := newTestHistory(t, b, st)
